@@ -1,0 +1,45 @@
+import './formats.ts';
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+
+/** No device message is anywhere near this; anything larger is refused before JSON parsing. */
+export const MAX_PAYLOAD_BYTES = 16 * 1024;
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
+
+function checkerFor<T extends TSchema>(schema: T): TypeCheck<T> {
+  let checker = compiled.get(schema);
+  if (!checker) {
+    checker = TypeCompiler.Compile(schema);
+    compiled.set(schema, checker);
+  }
+  return checker as TypeCheck<T>;
+}
+
+/** Validates an already-parsed value; the reason names the first offending field. */
+export function validate<T extends TSchema>(schema: T, value: unknown): Decoded<Static<T>> {
+  const checker = checkerFor(schema);
+  if (checker.Check(value)) return { ok: true, value };
+  const first = checker.Errors(value).First();
+  const where = first?.path || '(root)';
+  return { ok: false, reason: `${where}: ${first?.message ?? 'invalid'}` };
+}
+
+/** Parses and validates an MQTT payload. Never throws: bad input is a reason, not an exception. */
+export function decodePayload<T extends TSchema>(schema: T, payload: Buffer | string): Decoded<Static<T>> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > MAX_PAYLOAD_BYTES) return { ok: false, reason: `payload too large: ${size} bytes (max ${MAX_PAYLOAD_BYTES})` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'payload is not valid JSON' };
+  }
+  return validate(schema, parsed);
+}
+
+export function encodePayload(value: unknown): string {
+  return JSON.stringify(value);
+}

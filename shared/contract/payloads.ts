@@ -1,0 +1,134 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { CARD_UID_PATTERN } from '../card.ts';
+import { DEVICE_ID_PATTERN } from '../ids.ts';
+import { MAX_AMOUNT_FEN } from '../money.ts';
+
+/** Payload schemas for every topic in topics.ts. Version 1 of the device protocol. */
+
+const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
+const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN });
+const CardUid = Type.String({ pattern: CARD_UID_PATTERN });
+const Timestamp = Type.String({ format: 'date-time', maxLength: 40 });
+const PositiveFen = Type.Integer({ minimum: 1, maximum: MAX_AMOUNT_FEN });
+
+export const Balances = Type.Object(
+  {
+    principalFen: Type.Integer({ minimum: 0 }),
+    bonusFen: Type.Integer({ minimum: 0 }),
+    points: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type Balances = Static<typeof Balances>;
+
+/** What a kiosk knows about a member: enough to greet them and show balances, nothing more. */
+export const MemberSnapshot = Type.Object(
+  {
+    memberId: Uuid,
+    displayName: Type.String({ maxLength: 64 }),
+    tier: Type.String({ maxLength: 32 }),
+    cardUid: CardUid,
+    balances: Balances,
+    /** Increases with every ledger change of this member, so a kiosk never replaces newer data with older. */
+    version: Type.Integer({ minimum: 0 }),
+    asOf: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type MemberSnapshot = Static<typeof MemberSnapshot>;
+
+export const CashTopUp = Type.Object(
+  {
+    kind: Type.Literal('cash_topup'),
+    memberId: Uuid,
+    cardUid: CardUid,
+    amountFen: PositiveFen,
+    currency: Type.Literal('CNY'),
+  },
+  { additionalProperties: false },
+);
+export type CashTopUp = Static<typeof CashTopUp>;
+
+/** One outbox entry as it travels to the hub. txId is the idempotency key. */
+export const DeviceTransaction = Type.Object(
+  {
+    v: Type.Literal(1),
+    txId: Uuid,
+    deviceId: DeviceId,
+    seq: Type.Integer({ minimum: 1 }),
+    createdAt: Timestamp,
+    body: CashTopUp,
+  },
+  { additionalProperties: false },
+);
+export type DeviceTransaction = Static<typeof DeviceTransaction>;
+
+export const ErrorBody = Type.Object(
+  { code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 500 }) },
+  { additionalProperties: false },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const TxAck = Type.Union([
+  Type.Object(
+    {
+      v: Type.Literal(1),
+      txId: Uuid,
+      seq: Type.Integer({ minimum: 1 }),
+      status: Type.Literal('ok'),
+      /** True when the hub had already applied this transaction and is repeating its first result. */
+      replay: Type.Boolean(),
+      member: MemberSnapshot,
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      v: Type.Literal(1),
+      txId: Uuid,
+      seq: Type.Integer({ minimum: 1 }),
+      status: Type.Literal('error'),
+      /** A rejected transaction is final: the kiosk must not resend it under the same id. */
+      error: ErrorBody,
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type TxAck = Static<typeof TxAck>;
+
+export const CardLookupRequest = Type.Object(
+  { v: Type.Literal(1), correlationId: Uuid, cardUid: CardUid },
+  { additionalProperties: false },
+);
+export type CardLookupRequest = Static<typeof CardLookupRequest>;
+
+function responseEnvelope<T extends TSchema>(data: T) {
+  return Type.Union([
+    Type.Object(
+      { v: Type.Literal(1), correlationId: Uuid, status: Type.Literal('ok'), data },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { v: Type.Literal(1), correlationId: Uuid, status: Type.Literal('error'), error: ErrorBody },
+      { additionalProperties: false },
+    ),
+  ]);
+}
+
+export const CardLookupResponse = responseEnvelope(MemberSnapshot);
+export type CardLookupResponse = Static<typeof CardLookupResponse>;
+
+export const MemberUpdate = Type.Object({ v: Type.Literal(1), member: MemberSnapshot }, { additionalProperties: false });
+export type MemberUpdate = Static<typeof MemberUpdate>;
+
+export const DeviceStatus = Type.Object(
+  {
+    v: Type.Literal(1),
+    deviceId: DeviceId,
+    state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    at: Timestamp,
+    softwareVersion: Type.Optional(Type.String({ maxLength: 32 })),
+  },
+  { additionalProperties: false },
+);
+export type DeviceStatus = Static<typeof DeviceStatus>;

@@ -1,0 +1,74 @@
+import { isDeviceId } from '../ids.ts';
+
+/**
+ * The MQTT topic contract between kiosks and the hub. Every device has its own subtree
+ * `mk/v1/devices/<deviceId>/…`; nothing else is published or subscribed by a device.
+ *
+ *   tx          device → hub   outbox transaction (QoS 1)
+ *   tx/ack      hub → device   result of a transaction, sent only after the hub's database commit
+ *   req/<op>    device → hub   request with a correlation id
+ *   res/<op>    hub → device   ok/error envelope echoing the correlation id
+ *   member      hub → device   member snapshot after a balance change
+ *   status      device → hub   retained online/offline, also the Last Will
+ */
+export const TOPIC_ROOT = 'mk/v1/devices';
+
+export type DeviceChannel = 'tx' | 'tx/ack' | 'req' | 'res' | 'member' | 'status';
+
+export class InvalidTopicError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidTopicError';
+  }
+}
+
+function deviceRoot(deviceId: string): string {
+  if (!isDeviceId(deviceId)) throw new InvalidTopicError(`invalid device id for a topic: "${deviceId}"`);
+  return `${TOPIC_ROOT}/${deviceId}`;
+}
+
+export const REQUEST_OPS = ['card.lookup'] as const;
+export type RequestOp = (typeof REQUEST_OPS)[number];
+
+export const topics = {
+  tx: (deviceId: string) => `${deviceRoot(deviceId)}/tx`,
+  txAck: (deviceId: string) => `${deviceRoot(deviceId)}/tx/ack`,
+  request: (deviceId: string, op: RequestOp) => `${deviceRoot(deviceId)}/req/${op}`,
+  response: (deviceId: string, op: RequestOp) => `${deviceRoot(deviceId)}/res/${op}`,
+  member: (deviceId: string) => `${deviceRoot(deviceId)}/member`,
+  status: (deviceId: string) => `${deviceRoot(deviceId)}/status`,
+};
+
+/** Subscriptions the hub makes for the whole fleet. */
+export const hubSubscriptions = {
+  transactions: `${TOPIC_ROOT}/+/tx`,
+  requests: `${TOPIC_ROOT}/+/req/+`,
+  status: `${TOPIC_ROOT}/+/status`,
+};
+
+export interface ParsedDeviceTopic {
+  deviceId: string;
+  channel: DeviceChannel;
+  op?: RequestOp;
+}
+
+/** Splits a concrete (wildcard-free) device topic; returns undefined for anything outside the contract. */
+export function parseDeviceTopic(topic: string): ParsedDeviceTopic | undefined {
+  const prefix = `${TOPIC_ROOT}/`;
+  if (!topic.startsWith(prefix)) return undefined;
+  const [deviceId, ...rest] = topic.slice(prefix.length).split('/');
+  if (!isDeviceId(deviceId)) return undefined;
+  const tail = rest.join('/');
+  switch (tail) {
+    case 'tx':
+    case 'tx/ack':
+    case 'member':
+    case 'status':
+      return { deviceId, channel: tail };
+  }
+  if (rest.length === 2 && (rest[0] === 'req' || rest[0] === 'res')) {
+    const op = REQUEST_OPS.find((known) => known === rest[1]);
+    if (op) return { deviceId, channel: rest[0], op };
+  }
+  return undefined;
+}
