@@ -1,0 +1,142 @@
+import { Low } from 'lowdb';
+import { Type, type Static } from '@sinclair/typebox';
+import { newId } from '../../shared/ids.ts';
+import { validate } from '../../shared/contract/decode.ts';
+import {
+  DeviceTransaction,
+  ErrorBody,
+  MemberSnapshot,
+  type Balances,
+  type TxAck,
+} from '../../shared/contract/payloads.ts';
+import { DurableJSONFile } from './durable-json-file.ts';
+
+/**
+ * The kiosk's durable state: the outbox of transactions the hub has not acknowledged yet, the device
+ * sequence counter, and the cached member snapshots that let the kiosk serve members offline.
+ * Every mutation is on disk (fsync) before the promise resolves: nothing is "done" before that.
+ */
+const OutboxEntry = Type.Object({
+  tx: DeviceTransaction,
+  state: Type.Union([Type.Literal('pending'), Type.Literal('synced'), Type.Literal('rejected')]),
+  settledAt: Type.Optional(Type.String()),
+  error: Type.Optional(ErrorBody),
+});
+export type OutboxEntry = Static<typeof OutboxEntry>;
+
+const KioskData = Type.Object({
+  v: Type.Literal(1),
+  nextSeq: Type.Integer({ minimum: 1 }),
+  outbox: Type.Array(OutboxEntry),
+  members: Type.Record(Type.String(), MemberSnapshot),
+});
+type KioskData = Static<typeof KioskData>;
+
+/** Settled entries are kept for reprints and audits, but only the most recent ones. */
+const SETTLED_ENTRIES_KEPT = 500;
+
+export class InvalidKioskDataError extends Error {
+  constructor(file: string, reason: string) {
+    super(`kiosk data file ${file} does not have the expected shape (${reason}); it was left untouched`);
+    this.name = 'InvalidKioskDataError';
+  }
+}
+
+export interface NewCashTopUp {
+  deviceId: string;
+  member: MemberSnapshot;
+  amountFen: number;
+}
+
+export class KioskStore {
+  private constructor(private readonly db: Low<KioskData>) {}
+
+  static async open(file: string): Promise<KioskStore> {
+    const db = new Low<KioskData>(new DurableJSONFile(file), { v: 1, nextSeq: 1, outbox: [], members: {} });
+    await db.read();
+    const checked = validate(KioskData, db.data);
+    if (!checked.ok) throw new InvalidKioskDataError(file, checked.reason);
+    return new KioskStore(db);
+  }
+
+  /** Records a cash top-up in the outbox and returns once it is durable on disk. */
+  async recordCashTopUp({ deviceId, member, amountFen }: NewCashTopUp): Promise<OutboxEntry> {
+    const data = this.db.data;
+    const entry: OutboxEntry = {
+      state: 'pending',
+      tx: {
+        v: 1,
+        txId: newId(),
+        deviceId,
+        seq: data.nextSeq,
+        createdAt: new Date().toISOString(),
+        body: { kind: 'cash_topup', memberId: member.memberId, cardUid: member.cardUid, amountFen, currency: 'CNY' },
+      },
+    };
+    data.nextSeq += 1;
+    data.outbox.push(entry);
+    await this.db.write();
+    return entry;
+  }
+
+  /** Unacknowledged transactions, oldest first: the order the hub must see them in. */
+  pending(): OutboxEntry[] {
+    return this.db.data.outbox.filter((entry) => entry.state === 'pending');
+  }
+
+  entry(txId: string): OutboxEntry | undefined {
+    return this.db.data.outbox.find((entry) => entry.tx.txId === txId);
+  }
+
+  /**
+   * Settles an outbox entry from the hub's acknowledgement. Returns the entry when this ack changed it,
+   * undefined for an unknown or already settled transaction (acks may arrive more than once).
+   */
+  async applyAck(ack: TxAck): Promise<OutboxEntry | undefined> {
+    const entry = this.entry(ack.txId);
+    if (!entry || entry.state !== 'pending') return undefined;
+    entry.settledAt = new Date().toISOString();
+    if (ack.status === 'ok') {
+      entry.state = 'synced';
+      this.putMember(ack.member);
+    } else {
+      entry.state = 'rejected';
+      entry.error = ack.error;
+    }
+    this.trimSettled();
+    await this.db.write();
+    return entry;
+  }
+
+  cachedMember(cardUid: string): MemberSnapshot | undefined {
+    return this.db.data.members[cardUid];
+  }
+
+  /** Caches a snapshot unless the cache already holds a newer version of that member. */
+  async cacheMember(snapshot: MemberSnapshot): Promise<void> {
+    if (this.putMember(snapshot)) await this.db.write();
+  }
+
+  /** What the member should see: the hub's last word plus this kiosk's top-ups the hub has not confirmed yet. */
+  displayBalances(snapshot: MemberSnapshot): Balances {
+    const pendingFen = this.pending()
+      .filter((entry) => entry.tx.body.memberId === snapshot.memberId)
+      .reduce((sum, entry) => sum + entry.tx.body.amountFen, 0);
+    return { ...snapshot.balances, principalFen: snapshot.balances.principalFen + pendingFen };
+  }
+
+  private putMember(snapshot: MemberSnapshot): boolean {
+    const cached = this.db.data.members[snapshot.cardUid];
+    if (cached && cached.memberId === snapshot.memberId && cached.version > snapshot.version) return false;
+    this.db.data.members[snapshot.cardUid] = snapshot;
+    return true;
+  }
+
+  private trimSettled(): void {
+    const outbox = this.db.data.outbox;
+    const settled = outbox.filter((entry) => entry.state !== 'pending');
+    if (settled.length <= SETTLED_ENTRIES_KEPT) return;
+    const drop = new Set(settled.slice(0, settled.length - SETTLED_ENTRIES_KEPT));
+    this.db.data.outbox = outbox.filter((entry) => !drop.has(entry));
+  }
+}

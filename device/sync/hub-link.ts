@@ -1,0 +1,204 @@
+import { EventEmitter } from 'node:events';
+import mqtt, { type MqttClient } from 'mqtt';
+import { newId } from '../../shared/ids.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { topics } from '../../shared/contract/topics.ts';
+import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
+import {
+  CardLookupResponse,
+  MemberUpdate,
+  TxAck,
+  type DeviceStatus,
+  type MemberSnapshot,
+} from '../../shared/contract/payloads.ts';
+import type { KioskStore, OutboxEntry } from '../store/kiosk-store.ts';
+
+export interface HubLinkOptions {
+  url: string;
+  deviceId: string;
+  softwareVersion: string;
+  store: KioskStore;
+  logger: Logger;
+  username?: string;
+  password?: string;
+  /** How long a member waits for the hub before the kiosk falls back to its cache. */
+  requestTimeoutMs?: number;
+  /** Unacknowledged transactions are published again this often, in case an ack was lost. */
+  resendIntervalMs?: number;
+}
+
+export class HubUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HubUnavailableError';
+  }
+}
+
+export type CardLookupResult = { found: true; member: MemberSnapshot } | { found: false; code: string; message: string };
+
+interface HubLinkEvents {
+  settled: [OutboxEntry];
+  member: [MemberSnapshot];
+  connected: [];
+  disconnected: [];
+}
+
+interface PendingRequest {
+  resolve(result: CardLookupResult): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The kiosk's MQTT link to the hub: drains the outbox at QoS 1, applies acks (durably, through the store),
+ * keeps the member cache fresh and answers card lookups. The outbox on disk is the source of truth, so on
+ * every (re)connect all pending transactions are published again; the hub applies each exactly once.
+ */
+export class HubLink extends EventEmitter<HubLinkEvents> {
+  private client: MqttClient | undefined;
+  private readonly requests = new Map<string, PendingRequest>();
+  private resendTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: HubLinkOptions) {
+    super();
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  start(): void {
+    const { url, deviceId, username, password } = this.options;
+    const client = mqtt.connect(url, {
+      clientId: deviceId,
+      username,
+      password,
+      clean: true,
+      reconnectPeriod: 1000,
+      connectTimeout: 5000,
+      will: { topic: topics.status(deviceId), payload: Buffer.from(this.statusPayload('offline')), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => void this.onConnect());
+    client.on('close', () => this.emit('disconnected'));
+    client.on('error', (error) => this.options.logger.warn({ err: error.message }, 'hub link error'));
+    client.on('message', (topic, payload) => void this.onMessage(topic, payload));
+    this.resendTimer = setInterval(() => this.publishPending(), this.options.resendIntervalMs ?? 30_000);
+    this.resendTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.resendTimer);
+    for (const [id, request] of this.requests) {
+      clearTimeout(request.timer);
+      request.reject(new HubUnavailableError('kiosk is shutting down'));
+      this.requests.delete(id);
+    }
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await client.publishAsync(topics.status(this.options.deviceId), this.statusPayload('offline'), { qos: 1, retain: true });
+    }
+    await client.endAsync();
+  }
+
+  /** Publishes one new outbox entry now if connected; otherwise it goes out on the next connect. */
+  publish(entry: OutboxEntry): void {
+    if (!this.client?.connected) return;
+    this.client.publish(topics.tx(this.options.deviceId), encodePayload(entry.tx), { qos: 1 });
+  }
+
+  async lookupCard(cardUid: string): Promise<CardLookupResult> {
+    const client = this.client;
+    if (!client?.connected) throw new HubUnavailableError('not connected to the hub');
+    const correlationId = newId();
+    const timeoutMs = this.options.requestTimeoutMs ?? 3000;
+    return new Promise<CardLookupResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(correlationId);
+        reject(new HubUnavailableError(`hub did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.requests.set(correlationId, { resolve, reject, timer });
+      client.publish(
+        topics.request(this.options.deviceId, 'card.lookup'),
+        encodePayload({ v: 1, correlationId, cardUid }),
+        { qos: 1 },
+      );
+    });
+  }
+
+  private async onConnect(): Promise<void> {
+    const { deviceId, logger } = this.options;
+    const client = this.client!;
+    try {
+      await client.subscribeAsync(
+        [topics.txAck(deviceId), topics.response(deviceId, 'card.lookup'), topics.member(deviceId)],
+        { qos: 1 },
+      );
+      await client.publishAsync(topics.status(deviceId), this.statusPayload('online'), { qos: 1, retain: true });
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'could not subscribe after connecting; will retry on reconnect');
+      return;
+    }
+    logger.info({ pending: this.options.store.pending().length }, 'connected to hub');
+    this.publishPending();
+    this.emit('connected');
+  }
+
+  private publishPending(): void {
+    for (const entry of this.options.store.pending()) this.publish(entry);
+  }
+
+  private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    const { deviceId, logger } = this.options;
+    if (topic === topics.txAck(deviceId)) return this.onAck(payload);
+    if (topic === topics.response(deviceId, 'card.lookup')) return this.onLookupResponse(payload);
+    if (topic === topics.member(deviceId)) {
+      const update = decodePayload(MemberUpdate, payload);
+      if (!update.ok) return void logger.warn({ topic, reason: update.reason }, 'rejected member update');
+      await this.options.store.cacheMember(update.value.member);
+      this.emit('member', update.value.member);
+    }
+  }
+
+  private async onAck(payload: Buffer): Promise<void> {
+    const ack = decodePayload(TxAck, payload);
+    if (!ack.ok) return void this.options.logger.warn({ reason: ack.reason }, 'rejected transaction ack');
+    const entry = await this.options.store.applyAck(ack.value);
+    if (!entry) return;
+    if (entry.state === 'rejected') {
+      this.options.logger.error({ txId: entry.tx.txId, seq: entry.tx.seq, error: entry.error }, 'hub rejected transaction');
+    }
+    this.emit('settled', entry);
+    if (ack.value.status === 'ok') this.emit('member', ack.value.member);
+  }
+
+  private onLookupResponse(payload: Buffer): void {
+    const response = decodePayload(CardLookupResponse, payload);
+    if (!response.ok) return void this.options.logger.warn({ reason: response.reason }, 'rejected card lookup response');
+    const request = this.requests.get(response.value.correlationId);
+    if (!request) return;
+    this.requests.delete(response.value.correlationId);
+    clearTimeout(request.timer);
+    const value = response.value;
+    if (value.status === 'ok') {
+      void this.options.store.cacheMember(value.data);
+      request.resolve({ found: true, member: value.data });
+    } else {
+      this.options.logger.info({ code: value.error.code }, 'card lookup refused by hub');
+      request.resolve({ found: false, code: value.error.code, message: value.error.message });
+    }
+  }
+
+  private statusPayload(state: DeviceStatus['state']): string {
+    const status: DeviceStatus = {
+      v: 1,
+      deviceId: this.options.deviceId,
+      state,
+      at: new Date().toISOString(),
+      softwareVersion: this.options.softwareVersion,
+    };
+    return encodePayload(status);
+  }
+}
+

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { newId } from '../../shared/ids.ts';
+import {
+  decodePayload,
+  DeviceTransaction,
+  InvalidTopicError,
+  MAX_PAYLOAD_BYTES,
+  parseDeviceTopic,
+  topics,
+  TxAck,
+} from '../../shared/contract/index.ts';
+
+const validTx = () => ({
+  v: 1,
+  txId: newId(),
+  deviceId: 'kiosk-001',
+  seq: 1,
+  createdAt: new Date().toISOString(),
+  body: { kind: 'cash_topup', memberId: newId(), cardUid: '04A22B1C', amountFen: 10000, currency: 'CNY' },
+});
+
+describe('topic contract', () => {
+  it('builds and parses every device topic', () => {
+    expect(topics.tx('kiosk-001')).toBe('mk/v1/devices/kiosk-001/tx');
+    expect(parseDeviceTopic(topics.tx('kiosk-001'))).toEqual({ deviceId: 'kiosk-001', channel: 'tx' });
+    expect(parseDeviceTopic(topics.txAck('k1'))).toEqual({ deviceId: 'k1', channel: 'tx/ack' });
+    expect(parseDeviceTopic(topics.request('k1', 'card.lookup'))).toEqual({ deviceId: 'k1', channel: 'req', op: 'card.lookup' });
+    expect(parseDeviceTopic(topics.status('k1'))).toEqual({ deviceId: 'k1', channel: 'status' });
+  });
+
+  it.each(['kiosk/1', 'kiosk+', '#', '', 'a b'])('refuses to build a topic for device id "%s"', (deviceId) => {
+    expect(() => topics.tx(deviceId)).toThrow(InvalidTopicError);
+  });
+
+  it.each(['mk/v1/devices/k1/unknown', 'mk/v1/devices/+/tx', 'other/k1/tx', 'mk/v1/devices/k1/req/drop.tables', 'mk/v1/devices/k1/tx/ack/extra'])(
+    'does not recognise %s',
+    (topic) => {
+      expect(parseDeviceTopic(topic)).toBeUndefined();
+    },
+  );
+});
+
+describe('payload validation', () => {
+  it('accepts a well-formed device transaction', () => {
+    const tx = validTx();
+    expect(decodePayload(DeviceTransaction, JSON.stringify(tx))).toEqual({ ok: true, value: tx });
+  });
+
+  it.each([
+    ['not JSON', '{"v":1,', 'payload is not valid JSON'],
+    ['a float amount', { ...validTx(), body: { ...validTx().body, amountFen: 100.5 } }, '/body/amountFen'],
+    ['a negative amount', { ...validTx(), body: { ...validTx().body, amountFen: -100 } }, '/body/amountFen'],
+    ['an amount as text', { ...validTx(), body: { ...validTx().body, amountFen: '100' } }, '/body/amountFen'],
+    ['a bad card UID', { ...validTx(), body: { ...validTx().body, cardUid: 'xyz' } }, '/body/cardUid'],
+    ['an unknown kind', { ...validTx(), body: { ...validTx().body, kind: 'free_money' } }, '/body/kind'],
+    ['a non-uuid id', { ...validTx(), txId: 'abc' }, '/txId'],
+    ['an extra field', { ...validTx(), admin: true }, ''],
+    ['sequence 0', { ...validTx(), seq: 0 }, '/seq'],
+    ['a bad timestamp', { ...validTx(), createdAt: 'yesterday' }, '/createdAt'],
+    ['an array', [], '(root)'],
+  ])('rejects %s with a reason', (_label, payload, reasonPart) => {
+    const decoded = decodePayload(DeviceTransaction, typeof payload === 'string' ? payload : JSON.stringify(payload));
+    expect(decoded.ok).toBe(false);
+    if (!decoded.ok) expect(decoded.reason).toContain(reasonPart);
+  });
+
+  it('rejects an oversized payload before parsing it', () => {
+    const decoded = decodePayload(DeviceTransaction, Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20));
+    expect(decoded).toEqual({ ok: false, reason: `payload too large: ${MAX_PAYLOAD_BYTES + 1} bytes (max ${MAX_PAYLOAD_BYTES})` });
+  });
+
+  it('tells an ok ack from an error ack', () => {
+    const error = { v: 1, txId: newId(), seq: 3, status: 'error', error: { code: 'IDEMPOTENCY_CONFLICT', message: 'x' } };
+    expect(decodePayload(TxAck, JSON.stringify(error)).ok).toBe(true);
+    expect(decodePayload(TxAck, JSON.stringify({ ...error, status: 'ok' })).ok).toBe(false);
+  });
+});
