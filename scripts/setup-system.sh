@@ -13,6 +13,8 @@ declare -A needs=(
   [postgresql]='/usr/lib/postgresql/*/bin/initdb'
   [chromium]=/usr/bin/chromium
   [util-linux]=/usr/bin/unshare
+  # Chinese glyphs for the kiosk page in headless Chromium (screenshots would show boxes without them)
+  [fonts-wqy-microhei]=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 )
 
 missing=()

@@ -1,0 +1,29 @@
+import { EnvReader } from '../shared/config-env.ts';
+
+export interface HubConfig {
+  http: { host: string; port: number };
+  /** PostgreSQL connection string; without it the hub runs on embedded PGlite in `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** External broker; without it the hub starts its embedded Aedes broker on `embeddedMqtt`. */
+  mqttUrl?: string;
+  mqttUsername?: string;
+  mqttPassword?: string;
+  embeddedMqtt: { host: string; port: number };
+}
+
+/** Reads the hub's configuration from the environment (see README, "Configuration"). */
+export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  const read = new EnvReader(env);
+  const config: HubConfig = {
+    http: { host: read.string('HUB_HOST', '127.0.0.1'), port: read.port('HUB_PORT', 8080) },
+    databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: read.string('HUB_DATA_DIR', 'data/hub'),
+    mqttUrl: read.url('MQTT_URL', ['mqtt:', 'mqtts:']),
+    mqttUsername: read.optional('MQTT_USERNAME'),
+    mqttPassword: read.optional('MQTT_PASSWORD'),
+    embeddedMqtt: { host: read.string('MQTT_HOST', '127.0.0.1'), port: read.port('MQTT_PORT', 1883) },
+  };
+  read.done();
+  return config;
+}

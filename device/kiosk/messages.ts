@@ -1,0 +1,24 @@
+/** Member-facing text, always in Chinese and English. */
+export interface Bilingual {
+  zh: string;
+  en: string;
+}
+
+export const messages = {
+  tapCard: { zh: '请刷会员卡', en: 'Please tap your member card' },
+  checking: { zh: '正在识别会员卡…', en: 'Reading your card…' },
+  unknownCard: { zh: '此卡未登记，请到收银台办理', en: 'This card is not registered. Please ask at the counter.' },
+  cardRefused: { zh: '此卡暂不能使用，请到收银台咨询', en: 'This card cannot be used now. Please ask at the counter.' },
+  offlineUnknownCard: {
+    zh: '网络暂时中断，无法识别此卡，请稍后再试',
+    en: 'The network is down and this card is not known here. Please try again later.',
+  },
+  noMember: { zh: '请先刷会员卡', en: 'Please tap your member card first' },
+  insertCash: { zh: '请投入纸币充值', en: 'Insert banknotes to top up' },
+  topUpDone: { zh: '充值成功', en: 'Top-up complete' },
+  topUpRejected: { zh: '充值未被确认，请联系店员', en: 'The top-up was not confirmed. Please contact staff.' },
+  storageFailed: {
+    zh: '系统故障，本次操作未记录，请联系店员',
+    en: 'System fault: this operation was not recorded. Please contact staff.',
+  },
+} satisfies Record<string, Bilingual>;

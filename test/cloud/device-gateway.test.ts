@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../shared/ids.ts';
+import { topics } from '../../shared/contract/topics.ts';
+import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
+import type { CardLookupResponse, DeviceTransaction, MemberSnapshot, TxAck } from '../../shared/contract/payloads.ts';
+import { RecordingClient, TestHub } from '../helpers/hub.ts';
+
+const DEVICE = 'kiosk-gw-1';
+
+function topUp(member: MemberSnapshot, seq: number, amountFen: number, txId = newId()): DeviceTransaction {
+  return {
+    v: 1,
+    txId,
+    deviceId: DEVICE,
+    seq,
+    createdAt: new Date().toISOString(),
+    body: { kind: 'cash_topup', memberId: member.memberId, cardUid: member.cardUid, amountFen, currency: 'CNY' },
+  };
+}
+
+async function ledgerCounts(hub: TestHub, idempotencyKey?: string) {
+  const { db } = hub.running;
+  const transactions = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM ledger_transactions WHERE $1::text IS NULL OR idempotency_key = $1',
+    [idempotencyKey ?? null],
+  );
+  const postings = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM postings');
+  return { transactions: transactions.rows[0]!.n, postings: postings.rows[0]!.n };
+}
+
+describe('device gateway over MQTT (embedded broker, PGlite)', () => {
+  const hub = { current: undefined as unknown as TestHub };
+  let member: MemberSnapshot;
+  let device: RecordingClient;
+
+  beforeAll(async () => {
+    hub.current = await TestHub.create();
+    await hub.current.start();
+    member = await hub.current.member('王五', '04C0FFEE');
+    device = await RecordingClient.connect(hub.current.running.mqttUrl, DEVICE);
+    await device.client.subscribeAsync([topics.txAck(DEVICE), topics.response(DEVICE, 'card.lookup')], { qos: 1 });
+  });
+
+  afterAll(async () => {
+    await device?.close();
+    await hub.current?.cleanup();
+  });
+
+  it('posts a transaction published 3 times, and once more after a hub restart, exactly once', async () => {
+    const tx = topUp(member, 1, 10000);
+    for (let i = 0; i < 3; i++) await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify(tx), { qos: 1 });
+    const acks = await device.waitFor<TxAck>(topics.txAck(DEVICE), 3);
+    expect(acks.map((ack) => ack.status === 'ok' && ack.replay).sort()).toEqual([false, true, true]);
+    for (const ack of acks) {
+      expect(ack).toMatchObject({ txId: tx.txId, seq: 1, status: 'ok', member: { balances: { principalFen: 10000 } } });
+    }
+    expect(await ledgerCounts(hub.current, tx.txId)).toMatchObject({ transactions: 1 });
+
+    // Restart the hub on the same data directory; the device reconnects to the new broker.
+    await device.close();
+    await hub.current.stop();
+    await hub.current.start();
+    device = await RecordingClient.connect(hub.current.running.mqttUrl, DEVICE);
+    await device.client.subscribeAsync([topics.txAck(DEVICE), topics.response(DEVICE, 'card.lookup')], { qos: 1 });
+    await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify(tx), { qos: 1 });
+    const [afterRestart] = await device.waitFor<TxAck>(topics.txAck(DEVICE), 1);
+    expect(afterRestart).toMatchObject({ txId: tx.txId, status: 'ok', replay: true, member: { balances: { principalFen: 10000 } } });
+    expect(await ledgerCounts(hub.current, tx.txId)).toMatchObject({ transactions: 1 });
+    expect((await hub.current.running.ledger.findMemberByCard(member.cardUid))?.balances.principalFen).toBe(10000);
+  });
+
+  it('refuses the same transaction id with a different amount as a conflict and posts nothing', async () => {
+    device.messages.length = 0;
+    const first = topUp(member, 2, 500);
+    await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify(first), { qos: 1 });
+    await device.waitFor(topics.txAck(DEVICE), 1);
+    const before = await ledgerCounts(hub.current);
+
+    await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify({ ...first, body: { ...first.body, amountFen: 50000 } }), { qos: 1 });
+    const [, conflict] = await device.waitFor<TxAck>(topics.txAck(DEVICE), 2);
+    expect(conflict).toMatchObject({ txId: first.txId, status: 'error', error: { code: 'IDEMPOTENCY_CONFLICT' } });
+    expect(await ledgerCounts(hub.current)).toEqual(before);
+  });
+
+  it('answers an unknown member with a final error ack and an unknown card lookup with CARD_NOT_FOUND', async () => {
+    device.messages.length = 0;
+    const stranger = { ...member, memberId: newId() };
+    const before = await ledgerCounts(hub.current);
+    await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify(topUp(stranger, 3, 100)), { qos: 1 });
+    const [ack] = await device.waitFor<TxAck>(topics.txAck(DEVICE), 1);
+    expect(ack).toMatchObject({ status: 'error', error: { code: 'MEMBER_NOT_FOUND' } });
+
+    const correlationId = newId();
+    await device.client.publishAsync(topics.request(DEVICE, 'card.lookup'), JSON.stringify({ v: 1, correlationId, cardUid: '0BADCAFE' }), { qos: 1 });
+    const [lookup] = await device.waitFor<CardLookupResponse>(topics.response(DEVICE, 'card.lookup'), 1);
+    expect(lookup).toEqual({ v: 1, correlationId, status: 'error', error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered' } });
+    expect(await ledgerCounts(hub.current)).toEqual(before);
+  });
+
+  it('rejects malformed and hostile payloads with a logged reason and leaves the ledger unchanged', async () => {
+    device.messages.length = 0;
+    const gateway = hub.current.running.gateway;
+    const invalidBefore = gateway.counters.invalid;
+    const before = await ledgerCounts(hub.current);
+    const good = topUp(member, 4, 100);
+    const hostile: Array<string | Buffer> = [
+      'not json',
+      '{}',
+      JSON.stringify({ ...good, deviceId: 'someone-else' }),
+      JSON.stringify({ ...good, body: { ...good.body, amountFen: 100.5 } }),
+      JSON.stringify({ ...good, body: { ...good.body, amountFen: -100 } }),
+      JSON.stringify({ ...good, body: { ...good.body, amountFen: Number.MAX_SAFE_INTEGER } }),
+      JSON.stringify({ ...good, body: { ...good.body, cardUid: "04C0FFEE' OR 1=1" } }),
+      JSON.stringify({ ...good, extra: 'field' }),
+      Buffer.alloc(MAX_PAYLOAD_BYTES + 10, 0x7b),
+    ];
+    for (const payload of hostile) await device.client.publishAsync(topics.tx(DEVICE), payload, { qos: 1 });
+    // Malformed card lookups get no answer either: they carry no trustworthy correlation id.
+    await device.client.publishAsync(topics.request(DEVICE, 'card.lookup'), '{"v":1,"cardUid":"04C0FFEE"}', { qos: 1 });
+
+    // Messages from one client arrive in order, so once the valid one is acknowledged all the others were handled.
+    await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify(good), { qos: 1 });
+    const acks = await device.waitFor<TxAck>(topics.txAck(DEVICE), 1);
+    expect(acks).toEqual([expect.objectContaining({ txId: good.txId, status: 'ok' })]);
+    expect(gateway.counters.invalid - invalidBefore).toBe(hostile.length + 1);
+    const after = await ledgerCounts(hub.current);
+    expect(after.transactions).toBe(before.transactions + 1);
+    expect(device.messages.filter((m) => m.topic === topics.response(DEVICE, 'card.lookup'))).toEqual([]);
+  });
+});

@@ -1,0 +1,102 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { startHub, type RunningHub } from '../../cloud/hub.ts';
+import type { HubConfig } from '../../cloud/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+
+/** A hub on free ports with its PGlite data in a temp dir that outlives restarts until cleanup(). */
+export class TestHub {
+  hub: RunningHub | undefined;
+  private constructor(readonly dataDir: string) {}
+
+  static async create(): Promise<TestHub> {
+    return new TestHub(await mkdtemp(join(tmpdir(), 'mk-hub-')));
+  }
+
+  config(): HubConfig {
+    return {
+      http: { host: '127.0.0.1', port: 0 },
+      dataDir: this.dataDir,
+      embeddedMqtt: { host: '127.0.0.1', port: 0 },
+    };
+  }
+
+  async start(): Promise<RunningHub> {
+    this.hub = await startHub(this.config(), createLogger('test-hub'));
+    return this.hub;
+  }
+
+  async stop(): Promise<void> {
+    await this.hub?.stop();
+    this.hub = undefined;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  get running(): RunningHub {
+    if (!this.hub) throw new Error('test hub is not running');
+    return this.hub;
+  }
+
+  /** A member with a bound card and, optionally, an opening stored-value balance. */
+  async member(name: string, cardUid: string, openingFen = 0): Promise<MemberSnapshot> {
+    const { ledger } = this.running;
+    const operator = { type: 'operator' as const, id: 'test-operator' };
+    const created = await ledger.createMember({ name, actor: operator });
+    const { member } = await ledger.bindCard({ memberId: created.memberId, cardUid, actor: operator });
+    if (openingFen === 0) return member;
+    const posted = await ledger.topUpCash({
+      idempotencyKey: `opening-${created.memberId}`,
+      memberId: created.memberId,
+      cardUid,
+      amountFen: openingFen,
+      actor: operator,
+    });
+    return { ...member, balances: posted.member.balances, version: posted.member.version };
+  }
+}
+
+/** An MQTT client that records every message it receives, so tests can wait for one without sleeping. */
+export class RecordingClient {
+  readonly messages: Array<{ topic: string; payload: Buffer }> = [];
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload) => {
+      this.messages.push({ topic, payload });
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  static async connect(url: string, clientId: string): Promise<RecordingClient> {
+    return new RecordingClient(await mqtt.connectAsync(url, { clientId, clean: true, reconnectPeriod: 0 }));
+  }
+
+  /** Resolves with the parsed JSON of the first `count` messages on `topic` once they have arrived. */
+  async waitFor<T = unknown>(topic: string, count = 1, timeoutMs = 10_000): Promise<T[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.filter((m) => m.topic === topic);
+      if (found.length >= count) return found.slice(0, count).map((m) => JSON.parse(m.payload.toString()) as T);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${count} message(s) on ${topic}; got ${found.length}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    return this.client.endAsync();
+  }
+}
