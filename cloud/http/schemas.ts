@@ -1,0 +1,151 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ErrorBody, MemberSnapshot } from '../../shared/contract/payloads.ts';
+import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
+import { TRANSACTION_KINDS } from '../ledger/posting.ts';
+import { MAX_STATEMENT_LIMIT } from '../ledger/statement.ts';
+import { MAX_POINTS } from '../ledger/validate.ts';
+
+/** Request and response schemas of the REST API; they drive validation, serialisation and the OpenAPI document. */
+
+const strict = { additionalProperties: false } as const;
+const MemberId = MemberSnapshot.properties.memberId;
+
+
+/** A member as the hub shows it: the kiosk snapshot, with no cardUid while the member has no card. */
+export const Member = Type.Object(
+  { ...MemberSnapshot.properties, cardUid: Type.Optional(MemberSnapshot.properties.cardUid) },
+  { ...strict, description: 'A member with balances (fen and points) and a version that grows with every change.' },
+);
+
+export const MemberParams = Type.Object({ memberId: MemberId }, strict);
+export type MemberParams = Static<typeof MemberParams>;
+
+export const CardParams = Type.Object(
+  { cardUid: Type.String({ minLength: 1, maxLength: 64, description: 'NFC UID in hex, e.g. 04A22B1C' }) },
+  strict,
+);
+export type CardParams = Static<typeof CardParams>;
+
+export const CreateMemberBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    phone: Type.Optional(Type.String({ minLength: 5, maxLength: 32, description: 'Digits, optionally with a leading +' })),
+  },
+  strict,
+);
+export type CreateMemberBody = Static<typeof CreateMemberBody>;
+
+export const BindCardBody = Type.Object(
+  { cardUid: Type.String({ minLength: 1, maxLength: 64, description: '4, 7 or 10 bytes of hex; ":", "-" and spaces are ignored' }) },
+  strict,
+);
+export type BindCardBody = Static<typeof BindCardBody>;
+
+const Bound = { member: MemberSnapshot, alreadyBound: Type.Boolean() };
+export const BindCardResponses = {
+  201: Type.Object(Bound, { ...strict, description: 'Card bound now' }),
+  200: Type.Object(Bound, { ...strict, description: 'The card was already bound to this member; nothing changed' }),
+};
+
+const IdempotencyKey = Type.String({
+  minLength: 8,
+  maxLength: 100,
+  description: 'Unique per intended change. Resending the same request with the same key returns the first result.',
+});
+const AmountFen = Type.Integer({ minimum: 1, maximum: MAX_AMOUNT_FEN, description: 'Whole fen (¥1 = 100)' });
+const Reason = Type.String({ minLength: 1, maxLength: 200 });
+
+/** Body of a top-up or a payment. */
+export const StoredValueBody = Type.Object(
+  { idempotencyKey: IdempotencyKey, amountFen: AmountFen, reason: Type.Optional(Reason) },
+  strict,
+);
+export type StoredValueBody = Static<typeof StoredValueBody>;
+
+export const PointsAdjustmentBody = Type.Object(
+  {
+    idempotencyKey: IdempotencyKey,
+    points: Type.Integer({ minimum: -MAX_POINTS, maximum: MAX_POINTS, description: 'Positive grants, negative takes back; not 0' }),
+    reason: Reason,
+  },
+  strict,
+);
+export type PointsAdjustmentBody = Static<typeof PointsAdjustmentBody>;
+
+export const RedemptionBody = Type.Object(
+  {
+    idempotencyKey: IdempotencyKey,
+    points: Type.Integer({ minimum: 1, maximum: MAX_POINTS }),
+    item: Type.String({ minLength: 1, maxLength: 100, description: 'What the member receives' }),
+  },
+  strict,
+);
+export type RedemptionBody = Static<typeof RedemptionBody>;
+
+const Posted = {
+  txId: MemberId,
+  replay: Type.Boolean({ description: 'True when this key was applied before: this is the first result, nothing new was posted' }),
+  member: Member,
+};
+export const PostedResponses = {
+  201: Type.Object(Posted, { ...strict, description: 'Applied now' }),
+  200: Type.Object(Posted, { ...strict, description: 'Already applied under this idempotency key: the first result, unchanged' }),
+};
+
+export const StatementQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_STATEMENT_LIMIT, default: 50 })) },
+  strict,
+);
+export type StatementQuery = Static<typeof StatementQuery>;
+
+const AccountKind = Type.Union([Type.Literal('stored_principal'), Type.Literal('stored_bonus'), Type.Literal('points')]);
+const Actor = Type.Object(
+  {
+    type: Type.Union([Type.Literal('member'), Type.Literal('operator'), Type.Literal('device'), Type.Literal('system')]),
+    id: Type.String(),
+  },
+  strict,
+);
+
+export const StatementResponse = Type.Object(
+  {
+    memberId: MemberId,
+    entries: Type.Array(
+      Type.Object(
+        {
+          txId: MemberId,
+          kind: Type.Union(TRANSACTION_KINDS.map((kind) => Type.Literal(kind))),
+          createdAt: Type.String({ format: 'date-time' }),
+          account: AccountKind,
+          asset: Type.Union([Type.Literal('CNY'), Type.Literal('POINTS')]),
+          amount: Type.Integer({ description: 'Fen for CNY, points for POINTS; positive credits the member' }),
+          balanceAfter: Type.Integer(),
+          reason: Type.String(),
+          actor: Actor,
+          deviceId: Type.Optional(Type.String()),
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+
+export const HealthResponse = Type.Object(
+  { status: Type.Literal('ok'), database: Type.Union([Type.Literal('pglite'), Type.Literal('postgres')]) },
+  strict,
+);
+
+/** Error responses a route can give, by status, all with the same `{ error: { code, message } }` body. */
+export function errors(...statuses: Array<400 | 404 | 409 | 503>): Record<number, TSchema> {
+  const descriptions = {
+    400: 'Invalid request (VALIDATION_FAILED, INVALID_AMOUNT, INVALID_CARD_UID, INVALID_INPUT)',
+    404: 'MEMBER_NOT_FOUND or CARD_NOT_FOUND',
+    409: 'Refused by the ledger (INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, IDEMPOTENCY_CONFLICT, CARD_ALREADY_BOUND)',
+    503: 'The database is unreachable',
+  };
+  const errorResponse = (description: string) => Type.Object({ error: ErrorBody }, { ...strict, description });
+  const responses: Record<number, TSchema> = { 500: errorResponse('Unexpected hub error (INTERNAL_ERROR)') };
+  for (const status of statuses) responses[status] = errorResponse(descriptions[status]);
+  return responses;
+}

@@ -1,0 +1,197 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../cloud/db/database.ts';
+import { buildHttpApp } from '../../cloud/http/app.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardUid, rowCounts, useDatabases } from './support.ts';
+
+const databases = useDatabases();
+
+describe.each(BACKENDS)('REST API on %s', (backend) => {
+  let db: Database;
+  let app: FastifyInstance;
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    db = await databases.open(backend);
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logLines.push(chunk.toString());
+        done();
+      },
+    });
+    app = await buildHttpApp({ db, logger: pino({ level: 'debug' }, sink) });
+  });
+  afterAll(() => app.close());
+
+  const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url: `/api/v1${url}`, payload: payload as object });
+  const get = (url: string) => app.inject({ method: 'GET', url: `/api/v1${url}` });
+
+  async function memberWithBalance(amountFen: number) {
+    const member = (await post('/members', { name: 'Li Lei', phone: '13800138000' })).json();
+    const cardUid = newCardUid();
+    expect((await post(`/members/${member.memberId}/cards`, { cardUid })).statusCode).toBe(201);
+    if (amountFen > 0) {
+      const topUp = await post(`/members/${member.memberId}/topups`, { idempotencyKey: key(), amountFen });
+      expect(topUp.statusCode).toBe(201);
+    }
+    return { memberId: member.memberId as string, cardUid };
+  }
+
+  it('acceptance: 100 concurrent ¥10 payments against ¥50 — exactly 5 succeed, 95 are refused, balance ends at 0', async () => {
+    const { memberId } = await memberWithBalance(5_000);
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, () => post(`/members/${memberId}/payments`, { idempotencyKey: key('pay'), amountFen: 1_000 })),
+    );
+    const succeeded = replies.filter((r) => r.statusCode === 201);
+    const refused = replies.filter((r) => r.statusCode === 409);
+    expect(succeeded).toHaveLength(5);
+    expect(refused).toHaveLength(95);
+    for (const reply of refused) {
+      expect(reply.json()).toEqual({
+        error: { code: 'INSUFFICIENT_BALANCE', message: expect.stringMatching(/^Not enough stored value: the balance is ¥\d+\.\d\d but ¥10\.00 is needed\.$/) },
+      });
+    }
+    expect(succeeded.map((r) => r.json().member.balances.principalFen).sort((a, b) => a - b)).toEqual([0, 1_000, 2_000, 3_000, 4_000]);
+
+    const member = (await get(`/members/${memberId}`)).json();
+    expect(member.balances).toEqual({ principalFen: 0, bonusFen: 0, points: 0 });
+    expect(member.version).toBe(7); // card bound, one top-up, five payments
+    const statement = (await get(`/members/${memberId}/statement?limit=200`)).json();
+    expect(statement.entries).toHaveLength(6);
+    await expectLedgerConsistent(db);
+  });
+
+  it('replays an idempotency key with the first result (200, replay) and refuses it for a different payload (409)', async () => {
+    const { memberId } = await memberWithBalance(0);
+    const body = { idempotencyKey: key(), amountFen: 2_000 };
+    const first = await post(`/members/${memberId}/topups`, body);
+    expect(first.statusCode).toBe(201);
+    expect(first.json()).toMatchObject({ replay: false, member: { balances: { principalFen: 2_000 } } });
+    const before = await rowCounts(db);
+
+    const replay = await post(`/members/${memberId}/topups`, body);
+    expect(replay.statusCode).toBe(200);
+    expect(replay.json()).toEqual({ ...first.json(), replay: true });
+
+    const conflict = await post(`/members/${memberId}/topups`, { ...body, amountFen: 2_500 });
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.json().error.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await get(`/members/${memberId}`)).json().balances.principalFen).toBe(2_000);
+  });
+
+  it('moves points and redeems them', async () => {
+    const { memberId } = await memberWithBalance(0);
+    const granted = await post(`/members/${memberId}/points-adjustments`, { idempotencyKey: key(), points: 300, reason: 'Birthday' });
+    expect(granted.statusCode).toBe(201);
+    const redeemed = await post(`/members/${memberId}/redemptions`, { idempotencyKey: key(), points: 250, item: 'Tote bag' });
+    expect(redeemed.json().member.balances.points).toBe(50);
+    const short = await post(`/members/${memberId}/redemptions`, { idempotencyKey: key(), points: 51, item: 'Tote bag' });
+    expect(short.statusCode).toBe(409);
+    expect(short.json().error.code).toBe('INSUFFICIENT_POINTS');
+    const entries = (await get(`/members/${memberId}/statement`)).json().entries;
+    expect(entries[0]).toMatchObject({ kind: 'points_redemption', amount: -250, balanceAfter: 50, reason: 'Redeemed: Tote bag', actor: { type: 'operator' } });
+  });
+
+  it('finds a member by card and refuses a card bound to someone else', async () => {
+    const { memberId, cardUid } = await memberWithBalance(0);
+    const found = await get(`/cards/${cardUid}/member`);
+    expect(found.statusCode).toBe(200);
+    expect(found.json()).toMatchObject({ memberId, cardUid, tier: 'standard' });
+    const rebind = await post(`/members/${memberId}/cards`, { cardUid: cardUid.toLowerCase() });
+    expect(rebind.statusCode).toBe(200);
+    expect(rebind.json().alreadyBound).toBe(true);
+    const other = (await post('/members', { name: 'Han Meimei' })).json();
+    const taken = await post(`/members/${other.memberId}/cards`, { cardUid });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json().error.code).toBe('CARD_ALREADY_BOUND');
+  });
+
+  it('refuses malformed requests with a clear error naming the problem, and changes nothing', async () => {
+    const { memberId } = await memberWithBalance(1_000);
+    const unknownMember = '01900000-0000-7000-8000-000000000000';
+    const topups = `/members/${memberId}/topups`;
+    const cases: Array<[string, () => ReturnType<typeof post>, number, string, RegExp]> = [
+      ['missing key', () => post(topups, { amountFen: 100 }), 400, 'VALIDATION_FAILED', /idempotencyKey/],
+      ['missing amount', () => post(topups, { idempotencyKey: key() }), 400, 'VALIDATION_FAILED', /amountFen/],
+      ['float amount', () => post(topups, { idempotencyKey: key(), amountFen: 10.5 }), 400, 'VALIDATION_FAILED', /amountFen.*integer/],
+      ['string amount', () => post(topups, { idempotencyKey: key(), amountFen: '10' }), 400, 'VALIDATION_FAILED', /amountFen.*integer/],
+      ['negative amount', () => post(topups, { idempotencyKey: key(), amountFen: -100 }), 400, 'VALIDATION_FAILED', /amountFen/],
+      ['zero amount', () => post(topups, { idempotencyKey: key(), amountFen: 0 }), 400, 'VALIDATION_FAILED', /amountFen/],
+      ['huge amount', () => post(topups, { idempotencyKey: key(), amountFen: 1e12 }), 400, 'VALIDATION_FAILED', /amountFen/],
+      ['extra field', () => post(topups, { idempotencyKey: key(), amountFen: 100, deviceId: 'K-1' }), 400, 'VALIDATION_FAILED', /deviceId/],
+      ['short key', () => post(topups, { idempotencyKey: 'abc', amountFen: 100 }), 400, 'VALIDATION_FAILED', /idempotencyKey/],
+      ['no body', () => app.inject({ method: 'POST', url: `/api/v1${topups}` }), 400, 'VALIDATION_FAILED', /body/],
+      ['array body', () => post(topups, [1]), 400, 'VALIDATION_FAILED', /body/],
+      [
+        'broken JSON',
+        () => app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: { 'content-type': 'application/json' }, payload: '{"amountFen":' }),
+        400,
+        'BAD_REQUEST',
+        /JSON/,
+      ],
+      ['zero points', () => post(`/members/${memberId}/points-adjustments`, { idempotencyKey: key(), points: 0, reason: 'x' }), 400, 'INVALID_AMOUNT', /not 0/],
+      ['missing reason', () => post(`/members/${memberId}/points-adjustments`, { idempotencyKey: key(), points: 5 }), 400, 'VALIDATION_FAILED', /reason/],
+      ['bad member id', () => post('/members/123/topups', { idempotencyKey: key(), amountFen: 100 }), 400, 'VALIDATION_FAILED', /memberId/],
+      ['unknown member', () => post(`/members/${unknownMember}/payments`, { idempotencyKey: key(), amountFen: 100 }), 404, 'MEMBER_NOT_FOUND', /No member/],
+      ['unknown member (GET)', () => get(`/members/${unknownMember}`), 404, 'MEMBER_NOT_FOUND', /No member/],
+      ['bad card UID', () => post(`/members/${memberId}/cards`, { cardUid: 'hello' }), 400, 'INVALID_CARD_UID', /4, 7 or 10 bytes/],
+      ['bad card UID (GET)', () => get('/cards/XYZ/member'), 400, 'INVALID_CARD_UID', /4, 7 or 10 bytes/],
+      ['unknown card', () => get(`/cards/${newCardUid()}/member`), 404, 'CARD_NOT_FOUND', /not registered/],
+      ['empty name', () => post('/members', { name: '' }), 400, 'VALIDATION_FAILED', /name/],
+      ['bad limit', () => get(`/members/${memberId}/statement?limit=1.5`), 400, 'VALIDATION_FAILED', /limit/],
+      ['limit too high', () => get(`/members/${memberId}/statement?limit=201`), 400, 'VALIDATION_FAILED', /limit/],
+      ['unknown route', () => get('/nothing-here'), 404, 'NOT_FOUND', /No such endpoint/],
+    ];
+    const before = await rowCounts(db);
+    for (const [label, send, status, code, message] of cases) {
+      const reply = await send();
+      expect({ label, status: reply.statusCode, code: reply.json().error?.code }).toEqual({ label, status, code });
+      expect(reply.json().error.message, label).toMatch(message);
+      expect(Object.keys(reply.json())).toEqual(['error']);
+    }
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await get(`/members/${memberId}`)).json().balances.principalFen).toBe(1_000);
+  });
+
+  it('never logs a full card UID or phone number', async () => {
+    const { cardUid } = await memberWithBalance(0);
+    await get(`/cards/${cardUid}/member`);
+    await post('/members/01900000-0000-7000-8000-000000000000/cards', { cardUid });
+    const logs = logLines.join('');
+    expect(logs).toContain('request completed');
+    expect(logs).not.toContain(cardUid);
+    expect(logs).not.toContain('13800138000');
+  });
+
+  it('reports health with the database backend', async () => {
+    const health = await get('/health');
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toEqual({ status: 'ok', database: backend });
+  });
+
+  it('publishes an OpenAPI document at /docs/json listing every route', async () => {
+    const reply = await app.inject({ method: 'GET', url: '/docs/json' });
+    expect(reply.statusCode).toBe(200);
+    const routes = Object.entries(reply.json().paths as Record<string, object>).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(routes.sort()).toEqual(
+      [
+        'GET /api/v1/health',
+        'POST /api/v1/members',
+        'GET /api/v1/members/{memberId}',
+        'POST /api/v1/members/{memberId}/cards',
+        'GET /api/v1/cards/{cardUid}/member',
+        'POST /api/v1/members/{memberId}/topups',
+        'POST /api/v1/members/{memberId}/payments',
+        'POST /api/v1/members/{memberId}/points-adjustments',
+        'POST /api/v1/members/{memberId}/redemptions',
+        'GET /api/v1/members/{memberId}/statement',
+      ].sort(),
+    );
+    expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+  });
+});

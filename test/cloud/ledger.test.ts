@@ -1,0 +1,209 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../cloud/db/database.ts';
+import { Ledger, LedgerError, businessErrorOf, type Actor } from '../../cloud/ledger/index.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardUid, rowCounts, useDatabases } from './support.ts';
+
+const clerk: Actor = { type: 'operator', id: 'clerk-7' };
+const kiosk: Actor = { type: 'device', id: 'K-001' };
+const databases = useDatabases();
+
+async function refusal(promise: Promise<unknown>): Promise<LedgerError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LedgerError);
+  return error as LedgerError;
+}
+
+describe.each(BACKENDS)('ledger on %s', (backend) => {
+  let db: Database;
+  let ledger: Ledger;
+
+  beforeAll(async () => {
+    db = await databases.open(backend);
+    ledger = new Ledger(db);
+  });
+
+  async function memberWithCard(name = 'Li Lei') {
+    const member = await ledger.createMember({ name, phone: '138 0013 8000', actor: clerk });
+    const cardUid = newCardUid();
+    await ledger.bindCard({ memberId: member.memberId, cardUid, actor: clerk });
+    return { memberId: member.memberId, cardUid };
+  }
+
+  it('creates a member with zero balances and no card, then binds and finds a card', async () => {
+    const created = await ledger.createMember({ name: '  Han Meimei ', actor: clerk });
+    expect(created).toMatchObject({ displayName: 'Han Meimei', tier: 'standard', version: 0 });
+    expect(created.balances).toEqual({ principalFen: 0, bonusFen: 0, points: 0 });
+    expect(created.cardUid).toBeUndefined();
+
+    const bound = await ledger.bindCard({ memberId: created.memberId, cardUid: '04:a2:2b:1c:99:00:11', actor: clerk });
+    expect(bound).toMatchObject({ alreadyBound: false, member: { cardUid: '04A22B1C990011', version: 1 } });
+    const again = await ledger.bindCard({ memberId: created.memberId, cardUid: '04A22B1C990011', actor: clerk });
+    expect(again).toMatchObject({ alreadyBound: true, member: { version: 1 } });
+
+    expect(await ledger.findMemberByCard('04 A2 2B 1C 99 00 11')).toMatchObject({ memberId: created.memberId, cardUid: '04A22B1C990011' });
+    expect(await ledger.findMemberByCard(newCardUid())).toBeUndefined();
+  });
+
+  it('refuses a card that belongs to someone else, and bad card UIDs', async () => {
+    const { cardUid } = await memberWithCard();
+    const other = await ledger.createMember({ name: 'Wang', actor: clerk });
+    const before = await rowCounts(db);
+    expect((await refusal(ledger.bindCard({ memberId: other.memberId, cardUid, actor: clerk }))).code).toBe('CARD_ALREADY_BOUND');
+    const bad = await refusal(ledger.bindCard({ memberId: other.memberId, cardUid: '04A22B1C55', actor: clerk }));
+    expect(bad.code).toBe('INVALID_CARD_UID');
+    expect(bad.message).not.toContain('04A22B1C55');
+    expect((await refusal(ledger.findMemberByCard('xyz'))).code).toBe('INVALID_CARD_UID');
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await ledger.getMember(other.memberId)).version).toBe(0);
+  });
+
+  it('tops up, pays and moves points, bumping the version once per change', async () => {
+    const { memberId, cardUid } = await memberWithCard();
+    const topUp = await ledger.topUpCash({
+      idempotencyKey: key(), memberId, cardUid, amountFen: 10_000, actor: kiosk, deviceId: 'K-001', deviceSeq: 1,
+    });
+    expect(topUp.replay).toBe(false);
+    expect(topUp.member).toMatchObject({ cardUid, version: 2, balances: { principalFen: 10_000, bonusFen: 0, points: 0 } });
+
+    const paid = await ledger.payWithStoredValue({ idempotencyKey: key(), memberId, amountFen: 2_550, actor: clerk });
+    expect(paid.member).toMatchObject({ version: 3, balances: { principalFen: 7_450 } });
+    const granted = await ledger.adjustPoints({ idempotencyKey: key(), memberId, points: 120, actor: clerk, reason: 'Welcome gift' });
+    expect(granted.member.balances.points).toBe(120);
+    const redeemed = await ledger.redeemPoints({ idempotencyKey: key(), memberId, points: 100, item: 'Coffee voucher', actor: kiosk });
+    expect(redeemed.member).toMatchObject({ version: 5, balances: { principalFen: 7_450, points: 20 } });
+    const takenBack = await ledger.adjustPoints({ idempotencyKey: key(), memberId, points: -20, actor: clerk, reason: 'Gift reversed' });
+    expect(takenBack.member.balances.points).toBe(0);
+    await expectLedgerConsistent(db);
+  });
+
+  it('refuses overdrafts with a clear message, changing nothing (not even the version)', async () => {
+    const { memberId } = await memberWithCard();
+    await ledger.topUpCash({ idempotencyKey: key(), memberId, amountFen: 500, actor: clerk });
+    const before = await rowCounts(db);
+
+    const balance = await refusal(ledger.payWithStoredValue({ idempotencyKey: key(), memberId, amountFen: 501, actor: clerk }));
+    expect(balance.code).toBe('INSUFFICIENT_BALANCE');
+    expect(balance.message).toBe('Not enough stored value: the balance is ¥5.00 but ¥5.01 is needed.');
+    const points = await refusal(ledger.redeemPoints({ idempotencyKey: key(), memberId, points: 1, item: 'Pen', actor: clerk }));
+    expect(points.code).toBe('INSUFFICIENT_POINTS');
+    expect((await refusal(ledger.adjustPoints({ idempotencyKey: key(), memberId, points: -1, actor: clerk, reason: 'x' }))).code).toBe(
+      'INSUFFICIENT_POINTS',
+    );
+
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await ledger.getMember(memberId)).version).toBe(2);
+  });
+
+  it('rejects invalid input before touching the database', async () => {
+    const { memberId, cardUid } = await memberWithCard();
+    const stranger = await memberWithCard('Stranger');
+    const before = await rowCounts(db);
+    const base = { idempotencyKey: key(), memberId, actor: clerk };
+    const cases: Array<[() => Promise<unknown>, string]> = [
+      [() => ledger.topUpCash({ ...base, amountFen: 10.5 }), 'INVALID_AMOUNT'],
+      [() => ledger.topUpCash({ ...base, amountFen: 0 }), 'INVALID_AMOUNT'],
+      [() => ledger.topUpCash({ ...base, amountFen: -100 }), 'INVALID_AMOUNT'],
+      [() => ledger.topUpCash({ ...base, amountFen: '10' as unknown as number }), 'INVALID_AMOUNT'],
+      [() => ledger.topUpCash({ ...base, amountFen: 2 ** 53 }), 'INVALID_AMOUNT'],
+      [() => ledger.adjustPoints({ ...base, points: 0, reason: 'nothing' }), 'INVALID_AMOUNT'],
+      [() => ledger.adjustPoints({ ...base, points: 5, reason: '  ' }), 'INVALID_INPUT'],
+      [() => ledger.topUpCash({ ...base, idempotencyKey: 'short', amountFen: 100 }), 'INVALID_INPUT'],
+      [() => ledger.topUpCash({ ...base, amountFen: 100, actor: { type: 'robot' as Actor['type'], id: 'x' } }), 'INVALID_INPUT'],
+      [() => ledger.topUpCash({ ...base, amountFen: 100, deviceId: 'K-001' }), 'INVALID_INPUT'],
+      [() => ledger.topUpCash({ ...base, memberId: 'not-a-uuid', amountFen: 100 }), 'MEMBER_NOT_FOUND'],
+      [() => ledger.topUpCash({ ...base, memberId: '01900000-0000-7000-8000-000000000000', amountFen: 100 }), 'MEMBER_NOT_FOUND'],
+      [() => ledger.topUpCash({ ...base, cardUid: stranger.cardUid, amountFen: 100 }), 'CARD_NOT_FOUND'],
+      [() => ledger.createMember({ name: '', actor: clerk }), 'INVALID_INPUT'],
+      [() => ledger.createMember({ name: 'Zhao', phone: 'call me', actor: clerk }), 'INVALID_INPUT'],
+    ];
+    for (const [attempt, code] of cases) expect((await refusal(attempt())).code).toBe(code);
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await ledger.getMember(memberId)).cardUid).toBe(cardUid);
+  });
+
+  it('replays a key with the first result and posts once; another payload under the key is a conflict', async () => {
+    const { memberId } = await memberWithCard();
+    const request = { idempotencyKey: key(), memberId, amountFen: 1_000, actor: kiosk, deviceId: 'K-001', deviceSeq: 7 };
+    const first = await ledger.topUpCash(request);
+    const before = await rowCounts(db);
+
+    const again = await ledger.topUpCash(request);
+    expect(again).toEqual({ ...first, replay: true });
+
+    const conflict = await refusal(ledger.topUpCash({ ...request, amountFen: 2_000 }));
+    expect(conflict.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(businessErrorOf(conflict)).toEqual({ code: 'IDEMPOTENCY_CONFLICT', message: conflict.message });
+    const otherKind = await refusal(ledger.payWithStoredValue({ ...request, amountFen: 1_000 }));
+    expect(otherKind.code).toBe('IDEMPOTENCY_CONFLICT');
+
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await ledger.getMember(memberId)).balances.principalFen).toBe(1_000);
+  });
+
+  it('applies concurrent duplicates of one key exactly once', async () => {
+    const { memberId } = await memberWithCard();
+    const request = { idempotencyKey: key(), memberId, amountFen: 300, actor: kiosk, deviceId: 'K-002', deviceSeq: 1 };
+    const results = await Promise.all(Array.from({ length: 20 }, () => ledger.topUpCash(request)));
+    expect(results.filter((r) => !r.replay)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.txId)).size).toBe(1);
+    const postings = await db.query<{ n: number }>(
+      'SELECT count(*) AS n FROM postings p JOIN ledger_transactions t ON t.id = p.tx_id WHERE t.idempotency_key = $1',
+      [request.idempotencyKey],
+    );
+    expect(postings.rows[0]!.n).toBe(2);
+    expect((await ledger.getMember(memberId)).balances.principalFen).toBe(300);
+  });
+
+  it('lists a statement newest first with running balances, actors and reasons', async () => {
+    const { memberId } = await memberWithCard();
+    await ledger.topUpCash({ idempotencyKey: key(), memberId, amountFen: 5_000, actor: kiosk, deviceId: 'K-009', deviceSeq: 3 });
+    await ledger.payWithStoredValue({ idempotencyKey: key(), memberId, amountFen: 1_200, actor: clerk, reason: 'Lunch' });
+    await ledger.redeemPoints({ idempotencyKey: key(), memberId, points: 1, item: 'Pen', actor: clerk }).catch(() => undefined);
+
+    const { entries } = await ledger.statement(memberId, { limit: 10 });
+    expect(entries).toMatchObject([
+      { kind: 'stored_value_payment', account: 'stored_principal', asset: 'CNY', amount: -1_200, balanceAfter: 3_800, reason: 'Lunch', actor: clerk },
+      { kind: 'cash_topup', account: 'stored_principal', amount: 5_000, balanceAfter: 5_000, reason: 'Cash top-up', actor: kiosk, deviceId: 'K-009' },
+    ]);
+    expect((await ledger.statement(memberId, { limit: 1 })).entries).toHaveLength(1);
+    expect((await refusal(ledger.statement(memberId, { limit: 0 }))).code).toBe('INVALID_INPUT');
+  });
+
+  describe('database-enforced invariants (even for code that bypasses the ledger API)', () => {
+    async function insertTransaction(q: Pick<Database, 'query'>, memberId: string): Promise<string> {
+      const { rows } = await q.query<{ id: string }>(
+        `INSERT INTO ledger_transactions (id, idempotency_key, payload_hash, kind, member_id, actor_type, actor_id, reason)
+         VALUES (gen_random_uuid(), $1, 'x', 'cash_topup', $2, 'system', 'test', 'raw insert') RETURNING id`,
+        [key(), memberId],
+      );
+      return rows[0]!.id;
+    }
+
+    it('refuses to commit unbalanced postings or a transaction without postings', async () => {
+      const { memberId } = await memberWithCard();
+      const before = await rowCounts(db);
+      const account = await db.query<{ id: string }>(`SELECT id FROM accounts WHERE member_id = $1 AND kind = 'stored_principal'`, [memberId]);
+      const unbalanced = db.transaction(async (tx) => {
+        const txId = await insertTransaction(tx, memberId);
+        await tx.query(`INSERT INTO postings (tx_id, account_id, asset, amount) VALUES ($1, $2, 'CNY', 100)`, [txId, account.rows[0]!.id]);
+      });
+      await expect(unbalanced).rejects.toThrow(/unbalanced/);
+      await expect(db.transaction((tx) => insertTransaction(tx, memberId))).rejects.toThrow(/no postings/);
+      expect(await rowCounts(db)).toEqual(before);
+    });
+
+    it('keeps member balances non-negative and postings append-only', async () => {
+      const { memberId } = await memberWithCard();
+      await expect(
+        db.query(`UPDATE accounts SET balance = -1 WHERE member_id = $1 AND kind = 'points'`, [memberId]),
+      ).rejects.toThrow(/check constraint/);
+      await ledger.topUpCash({ idempotencyKey: key(), memberId, amountFen: 100, actor: clerk });
+      await expect(db.query('UPDATE postings SET amount = amount * 2')).rejects.toThrow(/append-only/);
+      await expect(db.query('DELETE FROM postings')).rejects.toThrow(/append-only/);
+      await expectLedgerConsistent(db);
+    });
+  });
+});
