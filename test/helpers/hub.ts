@@ -10,17 +10,21 @@ import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 /** A hub on free ports with its PGlite data in a temp dir that outlives restarts until cleanup(). */
 export class TestHub {
   hub: RunningHub | undefined;
-  private constructor(readonly dataDir: string) {}
+  private constructor(
+    readonly dataDir: string,
+    private readonly mqttPort: number,
+  ) {}
 
-  static async create(): Promise<TestHub> {
-    return new TestHub(await mkdtemp(join(tmpdir(), 'mk-hub-')));
+  /** `mqttPort` fixes the embedded broker's port, for tests where kiosks must find a restarted hub again. */
+  static async create(options: { mqttPort?: number } = {}): Promise<TestHub> {
+    return new TestHub(await mkdtemp(join(tmpdir(), 'mk-hub-')), options.mqttPort ?? 0);
   }
 
   config(): HubConfig {
     return {
       http: { host: '127.0.0.1', port: 0 },
       dataDir: this.dataDir,
-      embeddedMqtt: { host: '127.0.0.1', port: 0 },
+      embeddedMqtt: { host: '127.0.0.1', port: this.mqttPort },
     };
   }
 

@@ -1,0 +1,41 @@
+/**
+ * ESC/POS real-time status (DLE EOT n). Each request is answered with one byte in which bit 1 and bit 4
+ * are always set and bits 0 and 7 always clear, which is how a status byte is told from other data.
+ */
+export const StatusRequest = { printer: 1, offlineCause: 2, paperSensor: 4 } as const;
+export type StatusRequest = (typeof StatusRequest)[keyof typeof StatusRequest];
+
+export function statusRequestBytes(n: StatusRequest): Buffer {
+  return Buffer.from([0x10, 0x04, n]);
+}
+
+export function isStatusByte(byte: number): boolean {
+  return (byte & 0x93) === 0x12;
+}
+
+export interface PrinterStatus {
+  online: boolean;
+  coverOpen: boolean;
+  paperEnd: boolean;
+  paperNearEnd: boolean;
+}
+
+/** Decodes the answers to DLE EOT 1, 2 and 4. */
+export function decodePrinterStatus(printer: number, offlineCause: number, paperSensor: number): PrinterStatus {
+  return {
+    online: (printer & 0x08) === 0,
+    coverOpen: (offlineCause & 0x04) !== 0,
+    paperEnd: (offlineCause & 0x20) !== 0 || (paperSensor & 0x60) === 0x60,
+    paperNearEnd: (paperSensor & 0x0c) === 0x0c,
+  };
+}
+
+/** Why the printer cannot print now, for the log and the error; null when it can. */
+export function notReadyReason(status: PrinterStatus): string | null {
+  const reasons = [
+    status.paperEnd && 'out of paper',
+    status.coverOpen && 'cover open',
+    !status.online && !status.paperEnd && !status.coverOpen && 'offline',
+  ].filter((reason): reason is string => typeof reason === 'string');
+  return reasons.length > 0 ? reasons.join(', ') : null;
+}

@@ -1,0 +1,31 @@
+import type { Ledger } from '../../cloud/ledger/index.ts';
+
+/** The demo's members and cards; one card is deliberately unregistered to show the refusal. */
+export const DEMO_CARDS = [
+  { uid: '04A22B1C', label: '张三 Zhang San (¥50, 120 积分)', member: { name: '张三', openingFen: 5000, points: 120 } },
+  { uid: '04B7C2D9E1F080', label: '李四 Li Si (new member, 7-byte UID)', member: { name: '李四', openingFen: 0, points: 0 } },
+  { uid: '0BADCAFE', label: '未登记 Unregistered card', member: undefined },
+];
+
+const operator = { type: 'operator' as const, id: 'demo-seed' };
+
+/** Creates the demo members once; on later starts their cards are already bound and nothing changes. */
+export async function seedDemoMembers(ledger: Ledger): Promise<void> {
+  for (const card of DEMO_CARDS) {
+    if (!card.member || (await ledger.findMemberByCard(card.uid))) continue;
+    const { memberId } = await ledger.createMember({ name: card.member.name, actor: operator });
+    await ledger.bindCard({ memberId, cardUid: card.uid, actor: operator });
+    if (card.member.openingFen > 0) {
+      await ledger.topUpCash({ idempotencyKey: `demo-opening-${card.uid}`, memberId, amountFen: card.member.openingFen, actor: operator });
+    }
+    if (card.member.points > 0) {
+      await ledger.adjustPoints({
+        idempotencyKey: `demo-points-${card.uid}`,
+        memberId,
+        points: card.member.points,
+        reason: 'Demo opening points',
+        actor: operator,
+      });
+    }
+  }
+}
