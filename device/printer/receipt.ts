@@ -69,6 +69,14 @@ export function formatReceiptTime(at: Date): string {
   return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')}`;
 }
 
+/**
+ * Amounts as printed: the full-width yuan sign ￥ (GB2312 A3A4) rather than ¥ (U+00A5), which GB18030
+ * encodes as a four-byte sequence that printers with GBK-only fonts print as garbage.
+ */
+function printedAmount(fen: number): string {
+  return formatFen(fen).replace('¥', '￥');
+}
+
 /** Lays out the member-facing top-up receipt, in Chinese and English. Pure: no printer involved. */
 export function renderTopUpReceipt(receipt: TopUpReceipt, columns = DEFAULT_RECEIPT_COLUMNS): ReceiptLine[] {
   const { balances } = receipt;
@@ -79,10 +87,10 @@ export function renderTopUpReceipt(receipt: TopUpReceipt, columns = DEFAULT_RECE
     rule,
     ...row('会员 Member', receipt.memberName, columns),
     ...row('卡号 Card', receipt.cardUidMasked, columns),
-    ...row('充值金额 Top-up', formatFen(receipt.amountFen), columns, true),
-    ...row('储值余额 Balance', formatFen(balances.principalFen + balances.bonusFen), columns),
-    ...row('  本金 Principal', formatFen(balances.principalFen), columns),
-    ...row('  赠送 Bonus', formatFen(balances.bonusFen), columns),
+    ...row('充值金额 Top-up', printedAmount(receipt.amountFen), columns, true),
+    ...row('储值余额 Balance', printedAmount(balances.principalFen + balances.bonusFen), columns),
+    ...row('  本金 Principal', printedAmount(balances.principalFen), columns),
+    ...row('  赠送 Bonus', printedAmount(balances.bonusFen), columns),
     ...row('积分 Points', String(balances.points), columns),
     rule,
     ...row('时间 Time', formatReceiptTime(receipt.at), columns),

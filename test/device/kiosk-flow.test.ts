@@ -4,26 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../shared/logger.ts';
-import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { KioskStore, type OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { HubUnavailableError, type CardLookupResult } from '../../device/sync/hub-link.ts';
 import { Kiosk, NoMemberError, type HubPort, type KioskView } from '../../device/kiosk/kiosk.ts';
 import { messages } from '../../device/kiosk/messages.ts';
 import type { TopUpReceipt } from '../../device/printer/receipt.ts';
+import { memberSnapshot } from '../helpers/fixtures.ts';
 
 /**
  * The member flow against stand-ins for the hub link and the printer (their real counterparts are
  * covered in the gateway, printer and end-to-end tests); the store is the real durable one.
  */
-const member: MemberSnapshot = {
-  memberId: '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b',
-  displayName: '张三',
-  tier: 'standard',
-  cardUid: '04A22B1C',
-  balances: { principalFen: 5000, bonusFen: 0, points: 30 },
-  version: 2,
-  asOf: new Date().toISOString(),
-};
+const member = memberSnapshot();
 
 class StandInHub extends EventEmitter implements HubPort {
   connected = true;

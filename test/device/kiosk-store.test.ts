@@ -3,20 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../shared/ids.ts';
-import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+import { memberSnapshot } from '../helpers/fixtures.ts';
 import { CorruptDataFileError, DurableJSONFile } from '../../device/store/durable-json-file.ts';
 import { InvalidKioskDataError, KioskStore } from '../../device/store/kiosk-store.ts';
 
-const member = (overrides: Partial<MemberSnapshot> = {}): MemberSnapshot => ({
-  memberId: '0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b',
-  displayName: '张三',
-  tier: 'standard',
-  cardUid: '04A22B1C',
-  balances: { principalFen: 5000, bonusFen: 0, points: 12 },
-  version: 3,
-  asOf: new Date().toISOString(),
-  ...overrides,
-});
+
 
 let dir: string;
 let file: string;
@@ -59,21 +50,21 @@ describe('DurableJSONFile', () => {
 describe('KioskStore', () => {
   it('numbers outbox entries 1, 2, 3 and keeps them across a restart', async () => {
     const store = await KioskStore.open(file);
-    const first = await store.recordCashTopUp({ deviceId: 'k1', member: member(), amountFen: 10000 });
-    const second = await store.recordCashTopUp({ deviceId: 'k1', member: member(), amountFen: 2000 });
+    const first = await store.recordCashTopUp({ deviceId: 'k1', member: memberSnapshot(), amountFen: 10000 });
+    const second = await store.recordCashTopUp({ deviceId: 'k1', member: memberSnapshot(), amountFen: 2000 });
     expect([first.tx.seq, second.tx.seq]).toEqual([1, 2]);
     expect(first.tx.txId).not.toBe(second.tx.txId);
 
     const reopened = await KioskStore.open(file);
     expect(reopened.pending().map((entry) => entry.tx)).toEqual([first.tx, second.tx]);
-    const third = await reopened.recordCashTopUp({ deviceId: 'k1', member: member(), amountFen: 100 });
+    const third = await reopened.recordCashTopUp({ deviceId: 'k1', member: memberSnapshot(), amountFen: 100 });
     expect(third.tx.seq).toBe(3);
   });
 
   it('settles an entry once from an ok ack and caches the confirmed member', async () => {
     const store = await KioskStore.open(file);
-    const entry = await store.recordCashTopUp({ deviceId: 'k1', member: member(), amountFen: 10000 });
-    const confirmed = member({ version: 4, balances: { principalFen: 15000, bonusFen: 0, points: 12 } });
+    const entry = await store.recordCashTopUp({ deviceId: 'k1', member: memberSnapshot(), amountFen: 10000 });
+    const confirmed = memberSnapshot({ version: 4, balances: { principalFen: 15000, bonusFen: 0, points: 12 } });
     const ack = { v: 1 as const, txId: entry.tx.txId, seq: 1, status: 'ok' as const, replay: false, member: confirmed };
 
     expect((await store.applyAck(ack))?.state).toBe('synced');
@@ -87,7 +78,7 @@ describe('KioskStore', () => {
 
   it('marks an entry rejected with the hub error and stops sending it', async () => {
     const store = await KioskStore.open(file);
-    const entry = await store.recordCashTopUp({ deviceId: 'k1', member: member(), amountFen: 10000 });
+    const entry = await store.recordCashTopUp({ deviceId: 'k1', member: memberSnapshot(), amountFen: 10000 });
     const error = { code: 'IDEMPOTENCY_CONFLICT', message: 'different payload' };
     const settled = await store.applyAck({ v: 1, txId: entry.tx.txId, seq: 1, status: 'error', error });
     expect(settled).toMatchObject({ state: 'rejected', error });
@@ -96,14 +87,14 @@ describe('KioskStore', () => {
 
   it('shows pending top-ups on top of the cached balance, and never lets an older snapshot win', async () => {
     const store = await KioskStore.open(file);
-    await store.cacheMember(member({ version: 5, balances: { principalFen: 7000, bonusFen: 500, points: 1 } }));
-    await store.cacheMember(member({ version: 4, balances: { principalFen: 1, bonusFen: 0, points: 0 } }));
+    await store.cacheMember(memberSnapshot({ version: 5, balances: { principalFen: 7000, bonusFen: 500, points: 1 } }));
+    await store.cacheMember(memberSnapshot({ version: 4, balances: { principalFen: 1, bonusFen: 0, points: 0 } }));
     const cached = store.cachedMember('04A22B1C')!;
     expect(cached.version).toBe(5);
 
     await store.recordCashTopUp({ deviceId: 'k1', member: cached, amountFen: 10000 });
     expect(store.displayBalances(cached)).toEqual({ principalFen: 17000, bonusFen: 500, points: 1 });
-    expect(store.displayBalances(member({ memberId: newId() })).principalFen).toBe(5000);
+    expect(store.displayBalances(memberSnapshot({ memberId: newId() })).principalFen).toBe(5000);
   });
 
   it('refuses a data file of the wrong shape and leaves it untouched', async () => {

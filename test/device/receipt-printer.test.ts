@@ -26,10 +26,10 @@ describe('renderTopUpReceipt', () => {
 
   it('shows amount, balance total with its principal/bonus split, points, time in China, device, tx', () => {
     const lines = texts(receipt);
-    expect(lines).toContain('充值金额 Top-up          ¥100.00');
-    expect(lines).toContain('储值余额 Balance         ¥170.00');
-    expect(lines).toContain('  本金 Principal         ¥150.00');
-    expect(lines).toContain('  赠送 Bonus              ¥20.00');
+    expect(lines).toContain('充值金额 Top-up         ￥100.00');
+    expect(lines).toContain('储值余额 Balance        ￥170.00');
+    expect(lines).toContain('  本金 Principal        ￥150.00');
+    expect(lines).toContain('  赠送 Bonus             ￥20.00');
     expect(lines).toContain('积分 Points                  350');
     expect(lines).toContain('时间 Time    2025-01-03 01:45:08');
     expect(lines).toContain('设备 Device         kiosk-01 #42');
@@ -80,8 +80,8 @@ describe('ReceiptPrinter → printer emulator over TCP', () => {
     expect(lines[0]).toBe('旗舰店 Flagship Store');
     expect(lines).toContain('充值凭条 / Top-up receipt');
     expect(lines).toContain('会员 Member                 张三');
-    expect(lines).toContain('充值金额 Top-up          ¥100.00');
-    expect(lines).toContain('储值余额 Balance         ¥170.00');
+    expect(lines).toContain('充值金额 Top-up         ￥100.00');
+    expect(lines).toContain('储值余额 Balance        ￥170.00');
     expect(lines).toContain(`[QR:${receipt.txId}]`);
     expect(lines).toContain('待同步 Pending sync');
     expect(lines.at(-1)).toBe('谢谢惠顾 Thank you');

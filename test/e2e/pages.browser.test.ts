@@ -54,8 +54,8 @@ describe('kiosk page and emulator control page in Chromium', () => {
     await receipt.waitFor();
     const text = await receipt.textContent();
     expect(text).toContain('充值凭条');
-    expect(text).toContain('¥100.00');
-    expect(text).toContain('¥150.00');
+    expect(text).toContain('￥100.00');
+    expect(text).toContain('￥150.00');
     await keepScreenshot(control, 'emulator-control-receipt');
 
     await kioskPage.getByRole('button', { name: '完成 Done' }).click();

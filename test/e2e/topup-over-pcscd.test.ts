@@ -75,8 +75,8 @@ describe('tap a card, top up ¥100, print the receipt', () => {
 
     const [receipt] = await receiptPrinted;
     expect(receipt).toContain('充值凭条');
-    expect(receipt).toContain('¥100.00');
-    expect(receipt).toContain('¥150.00');
+    expect(receipt).toContain('￥100.00');
+    expect(receipt).toContain('￥150.00');
     expect(receipt).not.toContain('待同步');
 
     const rows = await hub.running.db.query<{ kind: string; device_id: string }>(
