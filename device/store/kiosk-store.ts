@@ -24,13 +24,27 @@ const OutboxEntry = Type.Object({
 });
 export type OutboxEntry = Static<typeof OutboxEntry>;
 
+/**
+ * Cash acceptance survives a restart: the member the validator is taking bills for, and the validator's
+ * event counter of the last bill credited, written in the same durable write as that credit. A bill
+ * stacked while the kiosk was down is then credited once, to the right member, when it comes back.
+ */
+const CashState = Type.Object({
+  session: Type.Union([Type.Object({ member: MemberSnapshot, openedAt: Type.String() }), Type.Null()]),
+  lastBillEventCounter: Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()]),
+});
+export type CashState = Static<typeof CashState>;
+
 const KioskData = Type.Object({
   v: Type.Literal(1),
   nextSeq: Type.Integer({ minimum: 1 }),
   outbox: Type.Array(OutboxEntry),
   members: Type.Record(Type.String(), MemberSnapshot),
+  cash: CashState,
 });
 type KioskData = Static<typeof KioskData>;
+
+const emptyCashState = (): CashState => ({ session: null, lastBillEventCounter: null });
 
 /** Settled entries are kept for reprints and audits, but only the most recent ones. */
 const SETTLED_ENTRIES_KEPT = 500;
@@ -46,21 +60,25 @@ export interface NewCashTopUp {
   deviceId: string;
   member: MemberSnapshot;
   amountFen: number;
+  /** The bill validator's counter for the stacked bill; stored with the credit so it is never credited twice. */
+  billEventCounter?: number;
 }
 
 export class KioskStore {
   private constructor(private readonly db: Low<KioskData>) {}
 
   static async open(file: string): Promise<KioskStore> {
-    const db = new Low<KioskData>(new DurableJSONFile(file), { v: 1, nextSeq: 1, outbox: [], members: {} });
+    const db = new Low<KioskData>(new DurableJSONFile(file), { v: 1, nextSeq: 1, outbox: [], members: {}, cash: emptyCashState() });
     await db.read();
+    // Files written before cash state existed have none; they had no open cash session either.
+    db.data.cash ??= emptyCashState();
     const checked = validate(KioskData, db.data);
     if (!checked.ok) throw new InvalidKioskDataError(file, checked.reason);
     return new KioskStore(db);
   }
 
   /** Records a cash top-up in the outbox and returns once it is durable on disk. */
-  async recordCashTopUp({ deviceId, member, amountFen }: NewCashTopUp): Promise<OutboxEntry> {
+  async recordCashTopUp({ deviceId, member, amountFen, billEventCounter }: NewCashTopUp): Promise<OutboxEntry> {
     const data = this.db.data;
     const entry: OutboxEntry = {
       state: 'pending',
@@ -75,8 +93,32 @@ export class KioskStore {
     };
     data.nextSeq += 1;
     data.outbox.push(entry);
+    if (billEventCounter !== undefined) data.cash.lastBillEventCounter = billEventCounter;
     await this.db.write();
     return entry;
+  }
+
+  get cash(): CashState {
+    return this.db.data.cash;
+  }
+
+  /** Durably names the member bills are credited to, before the validator is enabled for them. */
+  async openCashSession(member: MemberSnapshot): Promise<void> {
+    this.db.data.cash.session = { member, openedAt: new Date().toISOString() };
+    await this.db.write();
+  }
+
+  /** Call only after the validator is disabled: bills stacked from now on belong to no member. */
+  async closeCashSession(): Promise<void> {
+    if (!this.db.data.cash.session) return;
+    this.db.data.cash.session = null;
+    await this.db.write();
+  }
+
+  /** First start with a validator: its current counter is the baseline, nothing before it is ours to credit. */
+  async setBillEventBaseline(counter: number): Promise<void> {
+    this.db.data.cash.lastBillEventCounter = counter;
+    await this.db.write();
   }
 
   /** Unacknowledged transactions, oldest first: the order the hub must see them in. */

@@ -103,4 +103,25 @@ describe('KioskStore', () => {
     await expect(KioskStore.open(file)).rejects.toThrow(InvalidKioskDataError);
     expect(await readFile(file, 'utf8')).toBe(wrong);
   });
+
+  it('keeps the cash session and the last credited bill counter across a restart, written with the credit', async () => {
+    const store = await KioskStore.open(file);
+    expect(store.cash).toEqual({ session: null, lastBillEventCounter: null });
+    await store.setBillEventBaseline(41);
+    await store.openCashSession(memberSnapshot());
+    await store.recordCashTopUp({ deviceId: 'k1', member: memberSnapshot(), amountFen: 10000, billEventCounter: 42 });
+
+    const reopened = await KioskStore.open(file);
+    expect(reopened.cash).toMatchObject({ session: { member: { memberId: memberSnapshot().memberId } }, lastBillEventCounter: 42 });
+    expect(reopened.pending()).toHaveLength(1);
+    await reopened.closeCashSession();
+    expect((await KioskStore.open(file)).cash.session).toBeNull();
+  });
+
+  it('opens a data file written before cash state existed', async () => {
+    await writeFile(file, JSON.stringify({ v: 1, nextSeq: 3, outbox: [], members: {} }));
+    const store = await KioskStore.open(file);
+    expect(store.cash).toEqual({ session: null, lastBillEventCounter: null });
+    expect((await store.recordCashTopUp({ deviceId: 'k1', member: memberSnapshot(), amountFen: 100 })).tx.seq).toBe(3);
+  });
 });
