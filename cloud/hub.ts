@@ -24,6 +24,7 @@ function gatewayLedgerOf(ledger: Ledger): GatewayLedger {
       return { replay: posted.replay, member: toSnapshot(posted.member) };
     },
     findMemberByCard: (cardUid) => ledger.findMemberByCard(cardUid),
+    findMemberByCardNumber: (cardNumber) => ledger.findMemberByCardNumber(cardNumber),
     businessErrorOf,
   };
 }

@@ -5,26 +5,40 @@ import { createLogger, type Logger } from '../shared/logger.ts';
 import type { KioskConfig } from './config.ts';
 import { KioskStore } from './store/kiosk-store.ts';
 import { HubLink } from './sync/hub-link.ts';
-import { Kiosk, type ReceiptPort } from './kiosk/kiosk.ts';
+import { Kiosk } from './kiosk/kiosk.ts';
 import { buildKioskServer } from './ui/server.ts';
 import type { CardReader } from './nfc/card-reader.ts';
+import type { MagstripeReader } from './magstripe/magstripe-reader.ts';
+import type { ReceiptPrinter } from './printer/receipt-printer.ts';
+import { watchPrinter } from './printer/printer-watch.ts';
+import { BillValidator } from './bill-validator/bill-validator.ts';
+import { KioskHealthRegistry, type HealthSource } from './health/kiosk-health.ts';
 
 export const SOFTWARE_VERSION = '0.1.0';
 
+/** The peripherals built from configuration; the bill validator is built here, from the kiosk's store. */
 export interface KioskHardware {
   reader: CardReader;
-  printer: ReceiptPort;
+  printer: ReceiptPrinter;
+  magstripe?: MagstripeReader;
 }
 
 export interface RunningKiosk {
   kiosk: Kiosk;
   store: KioskStore;
   hub: HubLink;
+  health: KioskHealthRegistry;
+  billValidator: BillValidator | undefined;
   url: string;
   stop(): Promise<void>;
 }
 
-/** Wires one kiosk together: durable store, hub link, hardware, the member flow and its local page. */
+/** The in-process emulated reader keeps no health; every real adapter does. */
+function isHealthSource(value: object | undefined): value is HealthSource {
+  return value !== undefined && 'health' in value && typeof value.health === 'function';
+}
+
+/** Wires one kiosk together: durable store, hub link, peripherals, health, the member flow and its page. */
 export async function startKiosk(
   config: KioskConfig,
   hardware: KioskHardware,
@@ -41,33 +55,68 @@ export async function startKiosk(
     username: config.mqttUsername,
     password: config.mqttPassword,
   });
+  // Started from the counter of the last bill credited, so bills stacked while the kiosk was down are
+  // credited now, once (see CashAcceptance).
+  const billValidator =
+    config.billValidator.kind === 'cctalk'
+      ? new BillValidator({
+          path: config.billValidator.path,
+          escrow: true,
+          logger: logger.child({ component: 'bill-validator' }),
+          ...(store.cash.lastBillEventCounter === null ? {} : { lastEventCounter: store.cash.lastBillEventCounter }),
+        })
+      : undefined;
   const kiosk = new Kiosk({
     deviceId: config.deviceId,
     storeName: config.storeName,
     store,
     hub,
     printer: hardware.printer,
+    ...(billValidator ? { cashAcceptor: billValidator } : {}),
     logger: logger.child({ component: 'session' }),
   });
-  hardware.reader.on('card', ({ uid }) => {
-    kiosk.cardTapped(uid).catch((error: Error) => logger.error({ err: error.message }, 'card tap failed'));
+
+  const { reader, printer, magstripe } = hardware;
+  reader.on('card', (tap) => {
+    kiosk.cardTapped(tap).catch((error: Error) => logger.error({ err: error.message }, 'card tap failed'));
   });
   // Reader errors (a phone or a bank card on the reader, pcscd gone) are logged; the member just taps again.
-  hardware.reader.on('error', (error) => logger.warn({ reader: error.readerName, err: error.message }, 'card reader error'));
-  const server = await buildKioskServer({ kiosk, logger, emulatedBillValidator: config.billValidator === 'emulated' });
+  reader.on('error', (error) => logger.warn({ reader: error.readerName, err: error.message }, 'card reader error'));
+  magstripe?.on('swipe', (swipe) => {
+    kiosk.cardSwiped(swipe.cardNumber).catch((error: Error) => logger.error({ err: error.message }, 'card swipe failed'));
+  });
+  magstripe?.on('swipe-error', (error) => kiosk.readerMessage(error.message));
+
+  const health = new KioskHealthRegistry();
+  const peripherals: Array<object | undefined> = [reader, printer, magstripe, billValidator];
+  const untrack = peripherals.filter(isHealthSource).map((source) => health.track(source));
+  const printerWatch = watchPrinter(printer);
+
+  const server = await buildKioskServer({ kiosk, health, logger });
   await server.listen({ host: config.ui.host, port: config.ui.port });
   const { port } = server.server.address() as AddressInfo;
   hub.start();
-  await hardware.reader.start();
+  // Bills first: a member card already on the reader at start-up must find the validator ready.
+  if (billValidator) {
+    await billValidator.start();
+    await kiosk.cashAcceptorStarted();
+  }
+  await reader.start();
+  printerWatch.start();
   const url = `http://${config.ui.host}:${port}/`;
   logger.info({ url, pending: store.pending().length }, 'kiosk started');
   return {
     kiosk,
     store,
     hub,
+    health,
+    billValidator,
     url,
     async stop() {
-      await hardware.reader.stop();
+      await billValidator?.stop();
+      await printerWatch.stop();
+      await reader.stop();
+      untrack.forEach((stop) => stop());
       await server.close();
       await hub.stop();
     },

@@ -1,17 +1,35 @@
-import { createLogger } from '../shared/logger.ts';
+import { createLogger, type Logger } from '../shared/logger.ts';
 import { ConfigError } from '../shared/config-env.ts';
+import { parseCardKey } from '../shared/card-data.ts';
 import { kioskConfigFromEnv, type KioskConfig } from './config.ts';
 import { startKiosk, type KioskHardware } from './kiosk-app.ts';
 import { EmulatedCardReader } from './nfc/emulated-card-reader.ts';
 import { PcscCardReader } from './nfc/pcsc-card-reader.ts';
+import type { MemberCardConfig } from './nfc/member-card-config.ts';
 import { ReceiptPrinter } from './printer/receipt-printer.ts';
+import { openMagtekReader } from './magstripe/open-magtek.ts';
+
+function memberCardConfig(config: KioskConfig): MemberCardConfig | undefined {
+  if (!config.memberCards) return undefined;
+  return {
+    cardKey: parseCardKey(config.memberCards.cardKeyHex),
+    classicKey: Buffer.from(config.memberCards.classicKeyHex, 'hex'),
+    classicKeyType: 'A',
+    aid: Buffer.from(config.memberCards.aidHex, 'hex'),
+  };
+}
 
 /** The kiosk as a process: configuration from the environment, real hardware adapters. */
-function hardwareFor(config: KioskConfig, logger: ReturnType<typeof createLogger>): KioskHardware {
+function hardwareFor(config: KioskConfig, logger: Logger): KioskHardware {
   const nfcLogger = logger.child({ component: 'nfc' });
+  const memberCard = memberCardConfig(config);
   return {
-    reader: config.nfc === 'pcsc' ? new PcscCardReader(nfcLogger) : new EmulatedCardReader('Emulated NFC reader', nfcLogger),
-    printer: new ReceiptPrinter(config.printer),
+    reader:
+      config.nfc === 'pcsc'
+        ? new PcscCardReader(nfcLogger, memberCard ? { memberCard } : {})
+        : new EmulatedCardReader('Emulated NFC reader', nfcLogger),
+    printer: new ReceiptPrinter(config.printer, { logger: logger.child({ component: 'printer' }) }),
+    ...(config.magstripe ? { magstripe: openMagtekReader(config.magstripe.productId, config.magstripe.vendorId) } : {}),
   };
 }
 

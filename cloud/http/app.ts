@@ -20,7 +20,7 @@ export async function buildHttpApp({ db, logger }: HttpAppOptions): Promise<Fast
   const app = Fastify({
     // Typed as Fastify's base logger so the app is a plain FastifyInstance for callers (pino satisfies it).
     loggerInstance: logger as FastifyBaseLogger,
-    // Fastify's own request lines log the raw URL, which can hold a card UID; we log the route pattern instead.
+    // Fastify's own request lines log the raw URL, which can hold a card UID or number; we log the route pattern instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
   });

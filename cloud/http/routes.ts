@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { maskCardUid } from '../../shared/card.ts';
+import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import type { Database } from '../db/database.ts';
 import type { Actor, Ledger, MovementInput, PostedTransaction } from '../ledger/index.ts';
@@ -74,7 +74,7 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
     '/members/:memberId/cards',
     {
       schema: {
-        summary: 'Bind a card to a member (201 bound now, 200 already bound to this member)',
+        summary: 'Bind a card, with its card number if it has one, to a member (201 bound now, 200 already bound to this member)',
         tags: ['members'],
         params: S.MemberParams,
         body: S.BindCardBody,
@@ -82,8 +82,10 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
       },
     },
     async (request, reply) => {
-      const result = await ledger.bindCard({ memberId: request.params.memberId, cardUid: request.body.cardUid, actor: REST_ACTOR });
-      request.log.info({ memberId: request.params.memberId, card: maskCardUid(result.member.cardUid) }, 'card bound');
+      const result = await ledger.bindCard({ ...request.body, memberId: request.params.memberId, actor: REST_ACTOR });
+      const { cardUid, cardNumber } = result.member;
+      const masked = { card: maskCardUid(cardUid), ...(cardNumber === undefined ? {} : { cardNumber: maskCardNumber(cardNumber) }) };
+      request.log.info({ memberId: request.params.memberId, ...masked }, 'card bound');
       return reply.status(result.alreadyBound ? 200 : 201).send(result);
     },
   );
@@ -102,6 +104,23 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
       const member = await ledger.findMemberByCard(request.params.cardUid);
       if (member) return member;
       return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered to any member.' } });
+    },
+  );
+
+  app.get<{ Params: S.CardNumberParams }>(
+    '/card-numbers/:cardNumber/member',
+    {
+      schema: {
+        summary: 'The member holding the card with this number (e.g. from a magnetic-stripe swipe), as a kiosk sees them',
+        tags: ['members'],
+        params: S.CardNumberParams,
+        response: { 200: MemberSnapshot, ...S.errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const member = await ledger.findMemberByCardNumber(request.params.cardNumber);
+      if (member) return member;
+      return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: 'This card number is not registered to any member.' } });
     },
   );
 

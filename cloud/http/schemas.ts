@@ -35,8 +35,23 @@ export const CreateMemberBody = Type.Object(
 );
 export type CreateMemberBody = Static<typeof CreateMemberBody>;
 
+export const CardNumberParams = Type.Object(
+  { cardNumber: Type.String({ minLength: 1, maxLength: 64, description: 'The 16-digit card number, e.g. 6200123412345678' }) },
+  strict,
+);
+export type CardNumberParams = Static<typeof CardNumberParams>;
+
 export const BindCardBody = Type.Object(
-  { cardUid: Type.String({ minLength: 1, maxLength: 64, description: '4, 7 or 10 bytes of hex; ":", "-" and spaces are ignored' }) },
+  {
+    cardUid: Type.String({ minLength: 1, maxLength: 64, description: '4, 7 or 10 bytes of hex; ":", "-" and spaces are ignored' }),
+    cardNumber: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The 16-digit number the card carries (NFC record, magnetic-stripe PAN); "-" and spaces are ignored',
+      }),
+    ),
+  },
   strict,
 );
 export type BindCardBody = Static<typeof BindCardBody>;
@@ -139,7 +154,7 @@ export const HealthResponse = Type.Object(
 /** Error responses a route can give, by status, all with the same `{ error: { code, message } }` body. */
 export function errors(...statuses: Array<400 | 404 | 409 | 503>): Record<number, TSchema> {
   const descriptions = {
-    400: 'Invalid request (VALIDATION_FAILED, INVALID_AMOUNT, INVALID_CARD_UID, INVALID_INPUT)',
+    400: 'Invalid request (VALIDATION_FAILED, INVALID_AMOUNT, INVALID_CARD_UID, INVALID_CARD_NUMBER, INVALID_INPUT)',
     404: 'MEMBER_NOT_FOUND or CARD_NOT_FOUND',
     409: 'Refused by the ledger (INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, IDEMPOTENCY_CONFLICT, CARD_ALREADY_BOUND)',
     503: 'The database is unreachable',

@@ -6,6 +6,7 @@ export type LedgerErrorCode =
   | 'INVALID_INPUT'
   | 'INVALID_AMOUNT'
   | 'INVALID_CARD_UID'
+  | 'INVALID_CARD_NUMBER'
   | 'MEMBER_NOT_FOUND'
   | 'CARD_NOT_FOUND'
   | 'CARD_ALREADY_BOUND'

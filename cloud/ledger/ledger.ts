@@ -1,7 +1,15 @@
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import type { Database } from '../db/database.ts';
 import { systemAccounts } from './accounts.ts';
-import { type BindCardInput, type CreateMemberInput, bindCard, createMember, findMemberByCard, getMember } from './members.ts';
+import {
+  type BindCardInput,
+  type CreateMemberInput,
+  bindCard,
+  createMember,
+  findMemberByCard,
+  findMemberByCardNumber,
+  getMember,
+} from './members.ts';
 import { type Leg, type PostedTransaction, type TransactionKind, postTransaction } from './posting.ts';
 import { type StatementEntry, statement } from './statement.ts';
 import type { Actor, MemberView } from './types.ts';
@@ -56,6 +64,11 @@ export class Ledger {
 
   async findMemberByCard(cardUid: string): Promise<MemberSnapshot | undefined> {
     return findMemberByCard(this.db, cardUid);
+  }
+
+  /** For a magnetic-stripe swipe (or a typed number), which gives only the card number. */
+  async findMemberByCardNumber(cardNumber: string): Promise<MemberSnapshot | undefined> {
+    return findMemberByCardNumber(this.db, cardNumber);
   }
 
   async getMember(memberId: string): Promise<MemberView> {

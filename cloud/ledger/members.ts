@@ -1,11 +1,11 @@
-import { maskCardUid } from '../../shared/card.ts';
+import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import { newId } from '../../shared/ids.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { createMemberAccounts } from './accounts.ts';
 import { LedgerError } from './errors.ts';
 import { type Actor, type MemberView, toSnapshot } from './types.ts';
-import { actorOf, cardUidOf, memberIdOf, phoneOf, textOf } from './validate.ts';
+import { actorOf, cardNumberOf, cardUidOf, memberIdOf, phoneOf, textOf } from './validate.ts';
 
 /** Tiers arrive with the rules engine; until then every member is standard. */
 const DEFAULT_TIER = 'standard';
@@ -17,12 +17,14 @@ interface MemberRow {
   principal: number;
   bonus: number;
   points: number;
-  primary_card: string | null;
+  card_uid: string | null;
+  card_number: string | null;
 }
 
 /**
- * A member with balances and version as of this query. `cardUid` is the card the caller used, else the
- * most recently bound one. Inside a transaction pass its `tx` so the view matches what it just wrote.
+ * A member with balances and version as of this query. The card (`cardUid`, and `cardNumber` when that
+ * card has one) is the one the caller used, else the most recently bound one. Inside a transaction pass
+ * its `tx` so the view matches what it just wrote.
  */
 export async function readMember(q: Queryable, memberId: string, usedCardUid?: string): Promise<MemberView | undefined> {
   const { rows } = await q.query<MemberRow>(
@@ -30,20 +32,25 @@ export async function readMember(q: Queryable, memberId: string, usedCardUid?: s
             max(a.balance) FILTER (WHERE a.kind = 'stored_principal') AS principal,
             max(a.balance) FILTER (WHERE a.kind = 'stored_bonus') AS bonus,
             max(a.balance) FILTER (WHERE a.kind = 'points') AS points,
-            (SELECT c.uid FROM cards c WHERE c.member_id = m.id ORDER BY c.bound_at DESC, c.uid LIMIT 1) AS primary_card
+            c.uid AS card_uid, c.card_number
        FROM members m JOIN accounts a ON a.member_id = m.id
+       LEFT JOIN LATERAL (
+         SELECT uid, card_number FROM cards
+          WHERE member_id = m.id
+          ORDER BY uid IS NOT DISTINCT FROM $2::text DESC, bound_at DESC, uid LIMIT 1
+       ) c ON true
       WHERE m.id = $1
-      GROUP BY m.id`,
-    [memberId],
+      GROUP BY m.id, c.uid, c.card_number`,
+    [memberId, usedCardUid ?? null],
   );
   const row = rows[0];
   if (!row) return undefined;
-  const cardUid = usedCardUid ?? row.primary_card ?? undefined;
   return {
     memberId: row.id,
     displayName: row.name,
     tier: DEFAULT_TIER,
-    ...(cardUid ? { cardUid } : {}),
+    ...(row.card_uid ? { cardUid: row.card_uid } : {}),
+    ...(row.card_number ? { cardNumber: row.card_number } : {}),
     balances: { principalFen: row.principal, bonusFen: row.bonus, points: row.points },
     version: row.version,
     asOf: new Date().toISOString(),
@@ -86,37 +93,60 @@ export async function createMember(db: Database, input: CreateMemberInput): Prom
 export interface BindCardInput {
   memberId: string;
   cardUid: string;
+  /** The 16-digit number the card carries, if it has one; spaces and dashes are ignored. */
+  cardNumber?: string;
   actor: Actor;
 }
 
 /**
- * Binds a card to a member. Binding a card the member already holds changes nothing (so a retried request
- * is harmless); a card held by someone else is refused. A new card bumps the member's version, because
- * kiosks cache the snapshot by card.
+ * Binds a card (and its card number, if given) to a member. Binding a card the member already holds
+ * changes nothing (so a retried request is harmless); a card, or a card number, held by someone else is
+ * refused, and so is a number different from the one the card was bound with — a card's number identifies
+ * it as much as its UID does. A new card bumps the member's version, because kiosks cache the snapshot by card.
  */
 export async function bindCard(db: Database, input: BindCardInput): Promise<{ member: MemberSnapshot; alreadyBound: boolean }> {
   const memberId = memberIdOf(input.memberId);
   const cardUid = cardUidOf(input.cardUid);
+  const cardNumber = input.cardNumber === undefined ? undefined : cardNumberOf(input.cardNumber);
   const actor = actorOf(input.actor);
   return db.transaction(async (tx) => {
     const locked = await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [memberId]);
     if (locked.rows.length === 0) throw memberNotFound(memberId);
+    // No conflict target: a taken UID and a taken number (unique too) both insert nothing, and the checks
+    // below say which. A concurrent bind of either waits here for the other to commit, then sees its row.
     const inserted = await tx.query(
-      `INSERT INTO cards (uid, member_id, bound_by_type, bound_by_id) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (uid) DO NOTHING RETURNING uid`,
-      [cardUid, memberId, actor.type, actor.id],
+      `INSERT INTO cards (uid, card_number, member_id, bound_by_type, bound_by_id) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING uid`,
+      [cardUid, cardNumber ?? null, memberId, actor.type, actor.id],
     );
     const alreadyBound = inserted.rows.length === 0;
-    if (alreadyBound) {
-      const holder = await tx.query<{ member_id: string }>('SELECT member_id FROM cards WHERE uid = $1', [cardUid]);
-      if (holder.rows[0]?.member_id !== memberId) {
-        throw new LedgerError('CARD_ALREADY_BOUND', `Card ${maskCardUid(cardUid)} already belongs to another member.`);
-      }
-    } else {
-      await tx.query('UPDATE members SET version = version + 1, updated_at = now() WHERE id = $1', [memberId]);
-    }
+    if (alreadyBound) await assertSameBinding(tx, { memberId, cardUid, cardNumber });
+    else await tx.query('UPDATE members SET version = version + 1, updated_at = now() WHERE id = $1', [memberId]);
     return { member: toSnapshot((await readMember(tx, memberId, cardUid))!), alreadyBound };
   });
+}
+
+/** A bind that inserted nothing is harmless only when it repeats the existing binding exactly. */
+async function assertSameBinding(tx: Queryable, wanted: { memberId: string; cardUid: string; cardNumber: string | undefined }): Promise<void> {
+  const { rows } = await tx.query<{ member_id: string; card_number: string | null }>(
+    'SELECT member_id, card_number FROM cards WHERE uid = $1',
+    [wanted.cardUid],
+  );
+  const card = rows[0];
+  if (!card) {
+    // The UID is free, so the number is what collided.
+    throw new LedgerError('CARD_ALREADY_BOUND', `Card number ${maskCardNumber(wanted.cardNumber!)} is already on another card.`);
+  }
+  if (card.member_id !== wanted.memberId) {
+    throw new LedgerError('CARD_ALREADY_BOUND', `Card ${maskCardUid(wanted.cardUid)} already belongs to another member.`);
+  }
+  if (wanted.cardNumber !== undefined && wanted.cardNumber !== card.card_number) {
+    const bound = card.card_number === null ? 'without a card number' : `with card number ${maskCardNumber(card.card_number)}`;
+    throw new LedgerError(
+      'CARD_ALREADY_BOUND',
+      `Card ${maskCardUid(wanted.cardUid)} is already bound to this member ${bound}, not ${maskCardNumber(wanted.cardNumber)}.`,
+    );
+  }
 }
 
 /** The member holding this card, or undefined when the card is not registered. */
@@ -125,5 +155,16 @@ export async function findMemberByCard(db: Database, rawCardUid: string): Promis
   const { rows } = await db.query<{ member_id: string }>('SELECT member_id FROM cards WHERE uid = $1', [cardUid]);
   if (!rows[0]) return undefined;
   const member = await readMember(db, rows[0].member_id, cardUid);
+  return member && toSnapshot(member);
+}
+
+/** The member holding the card with this number (the snapshot names that card), or undefined when no card has it. */
+export async function findMemberByCardNumber(db: Database, rawCardNumber: string): Promise<MemberSnapshot | undefined> {
+  const cardNumber = cardNumberOf(rawCardNumber);
+  const { rows } = await db.query<{ uid: string; member_id: string }>('SELECT uid, member_id FROM cards WHERE card_number = $1', [
+    cardNumber,
+  ]);
+  if (!rows[0]) return undefined;
+  const member = await readMember(db, rows[0].member_id, rows[0].uid);
   return member && toSnapshot(member);
 }

@@ -1,4 +1,4 @@
-import { InvalidCardError, maskCardUid, normalizeCardUid } from '../../shared/card.ts';
+import { InvalidCardError, maskCardNumber, maskCardUid, normalizeCardNumber, normalizeCardUid } from '../../shared/card.ts';
 import { isDeviceId, isUuid } from '../../shared/ids.ts';
 import { MAX_AMOUNT_FEN, formatFen } from '../../shared/money.ts';
 import { LedgerError } from './errors.ts';
@@ -55,6 +55,16 @@ export function cardUidOf(value: unknown): string {
     if (!(error instanceof InvalidCardError)) throw error;
     // The raw text may be a real card number: show only its tail.
     throw new LedgerError('INVALID_CARD_UID', `Card UID ${maskCardUid(value)} is not 4, 7 or 10 bytes of hex.`);
+  }
+}
+
+export function cardNumberOf(value: unknown): string {
+  if (typeof value !== 'string') throw new LedgerError('INVALID_CARD_NUMBER', 'A card number is required.');
+  try {
+    return normalizeCardNumber(value);
+  } catch (error) {
+    if (!(error instanceof InvalidCardError)) throw error;
+    throw new LedgerError('INVALID_CARD_NUMBER', `Card number ${maskCardNumber(value)} is not 16 digits.`);
   }
 }
 

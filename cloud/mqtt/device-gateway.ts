@@ -10,7 +10,7 @@ import {
   type MemberSnapshot,
   type TxAck,
 } from '../../shared/contract/payloads.ts';
-import { maskCardUid } from '../../shared/card.ts';
+import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 
 /** What the gateway needs from the ledger; the hub wires in the real one. */
 export interface GatewayLedger {
@@ -23,6 +23,7 @@ export interface GatewayLedger {
     deviceSeq: number;
   }): Promise<{ replay: boolean; member: MemberSnapshot }>;
   findMemberByCard(cardUid: string): Promise<MemberSnapshot | undefined>;
+  findMemberByCardNumber(cardNumber: string): Promise<MemberSnapshot | undefined>;
   /** A business refusal (insufficient balance, idempotency conflict…) is final; anything else is retried. */
   businessErrorOf(error: unknown): { code: string; message: string } | undefined;
 }
@@ -45,7 +46,8 @@ export interface GatewayCounters {
 
 /**
  * The hub's side of the device link. Applies device transactions to the ledger exactly once (the device's
- * txId is the idempotency key) and acknowledges each only after the database commit. Answers card lookups.
+ * txId is the idempotency key) and acknowledges each only after the database commit. Answers card lookups
+ * (by NFC UID or by card number).
  * Every inbound payload is validated; an invalid one is logged with its reason and changes nothing.
  */
 export class DeviceGateway {
@@ -130,15 +132,20 @@ export class DeviceGateway {
   private async onCardLookup(deviceId: string, topic: string, payload: Buffer): Promise<void> {
     const decoded = decodePayload(CardLookupRequest, payload);
     if (!decoded.ok) return this.reject(topic, decoded.reason);
-    const { correlationId, cardUid } = decoded.value;
+    const request = decoded.value;
+    const { correlationId } = request;
+    const { ledger } = this.options;
     let response: CardLookupResponse;
     try {
-      const member = await this.options.ledger.findMemberByCard(cardUid);
+      // The schema admits exactly one of the two keys.
+      const member =
+        'cardUid' in request ? await ledger.findMemberByCard(request.cardUid) : await ledger.findMemberByCardNumber(request.cardNumber);
       response = member
         ? { v: 1, correlationId, status: 'ok', data: member }
         : { v: 1, correlationId, status: 'error', error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered' } };
     } catch (error) {
-      this.options.logger.error({ deviceId, card: maskCardUid(cardUid), err: (error as Error).message }, 'card lookup failed');
+      const card = 'cardUid' in request ? maskCardUid(request.cardUid) : maskCardNumber(request.cardNumber);
+      this.options.logger.error({ deviceId, card, err: (error as Error).message }, 'card lookup failed');
       response = { v: 1, correlationId, status: 'error', error: { code: 'HUB_ERROR', message: 'The hub could not look up this card' } };
     }
     await this.client!.publishAsync(topics.response(deviceId, 'card.lookup'), encodePayload(response), { qos: 1 });

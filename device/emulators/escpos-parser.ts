@@ -23,17 +23,53 @@ const FIXED_ARGS: Record<number, Record<number, number>> = {
 /** GS V m: these m values take a feed amount byte after them. */
 const CUT_WITH_FEED = new Set([0x41, 0x42, 0x61, 0x62, 0x67, 0x68]);
 
-export type EscPosEvent = { type: 'receipt'; text: string } | { type: 'status-request'; n: number };
+/** Print mode in force when a line was printed: enough to draw the slip roughly as the printer would. */
+export interface LineStyle {
+  align: 'left' | 'center' | 'right';
+  bold: boolean;
+  /** Character magnification, 1–8. */
+  width: number;
+  height: number;
+}
+
+export type PrintedLine = ({ kind: 'text'; text: string } & LineStyle) | { kind: 'qr'; data: string; align: LineStyle['align'] };
+
+/** One cut-off slip. `truncated`: the paper ran out while it was printing, so lines are missing. */
+export interface PrintedJob {
+  text: string;
+  lines: PrintedLine[];
+  truncated: boolean;
+}
+
+export type EscPosEvent = ({ type: 'receipt' } & PrintedJob) | { type: 'status-request'; n: number };
+
+export interface EscPosParserOptions {
+  /** Takes one line's worth of paper; false when there is none left, and the line is not printed. */
+  takePaper?: () => boolean;
+}
+
+const PLAIN: LineStyle = { align: 'left', bold: false, width: 1, height: 1 };
+const ALIGNMENTS: Record<number, LineStyle['align']> = { 0: 'left', 1: 'center', 2: 'right', 0x30: 'left', 0x31: 'center', 0x32: 'right' };
+
+/** How a printed line reads as text: QR codes as "[QR:data]". */
+export function lineText(line: PrintedLine): string {
+  return line.kind === 'qr' ? `[QR:${line.data}]` : line.text;
+}
 
 /**
- * Turns an ESC/POS byte stream back into receipt text: one string per cut, lines joined with "\n",
- * printed QR codes as "[QR:data]". Text is GB18030. Bytes may arrive in any chunking; garbage is skipped.
+ * Turns an ESC/POS byte stream back into printed slips: one job per cut, its text the lines joined with
+ * "\n", with the print mode of each line. Text is GB18030. Bytes may arrive in any chunking; garbage is
+ * skipped.
  */
 export class EscPosParser {
   private pending = Buffer.alloc(0);
   private lineBytes: Buffer[] = [];
-  private lines: string[] = [];
+  private lines: PrintedLine[] = [];
   private qrData = '';
+  private style: LineStyle = { ...PLAIN };
+  private truncated = false;
+
+  constructor(private readonly options: EscPosParserOptions = {}) {}
 
   push(chunk: Buffer): EscPosEvent[] {
     const data = Buffer.concat([this.pending, chunk]);
@@ -81,9 +117,23 @@ export class EscPosParser {
     const args = FIXED_ARGS[prefix]?.[code];
     if (args === undefined) return 2; // unknown: drop prefix and code, keep going
     if (at + 2 + args > data.length) return 0;
-    if (prefix === ESC && code === 0x40) this.lineBytes = []; // ESC @ clears the unprinted line
-    if (prefix === ESC && code === 0x64) this.feed(data[at + 2]!);
+    this.apply(prefix, code, data[at + 2] ?? 0);
     return 2 + args;
+  }
+
+  /** The commands that change what is printed or how; the rest only need skipping. */
+  private apply(prefix: number, code: number, arg: number): void {
+    if (prefix === ESC && code === 0x40) {
+      this.lineBytes = []; // ESC @ clears the unprinted line and the print mode
+      this.style = { ...PLAIN };
+    } else if (prefix === ESC && code === 0x64) this.feed(arg);
+    else if (prefix === ESC && code === 0x61) this.style.align = ALIGNMENTS[arg] ?? this.style.align;
+    else if (prefix === ESC && code === 0x45) this.style.bold = (arg & 1) === 1;
+    else if (prefix === ESC && code === 0x21) {
+      this.style = { ...this.style, bold: (arg & 0x08) !== 0, height: arg & 0x10 ? 2 : 1, width: arg & 0x20 ? 2 : 1 };
+    } else if (prefix === GS && code === 0x21) {
+      this.style = { ...this.style, width: Math.min((arg >> 4) + 1, 8), height: Math.min((arg & 0x0f) + 1, 8) };
+    }
   }
 
   /** GS ( k pL pH cn fn …: a length-prefixed function; QR store (cn 0x31, fn 0x50) and print (0x51) matter. */
@@ -97,7 +147,7 @@ export class EscPosParser {
       this.qrData = data.subarray(at + 8, at + total).toString('utf8');
     } else if (kind === 0x6b && cn === 0x31 && fn === 0x51) {
       this.flushLine();
-      this.lines.push(`[QR:${this.qrData}]`);
+      this.print({ kind: 'qr', data: this.qrData, align: this.style.align });
     }
     return total;
   }
@@ -107,9 +157,12 @@ export class EscPosParser {
     const length = CUT_WITH_FEED.has(data[at + 2]!) ? 4 : 3;
     if (at + length > data.length) return 0;
     this.flushLine();
-    while (this.lines.at(-1) === '') this.lines.pop();
-    if (this.lines.length > 0) events.push({ type: 'receipt', text: this.lines.join('\n') });
+    while (this.lines.at(-1)?.kind === 'text' && lineText(this.lines.at(-1)!) === '') this.lines.pop();
+    if (this.lines.length > 0) {
+      events.push({ type: 'receipt', text: this.lines.map(lineText).join('\n'), lines: this.lines, truncated: this.truncated });
+    }
     this.lines = [];
+    this.truncated = false;
     return length;
   }
 
@@ -120,8 +173,14 @@ export class EscPosParser {
   }
 
   private endLine(): void {
-    this.lines.push(iconv.decode(Buffer.concat(this.lineBytes), 'gb18030'));
+    this.print({ kind: 'text', text: iconv.decode(Buffer.concat(this.lineBytes), 'gb18030'), ...this.style });
     this.lineBytes = [];
+  }
+
+  /** Puts a line on paper — if there is paper: once it runs out, the rest of the job is lost. */
+  private print(line: PrintedLine): void {
+    if (this.options.takePaper?.() === false) this.truncated = true;
+    else this.lines.push(line);
   }
 
   /** Prints what is waiting in the line buffer, as a printer does before a cut or a symbol. */

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createLogger } from '../../shared/logger.ts';
-import { EscPosParser } from './escpos-parser.ts';
+import { EscPosParser, type PrintedJob } from './escpos-parser.ts';
+import { renderJobPng } from './escpos-receipt-image.ts';
 
 const logger = createLogger('printer-emulator');
 
@@ -33,14 +35,77 @@ export function statusByte(n: number, status: EmulatedPrinterStatus): number | u
 }
 
 /**
- * A network ESC/POS receipt printer (raw TCP, like port 9100): decodes what it is sent into receipt text
- * (one 'receipt' event per cut) and answers real-time status requests from its settable state.
+ * An ESC/POS receipt printer, whatever the cable: every connection (a TCP socket, a serial port) is
+ * served by `serve`. It decodes what it is sent into printed jobs (one 'receipt' event per cut, text and
+ * a PNG picture on request), answers real-time status requests from its settable state, and can run out
+ * of paper part-way through a job. The transports are in startPrinterEmulator (TCP) and
+ * startSerialPrinterEmulator.
  */
-export class PrinterEmulator extends EventEmitter<{ receipt: [string] }> {
+export class PrinterEmulator extends EventEmitter<{ receipt: [string]; job: [PrintedJob] }> {
   readonly receipts: string[] = [];
+  readonly jobs: PrintedJob[] = [];
   private status: EmulatedPrinterStatus = { paperEnd: false, paperNearEnd: false, coverOpen: false, offline: false };
-  private readonly sockets = new Set<Socket>();
+  /** Lines left on the roll; null for a roll that never ends. */
+  private paperLines: number | null = null;
+  private readonly streams = new Set<Duplex>();
 
+  setStatus(change: Partial<EmulatedPrinterStatus>): void {
+    this.status = { ...this.status, ...change };
+  }
+
+  /** Puts in a roll that runs out after `lines` printed lines (text lines, feeds, QR codes); endless without. */
+  loadPaper(lines?: number): void {
+    this.paperLines = lines ?? null;
+    this.setStatus({ paperEnd: false });
+  }
+
+  /** The last job as a PNG picture of the slip. */
+  lastReceiptPng(): Buffer {
+    const job = this.jobs.at(-1);
+    if (!job) throw new Error('the printer emulator has printed nothing yet');
+    return renderJobPng(job);
+  }
+
+  /** Serves one connection until it closes: its own parser, status answers written back to it. */
+  serve(stream: Duplex): void {
+    this.streams.add(stream);
+    const parser = new EscPosParser({ takePaper: () => this.takePaper() });
+    stream.on('data', (chunk: Buffer) => {
+      for (const event of parser.push(chunk)) {
+        if (event.type === 'status-request') {
+          const answer = statusByte(event.n, this.status);
+          if (answer !== undefined) stream.write(Buffer.from([answer]));
+        } else {
+          const { type: _type, ...job } = event;
+          this.jobs.push(job);
+          this.receipts.push(job.text);
+          this.emit('job', job);
+          this.emit('receipt', job.text);
+        }
+      }
+    });
+    // A client that resets the connection must not take the printer down.
+    stream.on('error', (error) => logger.warn({ err: error.message }, 'printer connection failed'));
+    stream.on('close', () => this.streams.delete(stream));
+  }
+
+  async close(): Promise<void> {
+    for (const stream of this.streams) stream.destroy();
+  }
+
+  private takePaper(): boolean {
+    if (this.paperLines === null) return true;
+    if (this.paperLines === 0) {
+      this.setStatus({ paperEnd: true });
+      return false;
+    }
+    this.paperLines -= 1;
+    return true;
+  }
+}
+
+/** A network printer (raw TCP, like port 9100). */
+export class TcpPrinterEmulator extends PrinterEmulator {
   constructor(private readonly server: Server) {
     super();
     server.on('connection', (socket) => this.serve(socket));
@@ -50,37 +115,14 @@ export class PrinterEmulator extends EventEmitter<{ receipt: [string] }> {
     return (this.server.address() as AddressInfo).port;
   }
 
-  setStatus(change: Partial<EmulatedPrinterStatus>): void {
-    this.status = { ...this.status, ...change };
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    await super.close();
     await closed;
-  }
-
-  private serve(socket: Socket): void {
-    this.sockets.add(socket);
-    const parser = new EscPosParser();
-    socket.on('data', (chunk: Buffer) => {
-      for (const event of parser.push(chunk)) {
-        if (event.type === 'status-request') {
-          const answer = statusByte(event.n, this.status);
-          if (answer !== undefined) socket.write(Buffer.from([answer]));
-        } else {
-          this.receipts.push(event.text);
-          this.emit('receipt', event.text);
-        }
-      }
-    });
-    // A client that resets the connection must not take the printer down.
-    socket.on('error', (error) => logger.warn({ err: error.message }, 'printer connection failed'));
-    socket.on('close', () => this.sockets.delete(socket));
   }
 }
 
-export async function startPrinterEmulator({ host = '127.0.0.1', port = 0 } = {}): Promise<PrinterEmulator> {
+export async function startPrinterEmulator({ host = '127.0.0.1', port = 0 } = {}): Promise<TcpPrinterEmulator> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -89,5 +131,5 @@ export async function startPrinterEmulator({ host = '127.0.0.1', port = 0 } = {}
       resolve();
     });
   });
-  return new PrinterEmulator(server);
+  return new TcpPrinterEmulator(server);
 }

@@ -32,11 +32,26 @@ class VpcdFrameReader {
   }
 }
 
-/** Answers one vpcd message: ATR for "get ATR", nothing for power/reset, the card's response for an APDU. */
+/**
+ * Answers one vpcd message: ATR for "get ATR", nothing for power/reset (which end the card's session
+ * state, as a real power cycle does), the card's response for an APDU.
+ */
 function answerVpcdMessage(card: CardModel, payload: Buffer): Buffer | undefined {
   if (payload.length === 0) return undefined;
-  if (payload.length === 1) return payload[0] === VpcdControl.getAtr ? card.atr : undefined;
+  if (payload.length === 1) {
+    if (payload[0] === VpcdControl.getAtr) return card.atr;
+    if (payload[0] !== VpcdControl.powerOff) card.reset?.();
+    return undefined;
+  }
   return card.respond(payload);
+}
+
+export interface VirtualCardOptions {
+  /**
+   * The card is pulled away after answering this many APDUs: the next APDU finds no card. That is a
+   * member lifting the card while the kiosk is still reading it.
+   */
+  leaveAfterApdus?: number;
 }
 
 /**
@@ -47,7 +62,7 @@ export class VirtualCard {
   private readonly model: CardModel;
   private socket: Socket | undefined;
 
-  constructor(card: StorageCardOptions | CardModel) {
+  constructor(card: StorageCardOptions | CardModel, private readonly options: VirtualCardOptions = {}) {
     this.model = 'respond' in card ? card : new StorageCard(card);
   }
 
@@ -59,8 +74,14 @@ export class VirtualCard {
     if (this.socket) throw new Error('card is already on a reader; remove() it first');
     const socket = connect({ port, host });
     const frames = new VpcdFrameReader();
+    let apdusLeft = this.options.leaveAfterApdus ?? Infinity;
+    this.model.reset?.();
     socket.on('data', (chunk) => {
       for (const payload of frames.push(chunk)) {
+        if (payload.length > 1 && apdusLeft-- <= 0) {
+          socket.destroy();
+          return;
+        }
         const reply = answerVpcdMessage(this.model, payload);
         if (reply) socket.write(vpcdFrame(reply));
       }

@@ -1,11 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { maskCardUid } from '../../shared/card.ts';
+import { isCardNumber, maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Balances, MemberSnapshot } from '../../shared/contract/payloads.ts';
 import type { KioskStore, OutboxEntry } from '../store/kiosk-store.ts';
 import { HubUnavailableError, type CardLookupResult } from '../sync/hub-link.ts';
-import type { TopUpReceipt } from '../printer/receipt.ts';
+import type { CardTap } from '../nfc/card-reader.ts';
+import { CashAcceptance, type CashAcceptorPort } from './cash-acceptance.ts';
+import { printTopUpReceipt, type ReceiptPort } from './receipt-job.ts';
 import { messages, type Bilingual } from './messages.ts';
+
+export type { ReceiptPort };
+
+type LookupKey = { cardUid: string } | { cardNumber: string };
 
 /** The parts of the hub link the kiosk flow uses (the real HubLink, or a stand-in in unit tests). */
 export interface HubPort {
@@ -14,12 +20,8 @@ export interface HubPort {
   on(event: 'member', listener: (member: MemberSnapshot) => void): unknown;
   on(event: 'connected' | 'disconnected', listener: () => void): unknown;
   off(event: 'settled', listener: (entry: OutboxEntry) => void): unknown;
-  lookupCard(cardUid: string): Promise<CardLookupResult>;
+  lookupCard(key: LookupKey): Promise<CardLookupResult>;
   publish(entry: OutboxEntry): void;
-}
-
-export interface ReceiptPort {
-  printTopUp(receipt: TopUpReceipt): Promise<void>;
 }
 
 export interface KioskOptions {
@@ -28,15 +30,31 @@ export interface KioskOptions {
   store: KioskStore;
   hub: HubPort;
   printer: ReceiptPort;
+  /** The bill validator; without one the kiosk shows balances but takes no cash. */
+  cashAcceptor?: CashAcceptorPort;
   logger: Logger;
   /** How long to wait for the hub's confirmation so the receipt can show the confirmed balance. */
   receiptAckWaitMs?: number;
 }
 
+/**
+ * How the member was identified. A magnetic stripe is trivially copied, so a member identified by one
+ * may check balances and top up, but never spend stored value without a PIN.
+ */
+export type IdentifiedBy = 'nfc' | 'magstripe';
+
 export type Screen =
   | { name: 'idle'; message: Bilingual }
   | { name: 'checking'; message: Bilingual }
-  | { name: 'member'; member: MemberSnapshot; balances: Balances; offline: boolean; message: Bilingual }
+  | {
+      name: 'member';
+      member: MemberSnapshot;
+      balances: Balances;
+      offline: boolean;
+      identifiedBy: IdentifiedBy;
+      canSpendStoredValue: boolean;
+      message: Bilingual;
+    }
   | { name: 'error'; message: Bilingual };
 
 export interface LastTopUp {
@@ -47,30 +65,34 @@ export interface LastTopUp {
   printed: boolean | 'failed';
 }
 
+/** A bill validator condition the member and staff must know about; cleared when the device recovers. */
+export interface CashFault {
+  code: string;
+  message: Bilingual;
+}
+
 export interface KioskView {
   deviceId: string;
   storeName: string;
   hubConnected: boolean;
   pendingTransactions: number;
+  acceptsCash: boolean;
+  cashFault: CashFault | null;
   screen: Screen;
   lastTopUp?: LastTopUp;
 }
 
-export class NoMemberError extends Error {
-  constructor() {
-    super(messages.noMember.en);
-    this.name = 'NoMemberError';
-  }
-}
-
 /**
- * The member's session at the kiosk: tap → member and balances → cash top-up → receipt.
+ * The member's session at the kiosk: tap or swipe → member and balances → banknotes → receipt.
  * Talks to hardware and the hub only through small ports, so the same flow runs on real devices,
  * on emulators and in tests.
  */
 export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
   private screen: Screen = { name: 'idle', message: messages.tapCard };
   private lastTopUp: LastTopUp | undefined;
+  private lastTopUpMember: MemberSnapshot | undefined;
+  private cashFault: CashFault | null = null;
+  private readonly cash: CashAcceptance | undefined;
 
   constructor(private readonly options: KioskOptions) {
     super();
@@ -79,6 +101,20 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
     // The screen shows whether the kiosk is online, so every change of the link redraws it.
     options.hub.on('connected', () => this.emit('change', this.view()));
     options.hub.on('disconnected', () => this.emit('change', this.view()));
+    if (options.cashAcceptor) {
+      this.cash = new CashAcceptance({
+        acceptor: options.cashAcceptor,
+        store: options.store,
+        logger: options.logger.child({ component: 'cash' }),
+        credit: (member, amountFen, billEventCounter) => this.creditCash(member, amountFen, billEventCounter).then(() => undefined),
+      });
+      this.followCashFaults(options.cashAcceptor);
+    }
+  }
+
+  /** Call once the bill validator has started (see CashAcceptance.started). */
+  async cashAcceptorStarted(): Promise<void> {
+    await this.cash?.started();
   }
 
   view(): KioskView {
@@ -87,106 +123,169 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
       storeName: this.options.storeName,
       hubConnected: this.options.hub.connected,
       pendingTransactions: this.options.store.pending().length,
+      acceptsCash: this.cash !== undefined,
+      cashFault: this.cashFault,
       screen: this.screen,
       ...(this.lastTopUp ? { lastTopUp: this.lastTopUp } : {}),
     };
   }
 
-  async cardTapped(cardUid: string): Promise<void> {
-    const log = this.options.logger.child({ card: maskCardUid(cardUid) });
+  /** An NFC card was read. A card the reader refused (forged, copied, unreadable) never reaches the hub. */
+  async cardTapped(tap: Pick<CardTap, 'uid' | 'verification' | 'refusal'>): Promise<void> {
+    if (tap.verification === 'refused') {
+      this.options.logger.warn({ card: maskCardUid(tap.uid), code: tap.refusal?.code }, 'card refused by the reader');
+      return this.endWith({ name: 'error', message: tap.refusal?.message ?? messages.cardRefused });
+    }
+    await this.identify({ cardUid: tap.uid }, 'nfc');
+  }
+
+  /** A magnetic stripe was swiped; its card number identifies the member. Bank cards are not asked about. */
+  async cardSwiped(cardNumber: string): Promise<void> {
+    if (!isCardNumber(cardNumber)) return this.readerMessage(messages.notMemberCard);
+    await this.identify({ cardNumber }, 'magstripe');
+  }
+
+  /** Shows a reader's complaint (bad swipe, phone on the reader) without losing the member's session. */
+  readerMessage(message: Bilingual): void {
+    if (this.screen.name === 'member') return this.showMember(this.screen.member, this.screen.offline, this.screen.identifiedBy, message);
+    this.show({ name: 'error', message });
+  }
+
+  async endSession(): Promise<void> {
+    await this.endWith({ name: 'idle', message: messages.tapCard });
+  }
+
+  /**
+   * Records a cash top-up for a member and resolves once it is durable in the outbox — the moment the
+   * kiosk may say "done". Publishing and printing follow without holding the member up.
+   */
+  async creditCash(member: MemberSnapshot, amountFen: number, billEventCounter?: number): Promise<OutboxEntry> {
+    const { store, deviceId, logger, hub } = this.options;
+    const entry = await store.recordCashTopUp({ deviceId, member, amountFen, ...(billEventCounter === undefined ? {} : { billEventCounter }) });
+    logger.info({ txId: entry.tx.txId, seq: entry.tx.seq, amountFen, billEventCounter }, 'cash top-up recorded');
+    this.lastTopUp = { txId: entry.tx.txId, seq: entry.tx.seq, amountFen, state: 'pending', printed: false };
+    this.lastTopUpMember = member;
+    if (this.screen.name === 'member' && this.screen.member.memberId === member.memberId) {
+      this.showMember(this.screen.member, this.screen.offline, this.screen.identifiedBy, messages.topUpDone);
+    } else {
+      this.emit('change', this.view());
+    }
+    hub.publish(entry);
+    void this.printReceipt(entry, member);
+    return entry;
+  }
+
+  /** The member asked for the receipt again after the printer failed (out of paper, cover open…). */
+  async reprintLastReceipt(): Promise<boolean> {
+    const last = this.lastTopUp;
+    const entry = last && this.options.store.entry(last.txId);
+    if (!last || !entry || !this.lastTopUpMember || last.printed !== 'failed') return false;
+    this.lastTopUp = { ...last, printed: false };
+    this.emit('change', this.view());
+    await this.printReceipt(entry, this.lastTopUpMember);
+    return this.lastTopUp?.printed === true;
+  }
+
+  /**
+   * Validator faults reach the member's screen: a jam or a full cash box means "contact staff", and lost
+   * events mean some bills may not be credited, which staff must check against the cash box.
+   */
+  private followCashFaults(acceptor: CashAcceptorPort): void {
+    const setFault = (fault: CashFault | null) => {
+      this.cashFault = fault;
+      if (this.screen.name === 'member') {
+        const message = fault?.message ?? messages.insertCash;
+        return this.showMember(this.screen.member, this.screen.offline, this.screen.identifiedBy, message);
+      }
+      this.emit('change', this.view());
+    };
+    acceptor.on('fault', ({ code }) => {
+      if (code !== 'unknown-bill-stacked') return setFault({ code, message: messages.cashOutOfService });
+      this.options.logger.error({ code }, 'a bill was stacked that the validator could not value: count the cash box');
+      setFault({ code, message: messages.cashCheckNeeded });
+    });
+    acceptor.on('fault-cleared', ({ code }) => {
+      if (this.cashFault?.code === code) setFault(null);
+    });
+    acceptor.on('events-lost', ({ missed }) => {
+      this.options.logger.error({ missed }, 'bill validator events lost: count the cash box against the credits');
+      setFault({ code: 'events-lost', message: messages.cashCheckNeeded });
+    });
+  }
+
+  private async identify(key: LookupKey, identifiedBy: IdentifiedBy): Promise<void> {
+    const log = this.options.logger.child('cardUid' in key ? { card: maskCardUid(key.cardUid) } : { cardNumber: maskCardNumber(key.cardNumber) });
     this.lastTopUp = undefined;
     this.show({ name: 'checking', message: messages.checking });
+    await this.closeCash();
     let lookup: CardLookupResult | undefined;
     try {
-      lookup = await this.options.hub.lookupCard(cardUid);
+      lookup = await this.options.hub.lookupCard(key);
     } catch (error) {
       if (!(error instanceof HubUnavailableError)) throw error;
       log.warn({ reason: error.message }, 'hub unavailable for card lookup; using the local cache');
     }
     if (lookup && !lookup.found) {
-      log.info({ code: lookup.code }, 'card refused');
+      log.info({ code: lookup.code }, 'card refused by the hub');
       return this.show({ name: 'error', message: lookup.code === 'CARD_NOT_FOUND' ? messages.unknownCard : messages.cardRefused });
     }
-    const member = lookup?.member ?? this.options.store.cachedMember(cardUid);
+    const member = lookup?.member ?? this.cachedMember(key);
     if (!member) return this.show({ name: 'error', message: messages.offlineUnknownCard });
-    log.info({ memberId: member.memberId, offline: !lookup }, 'member identified');
-    this.showMember(member, !lookup);
+    log.info({ memberId: member.memberId, offline: !lookup, identifiedBy }, 'member identified');
+    // "Insert banknotes" appears only once the validator really takes them for this member.
+    const acceptingCash = await this.openCashFor(member);
+    const message = this.cashFault?.message ?? (acceptingCash ? messages.insertCash : messages.noCashHere);
+    this.showMember(member, !lookup, identifiedBy, message);
   }
 
-  endSession(): void {
-    this.lastTopUp = undefined;
-    this.show({ name: 'idle', message: messages.tapCard });
-  }
-
-  /**
-   * A bill was stacked for the current member. Resolves once the top-up is durable in the outbox — the
-   * moment the kiosk may say "done". Publishing and printing follow without holding the member up.
-   */
-  async cashStacked(amountFen: number): Promise<OutboxEntry> {
-    if (this.screen.name !== 'member') throw new NoMemberError();
-    const member = this.screen.member;
-    const entry = await this.options.store.recordCashTopUp({ deviceId: this.options.deviceId, member, amountFen });
-    this.options.logger.info({ txId: entry.tx.txId, seq: entry.tx.seq, amountFen }, 'cash top-up recorded');
-    this.lastTopUp = { txId: entry.tx.txId, seq: entry.tx.seq, amountFen, state: 'pending', printed: false };
-    this.showMember(member, this.screen.offline, messages.topUpDone);
-    this.options.hub.publish(entry);
-    void this.printReceiptFor(entry, member);
-    return entry;
-  }
-
-  private async printReceiptFor(entry: OutboxEntry, member: MemberSnapshot): Promise<void> {
-    const settled = await this.waitUntilSettled(entry);
-    const confirmed = settled.state === 'synced' ? this.options.store.cachedMember(member.cardUid) : undefined;
-    const receipt: TopUpReceipt = {
-      storeName: this.options.storeName,
-      deviceId: this.options.deviceId,
-      memberName: member.displayName,
-      cardUidMasked: maskCardUid(member.cardUid),
-      amountFen: entry.tx.body.amountFen,
-      balances: this.options.store.displayBalances(confirmed ?? member),
-      txId: entry.tx.txId,
-      seq: entry.tx.seq,
-      at: new Date(entry.tx.createdAt),
-      pendingSync: settled.state === 'pending',
-    };
-    let printed: LastTopUp['printed'] = true;
+  private async openCashFor(member: MemberSnapshot): Promise<boolean> {
+    if (!this.cash) return false;
     try {
-      await this.options.printer.printTopUp(receipt);
+      await this.cash.openFor(member);
+      return true;
     } catch (error) {
-      printed = 'failed';
-      this.options.logger.error({ txId: entry.tx.txId, err: (error as Error).message }, 'receipt not printed');
+      this.options.logger.error({ err: (error as Error).message }, 'bill validator could not be enabled; no cash this session');
+      return false;
     }
+  }
+
+  private cachedMember(key: LookupKey): MemberSnapshot | undefined {
+    const { store } = this.options;
+    return 'cardUid' in key ? store.cachedMember(key.cardUid) : store.cachedMemberByNumber(key.cardNumber);
+  }
+
+  private async endWith(screen: Screen): Promise<void> {
+    this.lastTopUp = undefined;
+    this.show(screen);
+    await this.closeCash();
+  }
+
+  private async closeCash(): Promise<void> {
+    try {
+      await this.cash?.close();
+    } catch (error) {
+      // An unreachable validator cannot take bills either; its health shows the fault.
+      this.options.logger.warn({ err: (error as Error).message }, 'bill validator could not be disabled');
+    }
+  }
+
+  private async printReceipt(entry: OutboxEntry, member: MemberSnapshot): Promise<void> {
+    const { storeName, deviceId, store, hub, printer, logger } = this.options;
+    const printed = await printTopUpReceipt({
+      entry, member, storeName, deviceId, store, hub, printer, logger,
+      ackWaitMs: this.options.receiptAckWaitMs ?? 2000,
+    });
     if (this.lastTopUp?.txId === entry.tx.txId) {
-      this.lastTopUp = { ...this.lastTopUp, printed };
+      this.lastTopUp = { ...this.lastTopUp, printed: printed || 'failed' };
       this.emit('change', this.view());
     }
-  }
-
-  /** Resolves with the entry once the hub settles it, or as it stands after the wait. */
-  private waitUntilSettled(entry: OutboxEntry): Promise<OutboxEntry> {
-    const current = this.options.store.entry(entry.tx.txId) ?? entry;
-    if (current.state !== 'pending') return Promise.resolve(current);
-    return new Promise((resolve) => {
-      const onSettled = (settled: OutboxEntry) => {
-        if (settled.tx.txId !== entry.tx.txId) return;
-        clearTimeout(timer);
-        this.options.hub.off('settled', onSettled);
-        resolve(settled);
-      };
-      const timer = setTimeout(() => {
-        this.options.hub.off('settled', onSettled);
-        resolve(this.options.store.entry(entry.tx.txId) ?? entry);
-      }, this.options.receiptAckWaitMs ?? 2000);
-      this.options.hub.on('settled', onSettled);
-    });
   }
 
   private onSettled(entry: OutboxEntry): void {
     if (this.lastTopUp?.txId === entry.tx.txId) {
       this.lastTopUp = { ...this.lastTopUp, state: entry.state };
       if (entry.state === 'rejected' && this.screen.name === 'member') {
-        this.showMember(this.screen.member, this.screen.offline, messages.topUpRejected);
-        return;
+        return this.showMember(this.screen.member, this.screen.offline, this.screen.identifiedBy, messages.topUpRejected);
       }
     }
     this.emit('change', this.view());
@@ -195,11 +294,19 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
   private onMemberUpdate(member: MemberSnapshot): void {
     if (this.screen.name !== 'member' || this.screen.member.memberId !== member.memberId) return;
     if (member.version < this.screen.member.version) return;
-    this.showMember(member, false, this.screen.message);
+    this.showMember(member, false, this.screen.identifiedBy, this.screen.message);
   }
 
-  private showMember(member: MemberSnapshot, offline: boolean, message: Bilingual = messages.insertCash): void {
-    this.show({ name: 'member', member, balances: this.options.store.displayBalances(member), offline, message });
+  private showMember(member: MemberSnapshot, offline: boolean, identifiedBy: IdentifiedBy, message: Bilingual): void {
+    this.show({
+      name: 'member',
+      member,
+      balances: this.options.store.displayBalances(member),
+      offline,
+      identifiedBy,
+      canSpendStoredValue: identifiedBy === 'nfc',
+      message,
+    });
   }
 
   private show(screen: Screen): void {

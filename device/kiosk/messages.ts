@@ -8,13 +8,19 @@ export const messages = {
   tapCard: { zh: '请刷会员卡', en: 'Please tap your member card' },
   checking: { zh: '正在识别会员卡…', en: 'Reading your card…' },
   unknownCard: { zh: '此卡未登记，请到收银台办理', en: 'This card is not registered. Please ask at the counter.' },
+  notMemberCard: { zh: '这不是本店会员卡', en: 'This is not one of our member cards' },
   cardRefused: { zh: '此卡暂不能使用，请到收银台咨询', en: 'This card cannot be used now. Please ask at the counter.' },
   offlineUnknownCard: {
     zh: '网络暂时中断，无法识别此卡，请稍后再试',
     en: 'The network is down and this card is not known here. Please try again later.',
   },
-  noMember: { zh: '请先刷会员卡', en: 'Please tap your member card first' },
   insertCash: { zh: '请投入纸币充值', en: 'Insert banknotes to top up' },
+  noCashHere: { zh: '本机暂不收现金，请到收银台充值', en: 'This kiosk takes no cash right now. Please top up at the counter.' },
+  cashOutOfService: { zh: '纸币器暂停服务，请联系店员', en: 'The bill validator is out of service. Please contact staff.' },
+  cashCheckNeeded: {
+    zh: '纸币器记录不完整，请联系店员核对您的充值',
+    en: 'The bill validator lost track of some bills. Please ask staff to check your top-up.',
+  },
   topUpDone: { zh: '充值成功', en: 'Top-up complete' },
   topUpRejected: { zh: '充值未被确认，请联系店员', en: 'The top-up was not confirmed. Please contact staff.' },
   storageFailed: {

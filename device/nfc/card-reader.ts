@@ -1,7 +1,38 @@
 import type { EventEmitter } from 'node:events';
+import type { PeripheralHealth } from '../health/peripheral-health.ts';
 
-/** A member card was placed on a reader. `uid` is normalised upper-case hex (shared/card.ts). */
-export interface CardTap {
+/**
+ * - verified: the card carries a member record whose MAC matches this UID; `cardNumber` identifies it.
+ * - uid-only: nothing written on the card (never issued a record) — only the UID identifies it.
+ * - refused: the card must not be used: `refusal` says why and what to tell the member.
+ */
+export type CardVerification = 'verified' | 'uid-only' | 'refused';
+
+/**
+ * - not-verified: a record is there but does not verify (copied to another card, forged or damaged).
+ * - card-key-rejected: a MIFARE Classic card that does not accept the chain's sector key.
+ * - card-unreadable: the card answered our reads with an error status.
+ */
+export type CardRefusalCode = 'not-verified' | 'card-key-rejected' | 'card-unreadable';
+
+export interface CardRefusal {
+  code: CardRefusalCode;
+  message: { zh: string; en: string };
+}
+
+export interface CardIdentification {
+  verification: CardVerification;
+  /** 16 digits, only when verified. Mask it (maskCardNumber) in logs. */
+  cardNumber?: string;
+  refusal?: CardRefusal;
+}
+
+/**
+ * A card was placed on a reader and read. `uid` is normalised upper-case hex (shared/card.ts). The
+ * identification is absent from readers that read no card data (the in-process emulator): treat that
+ * as 'uid-only'.
+ */
+export interface CardTap extends Partial<CardIdentification> {
   uid: string;
   readerName: string;
 }
@@ -33,6 +64,8 @@ export interface CardReaderEvents {
   'reader-connected': [ReaderInfo];
   'reader-disconnected': [ReaderInfo];
   error: [CardReaderError];
+  /** Readers that track their health emit it on every change (see health()). */
+  health: [PeripheralHealth];
 }
 
 /**

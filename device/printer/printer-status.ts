@@ -30,12 +30,33 @@ export function decodePrinterStatus(printer: number, offlineCause: number, paper
   };
 }
 
+/** Why a printer cannot print; 'unreachable' when the kiosk cannot even ask. */
+export type PrinterFaultCode = 'paper-end' | 'cover-open' | 'offline' | 'unreachable';
+
+/** Everything the status says stops printing, most actionable first; empty when it can print. */
+export function printerFaults(status: PrinterStatus): PrinterFaultCode[] {
+  const faults: PrinterFaultCode[] = [];
+  if (status.paperEnd) faults.push('paper-end');
+  if (status.coverOpen) faults.push('cover-open');
+  // Paper end and an open cover also take the printer offline; "offline" alone means some other cause.
+  if (!status.online && faults.length === 0) faults.push('offline');
+  return faults;
+}
+
+const FAULT_WORDS: Record<PrinterFaultCode, string> = {
+  'paper-end': 'out of paper',
+  'cover-open': 'cover open',
+  offline: 'offline',
+  unreachable: 'not reachable',
+};
+
+/** A fault in plain words, for logs, errors and technicians. */
+export function describeFault(code: PrinterFaultCode): string {
+  return FAULT_WORDS[code];
+}
+
 /** Why the printer cannot print now, for the log and the error; null when it can. */
 export function notReadyReason(status: PrinterStatus): string | null {
-  const reasons = [
-    status.paperEnd && 'out of paper',
-    status.coverOpen && 'cover open',
-    !status.online && !status.paperEnd && !status.coverOpen && 'offline',
-  ].filter((reason): reason is string => typeof reason === 'string');
-  return reasons.length > 0 ? reasons.join(', ') : null;
+  const faults = printerFaults(status);
+  return faults.length > 0 ? faults.map(describeFault).join(', ') : null;
 }

@@ -18,7 +18,7 @@ export interface TopUpReceipt {
 
 /** A printer-independent receipt: the transport turns these into ESC/POS. */
 export type ReceiptLine =
-  | { kind: 'text'; text: string; align: 'left' | 'center'; bold: boolean; tall: boolean }
+  | { kind: 'text'; text: string; align: 'left' | 'center'; bold: boolean; tall: boolean; wide?: boolean }
   | { kind: 'qr'; data: string };
 
 /** 58 mm paper with font A: 32 half-width columns (a CJK character takes two). */
@@ -45,16 +45,16 @@ export function displayWidth(text: string): number {
   return width;
 }
 
-function text(content: string, style: Partial<Omit<Extract<ReceiptLine, { kind: 'text' }>, 'kind' | 'text'>> = {}): ReceiptLine {
+export function textLine(content: string, style: Partial<Omit<Extract<ReceiptLine, { kind: 'text' }>, 'kind' | 'text'>> = {}): ReceiptLine {
   return { kind: 'text', text: content, align: 'left', bold: false, tall: false, ...style };
 }
 
 /** "label      value" across the paper; the value moves to its own right-aligned line if both do not fit. */
-function row(label: string, value: string, columns: number, bold = false): ReceiptLine[] {
+export function row(label: string, value: string, columns: number, bold = false): ReceiptLine[] {
   const gap = columns - displayWidth(label) - displayWidth(value);
-  if (gap >= 1) return [text(label + ' '.repeat(gap) + value, { bold })];
+  if (gap >= 1) return [textLine(label + ' '.repeat(gap) + value, { bold })];
   const indent = Math.max(0, columns - displayWidth(value));
-  return [text(label, { bold }), text(' '.repeat(indent) + value, { bold })];
+  return [textLine(label, { bold }), textLine(' '.repeat(indent) + value, { bold })];
 }
 
 /** "2025-01-02 13:45:08" in China Standard Time, whatever the kiosk's own time zone is. */
@@ -80,10 +80,10 @@ function printedAmount(fen: number): string {
 /** Lays out the member-facing top-up receipt, in Chinese and English. Pure: no printer involved. */
 export function renderTopUpReceipt(receipt: TopUpReceipt, columns = DEFAULT_RECEIPT_COLUMNS): ReceiptLine[] {
   const { balances } = receipt;
-  const rule = text('-'.repeat(columns));
+  const rule = textLine('-'.repeat(columns));
   return [
-    text(receipt.storeName, { align: 'center', bold: true, tall: true }),
-    text('充值凭条 / Top-up receipt', { align: 'center' }),
+    textLine(receipt.storeName, { align: 'center', bold: true, tall: true }),
+    textLine('充值凭条 / Top-up receipt', { align: 'center' }),
     rule,
     ...row('会员 Member', receipt.memberName, columns),
     ...row('卡号 Card', receipt.cardUidMasked, columns),
@@ -99,11 +99,11 @@ export function renderTopUpReceipt(receipt: TopUpReceipt, columns = DEFAULT_RECE
     { kind: 'qr', data: receipt.txId },
     ...(receipt.pendingSync
       ? [
-          text('待同步 Pending sync', { align: 'center', bold: true }),
-          text('余额待总部确认', { align: 'center' }),
-          text('Balance not yet confirmed', { align: 'center' }),
+          textLine('待同步 Pending sync', { align: 'center', bold: true }),
+          textLine('余额待总部确认', { align: 'center' }),
+          textLine('Balance not yet confirmed', { align: 'center' }),
         ]
       : []),
-    text('谢谢惠顾 Thank you', { align: 'center' }),
+    textLine('谢谢惠顾 Thank you', { align: 'center' }),
   ];
 }

@@ -108,13 +108,6 @@ export class KioskStore {
     await this.db.write();
   }
 
-  /** Call only after the validator is disabled: bills stacked from now on belong to no member. */
-  async closeCashSession(): Promise<void> {
-    if (!this.db.data.cash.session) return;
-    this.db.data.cash.session = null;
-    await this.db.write();
-  }
-
   /** First start with a validator: its current counter is the baseline, nothing before it is ours to credit. */
   async setBillEventBaseline(counter: number): Promise<void> {
     this.db.data.cash.lastBillEventCounter = counter;
@@ -152,6 +145,11 @@ export class KioskStore {
 
   cachedMember(cardUid: string): MemberSnapshot | undefined {
     return this.db.data.members[cardUid];
+  }
+
+  /** For a magnetic-stripe swipe while offline: the cache is keyed by UID, numbers are looked up by scan. */
+  cachedMemberByNumber(cardNumber: string): MemberSnapshot | undefined {
+    return Object.values(this.db.data.members).find((member) => member.cardNumber === cardNumber);
   }
 
   /** Caches a snapshot unless the cache already holds a newer version of that member. */

@@ -8,6 +8,7 @@ import {
   CardLookupResponse,
   MemberUpdate,
   TxAck,
+  type CardLookupRequest,
   type DeviceStatus,
   type MemberSnapshot,
 } from '../../shared/contract/payloads.ts';
@@ -33,6 +34,9 @@ export class HubUnavailableError extends Error {
     this.name = 'HubUnavailableError';
   }
 }
+
+/** What a lookup goes by: the UID of a tapped NFC card, or the number a magnetic-stripe swipe gives. */
+export type CardLookupKey = { cardUid: string } | { cardNumber: string };
 
 export type CardLookupResult = { found: true; member: MemberSnapshot } | { found: false; code: string; message: string };
 
@@ -108,7 +112,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     this.client.publish(topics.tx(this.options.deviceId), encodePayload(entry.tx), { qos: 1 });
   }
 
-  async lookupCard(cardUid: string): Promise<CardLookupResult> {
+  async lookupCard(key: CardLookupKey): Promise<CardLookupResult> {
     const client = this.client;
     if (!client?.connected) throw new HubUnavailableError('not connected to the hub');
     const correlationId = newId();
@@ -119,11 +123,10 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
         reject(new HubUnavailableError(`hub did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.requests.set(correlationId, { resolve, reject, timer });
-      client.publish(
-        topics.request(this.options.deviceId, 'card.lookup'),
-        encodePayload({ v: 1, correlationId, cardUid }),
-        { qos: 1 },
-      );
+      // Copy only the one key: the hub refuses a request with both or with anything extra.
+      const request: CardLookupRequest =
+        'cardUid' in key ? { v: 1, correlationId, cardUid: key.cardUid } : { v: 1, correlationId, cardNumber: key.cardNumber };
+      client.publish(topics.request(this.options.deviceId, 'card.lookup'), encodePayload(request), { qos: 1 });
     });
   }
 

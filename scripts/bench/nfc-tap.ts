@@ -34,9 +34,9 @@ export async function benchNfcTap(taps = 30): Promise<BenchRow[]> {
       mqttUrl: hub.running.mqttUrl,
       dataDir,
       ui: { host: '127.0.0.1', port: 0 },
-      printer: { host: '127.0.0.1', port: printer.port },
+      printer: { kind: 'tcp', host: '127.0.0.1', port: printer.port },
       nfc: 'pcsc',
-      billValidator: 'emulated',
+      billValidator: { kind: 'none' },
     },
     { reader, printer: new ReceiptPrinter({ host: '127.0.0.1', port: printer.port }) },
   );
@@ -45,7 +45,7 @@ export async function benchNfcTap(taps = 30): Promise<BenchRow[]> {
   try {
     const card = new VirtualCard({ uid: member.cardUid });
     for (let i = 0; i < taps; i++) {
-      kiosk.kiosk.endSession();
+      await kiosk.kiosk.endSession();
       const cardSeen = once(reader, 'card');
       const memberShown = new Promise<void>((resolve) => {
         const onChange = (view: KioskView) => {

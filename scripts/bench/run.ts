@@ -1,10 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
 import { benchNfcTap } from './nfc-tap.ts';
+import { benchCctalkPoll } from './cctalk-poll.ts';
 import { printTable, type BenchRow } from './stats.ts';
 
 /** `npm run bench`: runs every benchmark, prints one table and writes bench-results/latest.json. */
-const benches: Array<{ name: string; run: () => Promise<BenchRow[]> }> = [{ name: 'nfc-tap', run: () => benchNfcTap() }];
+const benches: Array<{ name: string; run: () => Promise<BenchRow[]> }> = [
+  { name: 'nfc-tap', run: () => benchNfcTap() },
+  { name: 'cctalk-poll', run: () => benchCctalkPoll() },
+];
 
 const rows: BenchRow[] = [];
 for (const bench of benches) {

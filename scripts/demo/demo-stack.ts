@@ -8,6 +8,8 @@ import { EmulatedCardReader } from '../../device/nfc/emulated-card-reader.ts';
 import { PcscCardReader } from '../../device/nfc/pcsc-card-reader.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
 import { startPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
+import { openPtyPair } from '../../device/emulators/serial-pty.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { buildControlServer, type DemoHardware } from './control-server.ts';
 import { DEMO_CARDS, seedDemoMembers } from './seed.ts';
@@ -52,9 +54,16 @@ function cardTapper(nfc: 'pcsc' | 'emulated', vpcdPort: number, logger: Logger) 
   };
 }
 
+/** What the emulator says when it cannot take a bill, in the control page's words. */
+const BILL_OUTCOME_MESSAGES = {
+  rejected: 'the validator returned the bill: tap a member card first',
+  refused: 'the validator cannot take bills now (jam, stacker, or a bill already in escrow)',
+} as const;
+
 /**
  * The whole system on one machine for `npm start` and for the browser tests: hub (PGlite + embedded
- * broker), one kiosk on emulated hardware, the printer emulator and the emulator control page.
+ * broker), one kiosk whose bill validator is our ccTalk emulator on a socat pty (the real serialport
+ * path), the ESC/POS printer emulator on TCP, and the emulator control page.
  */
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const logger = options.logger ?? createLogger('demo');
@@ -69,6 +78,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   );
   await seedDemoMembers(hub.ledger);
   const printerEmulator = await startPrinterEmulator({ host, port: 0 });
+  const serialCable = await openPtyPair();
+  const validatorEmulator = await CctalkValidatorEmulator.open(serialCable.devicePath);
   const cards = cardTapper(options.nfc ?? 'emulated', options.vpcdPort ?? 35963, logger);
   const config: KioskConfig = {
     deviceId: 'demo-kiosk-1',
@@ -76,16 +87,20 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     mqttUrl: hub.mqttUrl,
     dataDir: join(options.dataDir, 'kiosk'),
     ui: { host, port: options.ports?.kiosk ?? 0 },
-    printer: { host, port: printerEmulator.port },
+    printer: { kind: 'tcp', host, port: printerEmulator.port },
     nfc: options.nfc ?? 'emulated',
-    billValidator: 'emulated',
+    billValidator: { kind: 'cctalk', path: serialCable.hostPath },
   };
   const kiosk = await startKiosk(config, { reader: cards.reader, printer: new ReceiptPrinter(config.printer) }, logger.child({ app: 'kiosk' }));
 
   const hardware: DemoHardware = {
     tap: cards.tap,
     removeCard: cards.remove,
-    stackBill: async (amountFen) => void (await kiosk.kiosk.cashStacked(amountFen)),
+    stackBill: async (amountFen) => {
+      // Escrow first, as a real validator does: the kiosk decides to stack it for the member on screen.
+      const outcome = validatorEmulator.insertBill(amountFen, { escrow: true });
+      if (outcome === 'rejected' || outcome === 'refused') throw new Error(BILL_OUTCOME_MESSAGES[outcome]);
+    },
     onReceipt: (listener) => {
       printerEmulator.on('receipt', listener);
       return () => printerEmulator.off('receipt', listener);
@@ -108,6 +123,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       await control.close();
       await cards.remove();
       await kiosk.stop();
+      await validatorEmulator.close();
+      await serialCable.stop();
       await printerEmulator.close();
       await hub.stop();
     },

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { CARD_UID_PATTERN } from '../card.ts';
+import { CARD_NUMBER_PATTERN, CARD_UID_PATTERN } from '../card.ts';
 import { DEVICE_ID_PATTERN } from '../ids.ts';
 import { MAX_AMOUNT_FEN } from '../money.ts';
 
@@ -8,6 +8,7 @@ import { MAX_AMOUNT_FEN } from '../money.ts';
 const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN });
 const CardUid = Type.String({ pattern: CARD_UID_PATTERN });
+const CardNumber = Type.String({ pattern: CARD_NUMBER_PATTERN });
 const Timestamp = Type.String({ format: 'date-time', maxLength: 40 });
 const PositiveFen = Type.Integer({ minimum: 1, maximum: MAX_AMOUNT_FEN });
 
@@ -28,6 +29,8 @@ export const MemberSnapshot = Type.Object(
     displayName: Type.String({ maxLength: 64 }),
     tier: Type.String({ maxLength: 32 }),
     cardUid: CardUid,
+    /** The number of that card, when it has one: a kiosk offline finds a magstripe swipe's member by it. */
+    cardNumber: Type.Optional(CardNumber),
     balances: Balances,
     /** Increases with every ledger change of this member, so a kiosk never replaces newer data with older. */
     version: Type.Integer({ minimum: 0 }),
@@ -96,10 +99,11 @@ export const TxAck = Type.Union([
 ]);
 export type TxAck = Static<typeof TxAck>;
 
-export const CardLookupRequest = Type.Object(
-  { v: Type.Literal(1), correlationId: Uuid, cardUid: CardUid },
-  { additionalProperties: false },
-);
+/** A card is looked up by its NFC UID or, for a magnetic-stripe swipe, by its card number — exactly one of them. */
+export const CardLookupRequest = Type.Union([
+  Type.Object({ v: Type.Literal(1), correlationId: Uuid, cardUid: CardUid }, { additionalProperties: false }),
+  Type.Object({ v: Type.Literal(1), correlationId: Uuid, cardNumber: CardNumber }, { additionalProperties: false }),
+]);
 export type CardLookupRequest = Static<typeof CardLookupRequest>;
 
 function responseEnvelope<T extends TSchema>(data: T) {

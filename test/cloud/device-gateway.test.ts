@@ -1,4 +1,11 @@
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KioskStore } from '../../device/store/kiosk-store.ts';
+import { HubLink } from '../../device/sync/hub-link.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
@@ -97,6 +104,61 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
     expect(await ledgerCounts(hub.current)).toEqual(before);
   });
 
+  it('looks a member up by card number and answers an unknown number with CARD_NOT_FOUND', async () => {
+    device.messages.length = 0;
+    const operator = { type: 'operator' as const, id: 'test-operator' };
+    const { ledger } = hub.current.running;
+    const created = await ledger.createMember({ name: '赵六', actor: operator });
+    await ledger.bindCard({ memberId: created.memberId, cardUid: '04BEEF01', cardNumber: '6200000000000077', actor: operator });
+
+    const found = newId();
+    const unknown = newId();
+    const lookup = topics.request(DEVICE, 'card.lookup');
+    await device.client.publishAsync(lookup, JSON.stringify({ v: 1, correlationId: found, cardNumber: '6200000000000077' }), { qos: 1 });
+    await device.client.publishAsync(lookup, JSON.stringify({ v: 1, correlationId: unknown, cardNumber: '6200000000000078' }), { qos: 1 });
+    // Lookups are answered concurrently, so the two responses may come in either order.
+    const responses = await device.waitFor<CardLookupResponse>(topics.response(DEVICE, 'card.lookup'), 2);
+    const byId = new Map(responses.map((response) => [response.correlationId, response]));
+    expect(byId.get(found)).toEqual({
+      v: 1,
+      correlationId: found,
+      status: 'ok',
+      data: expect.objectContaining({ memberId: created.memberId, cardUid: '04BEEF01', cardNumber: '6200000000000077' }),
+    });
+    expect(byId.get(unknown)).toEqual({
+      v: 1,
+      correlationId: unknown,
+      status: 'error',
+      error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered' },
+    });
+  });
+
+  it("answers the kiosk's HubLink looking up by card number or by UID", async () => {
+    const operator = { type: 'operator' as const, id: 'test-operator' };
+    const { ledger, mqttUrl } = hub.current.running;
+    const created = await ledger.createMember({ name: '钱七', actor: operator });
+    await ledger.bindCard({ memberId: created.memberId, cardUid: '04BEEF02', cardNumber: '6200000000000088', actor: operator });
+    const dir = await mkdtemp(join(tmpdir(), 'mk-link-'));
+    const link = new HubLink({
+      url: mqttUrl,
+      deviceId: 'kiosk-gw-link',
+      softwareVersion: 'test',
+      store: await KioskStore.open(join(dir, 'kiosk.json')),
+      logger: createLogger('test-link'),
+    });
+    try {
+      link.start();
+      await once(link, 'connected');
+      const expected = { found: true, member: { memberId: created.memberId, cardUid: '04BEEF02', cardNumber: '6200000000000088' } };
+      expect(await link.lookupCard({ cardNumber: '6200000000000088' })).toMatchObject(expected);
+      expect(await link.lookupCard({ cardUid: '04BEEF02' })).toMatchObject(expected);
+      expect(await link.lookupCard({ cardNumber: '6200000000000089' })).toMatchObject({ found: false, code: 'CARD_NOT_FOUND' });
+    } finally {
+      await link.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rejects malformed and hostile payloads with a logged reason and leaves the ledger unchanged', async () => {
     device.messages.length = 0;
     const gateway = hub.current.running.gateway;
@@ -115,14 +177,25 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
       Buffer.alloc(MAX_PAYLOAD_BYTES + 10, 0x7b),
     ];
     for (const payload of hostile) await device.client.publishAsync(topics.tx(DEVICE), payload, { qos: 1 });
-    // Malformed card lookups get no answer either: they carry no trustworthy correlation id.
-    await device.client.publishAsync(topics.request(DEVICE, 'card.lookup'), '{"v":1,"cardUid":"04C0FFEE"}', { qos: 1 });
+    // Malformed card lookups get no answer either: a request that breaks the contract is not answered at all.
+    const correlationId = newId();
+    const badLookups = [
+      { v: 1, cardUid: '04C0FFEE' },
+      { v: 1, correlationId, cardUid: '04C0FFEE', cardNumber: '6200000000000077' },
+      { v: 1, correlationId },
+      { v: 1, correlationId, cardNumber: '620000000000007' },
+      { v: 1, correlationId, cardNumber: '6200 0000 0000 0077' },
+      { v: 1, correlationId, cardNumber: 6200000000000077 },
+    ];
+    for (const bad of badLookups) {
+      await device.client.publishAsync(topics.request(DEVICE, 'card.lookup'), JSON.stringify(bad), { qos: 1 });
+    }
 
     // Messages from one client arrive in order, so once the valid one is acknowledged all the others were handled.
     await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify(good), { qos: 1 });
     const acks = await device.waitFor<TxAck>(topics.txAck(DEVICE), 1);
     expect(acks).toEqual([expect.objectContaining({ txId: good.txId, status: 'ok' })]);
-    expect(gateway.counters.invalid - invalidBefore).toBe(hostile.length + 1);
+    expect(gateway.counters.invalid - invalidBefore).toBe(hostile.length + badLookups.length);
     const after = await ledgerCounts(hub.current);
     expect(after.transactions).toBe(before.transactions + 1);
     expect(device.messages.filter((m) => m.topic === topics.response(DEVICE, 'card.lookup'))).toEqual([]);

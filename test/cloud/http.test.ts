@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
-import { BACKENDS, expectLedgerConsistent, key, newCardUid, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
 
 const databases = useDatabases();
 
@@ -109,6 +109,35 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(taken.json().error.code).toBe('CARD_ALREADY_BOUND');
   });
 
+  it('binds a card with its card number, finds the member by number and refuses a number on another card', async () => {
+    const { memberId } = await memberWithBalance(0);
+    const cardUid = newCardUid();
+    const cardNumber = newCardNumber();
+    const bound = await post(`/members/${memberId}/cards`, { cardUid, cardNumber: cardNumber.replace(/(\d{4})(?=\d)/g, '$1-') });
+    expect(bound.statusCode).toBe(201);
+    expect(bound.json()).toMatchObject({ alreadyBound: false, member: { memberId, cardUid, cardNumber } });
+    const rebind = await post(`/members/${memberId}/cards`, { cardUid, cardNumber });
+    expect(rebind.statusCode).toBe(200);
+    expect(rebind.json()).toMatchObject({ alreadyBound: true, member: { cardUid, cardNumber } });
+
+    const found = await get(`/card-numbers/${cardNumber}/member`);
+    expect(found.statusCode).toBe(200);
+    expect(found.json()).toMatchObject({ memberId, cardUid, cardNumber, tier: 'standard' });
+    expect((await get(`/cards/${cardUid}/member`)).json()).toMatchObject({ cardUid, cardNumber });
+    // A member reached by a card without a number has none in the snapshot.
+    const plain = await memberWithBalance(0);
+    expect((await get(`/cards/${plain.cardUid}/member`)).json()).not.toHaveProperty('cardNumber');
+
+    const before = await rowCounts(db);
+    const taken = await post(`/members/${plain.memberId}/cards`, { cardUid: newCardUid(), cardNumber });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json().error).toEqual({ code: 'CARD_ALREADY_BOUND', message: `Card number ****${cardNumber.slice(-4)} is already on another card.` });
+    const renumbered = await post(`/members/${memberId}/cards`, { cardUid, cardNumber: newCardNumber() });
+    expect(renumbered.statusCode).toBe(409);
+    expect(renumbered.json().error.code).toBe('CARD_ALREADY_BOUND');
+    expect(await rowCounts(db)).toEqual(before);
+  });
+
   it('refuses malformed requests with a clear error naming the problem, and changes nothing', async () => {
     const { memberId } = await memberWithBalance(1_000);
     const unknownMember = '01900000-0000-7000-8000-000000000000';
@@ -140,6 +169,12 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
       ['bad card UID', () => post(`/members/${memberId}/cards`, { cardUid: 'hello' }), 400, 'INVALID_CARD_UID', /4, 7 or 10 bytes/],
       ['bad card UID (GET)', () => get('/cards/XYZ/member'), 400, 'INVALID_CARD_UID', /4, 7 or 10 bytes/],
       ['unknown card', () => get(`/cards/${newCardUid()}/member`), 404, 'CARD_NOT_FOUND', /not registered/],
+      ['short card number', () => post(`/members/${memberId}/cards`, { cardUid: newCardUid(), cardNumber: '620012341234567' }), 400, 'INVALID_CARD_NUMBER', /not 16 digits/],
+      ['card number with a letter', () => post(`/members/${memberId}/cards`, { cardUid: newCardUid(), cardNumber: '6200A23412345678' }), 400, 'INVALID_CARD_NUMBER', /not 16 digits/],
+      ['card number as a JSON number', () => post(`/members/${memberId}/cards`, { cardUid: newCardUid(), cardNumber: 6200123412345678 }), 400, 'VALIDATION_FAILED', /cardNumber/],
+      ['empty card number', () => post(`/members/${memberId}/cards`, { cardUid: newCardUid(), cardNumber: '' }), 400, 'VALIDATION_FAILED', /cardNumber/],
+      ['bad card number (GET)', () => get('/card-numbers/62001234/member'), 400, 'INVALID_CARD_NUMBER', /not 16 digits/],
+      ['unknown card number', () => get(`/card-numbers/${newCardNumber()}/member`), 404, 'CARD_NOT_FOUND', /card number is not registered/],
       ['empty name', () => post('/members', { name: '' }), 400, 'VALIDATION_FAILED', /name/],
       ['bad limit', () => get(`/members/${memberId}/statement?limit=1.5`), 400, 'VALIDATION_FAILED', /limit/],
       ['limit too high', () => get(`/members/${memberId}/statement?limit=201`), 400, 'VALIDATION_FAILED', /limit/],
@@ -156,13 +191,21 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect((await get(`/members/${memberId}`)).json().balances.principalFen).toBe(1_000);
   });
 
-  it('never logs a full card UID or phone number', async () => {
-    const { cardUid } = await memberWithBalance(0);
+  it('never logs a full card UID, card number or phone number', async () => {
+    const { memberId, cardUid } = await memberWithBalance(0);
+    const cardNumber = newCardNumber();
+    const numberedCard = newCardUid();
+    await post(`/members/${memberId}/cards`, { cardUid: numberedCard, cardNumber });
     await get(`/cards/${cardUid}/member`);
-    await post('/members/01900000-0000-7000-8000-000000000000/cards', { cardUid });
+    await get(`/card-numbers/${cardNumber}/member`);
+    await get(`/card-numbers/${cardNumber.slice(0, 15)}/member`);
+    await post('/members/01900000-0000-7000-8000-000000000000/cards', { cardUid, cardNumber });
     const logs = logLines.join('');
     expect(logs).toContain('request completed');
+    expect(logs).toContain(`"cardNumber":"****${cardNumber.slice(-4)}"`);
     expect(logs).not.toContain(cardUid);
+    expect(logs).not.toContain(numberedCard);
+    expect(logs).not.toContain(cardNumber.slice(0, 12));
     expect(logs).not.toContain('13800138000');
   });
 
@@ -185,6 +228,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
         'GET /api/v1/members/{memberId}',
         'POST /api/v1/members/{memberId}/cards',
         'GET /api/v1/cards/{cardUid}/member',
+        'GET /api/v1/card-numbers/{cardNumber}/member',
         'POST /api/v1/members/{memberId}/topups',
         'POST /api/v1/members/{memberId}/payments',
         'POST /api/v1/members/{memberId}/points-adjustments',
@@ -192,6 +236,9 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
         'GET /api/v1/members/{memberId}/statement',
       ].sort(),
     );
+    const bindCardBody = reply.json().paths['/api/v1/members/{memberId}/cards'].post.requestBody.content['application/json'].schema;
+    expect(bindCardBody.properties).toHaveProperty('cardNumber');
+    expect(bindCardBody.required).toEqual(['cardUid']);
     expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
   });
 });

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
 import { Ledger, LedgerError, businessErrorOf, type Actor } from '../../cloud/ledger/index.ts';
-import { BACKENDS, expectLedgerConsistent, key, newCardUid, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
 
 const clerk: Actor = { type: 'operator', id: 'clerk-7' };
 const kiosk: Actor = { type: 'device', id: 'K-001' };
@@ -58,6 +58,89 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
     expect((await refusal(ledger.findMemberByCard('xyz'))).code).toBe('INVALID_CARD_UID');
     expect(await rowCounts(db)).toEqual(before);
     expect((await ledger.getMember(other.memberId)).version).toBe(0);
+  });
+
+  it('binds a card with its card number and finds the member by that number', async () => {
+    const created = await ledger.createMember({ name: 'Magstripe Ma', actor: clerk });
+    const { memberId } = created;
+    const cardUid = newCardUid();
+    const cardNumber = newCardNumber();
+    const printed = cardNumber.replace(/(\d{4})(?=\d)/g, '$1 ');
+
+    const bound = await ledger.bindCard({ memberId, cardUid, cardNumber: printed, actor: clerk });
+    expect(bound).toMatchObject({ alreadyBound: false, member: { cardUid, cardNumber, version: 1 } });
+    const again = await ledger.bindCard({ memberId, cardUid, cardNumber, actor: clerk });
+    expect(again).toMatchObject({ alreadyBound: true, member: { cardUid, cardNumber, version: 1 } });
+    const withoutNumber = await ledger.bindCard({ memberId, cardUid, actor: clerk });
+    expect(withoutNumber).toMatchObject({ alreadyBound: true, member: { cardNumber, version: 1 } });
+
+    const byNumber = await ledger.findMemberByCardNumber(printed.replaceAll(' ', '-'));
+    expect(byNumber).toMatchObject({ memberId, cardUid, cardNumber, version: 1 });
+    expect(await ledger.findMemberByCard(cardUid)).toEqual({ ...byNumber, asOf: expect.any(String) });
+    expect(await ledger.findMemberByCardNumber(newCardNumber())).toBeUndefined();
+
+    // A second card without a number: the snapshot always describes the card it was reached by.
+    const plainCard = newCardUid();
+    const plain = await ledger.bindCard({ memberId, cardUid: plainCard, actor: clerk });
+    expect(plain.member).toMatchObject({ cardUid: plainCard, version: 2 });
+    expect(plain.member.cardNumber).toBeUndefined();
+    expect(await ledger.findMemberByCardNumber(cardNumber)).toMatchObject({ cardUid, cardNumber, version: 2 });
+    const topUp = await ledger.topUpCash({ idempotencyKey: key(), memberId, cardUid, amountFen: 100, actor: kiosk });
+    expect(topUp.member).toMatchObject({ cardUid, cardNumber, version: 3 });
+  });
+
+  it('refuses a card number already on another card, a changed number and malformed numbers, changing nothing', async () => {
+    const owner = await ledger.createMember({ name: 'Owner', actor: clerk });
+    const cardUid = newCardUid();
+    const cardNumber = newCardNumber();
+    await ledger.bindCard({ memberId: owner.memberId, cardUid, cardNumber, actor: clerk });
+    const legacy = await memberWithCard('Legacy');
+    const other = await ledger.createMember({ name: 'Other', actor: clerk });
+    const before = await rowCounts(db);
+    const masked = `****${cardNumber.slice(-4)}`;
+
+    const taken = await refusal(ledger.bindCard({ memberId: other.memberId, cardUid: newCardUid(), cardNumber, actor: clerk }));
+    expect(taken).toMatchObject({ code: 'CARD_ALREADY_BOUND', message: `Card number ${masked} is already on another card.` });
+    const takenBySameMember = await refusal(ledger.bindCard({ memberId: owner.memberId, cardUid: newCardUid(), cardNumber, actor: clerk }));
+    expect(takenBySameMember.code).toBe('CARD_ALREADY_BOUND');
+
+    const renumbered = await refusal(ledger.bindCard({ memberId: owner.memberId, cardUid, cardNumber: newCardNumber(), actor: clerk }));
+    expect(renumbered.code).toBe('CARD_ALREADY_BOUND');
+    expect(renumbered.message).toMatch(
+      new RegExp(`^Card \\*{4}\\w{4} is already bound to this member with card number \\*{4}${cardNumber.slice(-4)}, not \\*{4}\\d{4}\\.$`),
+    );
+    const numbered = await refusal(ledger.bindCard({ ...legacy, cardNumber: newCardNumber(), actor: clerk }));
+    expect(numbered).toMatchObject({ code: 'CARD_ALREADY_BOUND', message: expect.stringContaining('without a card number') });
+
+    const malformed = ['620012341234567', '62001234123456789', '6200A23412345678', '6200.1234.1234.5678', '', 6200123412345678];
+    for (const bad of malformed) {
+      const refused = await refusal(ledger.bindCard({ memberId: other.memberId, cardUid: newCardUid(), cardNumber: bad as string, actor: clerk }));
+      expect(refused.code).toBe('INVALID_CARD_NUMBER');
+      if (typeof bad === 'string' && bad.length > 4) expect(refused.message).not.toContain(bad.slice(0, 8));
+      expect((await refusal(ledger.findMemberByCardNumber(bad as string))).code).toBe('INVALID_CARD_NUMBER');
+    }
+
+    for (const refused of [taken, takenBySameMember, renumbered, numbered]) expect(refused.message).not.toContain(cardNumber);
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await ledger.getMember(other.memberId)).version).toBe(0);
+    expect((await ledger.getMember(owner.memberId)).version).toBe(1);
+    expect(await ledger.findMemberByCard(legacy.cardUid)).not.toHaveProperty('cardNumber');
+    expect(await ledger.findMemberByCardNumber(cardNumber)).toMatchObject({ memberId: owner.memberId, cardUid });
+  });
+
+  it('binds one card number to exactly one card when binds race for it', async () => {
+    const cardNumber = newCardNumber();
+    const members = await Promise.all(Array.from({ length: 8 }, (_, i) => ledger.createMember({ name: `Racer ${i}`, actor: clerk })));
+    const results = await Promise.allSettled(
+      members.map((m) => ledger.bindCard({ memberId: m.memberId, cardUid: newCardUid(), cardNumber, actor: clerk })),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const lost of results.filter((r) => r.status === 'rejected')) {
+      expect(lost.reason).toMatchObject({ code: 'CARD_ALREADY_BOUND' });
+    }
+    const cards = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cards WHERE card_number = $1', [cardNumber]);
+    expect(cards.rows[0]!.n).toBe(1);
   });
 
   it('tops up, pays and moves points, bumping the version once per change', async () => {
@@ -193,6 +276,20 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
       await expect(unbalanced).rejects.toThrow(/unbalanced/);
       await expect(db.transaction((tx) => insertTransaction(tx, memberId))).rejects.toThrow(/no postings/);
       expect(await rowCounts(db)).toEqual(before);
+    });
+
+    it('refuses a malformed or duplicate card number', async () => {
+      const { memberId } = await memberWithCard();
+      const cardNumber = newCardNumber();
+      const insert = (number: string) =>
+        db.query(`INSERT INTO cards (uid, card_number, member_id, bound_by_type, bound_by_id) VALUES ($1, $2, $3, 'system', 'test')`, [
+          newCardUid(),
+          number,
+          memberId,
+        ]);
+      await expect(insert('6200 1234 1234 5678')).rejects.toThrow(/check constraint/);
+      await insert(cardNumber);
+      await expect(insert(cardNumber)).rejects.toThrow(/unique/);
     });
 
     it('keeps member balances non-negative and postings append-only', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, expect } from 'vitest';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
 import { startPostgres, type PostgresServer } from '../helpers/postgres-server.ts';
@@ -60,4 +60,9 @@ export function key(label = 'k'): string {
 /** A random 4-byte NFC UID, upper-case hex. */
 export function newCardUid(): string {
   return randomBytes(4).toString('hex').toUpperCase();
+}
+
+/** A random 16-digit card number. */
+export function newCardNumber(): string {
+  return Array.from({ length: 4 }, () => String(randomInt(10_000)).padStart(4, '0')).join('');
 }

@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import iconv from 'iconv-lite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EscPosParser } from '../../device/emulators/escpos-parser.ts';
-import { startPrinterEmulator, statusByte, type PrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import { startPrinterEmulator, statusByte, type TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 
 const gb = (text: string) => iconv.encode(text, 'gb18030');
 const bytes = (...values: number[]) => Buffer.from(values);
@@ -21,14 +21,31 @@ describe('EscPosParser', () => {
       gb('tail\n\n\n'),
       bytes(0x1d, 0x56, 0x41, 0x03),
     ]);
-    expect(parser.push(stream)).toEqual([{ type: 'receipt', text: '旗舰店 Store\n充值 ¥100.00 €\n\ntail' }]);
+    const events = parser.push(stream);
+    expect(events).toMatchObject([{ type: 'receipt', text: '旗舰店 Store\n充值 ¥100.00 €\n\ntail', truncated: false }]);
+    // ESC ! 0 after GS ! and ESC E resets size and emphasis; the alignment stays.
+    const [job] = events;
+    expect(job?.type === 'receipt' && job.lines[0]).toEqual({ kind: 'text', text: '旗舰店 Store', align: 'center', bold: false, width: 1, height: 1 });
+  });
+
+  it('keeps the print mode of each line: alignment, emphasis, GS ! magnification; ESC @ resets it', () => {
+    const parser = new EscPosParser();
+    const [job] = parser.push(Buffer.concat([
+      bytes(0x1b, 0x61, 0x01, 0x1b, 0x45, 0x01, 0x1d, 0x21, 0x11), gb('大字\n'),
+      bytes(0x1b, 0x40, 0x1b, 0x61, 0x32), gb('right\n'),
+      CUT,
+    ]));
+    expect(job).toMatchObject({ lines: [
+      { kind: 'text', text: '大字', align: 'center', bold: true, width: 2, height: 2 },
+      { kind: 'text', text: 'right', align: 'right', bold: false, width: 1, height: 1 },
+    ] });
   });
 
   it('gives the same result whatever the chunking, even inside a multi-byte character or a command', () => {
     const stream = Buffer.concat([gb('会员 张三\n'), bytes(0x1b, 0x61, 0x01), gb('积分 350\n'), CUT]);
     const parser = new EscPosParser();
     const events = [...stream].flatMap((byte) => parser.push(bytes(byte)));
-    expect(events).toEqual([{ type: 'receipt', text: '会员 张三\n积分 350' }]);
+    expect(events).toMatchObject([{ type: 'receipt', text: '会员 张三\n积分 350' }]);
   });
 
   it('records a standard QR (GS ( k store + print) as a [QR:…] line', () => {
@@ -41,7 +58,8 @@ describe('EscPosParser', () => {
       bytes(0x1d, 0x28, 0x6b, 0x03, 0x00, 0x31, 0x51, 0x30),
       CUT,
     ]));
-    expect(events).toEqual([{ type: 'receipt', text: `before\n[QR:${data.toString()}]` }]);
+    expect(events).toMatchObject([{ type: 'receipt', text: `before\n[QR:${data.toString()}]` }]);
+    expect(events[0]).toMatchObject({ lines: [{ kind: 'text' }, { kind: 'qr', data: data.toString() }] });
   });
 
   it('reports DLE EOT n as status requests, in stream order', () => {
@@ -72,7 +90,7 @@ describe('status bytes (DLE EOT n)', () => {
 });
 
 describe('PrinterEmulator over TCP', () => {
-  let printer: PrinterEmulator;
+  let printer: TcpPrinterEmulator;
   let client: Socket;
 
   beforeEach(async () => {

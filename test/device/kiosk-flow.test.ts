@@ -6,23 +6,25 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../shared/logger.ts';
 import { KioskStore, type OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { HubUnavailableError, type CardLookupResult } from '../../device/sync/hub-link.ts';
-import { Kiosk, NoMemberError, type HubPort, type KioskView } from '../../device/kiosk/kiosk.ts';
+import { Kiosk, type HubPort, type KioskView } from '../../device/kiosk/kiosk.ts';
+import type { BillEvent, CashAcceptorPort } from '../../device/kiosk/cash-acceptance.ts';
 import { messages } from '../../device/kiosk/messages.ts';
 import type { TopUpReceipt } from '../../device/printer/receipt.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
 
 /**
- * The member flow against stand-ins for the hub link and the printer (their real counterparts are
- * covered in the gateway, printer and end-to-end tests); the store is the real durable one.
+ * The member flow against stand-ins for the hub link, the printer and the bill validator (their real
+ * counterparts are covered in the gateway, printer, bill-validator and end-to-end tests); the store is
+ * the real durable one.
  */
 const member = memberSnapshot();
 
 class StandInHub extends EventEmitter implements HubPort {
   connected = true;
-  lookup: (uid: string) => Promise<CardLookupResult> = async () => ({ found: true, member });
+  lookup: (key: { cardUid: string } | { cardNumber: string }) => Promise<CardLookupResult> = async () => ({ found: true, member });
   published: OutboxEntry[] = [];
-  lookupCard(uid: string) {
-    return this.lookup(uid);
+  lookupCard(key: { cardUid: string } | { cardNumber: string }) {
+    return this.lookup(key);
   }
   publish(entry: OutboxEntry) {
     this.published.push(entry);
@@ -43,73 +45,127 @@ class StandInPrinter {
   }
 }
 
+/** Records what the kiosk asks of the validator; tests emit the validator's events. */
+class StandInAcceptor extends EventEmitter implements CashAcceptorPort {
+  enabled = false;
+  eventCounter: number | undefined = 7;
+  routed: Array<'stack' | 'return'> = [];
+  async enable() {
+    this.enabled = true;
+  }
+  async disable() {
+    this.enabled = false;
+  }
+  async stackEscrow() {
+    this.routed.push('stack');
+  }
+  async returnEscrow() {
+    this.routed.push('return');
+  }
+}
+
 let dir: string;
 let store: KioskStore;
 let hub: StandInHub;
 let printer: StandInPrinter;
+let acceptor: StandInAcceptor;
 let kiosk: Kiosk;
+
+function newKiosk(receiptAckWaitMs = 60_000): Kiosk {
+  return new Kiosk({ deviceId: 'k1', storeName: '测试店 Test store', store, hub, printer, cashAcceptor: acceptor, logger: createLogger('test'), receiptAckWaitMs });
+}
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kiosk-flow-'));
   store = await KioskStore.open(join(dir, 'kiosk.json'));
   hub = new StandInHub();
   printer = new StandInPrinter();
-  kiosk = new Kiosk({
-    deviceId: 'k1',
-    storeName: '测试店 Test store',
-    store,
-    hub,
-    printer,
-    logger: createLogger('test'),
-    receiptAckWaitMs: 60_000,
-  });
+  acceptor = new StandInAcceptor();
+  kiosk = newKiosk();
+  await kiosk.cashAcceptorStarted();
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 const screenOf = (view: KioskView) => view.screen;
+const tap = (uid: string) => kiosk.cardTapped({ uid, verification: 'uid-only' });
+const bill = (valueFen: number, eventCounter: number): BillEvent => ({ valueFen, billType: 4, eventCounter });
+/** Resolves with the first kiosk view that matches, as the member's screen would show it. */
+const viewWhere = (matches: (view: KioskView) => boolean) =>
+  new Promise<KioskView>((resolve) => kiosk.on('change', (view) => matches(view) && resolve(view)));
 
 describe('kiosk member flow', () => {
-  it('shows the member and balances the hub returns for a tapped card', async () => {
-    await kiosk.cardTapped('04A22B1C');
-    expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', member, balances: member.balances, offline: false, message: messages.insertCash });
+  it('shows the member and balances for a tapped card, and only then takes banknotes for them', async () => {
+    expect(store.cash.lastBillEventCounter).toBe(7);
+    await tap('04A22B1C');
+    expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', member, balances: member.balances, offline: false, identifiedBy: 'nfc', canSpendStoredValue: true, message: messages.insertCash });
+    expect(acceptor.enabled).toBe(true);
+    expect(store.cash.session?.member.memberId).toBe(member.memberId);
+  });
+
+  it('refuses a card the reader could not verify without asking the hub, and takes no cash', async () => {
+    const message = { zh: '此卡无法验证，请到柜台咨询', en: 'This card could not be verified — please ask at the counter' };
+    hub.lookup = async () => {
+      throw new Error('the hub must not be asked about a refused card');
+    };
+    await kiosk.cardTapped({ uid: '04A22B1C', verification: 'refused', refusal: { code: 'not-verified', message } });
+    expect(screenOf(kiosk.view())).toEqual({ name: 'error', message });
+    expect(acceptor.enabled).toBe(false);
   });
 
   it('tells the member an unknown card is not registered', async () => {
     hub.lookup = async () => ({ found: false, code: 'CARD_NOT_FOUND', message: 'This card is not registered' });
-    await kiosk.cardTapped('0BADCAFE');
+    await tap('0BADCAFE');
     expect(screenOf(kiosk.view())).toEqual({ name: 'error', message: messages.unknownCard });
+    expect(acceptor.enabled).toBe(false);
+  });
+
+  it('identifies a magnetic stripe swipe by card number, without the right to spend stored value', async () => {
+    await kiosk.cardSwiped('6225000000001234');
+    expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', identifiedBy: 'magstripe', canSpendStoredValue: false });
   });
 
   it('serves a cached member offline, and refuses an uncached card offline with a clear message', async () => {
-    await store.cacheMember(member);
+    await store.cacheMember({ ...member, cardNumber: '6225000000001234' });
     hub.connected = false;
     hub.lookup = async () => {
       throw new HubUnavailableError('not connected to the hub');
     };
-    await kiosk.cardTapped('04A22B1C');
+    await tap('04A22B1C');
     expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', offline: true, balances: member.balances });
-    await kiosk.cardTapped('0A0B0C0D');
+    await kiosk.cardSwiped('6225000000001234');
+    expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', offline: true, identifiedBy: 'magstripe' });
+    await tap('0A0B0C0D');
     expect(screenOf(kiosk.view())).toEqual({ name: 'error', message: messages.offlineUnknownCard });
   });
 
-  it('refuses cash without a member and records nothing', async () => {
-    await expect(kiosk.cashStacked(10000)).rejects.toThrow(NoMemberError);
+  it('returns a bill in escrow when no member session is open, and stacks it for the member on screen', async () => {
+    acceptor.emit('bill-escrow', bill(10000, 8));
+    await kiosk.cashAcceptorStarted();
+    expect(acceptor.routed).toEqual(['return']);
+    await tap('04A22B1C');
+    acceptor.emit('bill-escrow', bill(10000, 9));
+    await kiosk.cashAcceptorStarted();
+    expect(acceptor.routed).toEqual(['return', 'stack']);
     expect(store.pending()).toEqual([]);
   });
 
-  it('records a top-up durably, shows it at once, and prints the confirmed balance once the hub acknowledges', async () => {
-    await kiosk.cardTapped('04A22B1C');
+  it('records a stacked bill durably with its event counter, shows it at once, and prints the confirmed balance once the hub acknowledges', async () => {
+    await tap('04A22B1C');
     const printedReceipt = printer.next();
-    const printedView = new Promise<KioskView>((resolve) => kiosk.on('change', (view) => view.lastTopUp?.printed === true && resolve(view)));
-    const entry = await kiosk.cashStacked(10000);
+    const printedView = viewWhere((view) => view.lastTopUp?.printed === true);
+    const doneView = viewWhere((view) => view.lastTopUp !== undefined);
+    acceptor.emit('bill-stacked', bill(10000, 8));
+    const { lastTopUp } = await doneView;
+    const entry = store.entry(lastTopUp!.txId)!;
 
-    // Durable before "done": a fresh store on the same file already holds the entry.
+    // Durable before "done": a fresh store on the same file already holds the entry and the counter.
     const reopened = await KioskStore.open(join(dir, 'kiosk.json'));
     expect(reopened.pending().map((e) => e.tx.txId)).toEqual([entry.tx.txId]);
+    expect(reopened.cash.lastBillEventCounter).toBe(8);
     expect(hub.published.map((e) => e.tx.txId)).toEqual([entry.tx.txId]);
     expect(kiosk.view()).toMatchObject({
       screen: { name: 'member', balances: { principalFen: 15000 }, message: messages.topUpDone },
-      lastTopUp: { txId: entry.tx.txId, amountFen: 10000, state: 'pending', printed: false },
+      lastTopUp: { amountFen: 10000, state: 'pending', printed: false },
     });
 
     const confirmed = { ...member, version: 3, balances: { principalFen: 15000, bonusFen: 0, points: 30 } };
@@ -122,21 +178,59 @@ describe('kiosk member flow', () => {
     expect(await printedView).toMatchObject({ pendingTransactions: 0, lastTopUp: { state: 'synced', printed: true } });
   });
 
+  it('credits a bill stacked after the member pressed done to that member, not to nobody', async () => {
+    await tap('04A22B1C');
+    await kiosk.endSession();
+    expect(acceptor.enabled).toBe(false);
+    acceptor.emit('bill-stacked', bill(2000, 8));
+    await kiosk.cashAcceptorStarted();
+    expect(store.pending().map((e) => e.tx.body)).toEqual([expect.objectContaining({ memberId: member.memberId, amountFen: 2000 })]);
+  });
+
   it('prints "pending sync" with the local balance when the hub does not answer in time', async () => {
-    kiosk = new Kiosk({ deviceId: 'k1', storeName: 'S', store, hub, printer, logger: createLogger('test'), receiptAckWaitMs: 1 });
-    await kiosk.cardTapped('04A22B1C');
+    kiosk = newKiosk(1);
+    await tap('04A22B1C');
     const printedReceipt = printer.next();
-    await kiosk.cashStacked(2000);
+    await kiosk.creditCash(member, 2000);
     expect(await printedReceipt).toMatchObject({ pendingSync: true, balances: { principalFen: 7000 } });
   });
 
   it('keeps the top-up when the printer fails, and says the receipt failed', async () => {
-    await kiosk.cardTapped('04A22B1C');
+    await tap('04A22B1C');
     printer.failWith = new Error('printer offline');
-    const entry = await kiosk.cashStacked(1000);
-    const changed = new Promise<KioskView>((resolve) => kiosk.on('change', (view) => view.lastTopUp?.printed === 'failed' && resolve(view)));
+    const failed = viewWhere((view) => view.lastTopUp?.printed === 'failed');
+    const entry = await kiosk.creditCash(member, 1000);
     hub.emit('settled', await store.applyAck({ v: 1, txId: entry.tx.txId, seq: 1, status: 'ok', replay: false, member }));
-    expect((await changed).lastTopUp).toMatchObject({ txId: entry.tx.txId, printed: 'failed' });
+    expect((await failed).lastTopUp).toMatchObject({ txId: entry.tx.txId, printed: 'failed' });
     expect(store.entry(entry.tx.txId)?.state).toBe('synced');
+  });
+
+  it('tells the member when the validator is out of service, and takes it back when it recovers', async () => {
+    await tap('04A22B1C');
+    acceptor.emit('fault', { code: 'jam', message: 'bill jammed in the transport' });
+    expect(kiosk.view()).toMatchObject({ cashFault: { code: 'jam', message: messages.cashOutOfService }, screen: { message: messages.cashOutOfService } });
+    acceptor.emit('fault-cleared', { code: 'jam' });
+    expect(kiosk.view()).toMatchObject({ cashFault: null, screen: { message: messages.insertCash } });
+  });
+
+  it('asks for a staff check when the validator lost events, instead of guessing money', async () => {
+    await tap('04A22B1C');
+    acceptor.emit('events-lost', { missed: 2 });
+    expect(kiosk.view()).toMatchObject({ cashFault: { code: 'events-lost', message: messages.cashCheckNeeded } });
+    expect(store.pending()).toEqual([]);
+  });
+
+  it('offers a failed receipt again and prints it once the printer is back', async () => {
+    kiosk = newKiosk(1);
+    await tap('04A22B1C');
+    printer.failWith = new Error('paper end');
+    const failed = viewWhere((view) => view.lastTopUp?.printed === 'failed');
+    const entry = await kiosk.creditCash(member, 5000);
+    await failed;
+    printer.failWith = undefined;
+    expect(await kiosk.reprintLastReceipt()).toBe(true);
+    expect(printer.printed).toEqual([expect.objectContaining({ txId: entry.tx.txId, amountFen: 5000 })]);
+    expect(kiosk.view().lastTopUp).toMatchObject({ printed: true });
+    expect(await kiosk.reprintLastReceipt()).toBe(false);
   });
 });

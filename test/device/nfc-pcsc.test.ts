@@ -56,13 +56,13 @@ async function tapAndRemove(card: VirtualCard): Promise<{ tap: CardTap; removal:
 describe('PcscCardReader over pcscd + vpcd', () => {
   it('reports a 4-byte UID on tap and the same card on removal', async () => {
     const { tap, removal } = await tapAndRemove(new VirtualCard({ uid: '04a22b1c' }));
-    expect(tap).toEqual({ uid: '04A22B1C', readerName: SLOT0 });
+    expect(tap).toEqual({ uid: '04A22B1C', readerName: SLOT0, verification: 'uid-only' });
     expect(removal).toEqual({ uid: '04A22B1C', readerName: SLOT0 });
   });
 
   it('reports a 7-byte UID', async () => {
     const { tap } = await tapAndRemove(new VirtualCard({ uid: '04:11:22:33:44:55:66' }));
-    expect(tap).toEqual({ uid: '04112233445566', readerName: SLOT0 });
+    expect(tap).toEqual({ uid: '04112233445566', readerName: SLOT0, verification: 'uid-only' });
   });
 
   it('turns a phone (ISO 14443-4, no AID) into an error event and keeps working', async () => {

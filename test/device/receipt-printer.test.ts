@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import iconv from 'iconv-lite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startPrinterEmulator, type PrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import { startPrinterEmulator, type TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { PrinterError } from '../../device/printer/printer-error.ts';
 import { displayWidth, formatReceiptTime, renderTopUpReceipt, type TopUpReceipt } from '../../device/printer/receipt.ts';
@@ -62,7 +62,7 @@ describe('renderTopUpReceipt', () => {
 });
 
 describe('ReceiptPrinter → printer emulator over TCP', () => {
-  let emulator: PrinterEmulator;
+  let emulator: TcpPrinterEmulator;
   let printer: ReceiptPrinter;
 
   beforeEach(async () => {
@@ -138,7 +138,7 @@ describe('ReceiptPrinter on the wire', () => {
     await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
   });
 
-  it('sends GB18030 text, Chinese mode (FS &), standard QR (GS ( k) and a cut, with no ESC 4/5', async () => {
+  it('sends GB18030 text, Chinese mode (FS &), standard QR (GS ( k) and a cut, with no ESC 4/5, status before and after', async () => {
     const peer = await rawPrinter((request, socket) => {
       if (request[0] === 0x10) socket.write(Buffer.from([0x12]));
     });
@@ -150,7 +150,8 @@ describe('ReceiptPrinter on the wire', () => {
     const data = Buffer.from(receipt.txId);
     expect(wire.includes(Buffer.concat([Buffer.from([0x1d, 0x28, 0x6b, data.length + 3, 0x00, 0x31, 0x50, 0x30]), data]))).toBe(true);
     expect(wire.includes(Buffer.from([0x1d, 0x28, 0x6b, 0x03, 0x00, 0x31, 0x51, 0x30]))).toBe(true);
-    expect(wire.subarray(-3)).toEqual(Buffer.from([0x1d, 0x56, 0x00]));
+    // The job ends with the cut, then the printer is asked again whether it printed (DLE EOT 1, 2, 4).
+    expect(wire.subarray(-12)).toEqual(Buffer.from([0x1d, 0x56, 0x00, 0x10, 0x04, 0x01, 0x10, 0x04, 0x02, 0x10, 0x04, 0x04]));
     expect(wire.includes(Buffer.from([0x1b, 0x35]))).toBe(false);
   });
 

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
 import { startPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
+import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { startPcscd, type PcscdHandle } from '../helpers/pcscd.ts';
 import { TestHub } from '../helpers/hub.ts';
@@ -13,13 +15,16 @@ import { waitForView } from '../helpers/kiosk-view.ts';
 import { spawnKiosk, type KioskProcess } from '../helpers/kiosk-process.ts';
 
 /**
- * kill -9 of the kiosk process right after it told the member "done": on restart the top-up is still in
- * the outbox (or already at the hub), and the hub posts it exactly once.
+ * The kiosk as its own process, killed with SIGKILL at the moments that matter for money: right after it
+ * told the member "done", and between the validator stacking a bill and the kiosk recording the credit.
+ * On restart nothing is lost and nothing is doubled, at the kiosk or at the hub.
  */
-describe('a kiosk killed with SIGKILL right after a top-up', () => {
+describe('a kiosk killed with SIGKILL', () => {
   let pcscd: PcscdHandle;
   let hub: TestHub;
   let printer: Awaited<ReturnType<typeof startPrinterEmulator>>;
+  let serialCable: PtyPair;
+  let validator: CctalkValidatorEmulator;
   let member: MemberSnapshot;
   let card: VirtualCard;
   let dataDir: string;
@@ -32,8 +37,11 @@ describe('a kiosk killed with SIGKILL right after a top-up', () => {
     await hub.start();
     member = await hub.member('李四', '04B7C2D9E1F080', 2000);
     printer = await startPrinterEmulator({ host: '127.0.0.1', port: 0 });
+    serialCable = await openPtyPair();
+    validator = await CctalkValidatorEmulator.open(serialCable.devicePath);
     dataDir = await mkdtemp(join(tmpdir(), 'mk-kiosk-kill-'));
     card = new VirtualCard({ uid: member.cardUid });
+    await card.insert(pcscd.vpcdPort);
     env = {
       DEVICE_ID: 'kiosk-kill9',
       MQTT_URL: hub.running.mqttUrl,
@@ -42,26 +50,32 @@ describe('a kiosk killed with SIGKILL right after a top-up', () => {
       PRINTER_URL: `tcp://127.0.0.1:${printer.port}`,
       NFC_READER: 'pcsc',
       PCSCLITE_CSOCK_NAME: pcscd.socketPath,
+      BILL_VALIDATOR_PATH: serialCable.hostPath,
     };
   });
 
   afterAll(async () => {
     await kiosk?.stop();
     await card?.remove();
+    await validator?.close();
+    await serialCable?.stop();
     await printer?.close();
     await hub?.cleanup();
     await pcscd?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function stackBill(amountFen: number): Promise<string> {
-    const response = await fetch(new URL('/emulator/bill-stacked', kiosk!.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ amountFen }),
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { txId: string }).txId;
+  /** Starts the kiosk process and waits until the member on the reader is on screen and bills are taken. */
+  async function startKioskWithMember(): Promise<void> {
+    kiosk = await spawnKiosk(env);
+    await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.screen.message.en === 'Insert banknotes to top up');
+  }
+
+  /** Feeds a bill and resolves with the txId once the kiosk has told the member the top-up is done. */
+  async function feedBill(amountFen: number): Promise<string> {
+    const done = waitForView(kiosk!.url, (view) => view.lastTopUp?.amountFen === amountFen && view.screen.name === 'member');
+    expect(validator.insertBill(amountFen, { escrow: true })).toBe('escrow');
+    return (await done).lastTopUp!.txId;
   }
 
   async function outboxOnDisk(): Promise<OutboxEntry[]> {
@@ -73,45 +87,66 @@ describe('a kiosk killed with SIGKILL right after a top-up', () => {
     return rows.rows[0]!.n;
   }
 
+  async function principal(): Promise<number> {
+    return (await hub.running.ledger.findMemberByCard(member.cardUid))!.balances.principalFen;
+  }
+
+  /** The kiosk prints its URL only after crediting the bills its validator found on start-up. */
   async function restartKioskAndDrain(): Promise<void> {
     kiosk = await spawnKiosk(env);
     await waitForView(kiosk.url, (view) => view.hubConnected && view.pendingTransactions === 0);
   }
 
-  it('with the hub reachable: never lost, never doubled', async () => {
-    kiosk = await spawnKiosk(env);
-    await card.insert(pcscd.vpcdPort);
-    await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.hubConnected);
-
-    const txId = await stackBill(10000);
-    await kiosk.kill9();
+  it('right after "done", with the hub reachable: never lost, never doubled', async () => {
+    await startKioskWithMember();
+    const txId = await feedBill(10000);
+    await kiosk!.kill9();
 
     const onDisk = (await outboxOnDisk()).find((entry) => entry.tx.txId === txId);
-    const atHub = await postedTimes(txId);
-    expect(onDisk !== undefined || atHub === 1).toBe(true);
+    expect(onDisk !== undefined || (await postedTimes(txId)) === 1).toBe(true);
 
     await restartKioskAndDrain();
     expect(await postedTimes(txId)).toBe(1);
-    expect((await hub.running.ledger.findMemberByCard(member.cardUid))?.balances.principalFen).toBe(2000 + 10000);
-    await kiosk.stop();
-    await card.remove();
+    expect(await principal()).toBe(2000 + 10000);
+    await kiosk!.stop();
   });
 
-  it('with the hub down: the outbox holds it through the kill and the hub posts it once when back', async () => {
-    kiosk = await spawnKiosk(env);
-    await card.insert(pcscd.vpcdPort);
-    await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.hubConnected);
+  it('right after "done", with the hub down: the outbox holds it and the hub posts it once when back', async () => {
+    await startKioskWithMember();
     await hub.stop();
-    await waitForView(kiosk.url, (view) => !view.hubConnected);
+    await waitForView(kiosk!.url, (view) => !view.hubConnected);
 
-    const txId = await stackBill(5000);
-    await kiosk.kill9();
+    const txId = await feedBill(5000);
+    await kiosk!.kill9();
     expect((await outboxOnDisk()).find((entry) => entry.tx.txId === txId)?.state).toBe('pending');
 
     await hub.start();
     await restartKioskAndDrain();
     expect(await postedTimes(txId)).toBe(1);
-    expect((await hub.running.ledger.findMemberByCard(member.cardUid))?.balances.principalFen).toBe(2000 + 10000 + 5000);
+    expect(await principal()).toBe(2000 + 10000 + 5000);
     expect((await outboxOnDisk()).find((entry) => entry.tx.txId === txId)?.state).toBe('synced');
+    await kiosk!.stop();
+  });
+
+  it('between the bill being stacked and the credit being recorded: credited once, to the same member', async () => {
+    await startKioskWithMember();
+    await kiosk!.kill9();
+    // The kiosk is dead with the validator still enabled: the bill goes straight into the cash box.
+    const topUpsBefore = (await outboxOnDisk()).length;
+    expect(validator.insertBill(2000)).toBe('stacked');
+
+    await restartKioskAndDrain();
+    const outbox = await outboxOnDisk();
+    expect(outbox).toHaveLength(topUpsBefore + 1);
+    const credit = outbox.at(-1)!;
+    expect(credit.tx.body).toMatchObject({ memberId: member.memberId, amountFen: 2000 });
+    expect(await postedTimes(credit.tx.txId)).toBe(1);
+    expect(await principal()).toBe(2000 + 10000 + 5000 + 2000);
+
+    // Once more, killed again after the credit: the same bill is never credited a second time.
+    await kiosk!.kill9();
+    await restartKioskAndDrain();
+    expect(await outboxOnDisk()).toHaveLength(topUpsBefore + 1);
+    expect(await principal()).toBe(2000 + 10000 + 5000 + 2000);
   });
 });

@@ -66,7 +66,7 @@ describe('kiosk page and emulator control page in Chromium', () => {
     const control = await browser.newPage();
     await control.goto(demo.controlUrl);
     await control.locator('button[data-bill="10"]').click();
-    await control.locator('#message.error').getByText('Please tap your member card first').waitFor();
+    await control.locator('#message.error').getByText('the validator returned the bill: tap a member card first').waitFor();
     expect(demo.kiosk.store.pending()).toEqual([]);
   });
 });

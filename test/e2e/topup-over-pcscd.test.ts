@@ -10,19 +10,24 @@ import { PcscCardReader } from '../../device/nfc/pcsc-card-reader.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
 import { startPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
+import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
+import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
 import { startPcscd, type PcscdHandle } from '../helpers/pcscd.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
 
 /**
  * The whole spine, across every real boundary this machine has: a virtual card on vsmartcard's vpcd
- * reader → the real pcscd → nfc-pcsc in the kiosk → MQTT (embedded Aedes) → the hub's ledger on PGlite
- * → ack → ESC/POS bytes over TCP to the printer emulator, decoded back to text.
+ * reader → the real pcscd → nfc-pcsc in the kiosk; a ¥100 bill into our ccTalk validator emulator on a
+ * socat pty → serialport in the kiosk; MQTT (embedded Aedes) → the hub's ledger on PGlite → ack →
+ * ESC/POS bytes over TCP to the printer emulator, decoded back to text.
  */
 describe('tap a card, top up ¥100, print the receipt', () => {
   let pcscd: PcscdHandle;
   let hub: TestHub;
   let printer: Awaited<ReturnType<typeof startPrinterEmulator>>;
+  let serialCable: PtyPair;
+  let validator: CctalkValidatorEmulator;
   let kiosk: RunningKiosk;
   let dataDir: string;
   let member: MemberSnapshot;
@@ -33,8 +38,10 @@ describe('tap a card, top up ¥100, print the receipt', () => {
     await hub.start();
     member = await hub.member('张三', '04A22B1C', 5000);
     printer = await startPrinterEmulator({ host: '127.0.0.1', port: 0 });
+    serialCable = await openPtyPair();
+    validator = await CctalkValidatorEmulator.open(serialCable.devicePath);
     dataDir = await mkdtemp(join(tmpdir(), 'mk-kiosk-'));
-    const printerAddress = { host: '127.0.0.1', port: printer.port };
+    const printerAddress = { kind: 'tcp' as const, host: '127.0.0.1', port: printer.port };
     kiosk = await startKiosk(
       {
         deviceId: 'kiosk-e2e',
@@ -44,7 +51,7 @@ describe('tap a card, top up ¥100, print the receipt', () => {
         ui: { host: '127.0.0.1', port: 0 },
         printer: printerAddress,
         nfc: 'pcsc',
-        billValidator: 'emulated',
+        billValidator: { kind: 'cctalk', path: serialCable.hostPath },
       },
       { reader: new PcscCardReader(createLogger('nfc')), printer: new ReceiptPrinter(printerAddress) },
     );
@@ -52,6 +59,8 @@ describe('tap a card, top up ¥100, print the receipt', () => {
 
   afterAll(async () => {
     await kiosk?.stop();
+    await validator?.close();
+    await serialCable?.stop();
     await printer?.close();
     await hub?.cleanup();
     await pcscd?.stop();
@@ -65,13 +74,11 @@ describe('tap a card, top up ¥100, print the receipt', () => {
     expect(greeted.screen).toMatchObject({ name: 'member', member: { memberId: member.memberId, displayName: '张三' }, offline: false });
 
     const receiptPrinted = once(printer, 'receipt') as Promise<[string]>;
-    const response = await fetch(new URL('/emulator/bill-stacked', kiosk.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ amountFen: 10000 }),
-    });
-    expect(response.status).toBe(200);
-    const { txId } = (await response.json()) as { txId: string };
+    const credited = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 10000);
+    // The validator was enabled for this member the moment they were shown; the bill goes to escrow and
+    // the kiosk stacks it for them.
+    expect(validator.insertBill(10000, { escrow: true })).toBe('escrow');
+    const { txId } = (await credited).lastTopUp!;
 
     const [receipt] = await receiptPrinted;
     expect(receipt).toContain('充值凭条');
@@ -86,6 +93,59 @@ describe('tap a card, top up ¥100, print the receipt', () => {
     expect(rows.rows).toEqual([{ kind: 'cash_topup', device_id: 'kiosk-e2e' }]);
     const after = await hub.running.ledger.findMemberByCard('04A22B1C');
     expect(after?.balances.principalFen).toBe(member.balances.principalFen + 10000);
+    await card.remove();
+  });
+
+  it('exposes every peripheral as present and ready in the kiosk health', async () => {
+    const health = (await (await fetch(new URL('/api/health', kiosk.url))).json()) as {
+      overall: string;
+      peripherals: Array<{ kind: string; present: boolean; ready: boolean }>;
+    };
+    expect(health, JSON.stringify(health)).toMatchObject({ overall: 'ok' });
+    expect(health.peripherals.map(({ kind, present, ready }) => ({ kind, present, ready })).sort((a, b) => a.kind.localeCompare(b.kind))).toEqual([
+      { kind: 'bill-validator', present: true, ready: true },
+      { kind: 'nfc-reader', present: true, ready: true },
+      { kind: 'printer', present: true, ready: true },
+    ]);
+  });
+
+  it('stops taking bills when the validator jams, says so on screen, and takes them again once cleared', async () => {
+    const card = new VirtualCard({ uid: '04A22B1C' });
+    await card.insert(pcscd.vpcdPort);
+    await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.screen.message.en === 'Insert banknotes to top up');
+    const before = (await hub.running.ledger.findMemberByCard('04A22B1C'))!.balances.principalFen;
+
+    validator.jam();
+    const jammed = await waitForView(kiosk.url, (view) => view.cashFault?.code === 'jam');
+    expect(jammed.screen).toMatchObject({ message: { zh: '纸币器暂停服务，请联系店员' } });
+    expect(validator.insertBill(5000, { escrow: true })).toBe('refused');
+
+    validator.clearJam();
+    await waitForView(kiosk.url, (view) => view.cashFault === null);
+    const credited = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 5000 && view.lastTopUp.state === 'synced');
+    expect(validator.insertBill(5000, { escrow: true })).toBe('escrow');
+    await credited;
+    expect((await hub.running.ledger.findMemberByCard('04A22B1C'))!.balances.principalFen).toBe(before + 5000);
+    await card.remove();
+  });
+
+  it('offers the receipt again when the paper ran out, and prints it after a new roll', async () => {
+    const card = new VirtualCard({ uid: '04A22B1C' });
+    await card.insert(pcscd.vpcdPort);
+    await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.screen.message.en === 'Insert banknotes to top up');
+    printer.setStatus({ paperEnd: true });
+    const failed = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 2000 && view.lastTopUp.printed === 'failed');
+    expect(validator.insertBill(2000, { escrow: true })).toBe('escrow');
+    const { lastTopUp } = await failed;
+    expect(lastTopUp!.state).toBe('synced');
+
+    printer.loadPaper();
+    const reprinted = once(printer, 'receipt') as Promise<[string]>;
+    const response = await fetch(new URL('/api/receipt/reprint', kiosk.url), { method: 'POST' });
+    expect(response.status).toBe(200);
+    const [receipt] = await reprinted;
+    expect(receipt).toContain('￥20.00');
+    expect(receipt).toContain(lastTopUp!.txId.slice(0, 8));
     await card.remove();
   });
 });

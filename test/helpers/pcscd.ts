@@ -17,6 +17,12 @@ export interface PcscdHandle {
   /** vpcd's TCP port for slot 0 (reader "Virtual PCD 00 00"); slot 1 listens on vpcdPort + 1. */
   vpcdPort: number;
   socketPath: string;
+  /**
+   * Kills the daemon but keeps its socket path and vpcd ports, then startDaemon() brings it back the way
+   * a restarted or upgraded pcscd comes back: clients see their readers vanish and reappear.
+   */
+  stopDaemon(): Promise<void>;
+  startDaemon(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +57,46 @@ export async function startPcscd(): Promise<PcscdHandle> {
     '',
   ].join('\n'));
 
+  const socketPath = join(runDir, 'pcscd.comm');
+  let daemon: Daemon | undefined;
+  const stopDaemon = async (): Promise<void> => {
+    const running = daemon;
+    daemon = undefined;
+    if (running) await running.stop();
+    // A daemon killed hard leaves its socket file behind; readiness of the next one must not see it.
+    await rm(socketPath, { force: true });
+  };
+  const startDaemon = async (): Promise<void> => {
+    if (daemon) return;
+    daemon = launchDaemon(unshare, pcscd, runDir, confDir);
+    try {
+      await waitUntilReady(socketPath, vpcdPort, daemon.child, daemon.output);
+    } catch (error) {
+      await stopDaemon();
+      throw error;
+    }
+  };
+  const stop = async (): Promise<void> => {
+    await stopDaemon();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await startDaemon();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  process.env.PCSCLITE_CSOCK_NAME = socketPath;
+  return { vpcdPort, socketPath, stopDaemon, startDaemon, stop };
+}
+
+interface Daemon {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function launchDaemon(unshare: string, pcscd: string, runDir: string, confDir: string): Daemon {
   const script = `mkdir -p /run/pcscd && mount --bind "$1" /run/pcscd && exec "$2" --foreground -c "$3"`;
   // detached: the daemon leads its own process group, so stop() can signal the whole group.
   const child = spawn(unshare, ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', runDir, pcscd, confDir], {
@@ -58,28 +104,21 @@ export async function startPcscd(): Promise<PcscdHandle> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   // Should the test process end without calling stop() (crash, timeout), take the daemon down with it.
   const killOnExit = () => signalGroup(child, 'SIGKILL');
   process.once('exit', killOnExit);
-
-  const socketPath = join(runDir, 'pcscd.comm');
-  const stop = async (): Promise<void> => {
-    process.off('exit', killOnExit);
-    await killGroup(child, exited);
-    await rm(dir, { recursive: true, force: true });
+  return {
+    child,
+    output: () => output,
+    stop: async () => {
+      process.off('exit', killOnExit);
+      await killGroup(child, exited);
+    },
   };
-  try {
-    await waitUntilReady(socketPath, vpcdPort, child, () => output);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  process.env.PCSCLITE_CSOCK_NAME = socketPath;
-  return { vpcdPort, socketPath, stop };
 }
 
 async function findExecutable(name: string): Promise<string> {

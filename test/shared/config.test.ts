@@ -11,9 +11,38 @@ describe('kiosk configuration', () => {
       mqttUrl: 'mqtt://hub:1883',
       dataDir: 'data/kiosk-store12-kiosk1',
       ui: { host: '127.0.0.1', port: 8081 },
-      printer: { host: '127.0.0.1', port: 9100 },
+      printer: { kind: 'tcp', host: '127.0.0.1', port: 9100 },
       nfc: 'pcsc',
+      billValidator: { kind: 'none' },
     });
+  });
+
+  it('reads a serial printer, a ccTalk validator, the card secrets and a magstripe reader', () => {
+    const config = kioskConfigFromEnv({
+      DEVICE_ID: 'k1',
+      MQTT_URL: 'mqtt://hub:1883',
+      PRINTER_URL: 'serial:///dev/serial/by-id/usb-printer?baud=38400',
+      BILL_VALIDATOR_PATH: '/dev/serial/by-id/usb-validator',
+      CARD_KEY: 'ab'.repeat(32),
+      MAGSTRIPE_HID: '0801:0002',
+    });
+    expect(config).toMatchObject({
+      printer: { kind: 'serial', path: '/dev/serial/by-id/usb-printer', baudRate: 38400 },
+      billValidator: { kind: 'cctalk', path: '/dev/serial/by-id/usb-validator' },
+      memberCards: { cardKeyHex: 'ab'.repeat(32), classicKeyHex: 'FFFFFFFFFFFF', aidHex: 'F04D4B4D454D4231' },
+      magstripe: { vendorId: 0x0801, productId: 0x0002 },
+    });
+  });
+
+  it('refuses a malformed card key without echoing the secret', () => {
+    expect(() => kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', CARD_KEY: 'secret-but-short' })).toThrow(
+      'CARD_KEY must be 32 bytes as 64 hex digits',
+    );
+    try {
+      kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', CARD_KEY: 'secret-but-short' });
+    } catch (error) {
+      expect((error as Error).message).not.toContain('secret-but-short');
+    }
   });
 
   it('lists every problem at once, naming the variable and what it expects', () => {
@@ -25,10 +54,10 @@ describe('kiosk configuration', () => {
     } catch (error) {
       expect((error as ConfigError).problems).toEqual([
         `DEVICE_ID may contain only letters, digits, '-' and '_' (max 64), got "kiosk/1"`,
-        'PRINTER_URL must be a tcp: URL, got "lpt1"',
-        'KIOSK_UI_PORT must be a TCP port number (0-65535), got "80a"',
-        'NFC_READER must be one of pcsc, emulated, got "usb"',
         'MQTT_URL is required (e.g. mqtt://hub.example:1883)',
+        'KIOSK_UI_PORT must be a TCP port number (0-65535), got "80a"',
+        'PRINTER_URL must be tcp://host:port or serial:///dev/ttyX?baud=19200, got "lpt1"',
+        'NFC_READER must be one of pcsc, emulated, got "usb"',
       ]);
     }
   });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../shared/ids.ts';
 import {
+  CardLookupRequest,
   decodePayload,
   DeviceTransaction,
+  MemberSnapshot,
   InvalidTopicError,
   MAX_PAYLOAD_BYTES,
   parseDeviceTopic,
@@ -73,5 +75,49 @@ describe('payload validation', () => {
     const error = { v: 1, txId: newId(), seq: 3, status: 'error', error: { code: 'IDEMPOTENCY_CONFLICT', message: 'x' } };
     expect(decodePayload(TxAck, JSON.stringify(error)).ok).toBe(true);
     expect(decodePayload(TxAck, JSON.stringify({ ...error, status: 'ok' })).ok).toBe(false);
+  });
+});
+
+describe('card lookup request', () => {
+  const base = () => ({ v: 1, correlationId: newId() });
+
+  it.each([
+    ['an NFC card UID', { cardUid: '04A22B1C' }],
+    ['a card number', { cardNumber: '6200123412345678' }],
+  ])('accepts a lookup by %s', (_label, key) => {
+    const request = { ...base(), ...key };
+    expect(decodePayload(CardLookupRequest, JSON.stringify(request))).toEqual({ ok: true, value: request });
+  });
+
+  it.each([
+    ['both keys', { cardUid: '04A22B1C', cardNumber: '6200123412345678' }],
+    ['neither key', {}],
+    ['a 15-digit number', { cardNumber: '620012341234567' }],
+    ['a number with spaces', { cardNumber: '6200 1234 1234 5678' }],
+    ['a number as a JSON number', { cardNumber: 6200123412345678 }],
+    ['a number with a letter', { cardNumber: '6200A23412345678' }],
+    ['a bad card UID', { cardUid: 'xyz' }],
+    ['an extra field', { cardNumber: '6200123412345678', memberId: newId() }],
+  ])('rejects %s', (_label, key) => {
+    expect(decodePayload(CardLookupRequest, JSON.stringify({ ...base(), ...key })).ok).toBe(false);
+  });
+});
+
+describe('member snapshot', () => {
+  const snapshot = {
+    memberId: newId(),
+    displayName: 'Li Lei',
+    tier: 'standard',
+    cardUid: '04A22B1C',
+    balances: { principalFen: 0, bonusFen: 0, points: 0 },
+    version: 1,
+    asOf: new Date().toISOString(),
+  };
+
+  it('carries the card number only when the card has a well-formed one', () => {
+    expect(decodePayload(MemberSnapshot, JSON.stringify(snapshot)).ok).toBe(true);
+    expect(decodePayload(MemberSnapshot, JSON.stringify({ ...snapshot, cardNumber: '6200123412345678' })).ok).toBe(true);
+    const bad = decodePayload(MemberSnapshot, JSON.stringify({ ...snapshot, cardNumber: '6200-1234' }));
+    expect(bad).toMatchObject({ ok: false, reason: expect.stringContaining('/cardNumber') });
   });
 });
