@@ -60,7 +60,7 @@ export class PrinterEmulator extends EventEmitter<{ receipt: [string]; job: [Pri
   }
 
   /** The last job as a PNG picture of the slip. */
-  lastReceiptPng(): Buffer {
+  async lastReceiptPng(): Promise<Buffer> {
     const job = this.jobs.at(-1);
     if (!job) throw new Error('the printer emulator has printed nothing yet');
     return renderJobPng(job);

@@ -1,5 +1,4 @@
-import { EventEmitter } from 'node:events';
-import { sameHealth } from '../health/kiosk-health.ts';
+import { HealthRecord } from '../health/health-record.ts';
 import { initialHealth, type PeripheralHealth } from '../health/peripheral-health.ts';
 import { PrinterError } from './printer-error.ts';
 import { describeFault, printerFaults, type PrinterFaultCode, type PrinterStatus } from './printer-status.ts';
@@ -14,16 +13,9 @@ export function faultOfError(error: unknown): PrinterFaultCode {
  * The printer's PeripheralHealth, kept up to date from what each printer operation learns: a status
  * read, a job printed or not, a link that failed. Emits 'change' with a copy whenever it changes.
  */
-export class PrinterHealth extends EventEmitter<{ change: [PeripheralHealth] }> {
-  private current: PeripheralHealth;
-
+export class PrinterHealth extends HealthRecord {
   constructor(name: string) {
-    super();
-    this.current = { ...initialHealth('printer', name), paper: 'unknown', counters: { printed: 0, failed: 0 } };
-  }
-
-  snapshot(): PeripheralHealth {
-    return structuredClone(this.current);
+    super({ ...initialHealth('printer', name), paper: 'unknown', counters: { printed: 0, failed: 0 } });
   }
 
   status(status: PrinterStatus): void {
@@ -57,20 +49,6 @@ export class PrinterHealth extends EventEmitter<{ change: [PeripheralHealth] }> 
   }
 
   private fault(code: PrinterFaultCode | undefined): PeripheralHealth['fault'] {
-    if (code === undefined) return null;
-    // A fault that persists keeps its original time, so "since" says how long the kiosk has had it.
-    if (this.current.fault?.code === code) return this.current.fault;
-    return { code, message: `receipt printer ${describeFault(code)}`, since: new Date().toISOString() };
-  }
-
-  private count(counter: 'printed' | 'failed'): void {
-    this.update({ counters: { ...this.current.counters, [counter]: (this.current.counters[counter] ?? 0) + 1 } });
-  }
-
-  private update(change: Partial<PeripheralHealth>): void {
-    const next = { ...this.current, ...change };
-    if (sameHealth(this.current, next)) return;
-    this.current = { ...next, updatedAt: new Date().toISOString() };
-    this.emit('change', this.snapshot());
+    return code === undefined ? null : this.faultSince(code, `receipt printer ${describeFault(code)}`);
   }
 }

@@ -7,27 +7,17 @@ import { BillValidator, type BillEvent, type BillValidatorOptions } from '../../
 import { Header } from '../../device/bill-validator/cctalk-headers.ts';
 import { CctalkValidatorEmulator, type CctalkValidatorOptions } from '../../device/emulators/cctalk-validator.ts';
 import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
+import { nextEvent } from '../helpers/events.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Resolves with the first `event` whose payload passes `accept`. */
-function next<T>(emitter: NodeJS.EventEmitter, event: string, accept: (payload: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const listener = (payload: T) => {
-      if (!accept(payload)) return;
-      emitter.off(event, listener);
-      resolve(payload);
-    };
-    emitter.on(event, listener);
-  });
-}
 
 /** Resolves after the emulator has answered `count` more event-buffer polls: the adapter has seen everything before. */
 async function polls(emulator: CctalkValidatorEmulator, count = 2): Promise<void> {
-  for (let i = 0; i < count; i += 1) await next(emulator, 'request', (request: { header: number }) => request.header === Header.readBufferedBillEvents);
+  for (let i = 0; i < count; i += 1) await nextEvent(emulator, 'request', (request: { header: number }) => request.header === Header.readBufferedBillEvents);
 }
 
 async function rig(options: { emulator?: CctalkValidatorOptions; validator?: Partial<BillValidatorOptions> } = {}) {
@@ -53,7 +43,7 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
     await validator.enable();
     expect(emulator.enabled).toBe(true);
 
-    const credited = next<BillEvent>(validator, 'bill-stacked');
+    const credited = nextEvent<BillEvent>(validator, 'bill-stacked');
     expect(emulator.insertBill(10_000)).toBe('stacked');
     expect(await credited).toEqual({ valueFen: 10_000, billType: 5, eventCounter: 1 });
     await polls(emulator);
@@ -63,14 +53,14 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
 
   it('refuses bills while disabled and bills it does not accept, crediting nothing', async () => {
     const { emulator, validator, stacked } = await rig();
-    const disabled = next(validator, 'bill-rejected');
+    const disabled = nextEvent(validator, 'bill-rejected');
     expect(emulator.insertBill(10_000)).toBe('rejected');
     expect(await disabled).toEqual({ reason: 'disabled' });
     await validator.enable();
-    const inhibited = next(validator, 'bill-rejected');
+    const inhibited = nextEvent(validator, 'bill-rejected');
     expect(emulator.insertBill(500)).toBe('rejected'); // ¥5 is not among the accepted bills
     expect(await inhibited).toEqual({ reason: 'inhibited' });
-    const fraud = next(validator, 'bill-rejected');
+    const fraud = nextEvent(validator, 'bill-rejected');
     emulator.fraud();
     expect(await fraud).toEqual({ reason: 'string-fraud' });
     await validator.disable();
@@ -83,17 +73,17 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
     const { emulator, validator, stacked } = await rig({ validator: { escrow: true } });
     await validator.enable();
 
-    const held = next<BillEvent>(validator, 'bill-escrow');
+    const held = nextEvent<BillEvent>(validator, 'bill-escrow');
     expect(emulator.insertBill(5000, { escrow: true })).toBe('escrow');
     expect(await held).toEqual({ valueFen: 5000, billType: 4, eventCounter: 1 });
-    const credited = next<BillEvent>(validator, 'bill-stacked');
+    const credited = nextEvent<BillEvent>(validator, 'bill-stacked');
     await validator.stackEscrow();
     expect(await credited).toEqual({ valueFen: 5000, billType: 4, eventCounter: 2 });
 
-    const heldAgain = next<BillEvent>(validator, 'bill-escrow');
+    const heldAgain = nextEvent<BillEvent>(validator, 'bill-escrow');
     emulator.insertBill(2000, { escrow: true });
     await heldAgain;
-    const returned = next(validator, 'bill-returned');
+    const returned = nextEvent(validator, 'bill-returned');
     await validator.returnEscrow();
     expect(await returned).toEqual({ billType: 3 });
     await expect(validator.returnEscrow()).rejects.toMatchObject({ reason: 'escrow-empty' });
@@ -104,7 +94,7 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
   it('stacks an escrowed bill by itself when the host did not ask for escrow', async () => {
     const { emulator, validator } = await rig();
     await validator.enable();
-    const credited = next<BillEvent>(validator, 'bill-stacked');
+    const credited = nextEvent<BillEvent>(validator, 'bill-stacked');
     emulator.insertBill(2000, { escrow: true });
     expect(await credited).toMatchObject({ valueFen: 2000, eventCounter: 2 });
   });
@@ -115,7 +105,7 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
     const faults: unknown[] = [];
     validator.on('fault', (event) => faults.push(event));
     emulator.setReplyFault(fault, 2);
-    const credited = next<BillEvent>(validator, 'bill-stacked');
+    const credited = nextEvent<BillEvent>(validator, 'bill-stacked');
     emulator.insertBill(1000);
     expect(await credited).toMatchObject({ valueFen: 1000 });
     await polls(emulator);
@@ -128,13 +118,13 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
     const { emulator, validator } = await rig();
     await validator.enable();
     emulator.setReplyFault('noReply');
-    const fault = await next<{ code: string; message: string }>(validator, 'fault');
+    const fault = await nextEvent<{ code: string; message: string }>(validator, 'fault');
     expect(fault.code).toBe('no-reply');
     expect(fault.message).toMatch(/no valid reply from ccTalk address 40 to header 159 \(readBufferedBillEvents\) after 3 attempts/);
     expect(validator.health()).toMatchObject({ ready: false, fault: { code: 'no-reply' } });
     emulator.insertBill(10_000); // stacked while the line was dead: still in the buffer
-    const cleared = next(validator, 'fault-cleared');
-    const credited = next<BillEvent>(validator, 'bill-stacked');
+    const cleared = nextEvent(validator, 'fault-cleared');
+    const credited = nextEvent<BillEvent>(validator, 'bill-stacked');
     emulator.clearReplyFaults();
     expect(await cleared).toEqual({ code: 'no-reply' });
     expect(await credited).toMatchObject({ valueFen: 10_000 });
@@ -143,24 +133,24 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
 
   it('reports jams and stacker conditions with their codes, and clears them', async () => {
     const { emulator, validator } = await rig();
-    const jam = next(validator, 'fault');
+    const jam = nextEvent(validator, 'fault');
     emulator.jam();
     expect(await jam).toMatchObject({ code: 'jam' });
     expect(validator.health()).toMatchObject({ ready: false, fault: { code: 'jam' } });
-    const jamCleared = next(validator, 'fault-cleared');
+    const jamCleared = nextEvent(validator, 'fault-cleared');
     emulator.clearJam(); // the self-check now reports no fault
     expect(await jamCleared).toEqual({ code: 'jam' });
 
-    const full = next(validator, 'fault');
+    const full = nextEvent(validator, 'fault');
     emulator.stackerFull();
     expect(await full).toMatchObject({ code: 'stacker-full' });
-    const removed = next(validator, 'fault', (fault: { code: string }) => fault.code === 'stacker-removed');
+    const removed = nextEvent(validator, 'fault', (fault: { code: string }) => fault.code === 'stacker-removed');
     emulator.removeStacker();
     await removed;
     expect(validator.health().stacker).toEqual({ bills: 0, capacity: null, removed: true });
     const cleared: string[] = [];
     validator.on('fault-cleared', ({ code }) => cleared.push(code));
-    const health = next(validator, 'health', (h: { fault: unknown }) => h.fault === null);
+    const health = nextEvent(validator, 'health', (h: { fault: unknown }) => h.fault === null);
     emulator.insertStacker();
     await health;
     expect(cleared.sort()).toEqual(['stacker-full', 'stacker-removed']);
@@ -170,15 +160,15 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
   it('sees a power cycle as a device reset, sets the device up again and credits nothing twice', async () => {
     const { emulator, validator, stacked } = await rig();
     await validator.enable();
-    const first = next(validator, 'bill-stacked');
+    const first = nextEvent(validator, 'bill-stacked');
     emulator.insertBill(5000);
     await first;
-    const reset = next(validator, 'device-reset');
+    const reset = nextEvent(validator, 'device-reset');
     emulator.powerCycle();
     await reset;
     await polls(emulator); // set up again: accepted types and master inhibit restored
     expect(emulator.enabled).toBe(true);
-    const second = next<BillEvent>(validator, 'bill-stacked');
+    const second = nextEvent<BillEvent>(validator, 'bill-stacked');
     emulator.insertBill(10_000);
     expect(await second).toMatchObject({ valueFen: 10_000, eventCounter: 1 });
     await polls(emulator);
@@ -190,7 +180,7 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
     const { emulator, validator, stacked } = await rig({ emulator: { eventCounter: 250 } });
     await validator.enable();
     for (let batch = 0; batch < 4; batch += 1) {
-      const done = next(validator, 'bill-stacked', (bill: BillEvent) => bill === stacked.at(-1) && stacked.length === 3 * (batch + 1));
+      const done = nextEvent(validator, 'bill-stacked', (bill: BillEvent) => bill === stacked.at(-1) && stacked.length === 3 * (batch + 1));
       for (let i = 0; i < 3; i += 1) emulator.insertBill(1000);
       await done;
     }
@@ -200,7 +190,7 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
   it('reports events lost when more than 5 happen between polls, and credits only the bills it saw', async () => {
     const { emulator, validator, stacked } = await rig();
     await validator.enable();
-    const lost = next(validator, 'events-lost');
+    const lost = nextEvent(validator, 'events-lost');
     // The emulator runs in this process: six bills go in between two polls.
     for (let i = 0; i < 6; i += 1) emulator.insertBill(10_000);
     expect(await lost).toEqual({ missed: 1 });
@@ -230,18 +220,18 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
     });
     await validator.enable();
 
-    const disconnected = next(validator, 'disconnected');
+    const disconnected = nextEvent(validator, 'disconnected');
     await line.emulator.close();
     await line.pair.stop();
     await disconnected;
     expect(validator.health()).toMatchObject({ present: false, fault: { code: 'unreachable' } });
 
-    const connected = next(validator, 'connected');
+    const connected = nextEvent(validator, 'connected');
     line = await plugIn();
     await connected;
     expect(validator.health()).toMatchObject({ present: true, ready: true, fault: null });
     expect(line.emulator.enabled).toBe(true); // the new device got the kiosk's enable, too
-    const credited = next<BillEvent>(validator, 'bill-stacked');
+    const credited = nextEvent<BillEvent>(validator, 'bill-stacked');
     line.emulator.insertBill(2000);
     expect(await credited).toMatchObject({ valueFen: 2000 });
   });

@@ -6,6 +6,7 @@ import type { MemberCardConfig } from '../../device/nfc/member-card-config.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
 import { IsoDepCard, MifareClassicCard, StorageCard, withStatusWord, type CardModel } from '../../device/emulators/card-models.ts';
 import { issueMemberCard } from '../../device/emulators/member-card-issuing.ts';
+import { nextEvent } from '../helpers/events.ts';
 
 /** vpcd slot 0, the port startPcscd reports. */
 const SLOT0 = 'Virtual PCD 00 00';
@@ -22,17 +23,6 @@ const NOT_VERIFIED = { zh: '此卡无法验证，请到柜台咨询', en: 'This 
 let pcscd: PcscdHandle;
 let reader: PcscCardReader;
 
-/** Resolves with the first `event` whose payload passes `accept`. */
-function waitFor<T>(emitter: NodeJS.EventEmitter, event: string, accept: (payload: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const listener = (payload: T) => {
-      if (!accept(payload)) return;
-      emitter.off(event, listener);
-      resolve(payload);
-    };
-    emitter.on(event, listener);
-  });
-}
 
 /** Every event the reader emits from now on, in order. */
 function record(target: PcscCardReader): { events: Array<[keyof CardReaderEvents, unknown]>; done(): void } {
@@ -49,8 +39,8 @@ function record(target: PcscCardReader): { events: Array<[keyof CardReaderEvents
  */
 async function tap<T>(model: CardModel, event: 'card' | 'error' = 'card', options = {}): Promise<T> {
   const card = new VirtualCard(model, options);
-  const seen = waitFor<T>(reader, event);
-  const removed = waitFor<CardRemoval>(reader, 'card-removed');
+  const seen = nextEvent<T>(reader, event);
+  const removed = nextEvent<CardRemoval>(reader, 'card-removed');
   await card.insert(pcscd.vpcdPort);
   const payload = await seen;
   await card.remove();
@@ -74,10 +64,10 @@ describe('a card already on the reader when the kiosk starts', () => {
     const card = new VirtualCard(ntag);
     await card.insert(pcscd.vpcdPort);
     reader = new PcscCardReader(undefined, { memberCard: config });
-    const tapped = waitFor<CardTap>(reader, 'card');
+    const tapped = nextEvent<CardTap>(reader, 'card');
     await reader.start();
     expect(await tapped).toEqual({ uid: '04C0FFEE000001', readerName: SLOT0, verification: 'verified', cardNumber: '6200000000000001' });
-    const removed = waitFor<CardRemoval>(reader, 'card-removed');
+    const removed = nextEvent<CardRemoval>(reader, 'card-removed');
     await card.remove();
     expect(await removed).toEqual({ uid: '04C0FFEE000001', readerName: SLOT0 });
   });
@@ -152,14 +142,14 @@ describe('member records over pcscd + vpcd', () => {
 
 describe('pcscd going away and coming back', () => {
   it('reports the readers gone, then back, and reads cards again', async () => {
-    const gone = waitFor<ReaderInfo>(reader, 'reader-disconnected', (info) => info.readerName === SLOT0);
+    const gone = nextEvent<ReaderInfo>(reader, 'reader-disconnected', (info) => info.readerName === SLOT0);
     const errors: CardReaderError[] = [];
     reader.on('error', (error) => errors.push(error));
     await pcscd.stopDaemon();
     await gone;
     expect(reader.health()).toMatchObject({ present: false, ready: false, fault: { code: 'pcscd-lost' } });
 
-    const back = waitFor<ReaderInfo>(reader, 'reader-connected', (info) => info.readerName === SLOT0);
+    const back = nextEvent<ReaderInfo>(reader, 'reader-connected', (info) => info.readerName === SLOT0);
     await pcscd.startDaemon();
     await back;
     expect(reader.health()).toMatchObject({ present: true, ready: true, fault: null, counters: { reconnects: 1 } });

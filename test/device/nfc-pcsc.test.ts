@@ -8,6 +8,7 @@ import { PcscCardReader } from '../../device/nfc/pcsc-card-reader.ts';
 import type { CardRemoval, CardTap, CardReaderError } from '../../device/nfc/card-reader.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
 import { CardName, IsoDepCard, SW, storageCardAtr } from '../../device/emulators/card-models.ts';
+import { nextEvent } from '../helpers/events.ts';
 
 /** vpcd slot 0, the port startPcscd reports. */
 const SLOT0 = 'Virtual PCD 00 00';
@@ -18,7 +19,7 @@ let reader: PcscCardReader;
 beforeAll(async () => {
   pcscd = await startPcscd();
   reader = new PcscCardReader();
-  const slotSeen = waitFor(reader, 'reader-connected', (info: { readerName: string }) => info.readerName === SLOT0);
+  const slotSeen = nextEvent(reader, 'reader-connected', (info: { readerName: string }) => info.readerName === SLOT0);
   await reader.start();
   await slotSeen;
 });
@@ -28,27 +29,16 @@ afterAll(async () => {
   await pcscd?.stop();
 });
 
-/** Resolves with the first `event` whose payload passes `accept`. */
-function waitFor<T>(emitter: NodeJS.EventEmitter, event: string, accept: (payload: T) => boolean = () => true): Promise<T> {
-  return new Promise((resolve) => {
-    const listener = (payload: T) => {
-      if (!accept(payload)) return;
-      emitter.off(event, listener);
-      resolve(payload);
-    };
-    emitter.on(event, listener);
-  });
-}
 
 /**
  * Every test waits until pcscd has seen its card leave: vpcd notices a closed card socket only at its
  * next presence poll, and a reader that connects before that blocks on the vanished card.
  */
 async function tapAndRemove(card: VirtualCard): Promise<{ tap: CardTap; removal: CardRemoval }> {
-  const tapped = waitFor<CardTap>(reader, 'card');
+  const tapped = nextEvent<CardTap>(reader, 'card');
   await card.insert(pcscd.vpcdPort);
   const tap = await tapped;
-  const removed = waitFor<CardRemoval>(reader, 'card-removed');
+  const removed = nextEvent<CardRemoval>(reader, 'card-removed');
   await card.remove();
   return { tap, removal: await removed };
 }
@@ -67,12 +57,12 @@ describe('PcscCardReader over pcscd + vpcd', () => {
 
   it('turns a phone (ISO 14443-4, no AID) into an error event and keeps working', async () => {
     const phone = new VirtualCard(new IsoDepCard());
-    const failed = waitFor<CardReaderError>(reader, 'error');
+    const failed = nextEvent<CardReaderError>(reader, 'error');
     await phone.insert(pcscd.vpcdPort);
     const error = await failed;
     expect(error.message).toMatch(/ISO 14443-4 card .*not a member card/);
     expect(error.readerName).toBe(SLOT0);
-    const removed = waitFor<CardRemoval>(reader, 'card-removed');
+    const removed = nextEvent<CardRemoval>(reader, 'card-removed');
     await phone.remove();
     expect(await removed).toEqual({ uid: null, readerName: SLOT0 });
 
@@ -82,10 +72,10 @@ describe('PcscCardReader over pcscd + vpcd', () => {
 
   it('turns a storage card that refuses GET DATA into an error event', async () => {
     const broken = new VirtualCard({ atr: storageCardAtr(CardName.ultralight), respond: () => SW.functionNotSupported });
-    const failed = waitFor<CardReaderError>(reader, 'error');
+    const failed = nextEvent<CardReaderError>(reader, 'error');
     await broken.insert(pcscd.vpcdPort);
     expect((await failed).message).toMatch(/could not read the card's UID/);
-    const removed = waitFor<CardRemoval>(reader, 'card-removed');
+    const removed = nextEvent<CardRemoval>(reader, 'card-removed');
     await broken.remove();
     expect(await removed).toEqual({ uid: null, readerName: SLOT0 });
   });
@@ -116,9 +106,9 @@ describe('PcscCardReader over pcscd + vpcd', () => {
       killSignal: 'SIGKILL',
     });
     const exited = once(child, 'exit');
-    await waitFor<string>(child, 'message', (message) => message === 'ready');
+    await nextEvent<string>(child, 'message', (message) => message === 'ready');
     const card = new VirtualCard({ uid: '04A22B1E' });
-    const tapped = waitFor<string>(child, 'message');
+    const tapped = nextEvent<string>(child, 'message');
     await card.insert(pcscd.vpcdPort);
     expect(await tapped).toBe('04A22B1E');
     await card.remove();
@@ -150,8 +140,8 @@ describe('the storage card through pcscd, read with nfc-pcsc directly', () => {
   });
 
   it('presents a PC/SC storage-card ATR and serves page reads (FF B0) from the emulated memory', async () => {
-    const slot = readers.find((r) => r.name === SLOT0) ?? (await waitFor<Reader>(nfc, 'reader', (r) => r.name === SLOT0));
-    const seen = waitFor<Card>(slot, 'card');
+    const slot = readers.find((r) => r.name === SLOT0) ?? (await nextEvent<Reader>(nfc, 'reader', (r) => r.name === SLOT0));
+    const seen = nextEvent<Card>(slot, 'card');
     await card.insert(pcscd.vpcdPort);
     const tapped = await seen;
     expect(tapped.atr?.[5]).toBe(0x4f);

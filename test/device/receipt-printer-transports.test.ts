@@ -8,19 +8,9 @@ import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import type { TopUpReceipt } from '../../device/printer/receipt.ts';
 import type { Voucher } from '../../device/printer/voucher.ts';
 import { openPtyPair } from '../../device/emulators/serial-pty.ts';
+import { topUpReceipt } from '../helpers/fixtures.ts';
 
-const receipt: TopUpReceipt = {
-  storeName: '旗舰店 Flagship Store',
-  deviceId: 'kiosk-01',
-  memberName: '张三',
-  cardUidMasked: '****1C2D',
-  amountFen: 10000,
-  balances: { principalFen: 15000, bonusFen: 2000, points: 350 },
-  txId: '0190f3e2-7c1a-7b3e-9a55-3f1f0c2d4e5f',
-  seq: 42,
-  at: new Date('2025-01-02T17:45:08Z'),
-  pendingSync: false,
-};
+const receipt = topUpReceipt;
 
 const voucher: Voucher = {
   kind: 'redemption',

@@ -6,19 +6,9 @@ import { startPrinterEmulator, type TcpPrinterEmulator } from '../../device/emul
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { PrinterError } from '../../device/printer/printer-error.ts';
 import { displayWidth, formatReceiptTime, renderTopUpReceipt, type TopUpReceipt } from '../../device/printer/receipt.ts';
+import { topUpReceipt } from '../helpers/fixtures.ts';
 
-const receipt: TopUpReceipt = {
-  storeName: '旗舰店 Flagship Store',
-  deviceId: 'kiosk-01',
-  memberName: '张三',
-  cardUidMasked: '****1C2D',
-  amountFen: 10000,
-  balances: { principalFen: 15000, bonusFen: 2000, points: 350 },
-  txId: '0190f3e2-7c1a-7b3e-9a55-3f1f0c2d4e5f',
-  seq: 42,
-  at: new Date('2025-01-02T17:45:08Z'),
-  pendingSync: false,
-};
+const receipt = topUpReceipt;
 
 describe('renderTopUpReceipt', () => {
   const texts = (r: TopUpReceipt, columns?: number) =>

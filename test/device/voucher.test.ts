@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createCanvas, loadImage } from '@napi-rs/canvas';
+import { PNG } from 'pngjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startPrinterEmulator, type TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 import { displayWidth } from '../../device/printer/receipt.ts';
@@ -50,15 +50,11 @@ describe('renderVoucher', () => {
   });
 });
 
-/** Reads the pixels back through Skia: the PNG must decode, not merely start with the signature. */
-async function darkPixels(png: Buffer): Promise<{ width: number; height: number; dark: number }> {
-  const image = await loadImage(png);
-  const canvas = createCanvas(image.width, image.height);
-  const ctx = canvas.getContext('2d');
-  ctx.drawImage(image, 0, 0);
-  const { data } = ctx.getImageData(0, 0, image.width, image.height);
+/** Decodes the pixels with pngjs: the PNG must decode, not merely start with the signature. */
+function darkPixels(png: Buffer): { width: number; height: number; dark: number } {
+  const image = PNG.sync.read(png);
   let dark = 0;
-  for (let i = 0; i < data.length; i += 4) if (data[i]! < 128) dark++;
+  for (let i = 0; i < image.data.length; i += 4) if (image.data[i]! < 128) dark++;
   return { width: image.width, height: image.height, dark };
 }
 
@@ -70,15 +66,15 @@ describe('printer emulator pictures', () => {
   afterEach(() => emulator.close());
 
   it('renders a printed voucher to a PNG (written to test-artifacts/voucher.png)', async () => {
-    expect(() => emulator.lastReceiptPng()).toThrow(/printed nothing yet/);
+    await expect(emulator.lastReceiptPng()).rejects.toThrow(/printed nothing yet/);
     const printed = once(emulator, 'receipt');
     await new ReceiptPrinter({ host: '127.0.0.1', port: emulator.port }).printVoucher(voucher);
     await printed;
-    const png = emulator.lastReceiptPng();
+    const png = await emulator.lastReceiptPng();
     await mkdir('test-artifacts', { recursive: true });
     await writeFile('test-artifacts/voucher.png', png);
     expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-    const { width, height, dark } = await darkPixels(png);
+    const { width, height, dark } = darkPixels(png);
     expect(width).toBe(416); // 384 dots of 58 mm paper and the margins
     expect(height).toBeGreaterThan(600);
     expect(height).toBeLessThan(1500);
