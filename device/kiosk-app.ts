@@ -13,6 +13,7 @@ import type { ReceiptPrinter } from './printer/receipt-printer.ts';
 import { watchPrinter } from './printer/printer-watch.ts';
 import { BillValidator } from './bill-validator/bill-validator.ts';
 import { KioskHealthRegistry, type HealthSource } from './health/kiosk-health.ts';
+import { Backoff } from './hardware/backoff.ts';
 
 export const SOFTWARE_VERSION = '0.1.0';
 
@@ -36,6 +37,33 @@ export interface RunningKiosk {
 /** The in-process emulated reader keeps no health; every real adapter does. */
 function isHealthSource(value: object | undefined): value is HealthSource {
   return value !== undefined && 'health' in value && typeof value.health === 'function';
+}
+
+/**
+ * Starts the validator and credits what it stacked while the kiosk was down. A validator that is
+ * unplugged or powered off at boot must not keep members from their balances: the kiosk starts without
+ * cash and keeps trying in the background. Returns the way to stop trying.
+ */
+async function startBillValidator(validator: BillValidator, kiosk: Kiosk, logger: Logger): Promise<() => void> {
+  const backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = async (): Promise<void> => {
+    try {
+      await validator.start();
+      await kiosk.cashAcceptorStarted();
+    } catch (error) {
+      if (stopped) return;
+      const delayMs = backoff.nextDelayMs();
+      logger.error({ err: (error as Error).message, retryInMs: delayMs }, 'bill validator not available; the kiosk takes no cash until it is');
+      timer = setTimeout(() => void attempt(), delayMs);
+    }
+  };
+  await attempt();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 /** Wires one kiosk together: durable store, hub link, peripherals, health, the member flow and its page. */
@@ -97,10 +125,7 @@ export async function startKiosk(
   const { port } = server.server.address() as AddressInfo;
   hub.start();
   // Bills first: a member card already on the reader at start-up must find the validator ready.
-  if (billValidator) {
-    await billValidator.start();
-    await kiosk.cashAcceptorStarted();
-  }
+  const stopRetryingValidator = billValidator ? await startBillValidator(billValidator, kiosk, logger) : () => undefined;
   await reader.start();
   printerWatch.start();
   const url = `http://${config.ui.host}:${port}/`;
@@ -113,6 +138,7 @@ export async function startKiosk(
     billValidator,
     url,
     async stop() {
+      stopRetryingValidator();
       await billValidator?.stop();
       await printerWatch.stop();
       await reader.stop();

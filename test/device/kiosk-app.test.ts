@@ -1,0 +1,84 @@
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../shared/logger.ts';
+import { startKiosk, type RunningKiosk } from '../../device/kiosk-app.ts';
+import { EmulatedCardReader } from '../../device/nfc/emulated-card-reader.ts';
+import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
+import { startPrinterEmulator, type TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
+import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
+import { messages } from '../../device/kiosk/messages.ts';
+import { TestHub } from '../helpers/hub.ts';
+import { waitForView } from '../helpers/kiosk-view.ts';
+
+/**
+ * A kiosk whose bill validator is missing at boot (unplugged, powered off) still serves members their
+ * balances, and starts taking cash by itself once the validator appears on its configured port.
+ */
+describe('kiosk start-up with the bill validator missing', () => {
+  let hub: TestHub;
+  let printer: TcpPrinterEmulator;
+  let cable: PtyPair | undefined;
+  let validator: CctalkValidatorEmulator | undefined;
+  let kiosk: RunningKiosk;
+  let dir: string;
+  const reader = new EmulatedCardReader();
+
+  beforeAll(async () => {
+    hub = await TestHub.create();
+    await hub.start();
+    await hub.member('王五', '04C0FFEE', 1000);
+    printer = await startPrinterEmulator();
+    dir = await mkdtemp(join(tmpdir(), 'mk-kiosk-app-'));
+    const printerEndpoint = { kind: 'tcp' as const, host: '127.0.0.1', port: printer.port };
+    kiosk = await startKiosk(
+      {
+        deviceId: 'kiosk-boot',
+        storeName: 'Boot',
+        mqttUrl: hub.running.mqttUrl,
+        dataDir: join(dir, 'data'),
+        ui: { host: '127.0.0.1', port: 0 },
+        printer: printerEndpoint,
+        nfc: 'emulated',
+        billValidator: { kind: 'cctalk', path: join(dir, 'ttyUSB-validator') },
+      },
+      { reader, printer: new ReceiptPrinter(printerEndpoint) },
+      createLogger('test-kiosk'),
+    );
+  });
+
+  afterAll(async () => {
+    await kiosk?.stop();
+    await validator?.close();
+    await cable?.stop();
+    await printer?.close();
+    await hub?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shows balances without cash, then takes cash once the validator is plugged in', async () => {
+    reader.tap('04C0FFEE');
+    const view = await waitForView(kiosk.url, (v) => v.screen.name === 'member');
+    expect(view.screen).toMatchObject({ balances: { principalFen: 1000 }, message: messages.noCashHere });
+    expect(kiosk.health.snapshot().peripherals.find((p) => p.kind === 'bill-validator')).toMatchObject({ present: false });
+
+    // "Plugging it in": the configured path now leads to a validator.
+    cable = await openPtyPair();
+    validator = await CctalkValidatorEmulator.open(cable.devicePath);
+    await symlink(cable.hostPath, join(dir, 'ttyUSB-validator'));
+    await new Promise<void>((resolve) => {
+      const check = () => kiosk.health.snapshot().peripherals.some((p) => p.kind === 'bill-validator' && p.ready) && resolve();
+      kiosk.health.on('change', check);
+      check();
+    });
+
+    reader.tap('04C0FFEE');
+    await waitForView(kiosk.url, (v) => v.screen.name === 'member' && v.screen.message.en === messages.insertCash.en);
+    const credited = waitForView(kiosk.url, (v) => v.lastTopUp?.amountFen === 2000 && v.lastTopUp.state === 'synced');
+    expect(validator.insertBill(2000, { escrow: true })).toBe('escrow');
+    await credited;
+    expect((await hub.running.ledger.findMemberByCard('04C0FFEE'))?.balances.principalFen).toBe(3000);
+  });
+});
