@@ -10,6 +10,7 @@ declare -A needs=(
   [libpcsclite-dev]=/usr/include/PCSC/winscard.h
   [vsmartcard-vpcd]=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
   [socat]=/usr/bin/socat
+  [mosquitto]=/usr/sbin/mosquitto
   [postgresql]='/usr/lib/postgresql/*/bin/initdb'
   [chromium]=/usr/bin/chromium
   [util-linux]=/usr/bin/unshare

@@ -10,10 +10,22 @@ import { isDeviceId } from '../ids.ts';
  *   res/<op>    hub → device   ok/error envelope echoing the correlation id
  *   member      hub → device   member snapshot after a balance change
  *   status      device → hub   retained online/offline, also the Last Will
+ *   telemetry   device → hub   retained health: peripherals, outbox depth and age, version, uptime
+ *   cmd         hub → device   command with a correlation id and an expiry
+ *   cmd/result  device → hub   ok/error envelope echoing the command's correlation id
+ *   sync        hub → device   "resend from sequence N" after the hub saw a gap
+ *   config      hub → device   retained desired configuration with a version
+ *   config/reported device → hub the configuration version the device applied (or refused)
+ *
+ * Fleet-wide, hub → headquarters: `mk/v1/fleet/summary` (retained).
  */
 export const TOPIC_ROOT = 'mk/v1/devices';
 
-export type DeviceChannel = 'tx' | 'tx/ack' | 'req' | 'res' | 'member' | 'status';
+export const FLEET_SUMMARY_TOPIC = 'mk/v1/fleet/summary';
+
+export type DeviceChannel =
+  | 'tx' | 'tx/ack' | 'req' | 'res' | 'member' | 'status'
+  | 'telemetry' | 'cmd' | 'cmd/result' | 'sync' | 'config' | 'config/reported';
 
 export class InvalidTopicError extends Error {
   constructor(message: string) {
@@ -37,6 +49,12 @@ export const topics = {
   response: (deviceId: string, op: RequestOp) => `${deviceRoot(deviceId)}/res/${op}`,
   member: (deviceId: string) => `${deviceRoot(deviceId)}/member`,
   status: (deviceId: string) => `${deviceRoot(deviceId)}/status`,
+  telemetry: (deviceId: string) => `${deviceRoot(deviceId)}/telemetry`,
+  command: (deviceId: string) => `${deviceRoot(deviceId)}/cmd`,
+  commandResult: (deviceId: string) => `${deviceRoot(deviceId)}/cmd/result`,
+  sync: (deviceId: string) => `${deviceRoot(deviceId)}/sync`,
+  config: (deviceId: string) => `${deviceRoot(deviceId)}/config`,
+  configReported: (deviceId: string) => `${deviceRoot(deviceId)}/config/reported`,
 };
 
 /** Subscriptions the hub makes for the whole fleet. */
@@ -44,6 +62,9 @@ export const hubSubscriptions = {
   transactions: `${TOPIC_ROOT}/+/tx`,
   requests: `${TOPIC_ROOT}/+/req/+`,
   status: `${TOPIC_ROOT}/+/status`,
+  telemetry: `${TOPIC_ROOT}/+/telemetry`,
+  commandResults: `${TOPIC_ROOT}/+/cmd/result`,
+  configReported: `${TOPIC_ROOT}/+/config/reported`,
 };
 
 export interface ParsedDeviceTopic {
@@ -64,6 +85,12 @@ export function parseDeviceTopic(topic: string): ParsedDeviceTopic | undefined {
     case 'tx/ack':
     case 'member':
     case 'status':
+    case 'telemetry':
+    case 'cmd':
+    case 'cmd/result':
+    case 'sync':
+    case 'config':
+    case 'config/reported':
       return { deviceId, channel: tail };
   }
   if (rest.length === 2 && (rest[0] === 'req' || rest[0] === 'res')) {
