@@ -62,6 +62,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private client: MqttClient | undefined;
   private readonly requests = new Map<string, PendingRequest>();
   private resendTimer: NodeJS.Timeout | undefined;
+  private readonly handlers = new Map<string, (payload: Buffer) => void | Promise<void>>();
 
   constructor(private readonly options: HubLinkOptions) {
     super();
@@ -130,12 +131,28 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     });
   }
 
+  /**
+   * Lets a kiosk feature (telemetry, commands, configuration…) receive one of this device's topics: it is
+   * subscribed on every (re)connect and its messages are handed to `handler` as they arrive.
+   */
+  handle(topic: string, handler: (payload: Buffer) => void | Promise<void>): void {
+    this.handlers.set(topic, handler);
+    if (this.client?.connected) void this.client.subscribeAsync(topic, { qos: 1 });
+  }
+
+  /** Publishes on this device's behalf when connected; false when offline (the caller decides what to keep). */
+  publishMessage(topic: string, payload: string, options: { qos?: 0 | 1; retain?: boolean } = {}): boolean {
+    if (!this.client?.connected) return false;
+    this.client.publish(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+    return true;
+  }
+
   private async onConnect(): Promise<void> {
     const { deviceId, logger } = this.options;
     const client = this.client!;
     try {
       await client.subscribeAsync(
-        [topics.txAck(deviceId), topics.response(deviceId, 'card.lookup'), topics.member(deviceId)],
+        [topics.txAck(deviceId), topics.response(deviceId, 'card.lookup'), topics.member(deviceId), ...this.handlers.keys()],
         { qos: 1 },
       );
       await client.publishAsync(topics.status(deviceId), this.statusPayload('online'), { qos: 1, retain: true });
@@ -161,7 +178,9 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       if (!update.ok) return void logger.warn({ topic, reason: update.reason }, 'rejected member update');
       await this.options.store.cacheMember(update.value.member);
       this.emit('member', update.value.member);
+      return;
     }
+    await this.handlers.get(topic)?.(payload);
   }
 
   private async onAck(payload: Buffer): Promise<void> {
