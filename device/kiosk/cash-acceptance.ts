@@ -29,6 +29,8 @@ export interface CashAcceptanceOptions {
   logger: Logger;
   /** Records the credit durably (with the bill's event counter) and tells the member. */
   credit(member: MemberSnapshot, amountFen: number, billEventCounter: number): Promise<void>;
+  /** Whether to take a bill held in escrow (offline limits); a refused bill goes back to the member. */
+  approve(member: MemberSnapshot, amountFen: number): boolean;
 }
 
 /**
@@ -78,8 +80,8 @@ export class CashAcceptance {
 
   private async onEscrow(bill: BillEvent): Promise<void> {
     const owner = this.options.store.cash.session;
-    if (owner) return this.options.acceptor.stackEscrow();
-    this.options.logger.warn({ valueFen: bill.valueFen }, 'bill in escrow with no member session: returning it');
+    if (owner && this.options.approve(owner.member, bill.valueFen)) return this.options.acceptor.stackEscrow();
+    this.options.logger.warn({ valueFen: bill.valueFen, session: owner !== null }, 'bill in escrow not taken: returning it');
     await this.options.acceptor.returnEscrow();
   }
 

@@ -7,6 +7,7 @@ import { HubUnavailableError, type CardLookupResult } from '../sync/hub-link.ts'
 import type { CardTap } from '../nfc/card-reader.ts';
 import { CashAcceptance, type CashAcceptorPort } from './cash-acceptance.ts';
 import { printTopUpReceipt, type ReceiptPort } from './receipt-job.ts';
+import { DEFAULT_OFFLINE_LIMITS, mayServeOffline, mayTopUpOffline, type OfflineLimits } from './offline-limits.ts';
 import { messages, type Bilingual } from './messages.ts';
 
 export type { ReceiptPort };
@@ -35,6 +36,9 @@ export interface KioskOptions {
   logger: Logger;
   /** How long to wait for the hub's confirmation so the receipt can show the confirmed balance. */
   receiptAckWaitMs?: number;
+  offlineLimits?: OfflineLimits;
+  /** For tests of time-dependent limits. */
+  now?: () => Date;
 }
 
 /**
@@ -93,9 +97,21 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
   private lastTopUpMember: MemberSnapshot | undefined;
   private cashFault: CashFault | null = null;
   private readonly cash: CashAcceptance | undefined;
+  private offlineLimits: OfflineLimits;
+  /**
+   * When the hub last answered. Kept in memory: a kiosk restarted while offline starts its offline clock
+   * again, which the per-card and per-kiosk caps (computed from the durable outbox) still bound.
+   */
+  private lastHubContact: Date;
+  private readonly now: () => Date;
 
   constructor(private readonly options: KioskOptions) {
     super();
+    this.now = options.now ?? (() => new Date());
+    this.offlineLimits = options.offlineLimits ?? DEFAULT_OFFLINE_LIMITS;
+    this.lastHubContact = this.now();
+    options.hub.on('connected', () => (this.lastHubContact = this.now()));
+    options.hub.on('disconnected', () => (this.lastHubContact = this.now()));
     options.hub.on('settled', (entry) => this.onSettled(entry));
     options.hub.on('member', (member) => this.onMemberUpdate(member));
     // The screen shows whether the kiosk is online, so every change of the link redraws it.
@@ -107,9 +123,26 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
         store: options.store,
         logger: options.logger.child({ component: 'cash' }),
         credit: (member, amountFen, billEventCounter) => this.creditCash(member, amountFen, billEventCounter).then(() => undefined),
+        approve: (member, amountFen) => this.approveBill(member, amountFen),
       });
       this.followCashFaults(options.cashAcceptor);
     }
+  }
+
+  /** New limits from the hub's configuration; they apply from the next bill on. */
+  applyOfflineLimits(limits: OfflineLimits): void {
+    this.offlineLimits = limits;
+  }
+
+  /** Online every bill is taken; offline only within the limits, and the member is told why not. */
+  private approveBill(member: MemberSnapshot, amountFen: number): boolean {
+    if (this.options.hub.connected) return true;
+    const unconfirmed = this.options.store.pending().map(({ tx }) => ({ cardUid: tx.body.cardUid, amountFen: tx.body.amountFen, createdAt: tx.createdAt }));
+    const decision = mayTopUpOffline(this.offlineLimits, { cardUid: member.cardUid, amountFen, lastHubContact: this.lastHubContact, now: this.now() }, unconfirmed);
+    if (decision.ok) return true;
+    this.options.logger.warn({ reason: decision.reason, amountFen }, 'bill refused by the offline limits');
+    this.readerMessage(decision.message);
+    return false;
   }
 
   /** Call once the bill validator has started (see CashAcceptance.started). */
@@ -221,6 +254,7 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
     let lookup: CardLookupResult | undefined;
     try {
       lookup = await this.options.hub.lookupCard(key);
+      this.lastHubContact = this.now();
     } catch (error) {
       if (!(error instanceof HubUnavailableError)) throw error;
       log.warn({ reason: error.message }, 'hub unavailable for card lookup; using the local cache');
@@ -228,6 +262,10 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
     if (lookup && !lookup.found) {
       log.info({ code: lookup.code }, 'card refused by the hub');
       return this.show({ name: 'error', message: lookup.code === 'CARD_NOT_FOUND' ? messages.unknownCard : messages.cardRefused });
+    }
+    if (!lookup) {
+      const served = mayServeOffline(this.offlineLimits, this.lastHubContact, this.now());
+      if (!served.ok) return this.show({ name: 'error', message: served.message });
     }
     const member = lookup?.member ?? this.cachedMember(key);
     if (!member) return this.show({ name: 'error', message: messages.offlineUnknownCard });

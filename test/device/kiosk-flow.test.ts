@@ -71,11 +71,19 @@ let printer: StandInPrinter;
 let acceptor: StandInAcceptor;
 let kiosk: Kiosk;
 
+let clock = new Date();
+
 function newKiosk(receiptAckWaitMs = 60_000): Kiosk {
-  return new Kiosk({ deviceId: 'k1', storeName: '测试店 Test store', store, hub, printer, cashAcceptor: acceptor, logger: createLogger('test'), receiptAckWaitMs });
+  return new Kiosk({
+    deviceId: 'k1', storeName: '测试店 Test store', store, hub, printer, cashAcceptor: acceptor, logger: createLogger('test'), receiptAckWaitMs,
+    offlineLimits: { perTransactionFen: 10_000, perCardPerDayFen: 15_000, perKioskTotalFen: 100_000, maxOfflineHours: 24 },
+    now: () => clock,
+  });
 }
 
 beforeEach(async () => {
+  // The outbox stamps entries with the real time, so the kiosk's clock starts there too.
+  clock = new Date();
   dir = await mkdtemp(join(tmpdir(), 'kiosk-flow-'));
   store = await KioskStore.open(join(dir, 'kiosk.json'));
   hub = new StandInHub();
@@ -232,5 +240,36 @@ describe('kiosk member flow', () => {
     expect(printer.printed).toEqual([expect.objectContaining({ txId: entry.tx.txId, amountFen: 5000 })]);
     expect(kiosk.view().lastTopUp).toMatchObject({ printed: true });
     expect(await kiosk.reprintLastReceipt()).toBe(false);
+  });
+
+  describe('offline', () => {
+    const goOffline = async () => {
+      await store.cacheMember(member);
+      hub.connected = false;
+      hub.lookup = async () => {
+        throw new HubUnavailableError('not connected to the hub');
+      };
+      hub.emit('disconnected');
+    };
+
+    it('takes bills within the offline limits and returns the one that would exceed them, saying why', async () => {
+      await goOffline();
+      await tap('04A22B1C');
+      acceptor.emit('bill-escrow', bill(10_000, 8));
+      acceptor.emit('bill-stacked', bill(10_000, 8));
+      acceptor.emit('bill-escrow', bill(10_000, 9));
+      await kiosk.cashAcceptorStarted();
+      expect(acceptor.routed).toEqual(['stack', 'return']);
+      expect(kiosk.view().screen).toMatchObject({ message: { zh: '网络中断，本卡今日离线充值已达上限 (¥150.00)' } });
+      expect(store.pending().map((e) => e.tx.body.amountFen)).toEqual([10_000]);
+    });
+
+    it('stops serving members from the cache once offline longer than allowed', async () => {
+      await goOffline();
+      clock = new Date(clock.getTime() + 25 * 3_600_000);
+      await tap('04A22B1C');
+      expect(kiosk.view().screen).toMatchObject({ name: 'error', message: { en: 'The network has been down too long. Please go to the counter.' } });
+      expect(acceptor.enabled).toBe(false);
+    });
   });
 });
