@@ -9,6 +9,8 @@ export interface HubConfig {
   mqttUrl?: string;
   mqttUsername?: string;
   mqttPassword?: string;
+  /** Shared-subscription group for running several hubs on one external broker. */
+  mqttShareGroup?: string;
   embeddedMqtt: { host: string; port: number };
 }
 
@@ -22,8 +24,14 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
     mqttUrl: read.url('MQTT_URL', ['mqtt:', 'mqtts:']),
     mqttUsername: read.optional('MQTT_USERNAME'),
     mqttPassword: read.optional('MQTT_PASSWORD'),
+    mqttShareGroup: read.optional('MQTT_SHARE_GROUP'),
     embeddedMqtt: { host: read.string('MQTT_HOST', '127.0.0.1'), port: read.port('MQTT_PORT', 1883) },
   };
+  // Aedes has no shared subscriptions: a group there would silently receive nothing.
+  if (config.mqttShareGroup && !config.mqttUrl) read.problems.push('MQTT_SHARE_GROUP needs an external broker (MQTT_URL)');
+  if (config.mqttShareGroup && !/^[A-Za-z0-9_-]{1,64}$/.test(config.mqttShareGroup)) {
+    read.problems.push(`MQTT_SHARE_GROUP may contain only letters, digits, '-' and '_', got "${config.mqttShareGroup}"`);
+  }
   read.done();
   return config;
 }

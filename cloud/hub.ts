@@ -3,21 +3,27 @@ import { createLogger, type Logger } from '../shared/logger.ts';
 import type { HubConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { Ledger, businessErrorOf, toSnapshot } from './ledger/index.ts';
-import { buildHttpApp } from './http/app.ts';
+import { API_PREFIX, buildHttpApp } from './http/app.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.ts';
 import { DeviceGateway, type GatewayLedger } from './mqtt/device-gateway.ts';
+import { verifyDeviceCredentials } from './devices/credentials.ts';
+import { createDeviceSync, deviceConfigRoutes, type DeviceSync } from './sync/index.ts';
+import { startFleet, type Fleet } from './fleet/fleet-service.ts';
+import { registerFleetDashboard } from './fleet/dashboard.ts';
 
 export interface RunningHub {
   db: Database;
   ledger: Ledger;
   gateway: DeviceGateway;
+  sync: DeviceSync;
+  fleet: Fleet;
   httpUrl: string;
   mqttUrl: string;
   stop(): Promise<void>;
 }
 
 /** The ledger as the device gateway needs it: device transactions act as the device that recorded them. */
-function gatewayLedgerOf(ledger: Ledger): GatewayLedger {
+export function gatewayLedgerOf(ledger: Ledger): GatewayLedger {
   return {
     async topUpCash(input) {
       const posted = await ledger.topUpCash({ ...input, actor: { type: 'device', id: input.deviceId } });
@@ -31,23 +37,37 @@ function gatewayLedgerOf(ledger: Ledger): GatewayLedger {
 
 /**
  * Starts the hub: database (PGlite or PostgreSQL, migrated), MQTT (embedded Aedes unless an external
- * broker is configured), the device gateway and the REST API. Stops in the reverse order.
+ * broker is configured; with hub credentials configured, every device must log in with its own), the
+ * fleet registry, the device gateway with sync, the REST API and the fleet dashboard. Stops in reverse.
  */
 export async function startHub(config: HubConfig, logger: Logger = createLogger('hub')): Promise<RunningHub> {
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   const ledger = new Ledger(db);
+  const { mqttUsername: username, mqttPassword: password } = config;
   let broker: EmbeddedBroker | undefined;
-  if (!config.mqttUrl) broker = await startEmbeddedBroker({ ...config.embeddedMqtt, logger });
+  if (!config.mqttUrl) {
+    const auth = username && password
+      ? { hubUsername: username, hubPassword: password, verifyDevice: (id: string, secret: string) => verifyDeviceCredentials(db, id, secret) }
+      : undefined;
+    broker = await startEmbeddedBroker({ ...config.embeddedMqtt, logger, ...(auth ? { auth } : {}) });
+  }
   const mqttUrl = config.mqttUrl ?? broker!.url;
+  const fleet = await startFleet({ mqttUrl, db, logger: logger.child({ component: 'fleet' }), username, password });
+  const sync = createDeviceSync({ db, snapshotOf: (cardUid) => ledger.findMemberByCard(cardUid), logger: logger.child({ component: 'device-sync' }) });
   const gateway = new DeviceGateway({
     url: mqttUrl,
     ledger: gatewayLedgerOf(ledger),
+    sync,
+    onSequenceConflict: (deviceId) => fleet.recordSyncConflict(deviceId),
     logger: logger.child({ component: 'device-gateway' }),
-    username: config.mqttUsername,
-    password: config.mqttPassword,
+    username,
+    password,
+    ...(config.mqttShareGroup ? { shareGroup: config.mqttShareGroup } : {}),
   });
   await gateway.start();
   const app = await buildHttpApp({ db, logger });
+  await app.register(deviceConfigRoutes(sync.config), { prefix: API_PREFIX });
+  await registerFleetDashboard(app, fleet);
   await app.listen({ host: config.http.host, port: config.http.port });
   const { port } = app.server.address() as AddressInfo;
   const httpUrl = `http://${config.http.host}:${port}`;
@@ -56,10 +76,13 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     db,
     ledger,
     gateway,
+    sync,
+    fleet,
     httpUrl,
     mqttUrl,
     async stop() {
       await app.close();
+      await fleet.stop();
       await gateway.stop();
       await broker?.close();
       await db.close();

@@ -14,6 +14,9 @@ import { watchPrinter } from './printer/printer-watch.ts';
 import { BillValidator } from './bill-validator/bill-validator.ts';
 import { KioskHealthRegistry, type HealthSource } from './health/kiosk-health.ts';
 import { Backoff } from './hardware/backoff.ts';
+import { startTelemetry } from './sync/telemetry.ts';
+import { startCommandHandler } from './sync/commands.ts';
+import { ConfigSync } from './sync/config-sync.ts';
 
 export const SOFTWARE_VERSION = '0.1.0';
 
@@ -94,15 +97,21 @@ export async function startKiosk(
           ...(store.cash.lastBillEventCounter === null ? {} : { lastEventCounter: store.cash.lastBillEventCounter }),
         })
       : undefined;
+  // Configuration from the hub, applied durably before, wins over the local defaults.
+  const hubConfig = store.config?.config;
   const kiosk = new Kiosk({
     deviceId: config.deviceId,
-    storeName: config.storeName,
+    storeName: hubConfig?.storeName ?? config.storeName,
     store,
     hub,
     printer: hardware.printer,
     ...(billValidator ? { cashAcceptor: billValidator } : {}),
+    ...(hubConfig ? { offlineLimits: hubConfig.offlineLimits } : {}),
     logger: logger.child({ component: 'session' }),
   });
+  const configSync = new ConfigSync({ deviceId: config.deviceId, link: hub, store, logger: logger.child({ component: 'config-sync' }) });
+  configSync.on('applied', ({ config: applied }) => kiosk.applyOfflineLimits(applied.offlineLimits));
+  configSync.start();
 
   const { reader, printer, magstripe } = hardware;
   reader.on('card', (tap) => {
@@ -119,6 +128,19 @@ export async function startKiosk(
   const peripherals: Array<object | undefined> = [reader, printer, magstripe, billValidator];
   const untrack = peripherals.filter(isHealthSource).map((source) => health.track(source));
   const printerWatch = watchPrinter(printer);
+  const telemetry = startTelemetry({ hub, health, store, deviceId: config.deviceId, softwareVersion: SOFTWARE_VERSION });
+  startCommandHandler({
+    hub,
+    deviceId: config.deviceId,
+    logger: logger.child({ component: 'commands' }),
+    handlers: {
+      'reprint-last-receipt': async () => {
+        if (!(await kiosk.reprintLastReceipt())) throw new Error('there is no failed receipt to reprint, or the printer still cannot print');
+        return { printed: true };
+      },
+      'run-self-test': () => health.snapshot(),
+    },
+  });
 
   const server = await buildKioskServer({ kiosk, health, logger });
   await server.listen({ host: config.ui.host, port: config.ui.port });
@@ -144,6 +166,7 @@ export async function startKiosk(
       await reader.stop();
       untrack.forEach((stop) => stop());
       await server.close();
+      telemetry.stop();
       await hub.stop();
     },
   };

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../../shared/logger.ts';
+import { authorizePublish, authorizeSubscribe, type Principal } from './acl.ts';
+import { authenticateConnect, type BrokerAuth } from './device-auth.ts';
 
 export interface EmbeddedBroker {
   url: string;
@@ -9,24 +11,77 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
+export interface EmbeddedBrokerOptions {
+  host?: string;
+  port?: number;
+  logger: Logger;
+  /** Per-device credentials and the ACL of acl.ts; without it the broker lets anyone connect and use any topic. */
+  auth?: BrokerAuth;
+}
+
+/**
+ * Aedes handlers enforcing `auth`: CONNECT is decided by device-auth.ts, every PUBLISH and SUBSCRIBE by acl.ts.
+ * A refused subscription is negated (SUBACK 0x80) and the client stays connected; a refused publish closes the
+ * connection, as Aedes does for any publish error (MQTT 3.1.1 has no way to refuse one). Each refusal is logged
+ * with its reason, never with the password.
+ */
+function authHandlers(auth: BrokerAuth, logger: Logger): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'> {
+  // Who each authenticated connection is, for the ACL checks that follow; the entry goes with the client.
+  const principals = new WeakMap<Client, Principal>();
+  const who = (client: Client | null) => ({ clientId: client?.id, principal: client ? principals.get(client) : undefined });
+  return {
+    authenticate(client, username, password, done) {
+      authenticateConnect(auth, { clientId: client.id, username, password }).then(
+        (decision) => {
+          if (decision.ok) {
+            principals.set(client, decision.principal);
+            return done(null, true);
+          }
+          logger.warn({ clientId: client.id, username, reason: decision.reason }, 'mqtt connect refused');
+          done(Object.assign(new Error(decision.reason), { returnCode: decision.returnCode }) as AuthenticateError, false);
+        },
+        (error: Error) => {
+          logger.error({ clientId: client.id, username, err: error.message }, 'mqtt authentication failed');
+          done(Object.assign(new Error('authentication unavailable'), { returnCode: 3 }) as AuthenticateError, false);
+        },
+      );
+    },
+    authorizePublish(client, packet, callback) {
+      // client is null only for a Last Will Aedes replays without its connection; no principal, no publish.
+      const { clientId, principal } = who(client);
+      const decision = principal ? authorizePublish(principal, packet.topic) : { allowed: false as const, reason: 'unauthenticated client' };
+      if (decision.allowed) return callback(null);
+      logger.warn({ clientId, topic: packet.topic, reason: decision.reason }, 'mqtt publish refused');
+      callback(new Error(decision.reason));
+    },
+    authorizeSubscribe(client, subscription, callback) {
+      const { clientId, principal } = who(client);
+      const decision = principal ? authorizeSubscribe(principal, subscription.topic) : { allowed: false as const, reason: 'unauthenticated client' };
+      if (decision.allowed) return callback(null, subscription);
+      logger.warn({ clientId, filter: subscription.topic, reason: decision.reason }, 'mqtt subscribe refused');
+      callback(null, null);
+    },
+  };
+}
+
 /**
  * The default MQTT broker: Aedes inside the hub process, so a single `npm start` needs no other server.
  * MQTT 3.1.1 over plain TCP on the given host/port (port 0 picks a free one). For more than one hub
  * instance use an external broker (MQTT_URL) with shared subscriptions — Aedes has none.
  */
-export async function startEmbeddedBroker(options: { host?: string; port?: number; logger: Logger }): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const host = options.host ?? '127.0.0.1';
-  const aedes = await Aedes.createBroker();
+  const aedes = await Aedes.createBroker(options.auth ? authHandlers(options.auth, options.logger) : {});
   aedes.on('clientError', (client, error) => {
     options.logger.debug({ clientId: client.id, err: error.message }, 'mqtt client error');
   });
-  const server: Server = createServer(aedes.handle);
+  const server: Server = createServer({ noDelay: true }, aedes.handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  options.logger.info({ host, port }, 'embedded MQTT broker listening');
+  options.logger.info({ host, port, auth: options.auth ? 'per-device credentials' : 'off' }, 'embedded MQTT broker listening');
   return {
     url: `mqtt://${host}:${port}`,
     port,

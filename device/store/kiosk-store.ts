@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { newId } from '../../shared/ids.ts';
 import { validate } from '../../shared/contract/decode.ts';
 import {
+  DeviceConfig,
   DeviceTransaction,
   ErrorBody,
   MemberSnapshot,
@@ -35,12 +36,20 @@ const CashState = Type.Object({
 });
 export type CashState = Static<typeof CashState>;
 
+/** The hub's configuration this kiosk runs, with its version; null until the hub has sent one. */
+const AppliedConfig = Type.Union([
+  Type.Object({ version: Type.Integer({ minimum: 1 }), config: DeviceConfig, appliedAt: Type.String() }),
+  Type.Null(),
+]);
+export type AppliedConfig = Static<typeof AppliedConfig>;
+
 const KioskData = Type.Object({
   v: Type.Literal(1),
   nextSeq: Type.Integer({ minimum: 1 }),
   outbox: Type.Array(OutboxEntry),
   members: Type.Record(Type.String(), MemberSnapshot),
   cash: CashState,
+  config: AppliedConfig,
 });
 type KioskData = Static<typeof KioskData>;
 
@@ -68,10 +77,19 @@ export class KioskStore {
   private constructor(private readonly db: Low<KioskData>) {}
 
   static async open(file: string): Promise<KioskStore> {
-    const db = new Low<KioskData>(new DurableJSONFile(file), { v: 1, nextSeq: 1, outbox: [], members: {}, cash: emptyCashState() });
+    const db = new Low<KioskData>(new DurableJSONFile(file), {
+      v: 1,
+      nextSeq: 1,
+      outbox: [],
+      members: {},
+      cash: emptyCashState(),
+      config: null,
+    });
     await db.read();
     // Files written before cash state existed have none; they had no open cash session either.
     db.data.cash ??= emptyCashState();
+    // Likewise for configuration: such a kiosk had never received one.
+    db.data.config ??= null;
     const checked = validate(KioskData, db.data);
     if (!checked.ok) throw new InvalidKioskDataError(file, checked.reason);
     return new KioskStore(db);
@@ -119,6 +137,17 @@ export class KioskStore {
     return this.db.data.outbox.filter((entry) => entry.state === 'pending');
   }
 
+  /**
+   * The entries with sequence numbers `fromSeq`..`toSeq` the hub may still need, in sequence order: pending
+   * ones, and synced ones too (the hub asking for a sequence it acknowledged means it lost it, and its
+   * idempotency makes resending harmless). Rejected ones are final and never resent.
+   */
+  resendable(fromSeq: number, toSeq: number): OutboxEntry[] {
+    return this.db.data.outbox
+      .filter((entry) => entry.state !== 'rejected' && entry.tx.seq >= fromSeq && entry.tx.seq <= toSeq)
+      .sort((a, b) => a.tx.seq - b.tx.seq);
+  }
+
   entry(txId: string): OutboxEntry | undefined {
     return this.db.data.outbox.find((entry) => entry.tx.txId === txId);
   }
@@ -143,6 +172,22 @@ export class KioskStore {
     return entry;
   }
 
+  get config(): AppliedConfig {
+    return this.db.data.config;
+  }
+
+  /**
+   * Makes `config` the applied configuration, durably, if `version` is newer than the applied one. Returns
+   * false (changing nothing) for a version that is not newer: configuration never goes backwards.
+   */
+  async applyConfig(version: number, config: DeviceConfig): Promise<boolean> {
+    const current = this.db.data.config;
+    if (current && current.version >= version) return false;
+    this.db.data.config = { version, config, appliedAt: new Date().toISOString() };
+    await this.db.write();
+    return true;
+  }
+
   cachedMember(cardUid: string): MemberSnapshot | undefined {
     return this.db.data.members[cardUid];
   }
@@ -152,9 +197,11 @@ export class KioskStore {
     return Object.values(this.db.data.members).find((member) => member.cardNumber === cardNumber);
   }
 
-  /** Caches a snapshot unless the cache already holds a newer version of that member. */
-  async cacheMember(snapshot: MemberSnapshot): Promise<void> {
-    if (this.putMember(snapshot)) await this.db.write();
+  /** Caches a snapshot unless the cache already holds a newer version of that member; true when it did. */
+  async cacheMember(snapshot: MemberSnapshot): Promise<boolean> {
+    if (!this.putMember(snapshot)) return false;
+    await this.db.write();
+    return true;
   }
 
   /** What the member should see: the hub's last word plus this kiosk's top-ups the hub has not confirmed yet. */

@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { newId } from '../../shared/ids.ts';
+import { noDelay } from '../../shared/mqtt-no-delay.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
 import {
   CardLookupResponse,
   MemberUpdate,
+  SyncRequest,
   TxAck,
   type CardLookupRequest,
   type DeviceStatus,
@@ -57,6 +59,8 @@ interface PendingRequest {
  * The kiosk's MQTT link to the hub: drains the outbox at QoS 1, applies acks (durably, through the store),
  * keeps the member cache fresh and answers card lookups. The outbox on disk is the source of truth, so on
  * every (re)connect all pending transactions are published again; the hub applies each exactly once.
+ * When the hub sees a hole in this device's sequence numbers it asks (on `sync`) for that range, which is
+ * published again at once, in sequence order.
  */
 export class HubLink extends EventEmitter<HubLinkEvents> {
   private client: MqttClient | undefined;
@@ -84,10 +88,16 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       will: { topic: topics.status(deviceId), payload: Buffer.from(this.statusPayload('offline')), qos: 1, retain: true },
     });
     this.client = client;
-    client.on('connect', () => void this.onConnect());
+    client.on('connect', () => {
+      noDelay(client);
+      void this.onConnect();
+    });
     client.on('close', () => this.emit('disconnected'));
     client.on('error', (error) => this.options.logger.warn({ err: error.message }, 'hub link error'));
-    client.on('message', (topic, payload) => void this.onMessage(topic, payload));
+    client.on('message', (topic, payload) => {
+      // A message that cannot be handled (a store write failing, say) is logged; the link stays up.
+      this.onMessage(topic, payload).catch((error: Error) => this.options.logger.error({ topic, err: error.message }, 'device message handling failed'));
+    });
     this.resendTimer = setInterval(() => this.publishPending(), this.options.resendIntervalMs ?? 30_000);
     this.resendTimer.unref();
   }
@@ -152,7 +162,13 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     const client = this.client!;
     try {
       await client.subscribeAsync(
-        [topics.txAck(deviceId), topics.response(deviceId, 'card.lookup'), topics.member(deviceId), ...this.handlers.keys()],
+        [
+          topics.txAck(deviceId),
+          topics.response(deviceId, 'card.lookup'),
+          topics.member(deviceId),
+          topics.sync(deviceId),
+          ...this.handlers.keys(),
+        ],
         { qos: 1 },
       );
       await client.publishAsync(topics.status(deviceId), this.statusPayload('online'), { qos: 1, retain: true });
@@ -173,11 +189,12 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     const { deviceId, logger } = this.options;
     if (topic === topics.txAck(deviceId)) return this.onAck(payload);
     if (topic === topics.response(deviceId, 'card.lookup')) return this.onLookupResponse(payload);
+    if (topic === topics.sync(deviceId)) return this.onSyncRequest(payload);
     if (topic === topics.member(deviceId)) {
       const update = decodePayload(MemberUpdate, payload);
       if (!update.ok) return void logger.warn({ topic, reason: update.reason }, 'rejected member update');
-      await this.options.store.cacheMember(update.value.member);
-      this.emit('member', update.value.member);
+      // An update older than what the cache holds (pushes and acks can cross) is dropped, not shown.
+      if (await this.options.store.cacheMember(update.value.member)) this.emit('member', update.value.member);
       return;
     }
     await this.handlers.get(topic)?.(payload);
@@ -193,6 +210,20 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     }
     this.emit('settled', entry);
     if (ack.value.status === 'ok') this.emit('member', ack.value.member);
+  }
+
+  private onSyncRequest(payload: Buffer): void {
+    const { logger, store } = this.options;
+    const request = decodePayload(SyncRequest, payload);
+    if (!request.ok) return void logger.warn({ reason: request.reason }, 'rejected sync request');
+    const { fromSeq, toSeq } = request.value;
+    const entries = store.resendable(fromSeq, toSeq);
+    const unavailable = toSeq - fromSeq + 1 - entries.length;
+    // Rejected entries are final and the hub settled them, so a shortfall means a restored or replaced data
+    // file (or entries trimmed long ago): the hub cannot get those numbers from this kiosk.
+    if (unavailable > 0) logger.error({ fromSeq, toSeq, unavailable }, 'hub asked for sequence numbers this kiosk cannot resend');
+    logger.warn({ fromSeq, toSeq, resending: entries.length }, 'hub saw a sequence gap; resending');
+    for (const entry of entries) this.publish(entry);
   }
 
   private onLookupResponse(payload: Buffer): void {

@@ -2,12 +2,18 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem } from 'node:os';
 import { benchNfcTap } from './nfc-tap.ts';
 import { benchCctalkPoll } from './cctalk-poll.ts';
+import { benchFleetIngest } from './fleet-ingest.ts';
+import { benchFleetIdle } from './fleet-idle.ts';
+import { benchFleetBacklog } from './fleet-backlog.ts';
 import { printTable, type BenchRow } from './stats.ts';
 
 /** `npm run bench`: runs every benchmark, prints one table and writes bench-results/latest.json. */
 const benches: Array<{ name: string; run: () => Promise<BenchRow[]> }> = [
   { name: 'nfc-tap', run: () => benchNfcTap() },
   { name: 'cctalk-poll', run: () => benchCctalkPoll() },
+  { name: 'fleet-ingest', run: () => benchFleetIngest() },
+  { name: 'fleet-idle', run: () => benchFleetIdle() },
+  { name: 'fleet-backlog', run: () => benchFleetBacklog() },
 ];
 
 const rows: BenchRow[] = [];

@@ -136,3 +136,79 @@ export const DeviceStatus = Type.Object(
   { additionalProperties: false },
 );
 export type DeviceStatus = Static<typeof DeviceStatus>;
+
+/**
+ * Hub → device on `sync`: the hub saw a device sequence number above a hole it has never received. The device
+ * publishes its outbox entries `fromSeq`..`toSeq` (inclusive) again, in order; each is still applied at most once.
+ */
+export const SyncRequest = Type.Object(
+  {
+    v: Type.Literal(1),
+    fromSeq: Type.Integer({ minimum: 1 }),
+    toSeq: Type.Integer({ minimum: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type SyncRequest = Static<typeof SyncRequest>;
+
+/** Caps on what a kiosk takes on its own word while it cannot reach the hub (DESIGN.md decision 6). */
+export const OfflineLimitsConfig = Type.Object(
+  {
+    perTransactionFen: Type.Integer({ minimum: 0, maximum: MAX_AMOUNT_FEN }),
+    perCardPerDayFen: Type.Integer({ minimum: 0, maximum: MAX_AMOUNT_FEN }),
+    perKioskTotalFen: Type.Integer({ minimum: 0, maximum: MAX_AMOUNT_FEN }),
+    /** 0 means "never serve from the cache"; a week is the most any store may allow. */
+    maxOfflineHours: Type.Integer({ minimum: 0, maximum: 168 }),
+  },
+  { additionalProperties: false },
+);
+export type OfflineLimitsConfig = Static<typeof OfflineLimitsConfig>;
+
+/** The settings the hub manages for one kiosk. */
+export const DeviceConfig = Type.Object(
+  {
+    storeName: Type.String({ minLength: 1, maxLength: 64 }),
+    receiptFooter: Type.String({ maxLength: 200 }),
+    offlineLimits: OfflineLimitsConfig,
+  },
+  { additionalProperties: false },
+);
+export type DeviceConfig = Static<typeof DeviceConfig>;
+
+/** Hub → device on `config` (retained): the desired configuration. A device applies only a version above its own. */
+export const DesiredConfig = Type.Object(
+  {
+    v: Type.Literal(1),
+    version: Type.Integer({ minimum: 1 }),
+    config: DeviceConfig,
+  },
+  { additionalProperties: false },
+);
+export type DesiredConfig = Static<typeof DesiredConfig>;
+
+/**
+ * Device → hub on `config/reported`: what the device did with a desired configuration. `appliedVersion` is the
+ * version it runs now (0: none yet). A rejection names the offered version when it could be read, and why.
+ */
+export const ConfigReported = Type.Union([
+  Type.Object(
+    {
+      v: Type.Literal(1),
+      status: Type.Literal('applied'),
+      version: Type.Integer({ minimum: 1 }),
+      appliedVersion: Type.Integer({ minimum: 1 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      v: Type.Literal(1),
+      status: Type.Literal('rejected'),
+      version: Type.Optional(Type.Integer({ minimum: 1 })),
+      appliedVersion: Type.Integer({ minimum: 0 }),
+      reason: Type.String({ maxLength: 500 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type ConfigReported = Static<typeof ConfigReported>;

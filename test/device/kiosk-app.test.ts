@@ -59,6 +59,7 @@ describe('kiosk start-up with the bill validator missing', () => {
   });
 
   it('shows balances without cash, then takes cash once the validator is plugged in', async () => {
+    await waitForView(kiosk.url, (v) => v.hubConnected);
     reader.tap('04C0FFEE');
     const view = await waitForView(kiosk.url, (v) => v.screen.name === 'member');
     expect(view.screen).toMatchObject({ balances: { principalFen: 1000 }, message: messages.noCashHere });

@@ -72,6 +72,7 @@ describe('hub configuration', () => {
       mqttUrl: undefined,
       mqttUsername: undefined,
       mqttPassword: undefined,
+      mqttShareGroup: undefined,
       embeddedMqtt: { host: '127.0.0.1', port: 1883 },
     });
   });
@@ -80,5 +81,12 @@ describe('hub configuration', () => {
     expect(() => hubConfigFromEnv({ DATABASE_URL: 'mysql://db/x' })).toThrow(
       'DATABASE_URL must be a postgres: or postgresql: URL, got "mysql://db/x"',
     );
+  });
+});
+
+describe('hub scale-out configuration', () => {
+  it('refuses a share group on the embedded broker, which has no shared subscriptions', () => {
+    expect(() => hubConfigFromEnv({ MQTT_SHARE_GROUP: 'hubs' })).toThrow('MQTT_SHARE_GROUP needs an external broker (MQTT_URL)');
+    expect(hubConfigFromEnv({ MQTT_SHARE_GROUP: 'hubs', MQTT_URL: 'mqtt://broker:1883' }).mqttShareGroup).toBe('hubs');
   });
 });

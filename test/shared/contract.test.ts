@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../../shared/ids.ts';
 import {
   CardLookupRequest,
+  ConfigReported,
+  DesiredConfig,
+  SyncRequest,
   decodePayload,
   DeviceTransaction,
   MemberSnapshot,
@@ -119,5 +122,68 @@ describe('member snapshot', () => {
     expect(decodePayload(MemberSnapshot, JSON.stringify({ ...snapshot, cardNumber: '6200123412345678' })).ok).toBe(true);
     const bad = decodePayload(MemberSnapshot, JSON.stringify({ ...snapshot, cardNumber: '6200-1234' }));
     expect(bad).toMatchObject({ ok: false, reason: expect.stringContaining('/cardNumber') });
+  });
+});
+
+describe('sync request', () => {
+  it('carries the missing range', () => {
+    expect(decodePayload(SyncRequest, '{"v":1,"fromSeq":4,"toSeq":7}')).toEqual({ ok: true, value: { v: 1, fromSeq: 4, toSeq: 7 } });
+  });
+
+  it.each([
+    ['seq 0', { v: 1, fromSeq: 0, toSeq: 2 }],
+    ['a fractional seq', { v: 1, fromSeq: 1.5, toSeq: 2 }],
+    ['no end', { v: 1, fromSeq: 1 }],
+    ['an extra field', { v: 1, fromSeq: 1, toSeq: 2, all: true }],
+    ['another protocol version', { v: 2, fromSeq: 1, toSeq: 2 }],
+  ])('rejects %s', (_label, payload) => {
+    expect(decodePayload(SyncRequest, JSON.stringify(payload)).ok).toBe(false);
+  });
+});
+
+describe('configuration', () => {
+  const desired = () => ({
+    v: 1,
+    version: 3,
+    config: {
+      storeName: '一号店',
+      receiptFooter: '',
+      offlineLimits: { perTransactionFen: 50_000, perCardPerDayFen: 100_000, perKioskTotalFen: 500_000, maxOfflineHours: 24 },
+    },
+  });
+
+  it('accepts a desired configuration', () => {
+    expect(decodePayload(DesiredConfig, JSON.stringify(desired()))).toEqual({ ok: true, value: desired() });
+  });
+
+  it.each([
+    ['version 0', (d: ReturnType<typeof desired>) => ({ ...d, version: 0 })],
+    ['an empty store name', (d: ReturnType<typeof desired>) => ({ ...d, config: { ...d.config, storeName: '' } })],
+    ['a negative limit', (d: ReturnType<typeof desired>) => ({ ...d, config: { ...d.config, offlineLimits: { ...d.config.offlineLimits, perKioskTotalFen: -1 } } })],
+    ['a limit in yuan with decimals', (d: ReturnType<typeof desired>) => ({ ...d, config: { ...d.config, offlineLimits: { ...d.config.offlineLimits, perTransactionFen: 99.5 } } })],
+    ['more than a week offline', (d: ReturnType<typeof desired>) => ({ ...d, config: { ...d.config, offlineLimits: { ...d.config.offlineLimits, maxOfflineHours: 169 } } })],
+    ['a missing limit', (d: ReturnType<typeof desired>) => ({ ...d, config: { ...d.config, offlineLimits: { perTransactionFen: 1 } } })],
+    ['an unknown setting', (d: ReturnType<typeof desired>) => ({ ...d, config: { ...d.config, volume: 11 } })],
+  ])('rejects %s, naming the field', (_label, change) => {
+    const decoded = decodePayload(DesiredConfig, JSON.stringify(change(desired())));
+    expect(decoded).toMatchObject({ ok: false, reason: expect.stringMatching(/^\//) });
+  });
+
+  it('accepts applied and rejected reports; a rejection needs a reason', () => {
+    expect(decodePayload(ConfigReported, '{"v":1,"status":"applied","version":3,"appliedVersion":3}').ok).toBe(true);
+    expect(decodePayload(ConfigReported, '{"v":1,"status":"rejected","version":2,"appliedVersion":3,"reason":"stale"}').ok).toBe(true);
+    expect(decodePayload(ConfigReported, '{"v":1,"status":"rejected","appliedVersion":0,"reason":"not JSON"}').ok).toBe(true);
+    expect(decodePayload(ConfigReported, '{"v":1,"status":"rejected","version":2,"appliedVersion":3}').ok).toBe(false);
+    expect(decodePayload(ConfigReported, '{"v":1,"status":"applied","appliedVersion":3}').ok).toBe(false);
+    expect(decodePayload(ConfigReported, '{"v":1,"status":"applied","version":3,"appliedVersion":0}').ok).toBe(false);
+  });
+});
+
+describe('sync and configuration topics', () => {
+  it('builds and parses them', () => {
+    expect(topics.sync('k1')).toBe('mk/v1/devices/k1/sync');
+    expect(parseDeviceTopic(topics.config('k1'))).toEqual({ deviceId: 'k1', channel: 'config' });
+    expect(parseDeviceTopic(topics.configReported('k1'))).toEqual({ deviceId: 'k1', channel: 'config/reported' });
+    expect(parseDeviceTopic(topics.sync('k1'))).toEqual({ deviceId: 'k1', channel: 'sync' });
   });
 });

@@ -1,0 +1,111 @@
+import type { Logger } from '../../shared/logger.ts';
+import { topics } from '../../shared/contract/topics.ts';
+import { encodePayload } from '../../shared/contract/decode.ts';
+import type { MemberSnapshot, MemberUpdate } from '../../shared/contract/payloads.ts';
+import type { Database } from '../db/database.ts';
+import type { Publish } from './publish.ts';
+
+export interface MemberFanoutOptions {
+  db: Database;
+  /** The member holding this card now, as a kiosk that caches it under this card sees them. */
+  snapshotOf(cardUid: string): Promise<MemberSnapshot | undefined>;
+  logger: Logger;
+  /** A sweep also runs this often, so changes made outside this process (REST, other hubs) go out too. */
+  intervalMs?: number;
+}
+
+/**
+ * Pushes a fresh member snapshot (`member` topic) to every kiosk that has that member cached, whoever changed
+ * the member. The trigger is the member's `version`, which the ledger bumps in the same database transaction
+ * as every balance or card change: a sweep compares it with the version each kiosk was last sent
+ * (device_members, migration 005). Driving it from committed state rather than from call sites means no
+ * write path can be forgotten (REST, device gateway, future jobs, another hub instance) and nothing is sent
+ * for a transaction that rolled back; the ledger knows nothing of MQTT. The gateway pokes a sweep right after
+ * each device transaction it applies; the interval covers every other writer.
+ */
+export class MemberFanout {
+  private publish: Publish | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly options: MemberFanoutOptions) {}
+
+  start(publish: Publish): void {
+    this.publish = publish;
+    this.timer = setInterval(() => this.poke(), this.options.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.publish = undefined;
+    await this.idle();
+  }
+
+  /** Resolves once no sweep is running or queued. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Records that `deviceId` now holds `member` at its version (it looked the card up, or got an ack). */
+  async seen(deviceId: string, member: MemberSnapshot): Promise<void> {
+    try {
+      await this.options.db.query(
+        `INSERT INTO device_members (device_id, card_uid, member_id, known_version) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (device_id, card_uid) DO UPDATE
+           SET member_id = EXCLUDED.member_id, known_version = GREATEST(device_members.known_version, EXCLUDED.known_version),
+               last_seen = now()`,
+        [deviceId, member.cardUid, member.memberId, member.version],
+      );
+    } catch (error) {
+      // Tracking is a freshness aid; the lookup or ack it accompanies must not fail because of it.
+      this.options.logger.warn({ deviceId, err: (error as Error).message }, 'could not record which member a device knows');
+    }
+  }
+
+  /** Runs a sweep now, or right after the one in progress (which may have read before the latest commit). */
+  poke(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.sweepSafely().finally(() => {
+      this.running = undefined;
+      if (this.again && this.publish) {
+        this.again = false;
+        this.poke();
+      }
+    });
+  }
+
+  private async sweepSafely(): Promise<void> {
+    try {
+      await this.sweep();
+    } catch (error) {
+      this.options.logger.warn({ err: (error as Error).message }, 'member fan-out sweep failed; the next one retries');
+    }
+  }
+
+  private async sweep(): Promise<void> {
+    const { db, snapshotOf, logger } = this.options;
+    // Only members changed in the last few minutes: the index on updated_at keeps this cheap at any size.
+    const { rows } = await db.query<{ device_id: string; card_uid: string }>(
+      `SELECT dm.device_id, dm.card_uid FROM members m JOIN device_members dm ON dm.member_id = m.id
+        WHERE m.updated_at > now() - interval '5 minutes' AND m.version > dm.known_version
+        ORDER BY dm.card_uid`,
+    );
+    const snapshots = new Map<string, MemberSnapshot | undefined>();
+    for (const row of rows) {
+      const publish = this.publish;
+      if (!publish) return;
+      if (!snapshots.has(row.card_uid)) snapshots.set(row.card_uid, await snapshotOf(row.card_uid));
+      const member = snapshots.get(row.card_uid);
+      if (!member) continue;
+      const update: MemberUpdate = { v: 1, member };
+      await publish(topics.member(row.device_id), encodePayload(update));
+      await this.seen(row.device_id, member);
+      logger.debug({ deviceId: row.device_id, memberId: member.memberId, version: member.version }, 'member update sent');
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import { performance } from 'node:perf_hooks';
+import { SimulatedKiosk } from '../../device/emulators/fleet-simulator.ts';
+import { startHubProcess, durationRow, p99, perSecond } from './fleet-hub.ts';
+import type { BenchRow } from './stats.ts';
+
+const BENCH = 'fleet offline backlog (hub process)';
+
+/**
+ * One kiosk comes back after a long outage with `backlog` transactions in its outbox: the time from its
+ * connect to the hub's last ack, i.e. how long a store's offline day takes to reach the ledger.
+ */
+export async function benchFleetBacklog(backlog = 10_000): Promise<BenchRow[]> {
+  const hub = await startHubProcess(20);
+  let kiosk: SimulatedKiosk | undefined;
+  try {
+    const start = performance.now();
+    kiosk = new SimulatedKiosk({ url: hub.mqttUrl, deviceId: 'bench-backlog-1', members: hub.members });
+    // Connecting is asynchronous, so all of these are queued offline and go out together on connect.
+    for (let i = 0; i < backlog; i++) kiosk.topUp(100 + (i % 100) * 100);
+    await kiosk.drained(240_000);
+    const ms = performance.now() - start;
+    return [durationRow(BENCH, `${backlog} queued tx, connect → last ack (${perSecond(backlog, ms)} tx/s, per-tx p99 ${p99(kiosk.latenciesMs)} ms)`, ms)];
+  } finally {
+    await kiosk?.stop();
+    await hub.stop();
+  }
+}

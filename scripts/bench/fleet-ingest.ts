@@ -1,0 +1,63 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { startFleet, type Fleet } from '../../device/emulators/fleet-simulator.ts';
+import { startHubProcess, durationRow, p99, perSecond } from './fleet-hub.ts';
+import { summarize, type BenchRow } from './stats.ts';
+
+const BENCH = 'fleet ingest (hub process, 1,000 sim kiosks)';
+
+/**
+ * The broker's raw QoS 1 rate next to the hub's transaction rate, measured the same way from the same
+ * 1,000 connected kiosks: a burst of `perKiosk` messages each, timed from the first publish to the last
+ * acknowledgement. Raw: the same transaction JSON to a topic outside the device contract (no subscriber),
+ * done at the broker's PUBACK. Hub: to the kiosk's tx topic, done at the hub's tx/ack (after the commit).
+ * Then kiosk → ack latency at a steady load well under saturation, where queueing does not dominate it.
+ */
+export async function benchFleetIngest(kiosks = 1000, perKiosk = 2, steadyTxPerSecond = 50, steadySeconds = 10): Promise<BenchRow[]> {
+  const hub = await startHubProcess(20);
+  let fleet: Fleet | undefined;
+  try {
+    fleet = await startFleet({ url: hub.mqttUrl, count: kiosks, deviceIdPrefix: 'bench-ingest', members: hub.members, connectBatch: 200 });
+    const total = kiosks * perKiosk;
+
+    const rawLatencies: number[] = [];
+    const rawStart = performance.now();
+    await Promise.all(
+      fleet.kiosks.flatMap((kiosk) =>
+        Array.from({ length: perKiosk }, async (_, i) => {
+          const sent = performance.now();
+          const payload = JSON.stringify({ ...kiosk.transactions[0], seq: i + 1 });
+          await kiosk.client.publishAsync(`mk/v1/bench/${kiosk.deviceId}/sink`, payload, { qos: 1 });
+          rawLatencies.push(performance.now() - sent);
+        }),
+      ),
+    );
+    const rawMs = performance.now() - rawStart;
+
+    const hubStart = performance.now();
+    for (let i = 0; i < perKiosk; i++) for (const kiosk of fleet.kiosks) kiosk.topUp(1000);
+    await fleet.drained(120_000);
+    const hubMs = performance.now() - hubStart;
+    const burstLatencies = fleet.kiosks.flatMap((kiosk) => kiosk.latenciesMs.splice(0));
+
+    // Steady load: one transaction from the next kiosk in turn, spread evenly over the window.
+    const steady = steadyTxPerSecond * steadySeconds;
+    for (let i = 0; i < steady; i++) {
+      fleet.kiosks[i % kiosks]!.topUp(2000);
+      await delay(1000 / steadyTxPerSecond);
+    }
+    await fleet.drained(60_000);
+    const steadyLatencies = fleet.kiosks.flatMap((kiosk) => kiosk.latenciesMs);
+
+    return [
+      { bench: BENCH, metric: `raw broker: QoS 1 publish → PUBACK, burst of ${total} (${perSecond(total, rawMs)} msg/s, p99 ${p99(rawLatencies)} ms)`, unit: 'ms', summary: summarize(rawLatencies) },
+      { bench: BENCH, metric: `hub: tx publish → tx/ack after commit, burst of ${total} (${perSecond(total, hubMs)} tx/s, p99 ${p99(burstLatencies)} ms)`, unit: 'ms', summary: summarize(burstLatencies) },
+      durationRow(BENCH, `raw broker: burst of ${total} QoS 1 publishes, first publish → last PUBACK`, rawMs),
+      durationRow(BENCH, `hub: burst of ${total} transactions, first publish → last ack`, hubMs),
+      { bench: BENCH, metric: `hub: kiosk → ack at a steady ${steadyTxPerSecond} tx/s (p99 ${p99(steadyLatencies)} ms)`, unit: 'ms', summary: summarize(steadyLatencies) },
+    ];
+  } finally {
+    await fleet?.stop();
+    await hub.stop();
+  }
+}

@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../cloud/db/database.ts';
+import { CommandTimeoutError } from '../../cloud/fleet/commands.ts';
+import { registerFleetDashboard } from '../../cloud/fleet/dashboard.ts';
+import { startFleet, type Fleet } from '../../cloud/fleet/fleet-service.ts';
+import type { FleetDevice } from '../../cloud/fleet/registry.ts';
+import { buildHttpApp } from '../../cloud/http/app.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
+import { KioskStore } from '../../device/store/kiosk-store.ts';
+import { startCommandHandler } from '../../device/sync/commands.ts';
+import { HubLink } from '../../device/sync/hub-link.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { nextEvent } from '../helpers/events.ts';
+
+const logger = createLogger('test');
+const DEVICE = 'kiosk-cmd-e2e';
+
+/**
+ * Hub side (broker, fleet, REST routes) against a real kiosk HubLink running the kiosk's command handler.
+ * A second fleet with its clock two minutes behind issues commands that are already expired on arrival.
+ */
+describe('fleet commands, hub to kiosk and back', () => {
+  let broker: EmbeddedBroker;
+  let db: Database;
+  let fleet: Fleet;
+  let laggingFleet: Fleet;
+  let app: FastifyInstance;
+  let dir: string;
+  let link: HubLink;
+  const reprints: string[] = [];
+
+  beforeAll(async () => {
+    broker = await startEmbeddedBroker({ port: 0, logger });
+    db = await openDatabase();
+    fleet = await startFleet({ mqttUrl: broker.url, db, logger });
+    laggingFleet = await startFleet({ mqttUrl: broker.url, db, logger, now: () => new Date(Date.now() - 120_000) });
+    app = await buildHttpApp({ db, logger });
+    await registerFleetDashboard(app, fleet);
+    dir = await mkdtemp(join(tmpdir(), 'mk-cmd-'));
+    const store = await KioskStore.open(join(dir, 'kiosk.json'));
+    link = new HubLink({ url: broker.url, deviceId: DEVICE, softwareVersion: '1.0.0', store, logger });
+    startCommandHandler({
+      hub: link,
+      deviceId: DEVICE,
+      logger,
+      handlers: {
+        'reprint-last-receipt': () => void reprints.push('reprint'),
+        'run-self-test': () => ({ overall: 'ok', summary: 'ok: 0 peripherals ready' }),
+      },
+    });
+    const known = nextEvent<FleetDevice>(fleet, 'change', (d) => d.deviceId === DEVICE && d.online);
+    link.start();
+    await known;
+  });
+
+  afterAll(async () => {
+    await link.stop();
+    await app.close();
+    await laggingFleet.stop();
+    await fleet.stop();
+    await broker.close();
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a command and resolves with the kiosk ok envelope', async () => {
+    const result = await fleet.sendCommand(DEVICE, { name: 'run-self-test', ttlSeconds: 5 });
+    expect(result).toMatchObject({ status: 'ok', data: { overall: 'ok' } });
+  });
+
+  it('returns the result over REST, 409 for a command the kiosk does not run, 400 for an invalid body, 404 for an unknown device', async () => {
+    const url = `/api/v1/devices/${DEVICE}/commands`;
+    const ok = await app.inject({ method: 'POST', url, payload: { name: 'reprint-last-receipt', ttlSeconds: 5 } });
+    expect(ok.statusCode).toBe(200);
+    expect(reprints).toEqual(['reprint']);
+
+    const unknown = await app.inject({ method: 'POST', url, payload: { name: 'restart-app', ttlSeconds: 5 } });
+    expect(unknown.statusCode).toBe(409);
+    expect(unknown.json()).toEqual({ error: { code: 'UNKNOWN_COMMAND', message: 'this kiosk does not run "restart-app"' } });
+
+    const invalid = await app.inject({ method: 'POST', url, payload: { name: 'format-disk', ttlSeconds: 5 } });
+    expect(invalid.statusCode).toBe(400);
+
+    const nobody = await app.inject({ method: 'POST', url: '/api/v1/devices/nobody/commands', payload: { name: 'run-self-test', ttlSeconds: 5 } });
+    expect(nobody.statusCode).toBe(404);
+    expect(nobody.json().error.code).toBe('DEVICE_NOT_FOUND');
+  });
+
+  it('a command past its expiry on arrival is answered expired and never runs', async () => {
+    const before = reprints.length;
+    const result = await laggingFleet.sendCommand(DEVICE, { name: 'reprint-last-receipt', ttlSeconds: 60 });
+    expect(result).toMatchObject({ status: 'error', error: { code: 'EXPIRED' } });
+    expect(reprints).toHaveLength(before);
+  });
+
+  it('a command to an offline kiosk times out at its TTL (504 over REST) and the kiosk never runs it', async () => {
+    const offline = nextEvent<FleetDevice>(fleet, 'change', (d) => d.deviceId === DEVICE && !d.online);
+    await link.stop();
+    await offline;
+    await expect(fleet.sendCommand(DEVICE, { name: 'reprint-last-receipt', ttlSeconds: 1 })).rejects.toBeInstanceOf(CommandTimeoutError);
+    const response = await app.inject({
+      method: 'POST',
+      url: `/api/v1/devices/${DEVICE}/commands`,
+      payload: { name: 'reprint-last-receipt', ttlSeconds: 1 },
+    });
+    expect(response.statusCode).toBe(504);
+    expect(response.json().error).toEqual({ code: 'DEVICE_TIMEOUT', message: `${DEVICE} did not answer "reprint-last-receipt" within its 1 s time-to-live` });
+    expect(reprints).toEqual(['reprint']);
+  });
+});

@@ -1,0 +1,86 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerFleetDashboard } from '../../cloud/fleet/dashboard.ts';
+import { startFleet, type Fleet } from '../../cloud/fleet/fleet-service.ts';
+import { buildHttpApp } from '../../cloud/http/app.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { keepScreenshot, launchBrowser } from '../helpers/browser.ts';
+import { TestHub } from '../helpers/hub.ts';
+import { SimulatedKiosk, billValidator, printer } from '../helpers/simulated-kiosk.ts';
+
+/**
+ * The fleet dashboard in a real Chromium: a hub with the fleet feature and the dashboard routes, three kiosks
+ * speaking the MQTT contract; one loses its connection and the open page turns it offline, without a reload.
+ */
+describe('fleet dashboard in Chromium', () => {
+  const logger = createLogger('test');
+  let testHub: TestHub;
+  let fleet: Fleet;
+  let app: FastifyInstance;
+  let browser: Browser;
+  let url: string;
+  const kiosks: SimulatedKiosk[] = [];
+
+  beforeAll(async () => {
+    testHub = await TestHub.create();
+    const hub = await testHub.start();
+    fleet = await startFleet({
+      mqttUrl: hub.mqttUrl,
+      db: hub.db,
+      logger,
+      thresholds: { offlineAfterSeconds: 0 },
+      placements: {
+        'xh-01': { store: '徐汇店 Xuhui', region: '华东 East' },
+        'xh-02': { store: '徐汇店 Xuhui', region: '华东 East' },
+        'ty-01': { store: '天河店 Tianhe', region: '华南 South' },
+      },
+    });
+    app = await buildHttpApp({ db: hub.db, logger });
+    await registerFleetDashboard(app, fleet);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/dashboard`;
+    browser = await launchBrowser();
+
+    const since = new Date().toISOString();
+    for (const id of ['xh-01', 'xh-02', 'ty-01']) kiosks.push(await SimulatedKiosk.connect(hub.mqttUrl, id, { keepaliveSeconds: 2 }));
+    await kiosks[0]!.telemetry({ outbox: { depth: 2, oldestAgeSeconds: 40 } }, [printer('ok'), billValidator()]);
+    await kiosks[1]!.telemetry({}, [printer('out', { code: 'paper-end', message: 'out of paper', since })]);
+    await kiosks[2]!.telemetry({ softwareVersion: '1.5.0' }, [billValidator({ code: 'jam', message: 'bill jammed', since })]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all(kiosks.filter((k) => k.client.connected).map((k) => k.close()));
+    await app?.close();
+    await fleet?.stop();
+    await testHub?.cleanup();
+  });
+
+  it('shows every kiosk and turns one offline with an alert, live', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 600 } });
+    await page.goto(url);
+    await page.locator('#live').getByText('已连接 connected').waitFor();
+    const row = (id: string) => page.locator(`tr[data-device="${id}"]`);
+    await row('ty-01').getByText('1.5.0').waitFor();
+    await row('xh-01').getByText('2 · 40 s').waitFor();
+    await row('xh-02').locator('[data-kind="paper-out"]').waitFor();
+    await row('ty-01').locator('[data-kind="bill-jam"]').waitFor();
+    expect(await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.device))).toEqual([
+      'xh-01', 'xh-02', 'ty-01',
+    ]);
+    expect(await page.locator('#count-online').textContent()).toBe('3');
+    await keepScreenshot(page, 'fleet-dashboard-all-online');
+
+    kiosks[0]!.crash();
+    await row('xh-01').and(page.locator('[data-state="offline"]')).waitFor();
+    await row('xh-01').getByText('离线 offline · 异常断开 unexpected').waitFor();
+    await row('xh-01').locator('[data-kind="offline"]').waitFor();
+    expect(await page.locator('#count-offline').textContent()).toBe('1');
+    await keepScreenshot(page, 'fleet-dashboard-kiosk-offline');
+
+    const api = (await (await fetch(url.replace('/dashboard', '/api/v1/fleet'))).json()) as { summary: { online: number; offline: number } };
+    expect(api.summary).toMatchObject({ online: 2, offline: 1 });
+  });
+});

@@ -1,0 +1,105 @@
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { openDatabase, type Database } from '../../cloud/db/database.ts';
+import { API_PREFIX, buildHttpApp } from '../../cloud/http/app.ts';
+import { Ledger } from '../../cloud/ledger/index.ts';
+import { gatewayLedgerOf } from '../../cloud/hub.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
+import { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
+import { createDeviceSync, deviceConfigRoutes, type DeviceSync } from '../../cloud/sync/index.ts';
+import { KioskStore } from '../../device/store/kiosk-store.ts';
+import { HubLink } from '../../device/sync/hub-link.ts';
+import { createLogger } from '../../shared/logger.ts';
+import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+
+/**
+ * The hub's sync pieces without the rest of startHub (no fleet, no listening HTTP server): in-memory PGlite,
+ * embedded broker on a free port, the gateway with sync that reports sequence conflicts to the test, and
+ * the REST app with the device configuration routes (use `http.inject`).
+ */
+export class SyncHub {
+  private constructor(
+    readonly db: Database,
+    readonly ledger: Ledger,
+    readonly sync: DeviceSync,
+    readonly gateway: DeviceGateway,
+    readonly http: FastifyInstance,
+    private readonly broker: EmbeddedBroker,
+    /** Device ids, once per sequence conflict the gateway reported. */
+    readonly conflictsReported: string[],
+  ) {}
+
+  static async start(): Promise<SyncHub> {
+    const logger = createLogger('test-sync-hub');
+    const db = await openDatabase({});
+    const ledger = new Ledger(db);
+    const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
+    const sync = createDeviceSync({ db, snapshotOf: (cardUid) => ledger.findMemberByCard(cardUid), logger });
+    const conflictsReported: string[] = [];
+    const gateway = new DeviceGateway({
+      url: broker.url,
+      ledger: gatewayLedgerOf(ledger),
+      sync,
+      onSequenceConflict: (deviceId) => conflictsReported.push(deviceId),
+      logger: logger.child({ component: 'device-gateway' }),
+    });
+    await gateway.start();
+    const http = await buildHttpApp({ db, logger });
+    await http.register(deviceConfigRoutes(sync.config), { prefix: API_PREFIX });
+    await http.ready();
+    return new SyncHub(db, ledger, sync, gateway, http, broker, conflictsReported);
+  }
+
+  get mqttUrl(): string {
+    return this.broker.url;
+  }
+
+  /** A member with a bound card. */
+  async member(name: string, cardUid: string): Promise<MemberSnapshot> {
+    const operator = { type: 'operator' as const, id: 'test-operator' };
+    const created = await this.ledger.createMember({ name, actor: operator });
+    return (await this.ledger.bindCard({ memberId: created.memberId, cardUid, actor: operator })).member;
+  }
+
+  async stop(): Promise<void> {
+    await this.http.close();
+    await this.gateway.stop();
+    await this.broker.close();
+    await this.db.close();
+  }
+}
+
+/** A kiosk's durable store and hub link, connected to `hub`, in a temp dir removed by stop(). */
+export interface LinkedKiosk {
+  deviceId: string;
+  /** The store's file, to reopen it as a restarted kiosk would. */
+  file: string;
+  store: KioskStore;
+  link: HubLink;
+  stop(): Promise<void>;
+}
+
+export async function linkKiosk(hub: SyncHub, deviceId: string, beforeStart?: (kiosk: LinkedKiosk) => void): Promise<LinkedKiosk> {
+  const dir = await mkdtemp(join(tmpdir(), 'mk-sync-kiosk-'));
+  const file = join(dir, 'kiosk.json');
+  const store = await KioskStore.open(file);
+  const link = new HubLink({ url: hub.mqttUrl, deviceId, softwareVersion: 'test', store, logger: createLogger('test-kiosk').child({ deviceId }) });
+  const kiosk: LinkedKiosk = {
+    deviceId,
+    file,
+    store,
+    link,
+    async stop() {
+      await link.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  beforeStart?.(kiosk);
+  const connected = once(link, 'connected');
+  link.start();
+  await connected;
+  return kiosk;
+}
