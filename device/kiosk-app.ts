@@ -27,6 +27,11 @@ export interface KioskHardware {
   magstripe?: MagstripeReader;
 }
 
+export interface KioskAppOptions {
+  /** What 'restart-app' does; the process owner (device/main.ts) exits for its supervisor to restart it. */
+  restart?: () => void;
+}
+
 export interface RunningKiosk {
   kiosk: Kiosk;
   store: KioskStore;
@@ -40,6 +45,24 @@ export interface RunningKiosk {
 /** The in-process emulated reader keeps no health; every real adapter does. */
 function isHealthSource(value: object | undefined): value is HealthSource {
   return value !== undefined && 'health' in value && typeof value.health === 'function';
+}
+
+/** Asks the hub again for every cached member, so offline service starts from fresh balances. */
+async function refreshMemberCache(store: KioskStore, hub: HubLink): Promise<{ refreshed: number; unknown: number }> {
+  let refreshed = 0;
+  let unknown = 0;
+  for (const cardUid of store.cachedCards()) {
+    const result = await hub.lookupCard({ cardUid });
+    if (result.found) refreshed += 1;
+    else unknown += 1;
+  }
+  return { refreshed, unknown };
+}
+
+/** Answers the command first, then restarts: the hub gets its result before the kiosk goes away. */
+function restartSoon(restart: () => void): { restarting: true } {
+  setTimeout(restart, 200).unref();
+  return { restarting: true };
 }
 
 /**
@@ -74,6 +97,7 @@ export async function startKiosk(
   config: KioskConfig,
   hardware: KioskHardware,
   logger: Logger = createLogger('kiosk').child({ deviceId: config.deviceId }),
+  options: KioskAppOptions = {},
 ): Promise<RunningKiosk> {
   await mkdir(config.dataDir, { recursive: true });
   const store = await KioskStore.open(join(config.dataDir, 'kiosk.json'));
@@ -139,6 +163,10 @@ export async function startKiosk(
         return { printed: true };
       },
       'run-self-test': () => health.snapshot(),
+      'refresh-cache': () => refreshMemberCache(store, hub),
+      // Desired configuration arrives retained on its own topic; this reports what is applied now.
+      'update-config': () => ({ applied: configSync.current }),
+      ...(options.restart ? { 'restart-app': () => restartSoon(options.restart!) } : {}),
     },
   });
 

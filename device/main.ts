@@ -42,8 +42,11 @@ try {
   process.exit(2);
 }
 const logger = createLogger('kiosk').child({ deviceId: config.deviceId });
-const running = await startKiosk(config, hardwareFor(config, logger), logger);
+// 'restart-app' ends the process cleanly; the kiosk's service manager (systemd) starts it again.
+const running = await startKiosk(config, hardwareFor(config, logger), logger, { restart: () => shutdown() });
 console.log(`Kiosk ${config.deviceId}: ${running.url}`);
-const shutdown = () => void running.stop().then(() => process.exit(0));
+function shutdown() {
+  void running.stop().then(() => process.exit(0));
+}
 process.once('SIGINT', shutdown);
 process.once('SIGTERM', shutdown);

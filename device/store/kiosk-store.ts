@@ -188,6 +188,11 @@ export class KioskStore {
     return true;
   }
 
+  /** Every card this kiosk can serve offline, for a cache refresh. */
+  cachedCards(): string[] {
+    return Object.keys(this.db.data.members);
+  }
+
   cachedMember(cardUid: string): MemberSnapshot | undefined {
     return this.db.data.members[cardUid];
   }

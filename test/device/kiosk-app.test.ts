@@ -82,4 +82,20 @@ describe('kiosk start-up with the bill validator missing', () => {
     await credited;
     expect((await hub.running.ledger.findMemberByCard('04C0FFEE'))?.balances.principalFen).toBe(3000);
   });
+
+  it('answers the hub\'s commands: refresh its member cache, run a self-test, report its configuration', async () => {
+    const { fleet } = hub.running;
+    expect(await fleet.sendCommand('kiosk-boot', { name: 'refresh-cache', ttlSeconds: 10 })).toMatchObject({
+      status: 'ok',
+      data: { refreshed: 1, unknown: 0 },
+    });
+    const selfTest = await fleet.sendCommand('kiosk-boot', { name: 'run-self-test', ttlSeconds: 10 });
+    expect(selfTest).toMatchObject({ status: 'ok', data: { overall: expect.any(String), peripherals: expect.any(Array) } });
+    expect(await fleet.sendCommand('kiosk-boot', { name: 'update-config', ttlSeconds: 10 })).toMatchObject({ status: 'ok', data: { applied: null } });
+    // This kiosk was started without a way to restart itself, so it says so instead of pretending.
+    expect(await fleet.sendCommand('kiosk-boot', { name: 'restart-app', ttlSeconds: 10 })).toMatchObject({
+      status: 'error',
+      error: { code: 'UNKNOWN_COMMAND' },
+    });
+  });
 });
