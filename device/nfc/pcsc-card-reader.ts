@@ -115,6 +115,8 @@ export class PcscCardReader extends EventEmitter<CardReaderEvents> implements Ca
   private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private running = false;
+  /** From a detected pcscd loss until it is reachable again. */
+  private daemonDown = false;
 
   constructor(
     private readonly logger: Logger = createLogger('nfc'),
@@ -174,13 +176,17 @@ export class PcscCardReader extends EventEmitter<CardReaderEvents> implements Ca
 
   private onError(error: Error, readerName: string | null): void {
     // The context and every reader report a lost daemon at once; daemonLost handles the first of them.
-    if (DAEMON_LOST.test(error.message)) void this.daemonLost(explain(error, null));
-    else this.report(explain(error, readerName));
+    if (DAEMON_LOST.test(error.message)) return void this.daemonLost(explain(error, null));
+    // Once the daemon is gone, its readers' threads fail in other ways too (e.g. "Access denied" while the
+    // context is torn down): aftershocks of the one loss already reported, not new faults.
+    if (this.daemonDown) return void this.logger.debug({ reader: readerName, err: error.message }, 'reader error after pcscd was lost');
+    this.report(explain(error, readerName));
   }
 
   /** pcscd went away (stopped, crashed, upgraded): drop its readers and dial it again until it is back. */
   private async daemonLost(error: CardReaderError): Promise<void> {
     if (!this.running || this.nfc === undefined) return;
+    this.daemonDown = true;
     this.report(error);
     this.healthState.fault('pcscd-lost', error.message);
     for (const reader of await this.close()) this.readerGone(reader.name);
@@ -195,6 +201,7 @@ export class PcscCardReader extends EventEmitter<CardReaderEvents> implements Ca
         this.backoff.reset();
         this.healthState.count('reconnects');
         this.logger.info('PC/SC daemon is back');
+        this.daemonDown = false;
         this.open();
       }, () => this.scheduleReconnect());
     }, this.backoff.nextDelayMs());

@@ -226,7 +226,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     for (const entry of entries) this.publish(entry);
   }
 
-  private onLookupResponse(payload: Buffer): void {
+  private async onLookupResponse(payload: Buffer): Promise<void> {
     const response = decodePayload(CardLookupResponse, payload);
     if (!response.ok) return void this.options.logger.warn({ reason: response.reason }, 'rejected card lookup response');
     const request = this.requests.get(response.value.correlationId);
@@ -235,7 +235,11 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     clearTimeout(request.timer);
     const value = response.value;
     if (value.status === 'ok') {
-      void this.options.store.cacheMember(value.data);
+      // Cached before the member is shown: the kiosk can serve them offline from the very next tap. A cache
+      // that cannot be written must not keep the member waiting, though.
+      await this.options.store.cacheMember(value.data).catch((error: Error) =>
+        this.options.logger.error({ err: error.message }, 'member snapshot not cached'),
+      );
       request.resolve({ found: true, member: value.data });
     } else {
       this.options.logger.info({ code: value.error.code }, 'card lookup refused by hub');
