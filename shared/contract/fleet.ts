@@ -1,16 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DEVICE_ID_PATTERN } from '../ids.ts';
-import { ErrorBody } from './payloads.ts';
+import { DeviceId, ErrorBody, Timestamp, Uuid } from './payloads.ts';
 
 /**
  * Fleet payloads (issue 4): kiosk telemetry, hub → kiosk commands and their results, and the hub's retained
- * fleet summary. Kept beside payloads.ts (whose field formats are private to it) and built from the same
+ * fleet summary. Kept beside payloads.ts and built from its field formats and the same
  * TypeBox vocabulary; version 1 like the rest of the device protocol.
  */
 
-const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
-const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN });
-const Timestamp = Type.String({ format: 'date-time', maxLength: 40 });
 const Count = Type.Integer({ minimum: 0 });
 const ShortText = Type.String({ maxLength: 200 });
 

@@ -5,11 +5,11 @@ import { MAX_AMOUNT_FEN } from '../money.ts';
 
 /** Payload schemas for every topic in topics.ts. Version 1 of the device protocol. */
 
-const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
-const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN });
+export const Uuid = Type.String({ format: 'uuid', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
+export const DeviceId = Type.String({ pattern: DEVICE_ID_PATTERN });
 const CardUid = Type.String({ pattern: CARD_UID_PATTERN });
 const CardNumber = Type.String({ pattern: CARD_NUMBER_PATTERN });
-const Timestamp = Type.String({ format: 'date-time', maxLength: 40 });
+export const Timestamp = Type.String({ format: 'date-time', maxLength: 40 });
 const PositiveFen = Type.Integer({ minimum: 1, maximum: MAX_AMOUNT_FEN });
 
 export const Balances = Type.Object(

@@ -1,14 +1,12 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
-import { startPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
-import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
-import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
+import type { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
-import { startPcscd, type PcscdHandle } from '../helpers/pcscd.ts';
+import type { PcscdHandle } from '../helpers/pcscd.ts';
+import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
@@ -22,8 +20,7 @@ import { spawnKiosk, type KioskProcess } from '../helpers/kiosk-process.ts';
 describe('a kiosk killed with SIGKILL', () => {
   let pcscd: PcscdHandle;
   let hub: TestHub;
-  let printer: Awaited<ReturnType<typeof startPrinterEmulator>>;
-  let serialCable: PtyPair;
+  let hardware: EmulatedKioskHardware;
   let validator: CctalkValidatorEmulator;
   let member: MemberSnapshot;
   let card: VirtualCard;
@@ -32,37 +29,21 @@ describe('a kiosk killed with SIGKILL', () => {
   let kiosk: KioskProcess | undefined;
 
   beforeAll(async () => {
-    pcscd = await startPcscd();
+    hardware = await startEmulatedKioskHardware();
+    ({ pcscd, validator, dataDir } = hardware);
     hub = await TestHub.create({ mqttPort: await freePort() });
     await hub.start();
     member = await hub.member('李四', '04B7C2D9E1F080', 2000);
-    printer = await startPrinterEmulator({ host: '127.0.0.1', port: 0 });
-    serialCable = await openPtyPair();
-    validator = await CctalkValidatorEmulator.open(serialCable.devicePath);
-    dataDir = await mkdtemp(join(tmpdir(), 'mk-kiosk-kill-'));
     card = new VirtualCard({ uid: member.cardUid });
     await card.insert(pcscd.vpcdPort);
-    env = {
-      DEVICE_ID: 'kiosk-kill9',
-      MQTT_URL: hub.running.mqttUrl,
-      KIOSK_DATA_DIR: dataDir,
-      KIOSK_UI_PORT: '0',
-      PRINTER_URL: `tcp://127.0.0.1:${printer.port}`,
-      NFC_READER: 'pcsc',
-      PCSCLITE_CSOCK_NAME: pcscd.socketPath,
-      BILL_VALIDATOR_PATH: serialCable.hostPath,
-    };
+    env = hardware.processEnv('kiosk-kill9', hub.running.mqttUrl);
   });
 
   afterAll(async () => {
     await kiosk?.stop();
     await card?.remove();
-    await validator?.close();
-    await serialCable?.stop();
-    await printer?.close();
     await hub?.cleanup();
-    await pcscd?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await hardware?.stop();
   });
 
   /** Starts the kiosk process and waits until the member on the reader is on screen and bills are taken. */

@@ -1,16 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
-import { startPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
-import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
-import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
+import type { TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import type { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
 import { startFleet, type Fleet } from '../../device/emulators/fleet-simulator.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
-import { startPcscd, type PcscdHandle } from '../helpers/pcscd.ts';
+import type { PcscdHandle } from '../helpers/pcscd.ts';
+import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
 import { spawnKiosk, type KioskProcess } from '../helpers/kiosk-process.ts';
@@ -28,8 +27,8 @@ describe('kiosk ↔ broker partitions', () => {
   let pcscd: PcscdHandle;
   let hub: TestHub;
   let proxy: TcpProxy;
-  let printer: Awaited<ReturnType<typeof startPrinterEmulator>>;
-  let serialCable: PtyPair;
+  let printer: TcpPrinterEmulator;
+  let hardware: EmulatedKioskHardware;
   let validator: CctalkValidatorEmulator;
   let card: VirtualCard;
   let dataDir: string;
@@ -38,7 +37,8 @@ describe('kiosk ↔ broker partitions', () => {
   let member: MemberSnapshot;
 
   beforeAll(async () => {
-    pcscd = await startPcscd();
+    hardware = await startEmulatedKioskHardware();
+    ({ pcscd, printer, validator, dataDir } = hardware);
     hub = await TestHub.create();
     await hub.start();
     member = await hub.member('周八', '04E1E2E3E4E5E6', 0);
@@ -46,22 +46,9 @@ describe('kiosk ↔ broker partitions', () => {
     const broker = new URL(hub.running.mqttUrl);
     proxy = await startTcpProxy({ target: { host: broker.hostname, port: Number(broker.port) } });
     const proxyUrl = `mqtt://127.0.0.1:${proxy.port}`;
-    printer = await startPrinterEmulator({ host: '127.0.0.1', port: 0 });
-    serialCable = await openPtyPair();
-    validator = await CctalkValidatorEmulator.open(serialCable.devicePath);
-    dataDir = await mkdtemp(join(tmpdir(), 'mk-kiosk-partition-'));
     card = new VirtualCard({ uid: member.cardUid });
     await card.insert(pcscd.vpcdPort);
-    kiosk = await spawnKiosk({
-      DEVICE_ID: 'part-real-1',
-      MQTT_URL: proxyUrl,
-      KIOSK_DATA_DIR: dataDir,
-      KIOSK_UI_PORT: '0',
-      PRINTER_URL: `tcp://127.0.0.1:${printer.port}`,
-      NFC_READER: 'pcsc',
-      PCSCLITE_CSOCK_NAME: pcscd.socketPath,
-      BILL_VALIDATOR_PATH: serialCable.hostPath,
-    });
+    kiosk = await spawnKiosk(hardware.processEnv('part-real-1', proxyUrl));
     await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.hubConnected);
     fleet = await startFleet({ url: proxyUrl, count: 5, deviceIdPrefix: 'part-sim', members, resendIntervalMs: 2_000 });
   });
@@ -70,13 +57,9 @@ describe('kiosk ↔ broker partitions', () => {
     await fleet?.stop();
     await kiosk?.stop();
     await card?.remove();
-    await validator?.close();
-    await serialCable?.stop();
-    await printer?.close();
     await proxy?.close();
     await hub?.cleanup();
-    await pcscd?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await hardware?.stop();
   });
 
   let billsFed = 0;

@@ -1,18 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { startKiosk, type RunningKiosk } from '../../device/kiosk-app.ts';
 import { PcscCardReader } from '../../device/nfc/pcsc-card-reader.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
-import { startPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import type { TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
-import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
-import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
-import { startPcscd, type PcscdHandle } from '../helpers/pcscd.ts';
+import type { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
+import type { PcscdHandle } from '../helpers/pcscd.ts';
+import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
 
@@ -25,22 +22,19 @@ import { waitForView } from '../helpers/kiosk-view.ts';
 describe('tap a card, top up ¥100, print the receipt', () => {
   let pcscd: PcscdHandle;
   let hub: TestHub;
-  let printer: Awaited<ReturnType<typeof startPrinterEmulator>>;
-  let serialCable: PtyPair;
+  let printer: TcpPrinterEmulator;
+  let hardware: EmulatedKioskHardware;
   let validator: CctalkValidatorEmulator;
   let kiosk: RunningKiosk;
   let dataDir: string;
   let member: MemberSnapshot;
 
   beforeAll(async () => {
-    pcscd = await startPcscd();
+    hardware = await startEmulatedKioskHardware();
+    ({ pcscd, printer, validator, dataDir } = hardware);
     hub = await TestHub.create();
     await hub.start();
     member = await hub.member('张三', '04A22B1C', 5000);
-    printer = await startPrinterEmulator({ host: '127.0.0.1', port: 0 });
-    serialCable = await openPtyPair();
-    validator = await CctalkValidatorEmulator.open(serialCable.devicePath);
-    dataDir = await mkdtemp(join(tmpdir(), 'mk-kiosk-'));
     const printerAddress = { kind: 'tcp' as const, host: '127.0.0.1', port: printer.port };
     kiosk = await startKiosk(
       {
@@ -51,7 +45,7 @@ describe('tap a card, top up ¥100, print the receipt', () => {
         ui: { host: '127.0.0.1', port: 0 },
         printer: printerAddress,
         nfc: 'pcsc',
-        billValidator: { kind: 'cctalk', path: serialCable.hostPath },
+        billValidator: { kind: 'cctalk', path: hardware.serialCable.hostPath },
       },
       { reader: new PcscCardReader(createLogger('nfc')), printer: new ReceiptPrinter(printerAddress) },
     );
@@ -59,12 +53,8 @@ describe('tap a card, top up ¥100, print the receipt', () => {
 
   afterAll(async () => {
     await kiosk?.stop();
-    await validator?.close();
-    await serialCable?.stop();
-    await printer?.close();
     await hub?.cleanup();
-    await pcscd?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await hardware?.stop();
   });
 
   it('credits principal +10000 fen exactly once and prints the amount and the new balance', async () => {
