@@ -3,9 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
-import type { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
-import type { PcscdHandle } from '../helpers/pcscd.ts';
 import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -18,24 +16,20 @@ import { spawnKiosk, type KioskProcess } from '../helpers/kiosk-process.ts';
  * On restart nothing is lost and nothing is doubled, at the kiosk or at the hub.
  */
 describe('a kiosk killed with SIGKILL', () => {
-  let pcscd: PcscdHandle;
   let hub: TestHub;
   let hardware: EmulatedKioskHardware;
-  let validator: CctalkValidatorEmulator;
   let member: MemberSnapshot;
   let card: VirtualCard;
-  let dataDir: string;
   let env: Record<string, string>;
   let kiosk: KioskProcess | undefined;
 
   beforeAll(async () => {
     hardware = await startEmulatedKioskHardware();
-    ({ pcscd, validator, dataDir } = hardware);
     hub = await TestHub.create({ mqttPort: await freePort() });
     await hub.start();
     member = await hub.member('李四', '04B7C2D9E1F080', 2000);
     card = new VirtualCard({ uid: member.cardUid });
-    await card.insert(pcscd.vpcdPort);
+    await card.insert(hardware.pcscd.vpcdPort);
     env = hardware.processEnv('kiosk-kill9', hub.running.mqttUrl);
   });
 
@@ -55,12 +49,12 @@ describe('a kiosk killed with SIGKILL', () => {
   /** Feeds a bill and resolves with the txId once the kiosk has told the member the top-up is done. */
   async function feedBill(amountFen: number): Promise<string> {
     const done = waitForView(kiosk!.url, (view) => view.lastTopUp?.amountFen === amountFen && view.screen.name === 'member');
-    expect(validator.insertBill(amountFen, { escrow: true })).toBe('escrow');
+    expect(hardware.validator.insertBill(amountFen, { escrow: true })).toBe('escrow');
     return (await done).lastTopUp!.txId;
   }
 
   async function outboxOnDisk(): Promise<OutboxEntry[]> {
-    return (JSON.parse(await readFile(join(dataDir, 'kiosk.json'), 'utf8')) as { outbox: OutboxEntry[] }).outbox;
+    return (JSON.parse(await readFile(join(hardware.dataDir, 'kiosk.json'), 'utf8')) as { outbox: OutboxEntry[] }).outbox;
   }
 
   async function postedTimes(txId: string): Promise<number> {
@@ -114,7 +108,7 @@ describe('a kiosk killed with SIGKILL', () => {
     await kiosk!.kill9();
     // The kiosk is dead with the validator still enabled: the bill goes straight into the cash box.
     const topUpsBefore = (await outboxOnDisk()).length;
-    expect(validator.insertBill(2000)).toBe('stacked');
+    expect(hardware.validator.insertBill(2000)).toBe('stacked');
 
     await restartKioskAndDrain();
     const outbox = await outboxOnDisk();

@@ -4,11 +4,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
-import type { TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
-import type { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
 import { startFleet, type Fleet } from '../../device/emulators/fleet-simulator.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
-import type { PcscdHandle } from '../helpers/pcscd.ts';
 import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
@@ -24,21 +21,16 @@ import { ledgerTotals, outboxTotals } from '../helpers/device-ledger.ts';
  * txId posted once, same count, same sum.
  */
 describe('kiosk ↔ broker partitions', () => {
-  let pcscd: PcscdHandle;
   let hub: TestHub;
   let proxy: TcpProxy;
-  let printer: TcpPrinterEmulator;
   let hardware: EmulatedKioskHardware;
-  let validator: CctalkValidatorEmulator;
   let card: VirtualCard;
-  let dataDir: string;
   let kiosk: KioskProcess;
   let fleet: Fleet;
   let member: MemberSnapshot;
 
   beforeAll(async () => {
     hardware = await startEmulatedKioskHardware();
-    ({ pcscd, printer, validator, dataDir } = hardware);
     hub = await TestHub.create();
     await hub.start();
     member = await hub.member('周八', '04E1E2E3E4E5E6', 0);
@@ -47,7 +39,7 @@ describe('kiosk ↔ broker partitions', () => {
     proxy = await startTcpProxy({ target: { host: broker.hostname, port: Number(broker.port) } });
     const proxyUrl = `mqtt://127.0.0.1:${proxy.port}`;
     card = new VirtualCard({ uid: member.cardUid });
-    await card.insert(pcscd.vpcdPort);
+    await card.insert(hardware.pcscd.vpcdPort);
     kiosk = await spawnKiosk(hardware.processEnv('part-real-1', proxyUrl));
     await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.hubConnected);
     fleet = await startFleet({ url: proxyUrl, count: 5, deviceIdPrefix: 'part-sim', members, resendIntervalMs: 2_000 });
@@ -67,7 +59,7 @@ describe('kiosk ↔ broker partitions', () => {
   async function feedBill(amountFen: number): Promise<void> {
     const seq = ++billsFed;
     const recorded = waitForView(kiosk.url, (view) => view.lastTopUp?.seq === seq && view.screen.name === 'member');
-    expect(validator.insertBill(amountFen, { escrow: true })).toBe('escrow');
+    expect(hardware.validator.insertBill(amountFen, { escrow: true })).toBe('escrow');
     await recorded;
   }
 
@@ -80,7 +72,7 @@ describe('kiosk ↔ broker partitions', () => {
   }
 
   async function realOutbox(): Promise<OutboxEntry[]> {
-    return (JSON.parse(await readFile(join(dataDir, 'kiosk.json'), 'utf8')) as { outbox: OutboxEntry[] }).outbox;
+    return (JSON.parse(await readFile(join(hardware.dataDir, 'kiosk.json'), 'utf8')) as { outbox: OutboxEntry[] }).outbox;
   }
 
   /**

@@ -5,10 +5,7 @@ import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { startKiosk, type RunningKiosk } from '../../device/kiosk-app.ts';
 import { PcscCardReader } from '../../device/nfc/pcsc-card-reader.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
-import type { TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
-import type { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator.ts';
-import type { PcscdHandle } from '../helpers/pcscd.ts';
 import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
@@ -20,28 +17,23 @@ import { waitForView } from '../helpers/kiosk-view.ts';
  * ESC/POS bytes over TCP to the printer emulator, decoded back to text.
  */
 describe('tap a card, top up ¥100, print the receipt', () => {
-  let pcscd: PcscdHandle;
   let hub: TestHub;
-  let printer: TcpPrinterEmulator;
   let hardware: EmulatedKioskHardware;
-  let validator: CctalkValidatorEmulator;
   let kiosk: RunningKiosk;
-  let dataDir: string;
   let member: MemberSnapshot;
 
   beforeAll(async () => {
     hardware = await startEmulatedKioskHardware();
-    ({ pcscd, printer, validator, dataDir } = hardware);
     hub = await TestHub.create();
     await hub.start();
     member = await hub.member('张三', '04A22B1C', 5000);
-    const printerAddress = { kind: 'tcp' as const, host: '127.0.0.1', port: printer.port };
+    const printerAddress = { kind: 'tcp' as const, host: '127.0.0.1', port: hardware.printer.port };
     kiosk = await startKiosk(
       {
         deviceId: 'kiosk-e2e',
         storeName: '旗舰店 Flagship Store',
         mqttUrl: hub.running.mqttUrl,
-        dataDir,
+        dataDir: hardware.dataDir,
         ui: { host: '127.0.0.1', port: 0 },
         printer: printerAddress,
         nfc: 'pcsc',
@@ -59,15 +51,15 @@ describe('tap a card, top up ¥100, print the receipt', () => {
 
   it('credits principal +10000 fen exactly once and prints the amount and the new balance', async () => {
     const card = new VirtualCard({ uid: '04A22B1C' });
-    await card.insert(pcscd.vpcdPort);
+    await card.insert(hardware.pcscd.vpcdPort);
     const greeted = await waitForView(kiosk.url, (view) => view.screen.name === 'member');
     expect(greeted.screen).toMatchObject({ name: 'member', member: { memberId: member.memberId, displayName: '张三' }, offline: false });
 
-    const receiptPrinted = once(printer, 'receipt') as Promise<[string]>;
+    const receiptPrinted = once(hardware.printer, 'receipt') as Promise<[string]>;
     const credited = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 10000);
     // The validator was enabled for this member the moment they were shown; the bill goes to escrow and
     // the kiosk stacks it for them.
-    expect(validator.insertBill(10000, { escrow: true })).toBe('escrow');
+    expect(hardware.validator.insertBill(10000, { escrow: true })).toBe('escrow');
     const { txId } = (await credited).lastTopUp!;
 
     const [receipt] = await receiptPrinted;
@@ -101,19 +93,19 @@ describe('tap a card, top up ¥100, print the receipt', () => {
 
   it('stops taking bills when the validator jams, says so on screen, and takes them again once cleared', async () => {
     const card = new VirtualCard({ uid: '04A22B1C' });
-    await card.insert(pcscd.vpcdPort);
+    await card.insert(hardware.pcscd.vpcdPort);
     await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.screen.message.en === 'Insert banknotes to top up');
     const before = (await hub.running.ledger.findMemberByCard('04A22B1C'))!.balances.principalFen;
 
-    validator.jam();
+    hardware.validator.jam();
     const jammed = await waitForView(kiosk.url, (view) => view.cashFault?.code === 'jam');
     expect(jammed.screen).toMatchObject({ message: { zh: '纸币器暂停服务，请联系店员' } });
-    expect(validator.insertBill(5000, { escrow: true })).toBe('refused');
+    expect(hardware.validator.insertBill(5000, { escrow: true })).toBe('refused');
 
-    validator.clearJam();
+    hardware.validator.clearJam();
     await waitForView(kiosk.url, (view) => view.cashFault === null);
     const credited = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 5000 && view.lastTopUp.state === 'synced');
-    expect(validator.insertBill(5000, { escrow: true })).toBe('escrow');
+    expect(hardware.validator.insertBill(5000, { escrow: true })).toBe('escrow');
     await credited;
     expect((await hub.running.ledger.findMemberByCard('04A22B1C'))!.balances.principalFen).toBe(before + 5000);
     await card.remove();
@@ -121,16 +113,16 @@ describe('tap a card, top up ¥100, print the receipt', () => {
 
   it('offers the receipt again when the paper ran out, and prints it after a new roll', async () => {
     const card = new VirtualCard({ uid: '04A22B1C' });
-    await card.insert(pcscd.vpcdPort);
+    await card.insert(hardware.pcscd.vpcdPort);
     await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.screen.message.en === 'Insert banknotes to top up');
-    printer.setStatus({ paperEnd: true });
+    hardware.printer.setStatus({ paperEnd: true });
     const failed = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 2000 && view.lastTopUp.printed === 'failed');
-    expect(validator.insertBill(2000, { escrow: true })).toBe('escrow');
+    expect(hardware.validator.insertBill(2000, { escrow: true })).toBe('escrow');
     const { lastTopUp } = await failed;
     expect(lastTopUp!.state).toBe('synced');
 
-    printer.loadPaper();
-    const reprinted = once(printer, 'receipt') as Promise<[string]>;
+    hardware.printer.loadPaper();
+    const reprinted = once(hardware.printer, 'receipt') as Promise<[string]>;
     const response = await fetch(new URL('/api/receipt/reprint', kiosk.url), { method: 'POST' });
     expect(response.status).toBe(200);
     const [receipt] = await reprinted;

@@ -14,6 +14,7 @@ import {
   topics,
   TxAck,
 } from '../../shared/contract/index.ts';
+import { memberSnapshot } from '../helpers/fixtures.ts';
 
 const validTx = () => ({
   v: 1,
@@ -107,15 +108,7 @@ describe('card lookup request', () => {
 });
 
 describe('member snapshot', () => {
-  const snapshot = {
-    memberId: newId(),
-    displayName: 'Li Lei',
-    tier: 'standard',
-    cardUid: '04A22B1C',
-    balances: { principalFen: 0, bonusFen: 0, points: 0 },
-    version: 1,
-    asOf: new Date().toISOString(),
-  };
+  const snapshot = memberSnapshot({ memberId: newId(), displayName: 'Li Lei', balances: { principalFen: 0, bonusFen: 0, points: 0 }, version: 1 });
 
   it('carries the card number only when the card has a well-formed one', () => {
     expect(decodePayload(MemberSnapshot, JSON.stringify(snapshot)).ok).toBe(true);
