@@ -1,4 +1,5 @@
 import { EnvReader } from '../shared/config-env.ts';
+import { isWellFormedToken, MIN_TOKEN_LENGTH } from './org/tokens.ts';
 
 export interface HubConfig {
   http: { host: string; port: number };
@@ -12,6 +13,11 @@ export interface HubConfig {
   /** Shared-subscription group for running several hubs on one external broker. */
   mqttShareGroup?: string;
   embeddedMqtt: { host: string; port: number };
+  /**
+   * Bearer token of the bootstrap HQ admin, created (or re-keyed) at every start: the way in to a new hub,
+   * from which that admin creates regions, stores and the other operators.
+   */
+  adminToken?: string;
 }
 
 /** Reads the hub's configuration from the environment (see README, "Configuration"). */
@@ -26,7 +32,12 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
     mqttPassword: read.optional('MQTT_PASSWORD'),
     mqttShareGroup: read.optional('MQTT_SHARE_GROUP'),
     embeddedMqtt: { host: read.string('MQTT_HOST', '127.0.0.1'), port: read.port('MQTT_PORT', 1883) },
+    adminToken: read.optional('HUB_ADMIN_TOKEN'),
   };
+  if (config.adminToken !== undefined && !isWellFormedToken(config.adminToken)) {
+    // Never echo the value: it is a credential.
+    read.problems.push(`HUB_ADMIN_TOKEN must be ${MIN_TOKEN_LENGTH} to 200 characters of letters, digits or -._~+/= (e.g. openssl rand -base64 32)`);
+  }
   // Aedes has no shared subscriptions: a group there would silently receive nothing.
   if (config.mqttShareGroup && !config.mqttUrl) read.problems.push('MQTT_SHARE_GROUP needs an external broker (MQTT_URL)');
   if (config.mqttShareGroup && !/^[A-Za-z0-9_-]{1,64}$/.test(config.mqttShareGroup)) {

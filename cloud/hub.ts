@@ -10,6 +10,7 @@ import { verifyDeviceCredentials } from './devices/credentials.ts';
 import { createDeviceSync, deviceConfigRoutes, type DeviceSync } from './sync/index.ts';
 import { startFleet, type Fleet } from './fleet/fleet-service.ts';
 import { registerFleetDashboard } from './fleet/dashboard.ts';
+import { ensureBootstrapAdmin } from './org/operators.ts';
 
 export interface RunningHub {
   db: Database;
@@ -42,6 +43,10 @@ export function gatewayLedgerOf(ledger: Ledger): GatewayLedger {
  */
 export async function startHub(config: HubConfig, logger: Logger = createLogger('hub')): Promise<RunningHub> {
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
+  if (config.adminToken) {
+    const admin = await ensureBootstrapAdmin(db, config.adminToken);
+    logger.info({ operatorId: admin.operatorId }, 'bootstrap HQ admin ready (HUB_ADMIN_TOKEN)');
+  }
   const ledger = new Ledger(db);
   const { mqttUsername: username, mqttPassword: password } = config;
   let broker: EmbeddedBroker | undefined;

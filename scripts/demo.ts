@@ -8,6 +8,7 @@ const demo = await startDemo({
   dataDir: process.env.DEMO_DATA_DIR ?? 'data/demo',
   ports: { hub: 8080, kiosk: 8081, control: 8082 },
   nfc,
+  adminToken: process.env.HUB_ADMIN_TOKEN,
   logger,
 });
 console.log(`
@@ -15,6 +16,8 @@ member-kiosk demo is running (NFC: ${nfc === 'pcsc' ? 'real pcscd + vpcd virtual
   Kiosk touch page          ${demo.kiosk.url}
   Emulator control          ${demo.controlUrl}
   Hub REST API / OpenAPI    ${demo.hub.httpUrl}/api/v1  ·  ${demo.hub.httpUrl}/docs
+  Fleet dashboard           ${demo.hub.httpUrl}/dashboard
+  HQ admin token            ${demo.adminToken}   (Authorization: Bearer …; set HUB_ADMIN_TOKEN to choose it)
   MQTT broker (embedded)    ${demo.hub.mqttUrl}
 Press Ctrl+C to stop.`);
 const shutdown = () => void demo.stop().then(() => process.exit(0));

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../../shared/logger.ts';
 import { startHub, type RunningHub } from '../../cloud/hub.ts';
+import { newOperatorToken } from '../../cloud/org/tokens.ts';
 import { startKiosk, type RunningKiosk } from '../../device/kiosk-app.ts';
 import type { KioskConfig } from '../../device/config.ts';
 import { EmulatedCardReader } from '../../device/nfc/emulated-card-reader.ts';
@@ -22,6 +23,8 @@ export interface DemoOptions {
   nfc?: 'pcsc' | 'emulated';
   /** vpcd's port in the system pcscd configuration (Debian: 35963). */
   vpcdPort?: number;
+  /** Bearer token of the hub's HQ admin for the REST API; a fresh random one when absent. */
+  adminToken?: string;
   logger?: Logger;
 }
 
@@ -29,6 +32,8 @@ export interface RunningDemo {
   hub: RunningHub;
   kiosk: RunningKiosk;
   controlUrl: string;
+  /** Sign in to the hub's REST API and fleet dashboard with this (an HQ admin). */
+  adminToken: string;
   stop(): Promise<void>;
 }
 
@@ -68,11 +73,13 @@ const BILL_OUTCOME_MESSAGES = {
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const logger = options.logger ?? createLogger('demo');
   const host = options.host ?? '127.0.0.1';
+  const adminToken = options.adminToken ?? newOperatorToken();
   const hub = await startHub(
     {
       http: { host, port: options.ports?.hub ?? 0 },
       dataDir: join(options.dataDir, 'hub'),
       embeddedMqtt: { host, port: 0 },
+      adminToken,
     },
     logger.child({ app: 'hub' }),
   );
@@ -117,6 +124,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const controlUrl = `http://${host}:${(control.server.address() as AddressInfo).port}/`;
   return {
     hub,
+    adminToken,
     kiosk,
     controlUrl,
     async stop() {

@@ -9,12 +9,14 @@ import { registerFleetDashboard } from '../../cloud/fleet/dashboard.ts';
 import { startFleet, type Fleet } from '../../cloud/fleet/fleet-service.ts';
 import type { FleetDevice } from '../../cloud/fleet/registry.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
+import { createOperator } from '../../cloud/org/operators.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { startCommandHandler } from '../../device/sync/commands.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { nextEvent } from '../helpers/events.ts';
+import { bearer } from '../helpers/org.ts';
 
 const logger = createLogger('test');
 const DEVICE = 'kiosk-cmd-e2e';
@@ -32,12 +34,15 @@ describe('fleet commands, hub to kiosk and back', () => {
   let dir: string;
   let link: HubLink;
   const reprints: string[] = [];
+  let headers: { authorization: string };
 
   beforeAll(async () => {
     broker = await startEmbeddedBroker({ port: 0, logger });
     db = await openDatabase();
     fleet = await startFleet({ mqttUrl: broker.url, db, logger });
     laggingFleet = await startFleet({ mqttUrl: broker.url, db, logger, now: () => new Date(Date.now() - 120_000) });
+    const technician = { name: 'Technician', role: 'technician', scope: { level: 'hq', id: 'hq' } } as const;
+    headers = bearer((await createOperator(db, technician, { type: 'system', id: 'test' }, 'fleet test')).token);
     app = await buildHttpApp({ db, logger });
     await registerFleetDashboard(app, fleet);
     dir = await mkdtemp(join(tmpdir(), 'mk-cmd-'));
@@ -74,20 +79,35 @@ describe('fleet commands, hub to kiosk and back', () => {
 
   it('returns the result over REST, 409 for a command the kiosk does not run, 400 for an invalid body, 404 for an unknown device', async () => {
     const url = `/api/v1/devices/${DEVICE}/commands`;
-    const ok = await app.inject({ method: 'POST', url, payload: { name: 'reprint-last-receipt', ttlSeconds: 5 } });
+    const ok = await app.inject({ method: 'POST', url, payload: { name: 'reprint-last-receipt', ttlSeconds: 5 }, headers });
     expect(ok.statusCode).toBe(200);
     expect(reprints).toEqual(['reprint']);
 
-    const unknown = await app.inject({ method: 'POST', url, payload: { name: 'restart-app', ttlSeconds: 5 } });
+    const unknown = await app.inject({ method: 'POST', url, payload: { name: 'restart-app', ttlSeconds: 5 }, headers });
     expect(unknown.statusCode).toBe(409);
     expect(unknown.json()).toEqual({ error: { code: 'UNKNOWN_COMMAND', message: 'this kiosk does not run "restart-app"' } });
 
-    const invalid = await app.inject({ method: 'POST', url, payload: { name: 'format-disk', ttlSeconds: 5 } });
+    const invalid = await app.inject({ method: 'POST', url, payload: { name: 'format-disk', ttlSeconds: 5 }, headers });
     expect(invalid.statusCode).toBe(400);
 
-    const nobody = await app.inject({ method: 'POST', url: '/api/v1/devices/nobody/commands', payload: { name: 'run-self-test', ttlSeconds: 5 } });
+    const nobody = await app.inject({ method: 'POST', url: '/api/v1/devices/nobody/commands', payload: { name: 'run-self-test', ttlSeconds: 5 }, headers });
     expect(nobody.statusCode).toBe(404);
     expect(nobody.json().error.code).toBe('DEVICE_NOT_FOUND');
+  });
+
+  it('lets only admins and technicians send commands: no token is 401, a cashier 403, and the kiosk runs nothing', async () => {
+    const before = reprints.length;
+    const url = `/api/v1/devices/${DEVICE}/commands`;
+    const payload = { name: 'reprint-last-receipt', ttlSeconds: 5 };
+    const cashier = { name: 'Cashier', role: 'cashier', scope: { level: 'hq', id: 'hq' } } as const;
+    const cashierToken = (await createOperator(db, cashier, { type: 'system', id: 'test' }, 'fleet test')).token;
+    expect((await app.inject({ method: 'POST', url, payload })).statusCode).toBe(401);
+    const refused = await app.inject({ method: 'POST', url, payload, headers: bearer(cashierToken) });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.code).toBe('FORBIDDEN');
+    expect((await app.inject({ method: 'GET', url: '/api/v1/fleet', headers: bearer(cashierToken) })).statusCode).toBe(403);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/fleet', headers })).statusCode).toBe(200);
+    expect(reprints).toHaveLength(before);
   });
 
   it('a command past its expiry on arrival is answered expired and never runs', async () => {
@@ -106,6 +126,7 @@ describe('fleet commands, hub to kiosk and back', () => {
       method: 'POST',
       url: `/api/v1/devices/${DEVICE}/commands`,
       payload: { name: 'reprint-last-receipt', ttlSeconds: 1 },
+      headers,
     });
     expect(response.statusCode).toBe(504);
     expect(response.json().error).toEqual({ code: 'DEVICE_TIMEOUT', message: `${DEVICE} did not answer "reprint-last-receipt" within its 1 s time-to-live` });

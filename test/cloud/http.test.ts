@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
+import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
 
 const databases = useDatabases();
@@ -11,10 +12,12 @@ const databases = useDatabases();
 describe.each(BACKENDS)('REST API on %s', (backend) => {
   let db: Database;
   let app: FastifyInstance;
+  let org: SeededOrg;
   const logLines: string[] = [];
 
   beforeAll(async () => {
     db = await databases.open(backend);
+    org = await seedOrg(db);
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
         logLines.push(chunk.toString());
@@ -25,8 +28,10 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
   });
   afterAll(() => app.close());
 
-  const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url: `/api/v1${url}`, payload: payload as object });
-  const get = (url: string) => app.inject({ method: 'GET', url: `/api/v1${url}` });
+  // A store manager at the Xuhui store: every member route is open to them, for members of their store.
+  const auth = () => bearer(org.tokens.xuhui.manager);
+  const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url: `/api/v1${url}`, payload: payload as object, headers: auth() });
+  const get = (url: string) => app.inject({ method: 'GET', url: `/api/v1${url}`, headers: auth() });
 
   async function memberWithBalance(amountFen: number) {
     const member = (await post('/members', { name: 'Li Lei', phone: '13800138000' })).json();
@@ -152,11 +157,11 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
       ['huge amount', () => post(topups, { idempotencyKey: key(), amountFen: 1e12 }), 400, 'VALIDATION_FAILED', /amountFen/],
       ['extra field', () => post(topups, { idempotencyKey: key(), amountFen: 100, deviceId: 'K-1' }), 400, 'VALIDATION_FAILED', /deviceId/],
       ['short key', () => post(topups, { idempotencyKey: 'abc', amountFen: 100 }), 400, 'VALIDATION_FAILED', /idempotencyKey/],
-      ['no body', () => app.inject({ method: 'POST', url: `/api/v1${topups}` }), 400, 'VALIDATION_FAILED', /body/],
+      ['no body', () => app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: auth() }), 400, 'VALIDATION_FAILED', /body/],
       ['array body', () => post(topups, [1]), 400, 'VALIDATION_FAILED', /body/],
       [
         'broken JSON',
-        () => app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: { 'content-type': 'application/json' }, payload: '{"amountFen":' }),
+        () => app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: { ...auth(), 'content-type': 'application/json' }, payload: '{"amountFen":' }),
         400,
         'BAD_REQUEST',
         /JSON/,
@@ -207,10 +212,11 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(logs).not.toContain(numberedCard);
     expect(logs).not.toContain(cardNumber.slice(0, 12));
     expect(logs).not.toContain('13800138000');
+    for (const token of Object.values(org.tokens).flatMap((byRole) => Object.values(byRole))) expect(logs).not.toContain(token);
   });
 
-  it('reports health with the database backend', async () => {
-    const health = await get('/health');
+  it('reports health with the database backend, without a token', async () => {
+    const health = await app.inject({ method: 'GET', url: '/api/v1/health' });
     expect(health.statusCode).toBe(200);
     expect(health.json()).toEqual({ status: 'ok', database: backend });
   });
@@ -221,8 +227,9 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     const routes = Object.entries(reply.json().paths as Record<string, object>).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
     );
-    expect(routes.sort()).toEqual(
-      [
+    // Other domains add their own routes; these are the member, ledger and organisation ones.
+    expect(routes).toEqual(
+      expect.arrayContaining([
         'GET /api/v1/health',
         'POST /api/v1/members',
         'GET /api/v1/members/{memberId}',
@@ -234,11 +241,22 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
         'POST /api/v1/members/{memberId}/points-adjustments',
         'POST /api/v1/members/{memberId}/redemptions',
         'GET /api/v1/members/{memberId}/statement',
-      ].sort(),
+        'GET /api/v1/me',
+        'GET /api/v1/regions',
+        'POST /api/v1/regions',
+        'GET /api/v1/stores',
+        'POST /api/v1/stores',
+        'GET /api/v1/operators',
+        'POST /api/v1/operators',
+        'POST /api/v1/operators/{operatorId}/deactivation',
+        'GET /api/v1/settlement',
+      ]),
     );
     const bindCardBody = reply.json().paths['/api/v1/members/{memberId}/cards'].post.requestBody.content['application/json'].schema;
     expect(bindCardBody.properties).toHaveProperty('cardNumber');
     expect(bindCardBody.required).toEqual(['cardUid']);
+    expect(reply.json().components.securitySchemes.operatorToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(reply.json().paths['/api/v1/health'].get.security).toEqual([]);
     expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
   });
 });

@@ -18,6 +18,7 @@ describe('member changes made anywhere reach the kiosks that know the member (Hu
       method: 'POST',
       url: `/api/v1/members/${memberId}/topups`,
       payload: { idempotencyKey, amountFen },
+      headers: hub.adminHeaders,
     });
     expect(response.statusCode).toBe(201);
   };

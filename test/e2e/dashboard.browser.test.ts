@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerFleetDashboard } from '../../cloud/fleet/dashboard.ts';
 import { startFleet, type Fleet } from '../../cloud/fleet/fleet-service.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
+import { createOperator } from '../../cloud/org/operators.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { keepScreenshot, launchBrowser } from '../helpers/browser.ts';
 import { TestHub } from '../helpers/hub.ts';
@@ -21,6 +22,7 @@ describe('fleet dashboard in Chromium', () => {
   let app: FastifyInstance;
   let browser: Browser;
   let url: string;
+  let technicianToken: string;
   const kiosks: SimulatedKiosk[] = [];
 
   beforeAll(async () => {
@@ -37,6 +39,12 @@ describe('fleet dashboard in Chromium', () => {
         'ty-01': { store: '天河店 Tianhe', region: '华南 South' },
       },
     });
+    ({ token: technicianToken } = await createOperator(
+      hub.db,
+      { name: 'Fleet technician', role: 'technician', scope: { level: 'hq', id: 'hq' } },
+      { type: 'system', id: 'test' },
+      'dashboard test',
+    ));
     app = await buildHttpApp({ db: hub.db, logger });
     await registerFleetDashboard(app, fleet);
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -61,6 +69,12 @@ describe('fleet dashboard in Chromium', () => {
   it('shows every kiosk and turns one offline with an alert, live', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 600 } });
     await page.goto(url);
+    await page.locator('#live').getByText('未登录 signed out').waitFor();
+    await page.locator('#token').fill('mko_not-a-real-token-at-all-000000');
+    await page.getByRole('button', { name: '登录 Sign in' }).click();
+    await page.locator('#signin-error').getByText('not recognised').waitFor();
+    await page.locator('#token').fill(technicianToken);
+    await page.getByRole('button', { name: '登录 Sign in' }).click();
     await page.locator('#live').getByText('已连接 connected').waitFor();
     const row = (id: string) => page.locator(`tr[data-device="${id}"]`);
     await row('ty-01').getByText('1.5.0').waitFor();
@@ -80,7 +94,16 @@ describe('fleet dashboard in Chromium', () => {
     expect(await page.locator('#count-offline').textContent()).toBe('1');
     await keepScreenshot(page, 'fleet-dashboard-kiosk-offline');
 
-    const api = (await (await fetch(url.replace('/dashboard', '/api/v1/fleet'))).json()) as { summary: { online: number; offline: number } };
+    const fleetUrl = url.replace('/dashboard', '/api/v1/fleet');
+    expect((await fetch(fleetUrl)).status).toBe(401);
+    const api = (await (await fetch(fleetUrl, { headers: { authorization: `Bearer ${technicianToken}` } })).json()) as {
+      summary: { online: number; offline: number };
+    };
     expect(api.summary).toMatchObject({ online: 2, offline: 1 });
+
+    // The token is kept for the tab: a reload goes straight back to the live view.
+    await page.reload();
+    await page.locator('#live').getByText('已连接 connected').waitFor();
+    expect(await page.locator('#signin').isHidden()).toBe(true);
   });
 });

@@ -7,6 +7,7 @@ import { openDatabase, type Database } from '../../cloud/db/database.ts';
 import { API_PREFIX, buildHttpApp } from '../../cloud/http/app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import { gatewayLedgerOf } from '../../cloud/hub.ts';
+import { createOperator } from '../../cloud/org/operators.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
 import { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
 import { createDeviceSync, deviceConfigRoutes, type DeviceSync } from '../../cloud/sync/index.ts';
@@ -14,11 +15,12 @@ import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import { createLogger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+import { bearer } from './org.ts';
 
 /**
  * The hub's sync pieces without the rest of startHub (no fleet, no listening HTTP server): in-memory PGlite,
  * embedded broker on a free port, the gateway with sync that reports sequence conflicts to the test, and
- * the REST app with the device configuration routes (use `http.inject`).
+ * the REST app with the device configuration routes (use `http.inject` with `headers: hub.adminHeaders`).
  */
 export class SyncHub {
   private constructor(
@@ -30,6 +32,8 @@ export class SyncHub {
     private readonly broker: EmbeddedBroker,
     /** Device ids, once per sequence conflict the gateway reported. */
     readonly conflictsReported: string[],
+    /** Signs a REST request in as an HQ admin, who reaches every member and device. */
+    readonly adminHeaders: { authorization: string },
   ) {}
 
   static async start(): Promise<SyncHub> {
@@ -50,7 +54,9 @@ export class SyncHub {
     const http = await buildHttpApp({ db, logger });
     await http.register(deviceConfigRoutes(sync.config), { prefix: API_PREFIX });
     await http.ready();
-    return new SyncHub(db, ledger, sync, gateway, http, broker, conflictsReported);
+    const admin = { name: 'HQ admin', role: 'admin', scope: { level: 'hq', id: 'hq' } } as const;
+    const { token } = await createOperator(db, admin, { type: 'system', id: 'test' }, 'sync hub for tests');
+    return new SyncHub(db, ledger, sync, gateway, http, broker, conflictsReported, bearer(token));
   }
 
   get mqttUrl(): string {
