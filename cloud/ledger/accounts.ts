@@ -10,7 +10,16 @@ export const MEMBER_ACCOUNTS = {
 } as const satisfies Record<string, Asset>;
 export type MemberAccountKind = keyof typeof MEMBER_ACCOUNTS;
 
-export type SystemAccountKind = 'cash_received' | 'stored_value_spent' | 'points_issued' | 'points_redeemed';
+export type SystemAccountKind =
+  | 'cash_received'
+  | 'stored_value_spent'
+  | 'points_issued'
+  | 'points_redeemed'
+  /** Contra of stored-value bonus (充100送20: the 20). */
+  | 'bonus_issued'
+  | 'points_expired'
+  /** Card fees (joining, annual, replacement) paid from stored value. */
+  | 'fees_received';
 
 /** A contra account of the chain, named by a stable code; created the first time it is used. */
 export interface SystemAccount {
@@ -29,6 +38,9 @@ export const systemAccounts = {
   storedValueSpent: (): SystemAccount => ({ kind: 'stored_value_spent', asset: 'CNY', code: 'stored_value_spent' }),
   pointsIssued: (): SystemAccount => ({ kind: 'points_issued', asset: 'POINTS', code: 'points_issued' }),
   pointsRedeemed: (): SystemAccount => ({ kind: 'points_redeemed', asset: 'POINTS', code: 'points_redeemed' }),
+  bonusIssued: (): SystemAccount => ({ kind: 'bonus_issued', asset: 'CNY', code: 'bonus_issued' }),
+  pointsExpired: (): SystemAccount => ({ kind: 'points_expired', asset: 'POINTS', code: 'points_expired' }),
+  feesReceived: (): SystemAccount => ({ kind: 'fees_received', asset: 'CNY', code: 'fees_received' }),
 };
 
 export async function createMemberAccounts(tx: Queryable, memberId: string): Promise<void> {

@@ -1,13 +1,15 @@
 import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import { newId } from '../../shared/ids.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+import type { CardStatus, CardType } from '../../shared/rules/cards.ts';
+import { assertCardUsable } from '../cards/card-guard.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { createMemberAccounts } from './accounts.ts';
 import { LedgerError } from './errors.ts';
 import { type Actor, type MemberView, toSnapshot } from './types.ts';
 import { actorOf, cardNumberOf, cardUidOf, memberIdOf, phoneOf, textOf } from './validate.ts';
 
-/** Tiers arrive with the rules engine; until then every member is standard. */
+/** The tier of a member the tier service has not stored one for (cloud/program/tiers.ts: member_tiers). */
 const DEFAULT_TIER = 'standard';
 
 interface MemberRow {
@@ -19,6 +21,7 @@ interface MemberRow {
   points: number;
   card_uid: string | null;
   card_number: string | null;
+  tier: string | null;
 }
 
 /**
@@ -32,12 +35,13 @@ export async function readMember(q: Queryable, memberId: string, usedCardUid?: s
             max(a.balance) FILTER (WHERE a.kind = 'stored_principal') AS principal,
             max(a.balance) FILTER (WHERE a.kind = 'stored_bonus') AS bonus,
             max(a.balance) FILTER (WHERE a.kind = 'points') AS points,
-            c.uid AS card_uid, c.card_number
+            c.uid AS card_uid, c.card_number,
+            (SELECT tier FROM member_tiers WHERE member_id = m.id) AS tier
        FROM members m JOIN accounts a ON a.member_id = m.id
        LEFT JOIN LATERAL (
          SELECT uid, card_number FROM cards
           WHERE member_id = m.id
-          ORDER BY uid IS NOT DISTINCT FROM $2::text DESC, bound_at DESC, uid LIMIT 1
+          ORDER BY uid IS NOT DISTINCT FROM $2::text DESC, status = 'active' DESC, type <> 'supplementary' DESC, bound_at DESC, uid LIMIT 1
        ) c ON true
       WHERE m.id = $1
       GROUP BY m.id, c.uid, c.card_number`,
@@ -48,7 +52,7 @@ export async function readMember(q: Queryable, memberId: string, usedCardUid?: s
   return {
     memberId: row.id,
     displayName: row.name,
-    tier: DEFAULT_TIER,
+    tier: row.tier ?? DEFAULT_TIER,
     ...(row.card_uid ? { cardUid: row.card_uid } : {}),
     ...(row.card_number ? { cardNumber: row.card_number } : {}),
     balances: { principalFen: row.principal, bonusFen: row.bonus, points: row.points },
@@ -71,6 +75,8 @@ export async function getMember(db: Database, memberId: unknown): Promise<Member
 export interface CreateMemberInput {
   name: string;
   phone?: string;
+  /** The store the member belongs to (decides which operators reach them); absent only for HQ-registered or legacy members. */
+  homeStoreId?: string;
   actor: Actor;
 }
 
@@ -78,12 +84,16 @@ export interface CreateMemberInput {
 export async function createMember(db: Database, input: CreateMemberInput): Promise<MemberView> {
   const name = textOf(input.name, 'name', 64);
   const phone = input.phone === undefined ? null : phoneOf(input.phone);
+  const homeStoreId = input.homeStoreId === undefined ? null : textOf(input.homeStoreId, 'homeStoreId', 40);
   const actor = actorOf(input.actor);
   const memberId = newId();
   return db.transaction(async (tx) => {
+    if (homeStoreId !== null && (await tx.query('SELECT 1 FROM stores WHERE id = $1', [homeStoreId])).rows.length === 0) {
+      throw new LedgerError('STORE_NOT_FOUND', `No store has the id "${homeStoreId}".`);
+    }
     await tx.query(
-      'INSERT INTO members (id, name, phone, created_by_type, created_by_id) VALUES ($1, $2, $3, $4, $5)',
-      [memberId, name, phone, actor.type, actor.id],
+      'INSERT INTO members (id, name, phone, home_store_id, created_by_type, created_by_id) VALUES ($1, $2, $3, $4, $5, $6)',
+      [memberId, name, phone, homeStoreId, actor.type, actor.id],
     );
     await createMemberAccounts(tx, memberId);
     return (await readMember(tx, memberId))!;
@@ -95,8 +105,12 @@ export interface BindCardInput {
   cardUid: string;
   /** The 16-digit number the card carries, if it has one; spaces and dashes are ignored. */
   cardNumber?: string;
+  /** personal (default), group or vip; supplementary cards are issued against a primary card (cloud/cards). */
+  type?: Exclude<CardType, 'supplementary'>;
   actor: Actor;
 }
+
+const BINDABLE_TYPES: readonly string[] = ['personal', 'group', 'vip'] satisfies Array<BindCardInput['type']>;
 
 /**
  * Binds a card (and its card number, if given) to a member. Binding a card the member already holds
@@ -108,6 +122,8 @@ export async function bindCard(db: Database, input: BindCardInput): Promise<{ me
   const memberId = memberIdOf(input.memberId);
   const cardUid = cardUidOf(input.cardUid);
   const cardNumber = input.cardNumber === undefined ? undefined : cardNumberOf(input.cardNumber);
+  const type = input.type ?? 'personal';
+  if (!BINDABLE_TYPES.includes(type)) throw new LedgerError('INVALID_INPUT', `type must be one of ${BINDABLE_TYPES.join(', ')}.`);
   const actor = actorOf(input.actor);
   return db.transaction(async (tx) => {
     const locked = await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [memberId]);
@@ -115,9 +131,9 @@ export async function bindCard(db: Database, input: BindCardInput): Promise<{ me
     // No conflict target: a taken UID and a taken number (unique too) both insert nothing, and the checks
     // below say which. A concurrent bind of either waits here for the other to commit, then sees its row.
     const inserted = await tx.query(
-      `INSERT INTO cards (uid, card_number, member_id, bound_by_type, bound_by_id) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO cards (uid, card_number, member_id, type, bound_by_type, bound_by_id) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING RETURNING uid`,
-      [cardUid, cardNumber ?? null, memberId, actor.type, actor.id],
+      [cardUid, cardNumber ?? null, memberId, type, actor.type, actor.id],
     );
     const alreadyBound = inserted.rows.length === 0;
     if (alreadyBound) await assertSameBinding(tx, { memberId, cardUid, cardNumber });
@@ -149,22 +165,31 @@ async function assertSameBinding(tx: Queryable, wanted: { memberId: string; card
   }
 }
 
-/** The member holding this card, or undefined when the card is not registered. */
+/**
+ * The member holding this card, or undefined when the card is not registered. A card that is not active is
+ * refused with CARD_LOST, CARD_FROZEN or CARD_INVALID_STATE and a bilingual message a kiosk can show.
+ */
 export async function findMemberByCard(db: Database, rawCardUid: string): Promise<MemberSnapshot | undefined> {
   const cardUid = cardUidOf(rawCardUid);
-  const { rows } = await db.query<{ member_id: string }>('SELECT member_id FROM cards WHERE uid = $1', [cardUid]);
+  const { rows } = await db.query<{ member_id: string; status: CardStatus }>('SELECT member_id, status FROM cards WHERE uid = $1', [cardUid]);
   if (!rows[0]) return undefined;
+  assertCardUsable(rows[0].status);
   const member = await readMember(db, rows[0].member_id, cardUid);
   return member && toSnapshot(member);
 }
 
-/** The member holding the card with this number (the snapshot names that card), or undefined when no card has it. */
+/**
+ * The member holding the card with this number (the snapshot names that card), or undefined when no card has
+ * it. A card that is not active is refused like in findMemberByCard.
+ */
 export async function findMemberByCardNumber(db: Database, rawCardNumber: string): Promise<MemberSnapshot | undefined> {
   const cardNumber = cardNumberOf(rawCardNumber);
-  const { rows } = await db.query<{ uid: string; member_id: string }>('SELECT uid, member_id FROM cards WHERE card_number = $1', [
-    cardNumber,
-  ]);
+  const { rows } = await db.query<{ uid: string; member_id: string; status: CardStatus }>(
+    'SELECT uid, member_id, status FROM cards WHERE card_number = $1',
+    [cardNumber],
+  );
   if (!rows[0]) return undefined;
+  assertCardUsable(rows[0].status);
   const member = await readMember(db, rows[0].member_id, rows[0].uid);
   return member && toSnapshot(member);
 }

@@ -1,0 +1,204 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { isUuid } from '../../shared/ids.ts';
+import { expiryWarningText } from '../../shared/rules/points-expiry.ts';
+import type { Database } from '../db/database.ts';
+import { LedgerError } from '../ledger/errors.ts';
+import { expirePoints, pointsExpiringSoon, pointsLots } from '../ledger/points-expiry-job.ts';
+import { refund } from '../ledger/refunds.ts';
+import { actingStoreOf, assertMemberInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
+import type { Role } from '../org/principal.ts';
+import { DEFAULT_TIME_ZONE } from '../org/structure.ts';
+import * as S from './schemas.ts';
+
+/**
+ * Refunds, points lots and the points expiry job (issue 5). Refunds hand money back, so they need a manager
+ * or admin; lots are member data (cashiers too); the expiry job touches every store, so only an HQ admin runs it.
+ */
+const REFUND_ROLES: readonly Role[] = ['admin', 'manager'];
+const MEMBER_ROLES: readonly Role[] = ['admin', 'manager', 'cashier'];
+const TAG = 'ledger';
+
+const strict = { additionalProperties: false } as const;
+const Uuid = Type.String({ format: 'uuid' });
+
+const TxParams = Type.Object({ txId: Type.String({ minLength: 1, maxLength: 64, description: 'The transaction to refund' }) }, strict);
+type TxParams = Static<typeof TxParams>;
+
+const RefundBody = Type.Object(
+  {
+    idempotencyKey: Type.String({ minLength: 8, maxLength: 100, description: 'Unique per refund request; a resend returns the first result' }),
+    reason: Type.String({ minLength: 1, maxLength: 200, description: 'Why the money goes back (kept with the refund)' }),
+    storeId: Type.Optional(S.orgCode("The store handing the money back. Defaults to the operator's store; must be in scope.")),
+  },
+  strict,
+);
+type RefundBody = Static<typeof RefundBody>;
+
+const refunded = (description: string) =>
+  Type.Object({ txId: Uuid, replay: Type.Boolean(), member: S.Member, originalTxId: Uuid }, { ...strict, description });
+
+const Lot = Type.Object(
+  {
+    lotId: Uuid,
+    awardTxId: Type.Union([Uuid, Type.Null()], { description: 'The transaction that awarded it; null for balances from before lots' }),
+    awardedAt: Type.String({ format: 'date-time' }),
+    points: Type.Integer({ description: 'Awarded' }),
+    remaining: Type.Integer({ description: 'Still usable' }),
+    expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'null = never expires' }),
+  },
+  strict,
+);
+
+const ExpiringQuery = Type.Object(
+  { withinDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 3660, default: 30, description: 'Look-ahead in 24-hour days' })) },
+  strict,
+);
+type ExpiringQuery = Static<typeof ExpiringQuery>;
+
+const Expiring = Type.Object(
+  {
+    memberId: Uuid,
+    points: Type.Integer({ description: 'Points that expire within the look-ahead' }),
+    batches: Type.Array(Type.Object({ expiresAt: Type.String({ format: 'date-time' }), points: Type.Integer() }, strict)),
+    message: Type.Optional(Type.String({ description: "Bilingual warning for the member, dated in the home store's time zone" })),
+  },
+  strict,
+);
+
+const ExpiryBody = Type.Object(
+  { asOf: Type.Optional(Type.String({ format: 'date-time', description: 'Expire lots due at or before this instant; default now' })) },
+  strict,
+);
+type ExpiryBody = Static<typeof ExpiryBody>;
+
+const ExpiryRunSchema = Type.Object(
+  {
+    asOf: Type.String({ format: 'date-time' }),
+    expiredLots: Type.Integer(),
+    expiredPoints: Type.Integer(),
+    skippedLots: Type.Integer({ description: 'Lots that changed while the run went (another run or a spend); the next run sees them' }),
+  },
+  strict,
+);
+
+export interface LedgerV2RouteDeps {
+  db: Database;
+}
+
+export function registerLedgerV2Routes(app: FastifyInstance, { db }: LedgerV2RouteDeps): void {
+  app.post<{ Params: TxParams; Body: RefundBody }>(
+    '/transactions/:txId/refunds',
+    {
+      schema: {
+        summary: 'Refund a transaction exactly once (top-up: principal only, bonus and points reversed)',
+        description:
+          'Posts the exact reverse of a top-up, payment, checkout, redemption or card fee. A top-up returns its principal ' +
+          'less any of its bonus already spent; points it took go back to their lots, points it awarded are taken back. ' +
+          'Refused: a refund (NOT_REFUNDABLE), an already refunded transaction (ALREADY_REFUNDED), unknown id (TRANSACTION_NOT_FOUND).',
+        tags: [TAG],
+        params: TxParams,
+        body: RefundBody,
+        response: {
+          201: refunded('Refunded now'),
+          200: refunded('Already refunded under this idempotency key: the first result, unchanged'),
+          ...S.errors(400, 404, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, REFUND_ROLES);
+      const memberId = await memberOfTransaction(db, request.params.txId);
+      await assertMemberInScope(db, request, memberId);
+      const storeId = await actingStoreOf(db, request, request.body.storeId);
+      const result = await refund(db, {
+        originalTxId: request.params.txId,
+        idempotencyKey: request.body.idempotencyKey,
+        reason: request.body.reason,
+        actor: operatorActor(request),
+        ...(storeId === undefined ? {} : { storeId }),
+      });
+      request.log.info({ originalTxId: result.originalTxId, txId: result.txId, replay: result.replay }, 'refund');
+      return reply.status(result.replay ? 200 : 201).send(result);
+    },
+  );
+
+  app.get<{ Params: S.MemberParams }>(
+    '/members/:memberId/points-lots',
+    {
+      schema: {
+        summary: "A member's points lots that still hold points, soonest-expiring first",
+        tags: [TAG],
+        params: S.MemberParams,
+        response: { 200: Type.Object({ memberId: Uuid, lots: Type.Array(Lot) }, strict), ...S.errors(400, 404) },
+      },
+    },
+    async (request) => {
+      requireRole(request, MEMBER_ROLES);
+      await assertMemberInScope(db, request, request.params.memberId);
+      return pointsLots(db, request.params.memberId);
+    },
+  );
+
+  app.get<{ Params: S.MemberParams; Querystring: ExpiringQuery }>(
+    '/members/:memberId/points-lots/expiring-soon',
+    {
+      schema: {
+        summary: 'Points that expire within the next N days, with the warning to show the member',
+        tags: [TAG],
+        params: S.MemberParams,
+        querystring: ExpiringQuery,
+        response: { 200: Expiring, ...S.errors(400, 404) },
+      },
+    },
+    async (request) => {
+      requireRole(request, MEMBER_ROLES);
+      const { memberId } = request.params;
+      await assertMemberInScope(db, request, memberId);
+      const soon = await pointsExpiringSoon(db, memberId, request.query.withinDays ?? 30);
+      const message = expiryWarningText(soon, await homeTimeZone(db, memberId));
+      return {
+        memberId: soon.memberId,
+        points: soon.points,
+        batches: soon.batches.map((b) => ({ expiresAt: b.expiresAt.toISOString(), points: b.points })),
+        ...(message === undefined ? {} : { message }),
+      };
+    },
+  );
+
+  app.post<{ Body: ExpiryBody }>(
+    '/jobs/points-expiry',
+    {
+      schema: {
+        summary: 'Run the points expiry job now (HQ admin); safe to repeat',
+        tags: [TAG],
+        body: ExpiryBody,
+        response: { 200: ExpiryRunSchema, ...S.errors(400) },
+      },
+    },
+    async (request) => {
+      requireRole(request, ['admin']);
+      if (principalOf(request).scope.level !== 'hq') {
+        throw new LedgerError('FORBIDDEN', 'The points expiry job touches every store; only a headquarters admin may run it.');
+      }
+      const asOf = request.body?.asOf === undefined ? new Date() : new Date(request.body.asOf);
+      return expirePoints(db, { asOf, logger: request.log });
+    },
+  );
+}
+
+/** The member a transaction belongs to; an unknown or malformed id is TRANSACTION_NOT_FOUND. */
+async function memberOfTransaction(db: Database, txId: string): Promise<string> {
+  const { rows } = isUuid(txId) ? await db.query<{ member_id: string }>('SELECT member_id FROM ledger_transactions WHERE id = $1', [txId]) : { rows: [] };
+  if (!rows[0]) throw new LedgerError('TRANSACTION_NOT_FOUND', `No transaction has the id ${txId}.`);
+  return rows[0].member_id;
+}
+
+async function homeTimeZone(db: Database, memberId: string): Promise<string> {
+  const { rows } = await db.query<{ time_zone: string | null }>(
+    'SELECT s.time_zone FROM members m LEFT JOIN stores s ON s.id = m.home_store_id WHERE m.id = $1',
+    [memberId],
+  );
+  return rows[0]?.time_zone ?? DEFAULT_TIME_ZONE;
+}
+
