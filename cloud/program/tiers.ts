@@ -1,0 +1,251 @@
+/**
+ * Member tiers on the hub: the stored tier, the qualifying spend it is based on, immediate upgrades and the
+ * periodic review (rules in shared/rules/tiers.ts and tier-review.ts).
+ *
+ * Qualifying spend of a member at instant `at` = what they paid in the window (at − spendWindowDays × 24 h, at]:
+ * - stored value spent: the member's CNY postings (principal + bonus debits) of `stored_value_payment` and
+ *   `checkout` transactions, read straight from the ledger;
+ * - plus payments outside stored value (cash, bank card at a POS checkout) that checkout records with
+ *   `recordQualifyingSpend`, because the ledger never sees that money;
+ * - minus nothing else: a transaction that has been refunded (ledger_refunds) stops counting entirely.
+ * Top-ups are not spend (the money is still the member's), nor are points.
+ */
+import { randomUUID } from 'node:crypto';
+import { isFen } from '../../shared/money.ts';
+import type { ProgramRules } from '../../shared/rules/program.ts';
+import { retentionEnd, reviewTier, tierProgress, tierWarning, type MemberTierState, type TierProgress, type TierWarning } from '../../shared/rules/tier-review.ts';
+import { tierById, upgradeOnSpend, type TierBenefits, type TierId } from '../../shared/rules/tiers.ts';
+import type { Database, Queryable } from '../db/database.ts';
+import { LedgerError } from '../ledger/errors.ts';
+import { memberNotFound } from '../ledger/members.ts';
+import type { Actor } from '../ledger/types.ts';
+import type { PublishedRules } from './rules-store.ts';
+
+const DAY_MS = 86_400_000;
+
+/** The member's qualifying spend (fen) in the window ending at `at` (inclusive), never below 0. */
+export async function windowSpendFen(q: Queryable, memberId: string, at: Date, windowDays: number): Promise<number> {
+  const from = new Date(at.getTime() - windowDays * DAY_MS);
+  const { rows } = await q.query<{ spend: string | number }>(
+    `SELECT coalesce((
+              SELECT sum(-p.amount) FROM ledger_transactions t
+                JOIN postings p ON p.tx_id = t.id
+                JOIN accounts a ON a.id = p.account_id AND a.member_id = t.member_id
+               WHERE t.member_id = $1 AND t.kind IN ('stored_value_payment', 'checkout') AND p.asset = 'CNY'
+                 AND t.created_at > $2 AND t.created_at <= $3
+                 AND NOT EXISTS (SELECT 1 FROM ledger_refunds r WHERE r.original_tx_id = t.id)), 0)
+          + coalesce((
+              SELECT sum(s.amount_fen) FROM qualifying_spend s
+               WHERE s.member_id = $1 AND s.at > $2 AND s.at <= $3
+                 AND NOT EXISTS (SELECT 1 FROM ledger_refunds r WHERE r.original_tx_id = s.tx_id)), 0) AS spend`,
+    [memberId, from.toISOString(), at.toISOString()],
+  );
+  return Math.max(0, Number(rows[0]!.spend));
+}
+
+/** The stored tier; a member without a row (or with a tier the current rules no longer define) holds the lowest tier since registration. */
+export async function readTierState(q: Queryable, memberId: string, rules: ProgramRules): Promise<MemberTierState> {
+  const { rows } = await q.query<{ tier: string | null; since: Date | string | null; created_at: Date | string }>(
+    'SELECT t.tier, t.since, m.created_at FROM members m LEFT JOIN member_tiers t ON t.member_id = m.id WHERE m.id = $1',
+    [memberId],
+  );
+  const row = rows[0];
+  if (!row) throw memberNotFound(memberId);
+  const known = row.tier !== null && rules.tiers.tiers.some((t) => t.id === row.tier);
+  return known
+    ? { tier: row.tier as TierId, since: new Date(row.since!) }
+    : { tier: rules.tiers.tiers[0]!.id, since: new Date(row.created_at) };
+}
+
+export interface TierChangeContext {
+  readonly program: PublishedRules;
+  readonly at: Date;
+  readonly actor: Actor;
+  readonly reason: string;
+  readonly reviewRunId?: string;
+}
+
+async function writeTier(
+  tx: Queryable,
+  memberId: string,
+  from: MemberTierState,
+  to: MemberTierState,
+  outcome: 'upgraded' | 'confirmed' | 'downgraded',
+  spendFen: number,
+  ctx: TierChangeContext,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO member_tiers (member_id, tier, since) VALUES ($1, $2, $3)
+     ON CONFLICT (member_id) DO UPDATE SET tier = EXCLUDED.tier, since = EXCLUDED.since, updated_at = now()`,
+    [memberId, to.tier, to.since.toISOString()],
+  );
+  await tx.query(
+    `INSERT INTO member_tier_changes
+       (member_id, from_tier, to_tier, outcome, window_spend_fen, rules_version, review_run_id, actor_type, actor_id, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [memberId, from.tier, to.tier, outcome, spendFen, ctx.program.version, ctx.reviewRunId ?? null, ctx.actor.type, ctx.actor.id, ctx.reason],
+  );
+  // Kiosks cache the member snapshot, which shows the tier: a new tier is a new version.
+  if (from.tier !== to.tier) await tx.query('UPDATE members SET version = version + 1, updated_at = now() WHERE id = $1', [memberId]);
+}
+
+/**
+ * Immediate upgrade: lifts the member to the tier their window spend at `ctx.at` reaches, never lowers it.
+ * Call inside the transaction that recorded the spend (e.g. a checkout's `effects`), which holds the member lock.
+ */
+export async function refreshTier(tx: Queryable, memberId: string, ctx: TierChangeContext): Promise<{ tier: TierId; upgraded: boolean }> {
+  const { rules } = ctx.program;
+  const state = await readTierState(tx, memberId, rules);
+  const spend = await windowSpendFen(tx, memberId, ctx.at, rules.tiers.spendWindowDays);
+  const next = upgradeOnSpend(state.tier, spend, rules.tiers);
+  if (next.id === state.tier) return { tier: state.tier, upgraded: false };
+  await writeTier(tx, memberId, state, { tier: next.id, since: ctx.at }, 'upgraded', spend, ctx);
+  return { tier: next.id, upgraded: true };
+}
+
+export interface QualifyingSpendInput {
+  readonly memberId: string;
+  /** The ledger transaction of the purchase (a refund of it cancels this spend). */
+  readonly txId: string;
+  /** Paid outside stored value (cash, bank card), fen ≥ 0; stored value spent is read from the ledger. */
+  readonly otherPaymentFen: number;
+}
+
+/**
+ * For checkout, inside its transaction (`effects`): records the part of the purchase paid outside stored
+ * value, then upgrades the member if the purchase lifted their window spend over a threshold.
+ */
+export async function recordQualifyingSpend(tx: Queryable, input: QualifyingSpendInput, ctx: TierChangeContext): Promise<{ tier: TierId; upgraded: boolean }> {
+  if (!isFen(input.otherPaymentFen) || input.otherPaymentFen < 0) {
+    throw new LedgerError('INVALID_AMOUNT', `The amount paid outside stored value must be whole fen ≥ 0: ${String(input.otherPaymentFen)}.`);
+  }
+  if (input.otherPaymentFen > 0) {
+    await tx.query('INSERT INTO qualifying_spend (member_id, tx_id, amount_fen, at) VALUES ($1, $2, $3, $4)', [
+      input.memberId, input.txId, input.otherPaymentFen, ctx.at.toISOString(),
+    ]);
+  }
+  return refreshTier(tx, input.memberId, ctx);
+}
+
+/** refreshTier in its own transaction, for callers that posted without effects (e.g. after a stored-value payment). */
+export async function refreshMemberTier(db: Database, memberId: string, ctx: TierChangeContext): Promise<{ tier: TierId; upgraded: boolean }> {
+  return db.transaction(async (tx) => {
+    const locked = await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [memberId]);
+    if (locked.rows.length === 0) throw memberNotFound(memberId);
+    return refreshTier(tx, memberId, ctx);
+  });
+}
+
+export interface TierStatus {
+  tier: TierId;
+  nameZh: string;
+  nameEn: string;
+  since: string;
+  /** Until then the tier is kept whatever the spend. */
+  retainedUntil: string;
+  windowSpendFen: number;
+  benefits: TierBenefits;
+  progress: TierProgress | null;
+  warning: (Omit<TierWarning, 'deadline'> & { deadline: string }) | null;
+  rulesVersion: number;
+}
+
+/** What GET /members/:id/tier shows: tier, spend, "spend ¥X more to reach Gold" and any warning of a drop. */
+export async function tierStatus(q: Queryable, memberId: string, program: PublishedRules, at: Date): Promise<TierStatus> {
+  const { rules } = program;
+  const state = await readTierState(q, memberId, rules);
+  const spend = await windowSpendFen(q, memberId, at, rules.tiers.spendWindowDays);
+  const tier = tierById(state.tier, rules.tiers);
+  const warning = tierWarning(rules.tiers, rules.tierReview, state, spend, at);
+  return {
+    tier: tier.id,
+    nameZh: tier.nameZh,
+    nameEn: tier.nameEn,
+    since: state.since.toISOString(),
+    retainedUntil: retentionEnd(rules.tierReview, state.since).toISOString(),
+    windowSpendFen: spend,
+    benefits: tier.benefits,
+    progress: tierProgress(rules.tiers, state, spend),
+    warning: warning && { ...warning, deadline: warning.deadline.toISOString() },
+    rulesVersion: program.version,
+  };
+}
+
+export interface TierReviewRun {
+  runId: string;
+  asOf: string;
+  rulesVersion: number;
+  reviewed: number;
+  confirmed: number;
+  retained: number;
+  downgraded: number;
+}
+
+export interface TierReviewOptions {
+  readonly program: PublishedRules;
+  readonly at: Date;
+  readonly actor: Actor;
+  readonly reason: string;
+  /** Progress lines go here (pino or Fastify's request logger). */
+  readonly logger?: { info(fields: object, message: string): void };
+  /** Members per progress step (default 500). */
+  readonly batchSize?: number;
+}
+
+/**
+ * The periodic review: every member above the lowest tier is reviewed at `at`, one transaction per member
+ * (a failure leaves the others done; re-running is harmless — a member reviewed again is confirmed or
+ * retained again). Progress is logged and saved on the run row after every batch, so a long run can be watched.
+ */
+export async function runTierReview(db: Database, options: TierReviewOptions): Promise<TierReviewRun> {
+  const { program, at, actor, reason, logger } = options;
+  const batchSize = options.batchSize ?? 500;
+  const lowest = program.rules.tiers.tiers[0]!.id;
+  const run: TierReviewRun = { runId: randomUUID(), asOf: at.toISOString(), rulesVersion: program.version, reviewed: 0, confirmed: 0, retained: 0, downgraded: 0 };
+  await db.query(
+    'INSERT INTO tier_review_runs (id, as_of, rules_version, actor_type, actor_id, reason) VALUES ($1, $2, $3, $4, $5, $6)',
+    [run.runId, run.asOf, run.rulesVersion, actor.type, actor.id, reason],
+  );
+  logger?.info({ runId: run.runId, asOf: run.asOf, rulesVersion: run.rulesVersion }, 'tier review started');
+  const ctx: TierChangeContext = { program, at, actor, reason, reviewRunId: run.runId };
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const { rows } = await db.query<{ member_id: string }>(
+      'SELECT member_id FROM member_tiers WHERE tier <> $1 AND member_id > $2 ORDER BY member_id LIMIT $3',
+      [lowest, after, batchSize],
+    );
+    if (rows.length === 0) break;
+    for (const { member_id: memberId } of rows) {
+      const outcome = await reviewMember(db, memberId, ctx);
+      run.reviewed++;
+      if (outcome === 'confirmed' || outcome === 'upgraded') run.confirmed++;
+      else run[outcome]++;
+    }
+    after = rows[rows.length - 1]!.member_id;
+    await saveRun(db, run, false);
+    logger?.info({ ...run }, 'tier review progress');
+  }
+  await saveRun(db, run, true);
+  logger?.info({ ...run }, 'tier review finished');
+  return run;
+}
+
+async function reviewMember(db: Database, memberId: string, ctx: TierChangeContext) {
+  const { rules } = ctx.program;
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [memberId]);
+    const state = await readTierState(tx, memberId, rules);
+    const spend = await windowSpendFen(tx, memberId, ctx.at, rules.tiers.spendWindowDays);
+    const result = reviewTier(rules.tiers, rules.tierReview, state, spend, ctx.at);
+    if (result.outcome !== 'retained') await writeTier(tx, memberId, state, result, result.outcome, spend, ctx);
+    return result.outcome;
+  });
+}
+
+async function saveRun(db: Database, run: TierReviewRun, finished: boolean): Promise<void> {
+  await db.query(
+    `UPDATE tier_review_runs SET reviewed = $2, confirmed = $3, retained = $4, downgraded = $5,
+            finished_at = CASE WHEN $6::boolean THEN now() ELSE finished_at END WHERE id = $1`,
+    [run.runId, run.reviewed, run.confirmed, run.retained, run.downgraded, finished],
+  );
+}
