@@ -99,7 +99,15 @@ export class MemberFanout {
     for (const row of rows) {
       const publish = this.publish;
       if (!publish) return;
-      if (!snapshots.has(row.card_uid)) snapshots.set(row.card_uid, await snapshotOf(row.card_uid));
+      if (!snapshots.has(row.card_uid)) {
+        // A card the hub now refuses (lost, frozen, cancelled, replaced) gets no update; the kiosk's next lookup
+        // or debit with it is refused. One such card must not hold up everyone else's updates.
+        const snapshot = await snapshotOf(row.card_uid).catch((error: unknown) => {
+          logger.debug({ deviceId: row.device_id, err: (error as Error).message }, 'no member update for this card');
+          return undefined;
+        });
+        snapshots.set(row.card_uid, snapshot);
+      }
       const member = snapshots.get(row.card_uid);
       if (!member) continue;
       const update: MemberUpdate = { v: 1, member };

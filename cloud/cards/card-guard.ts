@@ -1,0 +1,81 @@
+/**
+ * What the ledger asks before it lets a card act: lookups by card (members.ts) and movements presenting a
+ * card (posting.ts). Kept free of the card service (which posts through the ledger) so the ledger can
+ * import it without a cycle.
+ */
+import { maskCardUid } from '../../shared/card.ts';
+import { type CardRefusal, type CardStatus, bilingualText, cardUseRefusal, dailyLimitRefusal } from '../../shared/rules/cards.ts';
+import { localDateOf } from '../../shared/rules/points-expiry.ts';
+import type { Queryable } from '../db/database.ts';
+import { LedgerError } from '../ledger/errors.ts';
+import type { Leg } from '../ledger/posting.ts';
+
+/** The chain's calendar when no store is known (the stores table defaults to it too). */
+export const CHAIN_TIME_ZONE = 'Asia/Shanghai';
+
+/** A card refusal as the ledger's error: the code a kiosk can branch on, the bilingual text it can show. */
+export function cardRefusalError(refusal: CardRefusal): LedgerError {
+  return new LedgerError(refusal.code, bilingualText(refusal));
+}
+
+/** Refuses a card that is not active: CARD_LOST, CARD_FROZEN or CARD_INVALID_STATE (cancelled, replaced). */
+export function assertCardUsable(status: CardStatus): void {
+  const refusal = cardUseRefusal(status);
+  if (refusal) throw cardRefusalError(refusal);
+}
+
+/** The local calendar day (YYYY-MM-DD) and year of an instant at a store, or in the chain's zone. */
+export async function localCalendarOf(q: Queryable, storeId: string | undefined, at: Date): Promise<{ day: string; year: string }> {
+  const stored = storeId === undefined ? undefined : (await q.query<{ time_zone: string }>('SELECT time_zone FROM stores WHERE id = $1', [storeId])).rows[0];
+  const { year, month, day } = localDateOf(at, stored?.time_zone ?? CHAIN_TIME_ZONE);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return { day: `${year}-${pad(month)}-${pad(day)}`, year: String(year) };
+}
+
+export interface PresentedCard {
+  txId: string;
+  cardUid: string;
+  memberId: string;
+  storeId?: string;
+  /** The transaction's final legs. */
+  legs: readonly Leg[];
+}
+
+/**
+ * A movement presenting a card (run by postTransaction inside its transaction, under the member lock):
+ * - the card must belong to the member (CARD_NOT_FOUND);
+ * - a movement that takes anything from the member (stored value, points) needs an active card — a lost,
+ *   frozen, cancelled or replaced card is refused. A pure credit is let through whatever the card's state:
+ *   it only adds to the member's balances, and a kiosk that took banknotes offline from a card it had not
+ *   yet heard was blocked must still be able to credit that cash;
+ * - a card with a daily limit (supplementary) may spend at most that much stored value per local day of the
+ *   store; what it spends is recorded in card_spending. The member lock serialises the check and the write.
+ */
+export async function admitPresentedCard(tx: Queryable, presented: PresentedCard): Promise<void> {
+  const { rows } = await tx.query<{ status: CardStatus; daily_limit_fen: number | null }>(
+    'SELECT status, daily_limit_fen FROM cards WHERE uid = $1 AND member_id = $2',
+    [presented.cardUid, presented.memberId],
+  );
+  const card = rows[0];
+  if (!card) throw new LedgerError('CARD_NOT_FOUND', `Card ${maskCardUid(presented.cardUid)} is not registered to this member.`);
+  const memberLegs = presented.legs.filter((leg) => typeof leg.account === 'string');
+  if (!memberLegs.some((leg) => leg.amount < 0)) return;
+  assertCardUsable(card.status);
+  const spentFen = -memberLegs
+    .filter((leg) => (leg.account === 'stored_principal' || leg.account === 'stored_bonus') && leg.amount < 0)
+    .reduce((sum, leg) => sum + leg.amount, 0);
+  if (card.daily_limit_fen === null || spentFen === 0) return;
+  const { day } = await localCalendarOf(tx, presented.storeId, new Date());
+  const spent = await tx.query<{ total: number }>(
+    'SELECT coalesce(sum(amount_fen), 0)::bigint AS total FROM card_spending WHERE card_uid = $1 AND local_day = $2',
+    [presented.cardUid, day],
+  );
+  const refusal = dailyLimitRefusal(card.daily_limit_fen, spent.rows[0]!.total, spentFen);
+  if (refusal) throw cardRefusalError(refusal);
+  await tx.query('INSERT INTO card_spending (tx_id, card_uid, local_day, amount_fen) VALUES ($1, $2, $3, $4)', [
+    presented.txId,
+    presented.cardUid,
+    day,
+    spentFen,
+  ]);
+}
