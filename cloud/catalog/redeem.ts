@@ -1,0 +1,242 @@
+import { newId } from '../../shared/ids.ts';
+import {
+  type CatalogItemRules,
+  type RedemptionCheck,
+  type RefusalReason,
+  checkRedemption,
+  limitPeriodKey,
+} from '../../shared/rules/redemption.ts';
+import { maskMember, newVoucherCode, signVoucher } from '../../shared/rules/voucher.ts';
+import { instantOf } from '../../shared/rules/window.ts';
+import type { Database, Queryable } from '../db/database.ts';
+import { systemAccounts } from '../ledger/accounts.ts';
+import { LedgerError, type LedgerErrorCode } from '../ledger/errors.ts';
+import { memberNotFound, readMember } from '../ledger/members.ts';
+import { type Leg, type PostedTransaction, postTransaction, storedValueSpendLegs } from '../ledger/posting.ts';
+import type { Actor, MemberView } from '../ledger/types.ts';
+import { actorOf, cardUidOf, deviceOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
+import { getStore, storeNotFound, type Store } from '../org/structure.ts';
+import { type ItemRow, itemIdOf, readItemRow, rulesOf } from './items.ts';
+import type { CatalogRules } from './rules.ts';
+import type { VoucherSigningKey } from './signing-key.ts';
+import { type Voucher, recordVoucherEvent, voucherByTx } from './vouchers.ts';
+
+/**
+ * Redeeming a catalog item: ONE 'points_redemption' ledger transaction takes the points (and the cash part
+ * from stored value, split by the program's spending order under the member lock), and in the same database
+ * transaction its effects lock the item, re-check the rules with the member's count and the stock as they are
+ * now, take one unit from the chain-wide and the store stock with guarded UPDATEs (stock > 0), and write the
+ * signed voucher. Any refusal rolls all of it back. Idempotent by key: a retry gets the same voucher.
+ *
+ * Lock order: idempotency key → member → member accounts (postTransaction) → item → store stock. Redemptions
+ * of one item queue on the item row, which is what makes "stock 10, 50 buyers" give exactly 10 vouchers.
+ */
+
+export interface RedeemInput {
+  idempotencyKey: string;
+  memberId: string;
+  itemId: string;
+  /** Where the member redeems: its time zone sets the limit period, a per-store item takes this store's stock. */
+  storeId: string;
+  actor: Actor;
+  cardUid?: string;
+  deviceId?: string;
+  deviceSeq?: number;
+  /** The instant of the redemption; defaults to now (tests pin it). */
+  at?: Date;
+}
+
+export interface RedemptionResult extends PostedTransaction {
+  voucher: Voucher;
+}
+
+const CODE_OF_REFUSAL: Record<RefusalReason, LedgerErrorCode> = {
+  inactive: 'ITEM_NOT_AVAILABLE',
+  not_yet_open: 'ITEM_NOT_AVAILABLE',
+  closed: 'ITEM_NOT_AVAILABLE',
+  tier_not_allowed: 'ITEM_NOT_AVAILABLE',
+  limit_reached: 'REDEMPTION_LIMIT_REACHED',
+  out_of_stock: 'OUT_OF_STOCK',
+  insufficient_points: 'INSUFFICIENT_POINTS',
+  insufficient_stored_value: 'INSUFFICIENT_BALANCE',
+};
+
+function refusalError(check: Extract<RedemptionCheck, { ok: false }>): LedgerError {
+  return new LedgerError(CODE_OF_REFUSAL[check.reason], `${check.messageZh} / ${check.messageEn}`);
+}
+
+function outOfStock(item: CatalogItemRules): LedgerError {
+  return new LedgerError('OUT_OF_STOCK', `「${item.nameZh}」已兑完 / "${item.nameEn}" is out of stock`);
+}
+
+/** Units left for a redemption at `storeId`: the smaller of chain-wide and store stock; null = unlimited. */
+async function stockLeftAt(q: Queryable, row: ItemRow, storeId: string): Promise<number | null> {
+  if (!row.per_store_stock) return row.stock;
+  const { rows } = await q.query<{ stock: number }>('SELECT stock FROM catalog_store_stock WHERE item_id = $1 AND store_id = $2', [row.id, storeId]);
+  if (!rows[0]) {
+    throw new LedgerError('ITEM_NOT_AVAILABLE', `「${row.name_zh}」本店不提供兑换 / "${row.name_en}" is not offered at this store`);
+  }
+  return row.stock === null ? rows[0].stock : Math.min(row.stock, rows[0].stock);
+}
+
+/** The member's live redemptions of the item in the period containing `at` (refunded ones do not count). */
+async function redeemedInPeriod(q: Queryable, memberId: string, item: CatalogItemRules, at: Date, timeZone: string): Promise<number> {
+  const periodKey = limitPeriodKey(item.memberLimit?.period ?? 'lifetime', at, timeZone);
+  const { rows } = await q.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM vouchers WHERE member_id = $1 AND item_id = $2 AND period_key = $3 AND status <> 'refunded'`,
+    [memberId, item.id, periodKey],
+  );
+  return rows[0]!.n;
+}
+
+export interface RedeemDeps {
+  db: Database;
+  voucherKey: VoucherSigningKey;
+  rules: CatalogRules;
+}
+
+export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: RedeemInput): Promise<RedemptionResult> {
+  const idempotencyKey = idempotencyKeyOf(input.idempotencyKey);
+  const memberId = memberIdOf(input.memberId);
+  const itemId = itemIdOf(input.itemId);
+  const storeId = textOf(input.storeId, 'storeId', 40);
+  const actor = actorOf(input.actor);
+  const device = deviceOf(input.deviceId, input.deviceSeq);
+  const cardUid = input.cardUid === undefined ? undefined : cardUidOf(input.cardUid);
+  const at = input.at ?? new Date();
+  instantOf(at);
+
+  // A retry must get its voucher even if the item has sold out or the member's points have run out since.
+  const earlier = await earlierRedemption(db, idempotencyKey, { memberId, itemId, storeId });
+  if (earlier) return earlier;
+
+  const store = await getStore(db, storeId);
+  if (!store) throw storeNotFound(storeId);
+  const row = await readItemRow(db, itemId);
+  const item = rulesOf(row);
+  const member = await readMember(db, memberId);
+  if (!member) throw memberNotFound(memberId);
+  // Checked here for a quick, clear refusal; checked again under the item lock in issueVoucher.
+  const check = checkRedemption(
+    item,
+    {
+      tier: member.tier,
+      redeemedInPeriod: await redeemedInPeriod(db, memberId, item, at, store.timeZone),
+      points: member.balances.points,
+      storedValueFen: member.balances.principalFen + member.balances.bonusFen,
+    },
+    { at, timeZone: store.timeZone, stockLeft: await stockLeftAt(db, row, storeId), tiers: rules.tiers },
+  );
+  if (!check.ok) throw refusalError(check);
+  const { points, cashFen } = check.price;
+
+  const pointsLegs: Leg[] = [
+    { account: 'points', amount: -points },
+    { account: systemAccounts.pointsRedeemed(), amount: points },
+  ];
+  const posted = await postTransaction(db, {
+    kind: 'points_redemption',
+    idempotencyKey,
+    memberId,
+    actor,
+    reason: `积分兑换 Redeemed: ${item.nameZh} ${item.nameEn}`,
+    storeId,
+    ...(cardUid === undefined ? {} : { cardUid }),
+    ...device,
+    // The cash part's principal/bonus split depends on the balances, so it is computed under the member lock.
+    legs: cashFen === 0 ? pointsLegs : (balances) => [...storedValueSpendLegs(rules.spendingOrder, balances, cashFen, systemAccounts.storedValueSpent()), ...pointsLegs],
+    intent: { itemId, itemVersion: row.version, points, cashFen, spendingOrder: rules.spendingOrder },
+    effects: (tx, txId) => issueVoucher(tx, { txId, voucherKey, rules, pricedRow: row, member, store, at, points, cashFen, actor }),
+  });
+  return { ...posted, voucher: (await voucherByTx(db, posted.txId))! };
+}
+
+/** The result of an earlier request with this key, or undefined; the key used for anything else is a conflict. */
+async function earlierRedemption(
+  db: Database,
+  idempotencyKey: string,
+  wanted: { memberId: string; itemId: string; storeId: string },
+): Promise<RedemptionResult | undefined> {
+  const { rows } = await db.query<{ id: string; member_id: string; store_id: string | null; result: { member: MemberView } | null; item_id: string | null }>(
+    `SELECT t.id, t.member_id, t.store_id, t.result, v.item_id
+       FROM ledger_transactions t LEFT JOIN vouchers v ON v.ledger_tx_id = t.id WHERE t.idempotency_key = $1`,
+    [idempotencyKey],
+  );
+  const first = rows[0];
+  if (!first) return undefined;
+  if (first.item_id !== wanted.itemId || first.member_id !== wanted.memberId || first.store_id !== wanted.storeId || !first.result) {
+    throw new LedgerError(
+      'IDEMPOTENCY_CONFLICT',
+      'This request key was already used for a different request, so nothing was done. Start a new request.',
+    );
+  }
+  return { txId: first.id, replay: true, member: first.result.member, voucher: (await voucherByTx(db, first.id))! };
+}
+
+interface IssueInput {
+  txId: string;
+  voucherKey: VoucherSigningKey;
+  rules: CatalogRules;
+  /** The item as it was priced; a change since then refuses the redemption rather than charge an old price. */
+  pricedRow: ItemRow;
+  member: MemberView;
+  store: Store;
+  at: Date;
+  points: number;
+  cashFen: number;
+  actor: Actor;
+}
+
+/** The redemption's effects, inside its ledger transaction (see the module comment). */
+async function issueVoucher(tx: Queryable, input: IssueInput): Promise<void> {
+  const { pricedRow, member, store, at } = input;
+  const row = await readItemRow(tx, pricedRow.id, { forUpdate: true });
+  const item = rulesOf(row);
+  if (row.version !== pricedRow.version) {
+    throw new LedgerError('CONFLICT', `「${item.nameZh}」刚刚更新，请重试 / "${item.nameEn}" was just changed; please try again`);
+  }
+  const check = checkRedemption(
+    item,
+    { tier: member.tier, redeemedInPeriod: await redeemedInPeriod(tx, member.memberId, item, at, store.timeZone) },
+    { at, timeZone: store.timeZone, stockLeft: await stockLeftAt(tx, row, store.storeId), tiers: input.rules.tiers },
+  );
+  if (!check.ok) throw refusalError(check);
+
+  // The guards that hold even if the check above were wrong: stock never goes below zero.
+  if (row.stock !== null) {
+    const taken = await tx.query('UPDATE catalog_items SET stock = stock - 1 WHERE id = $1 AND stock > 0 RETURNING stock', [row.id]);
+    if (taken.rows.length === 0) throw outOfStock(item);
+  }
+  if (row.per_store_stock) {
+    const taken = await tx.query(
+      'UPDATE catalog_store_stock SET stock = stock - 1, updated_at = now() WHERE item_id = $1 AND store_id = $2 AND stock > 0 RETURNING stock',
+      [row.id, store.storeId],
+    );
+    if (taken.rows.length === 0) throw outOfStock(item);
+  }
+
+  const { rows } = await tx.query<{ name: string; phone: string | null }>('SELECT name, phone FROM members WHERE id = $1', [member.memberId]);
+  const code = newVoucherCode();
+  const writeOffStore = row.per_store_stock ? store.storeId : null;
+  const text = signVoucher(
+    {
+      code,
+      itemId: row.id,
+      itemName: `${item.nameZh} ${item.nameEn}`,
+      member: maskMember(rows[0]!.name, rows[0]!.phone ?? undefined),
+      storeId: writeOffStore,
+      expiresAt: check.voucherExpiresAt,
+    },
+    input.voucherKey.privateKey,
+    input.voucherKey.publicKey,
+  );
+  const voucherId = newId();
+  // 75 random bits: a code collision is not a case to handle (the UNIQUE index would fail the redemption).
+  await tx.query(
+    `INSERT INTO vouchers (id, code, item_id, member_id, redeemed_store_id, store_id, ledger_tx_id, points, cash_fen, period_key,
+                           issued_at, expires_at, signed_text)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    [voucherId, code, row.id, member.memberId, store.storeId, writeOffStore, input.txId, input.points, input.cashFen, check.periodKey, at, check.voucherExpiresAt, text],
+  );
+  await recordVoucherEvent(tx, { voucherId, event: 'issued', storeId: store.storeId, actor: input.actor, reason: 'Redeemed with points' });
+}

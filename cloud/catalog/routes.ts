@@ -1,0 +1,313 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from '../../shared/logger.ts';
+import { normalizeVoucherCode } from '../../shared/rules/voucher.ts';
+import type { Database } from '../db/database.ts';
+import { LedgerError } from '../ledger/errors.ts';
+import { MemberParams, errors } from '../http/schemas.ts';
+import { assertMemberInScope, assertStoreInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
+import type { Role } from '../org/principal.ts';
+import type { Store } from '../org/structure.ts';
+import { adjustStock, createItem, getItem, itemAudit, listItems, updateItem } from './items.ts';
+import { redeem } from './redeem.ts';
+import { type CatalogRulesSource, programRulesSource } from './rules.ts';
+import * as S from './schemas.ts';
+import { type VoucherSigningKey, loadVoucherSigningKey } from './signing-key.ts';
+import {
+  type Voucher,
+  expireVouchers,
+  memberVouchers,
+  refundVoucher,
+  verifyAtHub,
+  voucherByCode,
+  voucherNotFound,
+  writeOffVoucher,
+} from './vouchers.ts';
+
+/**
+ * REST for the redemption catalog and vouchers (tag "catalog"). Who may do what:
+ * - browse items: admin, manager, cashier; define items and chain-wide stock: admin or manager at HQ (the
+ *   catalog is chain-wide); a store's stock: admin or manager whose scope covers the store;
+ * - redeem for a member: admin, manager, cashier, with the member and the store in scope;
+ * - write off / verify a voucher: admin, manager, cashier at a store in scope;
+ * - refund a voucher: admin or manager with the member in scope; run the expiry job: admin at HQ.
+ */
+
+const CATALOG_ROLES: readonly Role[] = ['admin', 'manager', 'cashier'];
+const MANAGER_ROLES: readonly Role[] = ['admin', 'manager'];
+const TAGS = ['catalog'];
+
+export interface CatalogRoutesDeps {
+  db: Database;
+  /** The hub's voucher key (loadVoucherSigningKey); without it, HUB_VOUCHER_SIGNING_KEY or a key for this process only. */
+  voucherKey?: VoucherSigningKey;
+  /** Default: the hub's current published program rules. */
+  rules?: CatalogRulesSource;
+  logger?: Logger;
+}
+
+function requireHq(request: FastifyRequest): void {
+  if (principalOf(request).scope.level !== 'hq') {
+    throw new LedgerError('FORBIDDEN', 'The catalog is chain-wide: only headquarters operators define items and chain-wide stock.');
+  }
+}
+
+/** The store a request acts at: the one named, else the operator's own store; it must be in scope. */
+async function actingStore(db: Database, request: FastifyRequest, requested: string | undefined): Promise<Store> {
+  const { scope } = principalOf(request);
+  const storeId = requested ?? (scope.level === 'store' ? scope.id : undefined);
+  if (storeId === undefined) throw new LedgerError('INVALID_INPUT', 'storeId is required: you are not signed in at one store.');
+  return assertStoreInScope(db, request, storeId);
+}
+
+export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRoutesDeps): Promise<void> {
+  const { db } = deps;
+  const voucherKey = deps.voucherKey ?? (await loadVoucherSigningKey({ pem: process.env.HUB_VOUCHER_SIGNING_KEY, logger: deps.logger }));
+  const rules = deps.rules ?? programRulesSource(db);
+
+  app.get<{ Querystring: S.ItemsQuery }>(
+    '/catalog/items',
+    {
+      schema: {
+        summary: 'Catalog items, newest first (?active=true for what members may browse)',
+        tags: TAGS,
+        querystring: S.ItemsQuery,
+        response: { 200: Type.Array(S.CatalogItem), ...errors(400) },
+      },
+    },
+    async (request) => {
+      requireRole(request, CATALOG_ROLES);
+      return listItems(db, { activeOnly: request.query.active === 'true' });
+    },
+  );
+
+  app.get<{ Params: S.ItemParams }>(
+    '/catalog/items/:itemId',
+    { schema: { summary: 'One catalog item with its stock', tags: TAGS, params: S.ItemParams, response: { 200: S.CatalogItem, ...errors(404) } } },
+    async (request) => {
+      requireRole(request, CATALOG_ROLES);
+      return getItem(db, request.params.itemId);
+    },
+  );
+
+  app.post<{ Body: S.CreateItemBody }>(
+    '/catalog/items',
+    {
+      schema: {
+        summary: 'Add an item to the catalog (admin or manager at HQ)',
+        tags: TAGS,
+        body: S.CreateItemBody,
+        response: { 201: S.CatalogItem, ...errors(400) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, MANAGER_ROLES);
+      requireHq(request);
+      const item = await createItem(db, rules, { ...request.body, actor: operatorActor(request) });
+      request.log.info({ itemId: item.id }, 'catalog item created');
+      return reply.status(201).send(item);
+    },
+  );
+
+  app.put<{ Params: S.ItemParams; Body: S.UpdateItemBody }>(
+    '/catalog/items/:itemId',
+    {
+      schema: {
+        summary: "Replace an item's definition, not its stock (admin or manager at HQ; 409 CONFLICT if it changed since expectedVersion)",
+        tags: TAGS,
+        params: S.ItemParams,
+        body: S.UpdateItemBody,
+        response: { 200: S.CatalogItem, ...errors(400, 404, 409) },
+      },
+    },
+    async (request) => {
+      requireRole(request, MANAGER_ROLES);
+      requireHq(request);
+      const item = await updateItem(db, rules, { ...request.body, itemId: request.params.itemId, actor: operatorActor(request) });
+      request.log.info({ itemId: item.id, version: item.version }, 'catalog item updated');
+      return item;
+    },
+  );
+
+  app.post<{ Params: S.ItemParams; Body: S.StockAdjustmentBody }>(
+    '/catalog/items/:itemId/stock-adjustments',
+    {
+      schema: {
+        summary: 'Add or remove units: a store\'s stock (storeId, manager of that store) or chain-wide stock (manager at HQ)',
+        tags: TAGS,
+        params: S.ItemParams,
+        body: S.StockAdjustmentBody,
+        response: { 200: S.CatalogItem, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      requireRole(request, MANAGER_ROLES);
+      const { storeId } = request.body;
+      if (storeId === undefined) requireHq(request);
+      else await assertStoreInScope(db, request, storeId);
+      const item = await adjustStock(db, { ...request.body, itemId: request.params.itemId, actor: operatorActor(request) });
+      request.log.info({ itemId: item.id, storeId, delta: request.body.delta }, 'catalog stock adjusted');
+      return item;
+    },
+  );
+
+  app.get<{ Params: S.ItemParams }>(
+    '/catalog/items/:itemId/audit',
+    { schema: { summary: 'Who changed an item, when and why', tags: TAGS, params: S.ItemParams, response: { 200: S.ItemAudit, ...errors(404) } } },
+    async (request) => {
+      requireRole(request, MANAGER_ROLES);
+      return itemAudit(db, request.params.itemId);
+    },
+  );
+
+  app.post<{ Body: S.RedeemBody }>(
+    '/catalog/redemptions',
+    {
+      schema: {
+        summary: 'Redeem an item for a member: points (and cash part from stored value) and stock taken, signed voucher issued — atomically',
+        description:
+          '409: OUT_OF_STOCK, REDEMPTION_LIMIT_REACHED, ITEM_NOT_AVAILABLE (inactive, outside its window, tier, not at this store), ' +
+          'INSUFFICIENT_POINTS, INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT, CONFLICT (item changed meanwhile: retry).',
+        tags: TAGS,
+        body: S.RedeemBody,
+        response: { ...S.RedeemResponses, ...errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, CATALOG_ROLES);
+      const { memberId, itemId, idempotencyKey } = request.body;
+      await assertMemberInScope(db, request, memberId);
+      const store = await actingStore(db, request, request.body.storeId);
+      const result = await redeem(
+        { db, voucherKey, rules: await rules() },
+        { idempotencyKey, memberId, itemId, storeId: store.storeId, actor: operatorActor(request) },
+      );
+      request.log.info({ memberId, itemId, storeId: store.storeId, txId: result.txId, replay: result.replay }, 'catalog item redeemed');
+      return reply.status(result.replay ? 200 : 201).send(result);
+    },
+  );
+
+  app.get<{ Params: MemberParams }>(
+    '/members/:memberId/vouchers',
+    {
+      schema: {
+        summary: "A member's vouchers, newest first",
+        tags: TAGS,
+        params: MemberParams,
+        response: { 200: Type.Array(S.Voucher), ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      requireRole(request, CATALOG_ROLES);
+      await assertMemberInScope(db, request, request.params.memberId);
+      return memberVouchers(db, request.params.memberId);
+    },
+  );
+
+  app.get<{ Params: S.CodeParams }>(
+    '/vouchers/:code',
+    { schema: { summary: 'A voucher by its code', tags: TAGS, params: S.CodeParams, response: { 200: S.Voucher, ...errors(404) } } },
+    async (request) => {
+      requireRole(request, CATALOG_ROLES);
+      const voucher = await voucherOr404(db, request.params.code);
+      await assertMemberInScope(db, request, voucher.memberId);
+      return voucher;
+    },
+  );
+
+  app.post<{ Body: S.ScanBody }>(
+    '/vouchers/verifications',
+    {
+      schema: {
+        summary: 'Check a scanned or typed voucher at a store without using it: signature, expiry, store, and whether it was used',
+        tags: TAGS,
+        body: S.ScanBody,
+        response: { 200: S.Verification, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      requireRole(request, CATALOG_ROLES);
+      const store = await actingStore(db, request, request.body.storeId);
+      return verifyAtHub(db, voucherKey, { voucher: request.body.voucher, storeId: store.storeId });
+    },
+  );
+
+  app.post<{ Body: S.ScanBody }>(
+    '/vouchers/write-offs',
+    {
+      schema: {
+        summary: 'Write a voucher off (核销) at a store: exactly once, at the right store, before it expires',
+        description: '409: VOUCHER_ALREADY_USED, VOUCHER_EXPIRED, VOUCHER_WRONG_STORE. 400: VOUCHER_INVALID (not a voucher, altered, another key).',
+        tags: TAGS,
+        body: S.ScanBody,
+        response: { 200: S.Voucher, ...errors(400, 404, 409) },
+      },
+    },
+    async (request) => {
+      requireRole(request, CATALOG_ROLES);
+      const store = await actingStore(db, request, request.body.storeId);
+      const voucher = await writeOffVoucher(db, voucherKey, { voucher: request.body.voucher, storeId: store.storeId, actor: operatorActor(request) });
+      request.log.info({ voucherId: voucher.voucherId, storeId: store.storeId }, 'voucher written off');
+      return voucher;
+    },
+  );
+
+  app.post<{ Params: S.CodeParams; Body: S.RefundVoucherBody }>(
+    '/vouchers/:code/refunds',
+    {
+      schema: {
+        summary: 'Refund an unused voucher: points and cash part back to the member, the unit back to stock (admin or manager)',
+        tags: TAGS,
+        params: S.CodeParams,
+        body: S.RefundVoucherBody,
+        response: { ...S.RefundVoucherResponses, ...errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, MANAGER_ROLES);
+      const found = await voucherOr404(db, request.params.code);
+      await assertMemberInScope(db, request, found.memberId);
+      if (request.body.storeId !== undefined) await assertStoreInScope(db, request, request.body.storeId);
+      const { refund, voucher } = await refundVoucher(db, { ...request.body, code: found.code, actor: operatorActor(request) });
+      request.log.info({ voucherId: voucher.voucherId, refundTxId: refund.txId, replay: refund.replay }, 'voucher refunded');
+      return reply.status(refund.replay ? 200 : 201).send({ refundTxId: refund.txId, replay: refund.replay, member: refund.member, voucher });
+    },
+  );
+
+  app.get(
+    '/vouchers/signing-key',
+    {
+      schema: {
+        summary: 'The public key kiosks and cashier terminals verify voucher signatures with, offline',
+        tags: TAGS,
+        response: { 200: S.SigningKey, ...errors() },
+      },
+    },
+    async () => ({ algorithm: 'Ed25519' as const, keyId: voucherKey.keyId, publicKeyPem: voucherKey.publicKeyPem }),
+  );
+
+  app.post(
+    '/jobs/voucher-expiry',
+    {
+      schema: {
+        summary: 'Expire issued vouchers past their expiry: points forfeited, units back to stock (admin at HQ)',
+        tags: TAGS,
+        response: { 200: S.ExpiryRun, ...errors() },
+      },
+    },
+    async (request) => {
+      requireRole(request, ['admin']);
+      requireHq(request);
+      const run = await expireVouchers(db);
+      request.log.info(run, 'voucher expiry run');
+      return run;
+    },
+  );
+}
+
+async function voucherOr404(db: Database, rawCode: string): Promise<Voucher> {
+  const code = normalizeVoucherCode(rawCode);
+  const voucher = code === null ? undefined : await voucherByCode(db, code);
+  if (!voucher) throw voucherNotFound();
+  return voucher;
+}

@@ -1,0 +1,570 @@
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redeem } from '../../cloud/catalog/redeem.ts';
+import type { CatalogRules } from '../../cloud/catalog/rules.ts';
+import { VoucherKeyError, loadVoucherSigningKey, parseVoucherSigningKey } from '../../cloud/catalog/signing-key.ts';
+import { expireVouchers, refundVoucher, writeOffVoucher } from '../../cloud/catalog/vouchers.ts';
+import type { Database } from '../../cloud/db/database.ts';
+import { buildHttpApp } from '../../cloud/http/app.ts';
+import { Ledger } from '../../cloud/ledger/index.ts';
+import type { Actor } from '../../cloud/ledger/types.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { DEFAULT_TIER_RULES } from '../../shared/rules/tiers.ts';
+import { VOUCHER_CODE_ALPHABET, normalizeVoucherCode, verifyVoucher } from '../../shared/rules/voucher.ts';
+import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.ts';
+
+const databases = useDatabases();
+
+// The hub reads its voucher key from HUB_VOUCHER_SIGNING_KEY; the tests sign and verify with the same one.
+const PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+process.env.HUB_VOUCHER_SIGNING_KEY = PEM;
+const voucherKey = parseVoucherSigningKey(PEM);
+const rules: CatalogRules = { tiers: DEFAULT_TIER_RULES, spendingOrder: 'principal_first' };
+const SYSTEM: Actor = { type: 'system', id: 'catalog-test' };
+const XUHUI = 'sh-xuhui';
+const JINGAN = 'sh-jingan';
+
+interface World {
+  db: Database;
+  app: FastifyInstance;
+  org: SeededOrg;
+  ledger: Ledger;
+}
+
+async function openWorld(backend: (typeof BACKENDS)[number]): Promise<World> {
+  const db = await databases.open(backend);
+  const org = await seedOrg(db);
+  const app = await buildHttpApp({ db, logger: createLogger('catalog-test') });
+  return { db, app, org, ledger: new Ledger(db) };
+}
+
+function client(world: World) {
+  const call = (method: 'GET' | 'POST' | 'PUT', url: string, token: string, payload?: object) =>
+    world.app.inject({ method, url: `/api/v1${url}`, headers: bearer(token), ...(payload ? { payload } : {}) });
+  const tokens = world.org.tokens;
+  return {
+    call,
+    /** An item defined by an HQ manager. */
+    async item(overrides: Record<string, unknown> = {}) {
+      const reply = await call('POST', '/catalog/items', tokens.hq.manager, {
+        kind: 'goods',
+        nameZh: '拿铁',
+        nameEn: 'Latte',
+        price: { kind: 'points', points: 500 },
+        voucherValidDays: 30,
+        stock: 10,
+        reason: 'spring catalog',
+        ...overrides,
+      });
+      expect(reply.statusCode, reply.body).toBe(201);
+      return reply.json() as { id: string; version: number; stock: number | null };
+    },
+    async member({ points = 10_000, storedFen = 0, home = XUHUI } = {}) {
+      const member = await world.ledger.createMember({ name: '张三丰', phone: '13812345678', homeStoreId: home, actor: SYSTEM });
+      if (points > 0) await world.ledger.adjustPoints({ idempotencyKey: key('pts'), memberId: member.memberId, points, reason: 'test points', actor: SYSTEM });
+      if (storedFen > 0) await world.ledger.topUpCash({ idempotencyKey: key('top'), memberId: member.memberId, amountFen: storedFen, actor: SYSTEM });
+      return member.memberId;
+    },
+    redeem(memberId: string, itemId: string, token = tokens.xuhui.cashier, idempotencyKey = key('redeem'), storeId?: string) {
+      return call('POST', '/catalog/redemptions', token, { idempotencyKey, memberId, itemId, ...(storeId ? { storeId } : {}) });
+    },
+  };
+}
+
+async function counts(db: Database) {
+  const { rows } = await db.query<{ vouchers: number; redemptions: number; postings: number; stock: number; audit: number }>(
+    `SELECT (SELECT count(*)::int FROM vouchers) AS vouchers,
+            (SELECT count(*)::int FROM ledger_transactions WHERE kind = 'points_redemption') AS redemptions,
+            (SELECT count(*)::int FROM postings) AS postings,
+            (SELECT coalesce(sum(stock), 0)::int FROM catalog_items) + (SELECT coalesce(sum(stock), 0)::int FROM catalog_store_stock) AS stock,
+            (SELECT count(*)::int FROM catalog_item_audit) AS audit`,
+  );
+  return rows[0]!;
+}
+
+const codeOf = (reply: LightMyRequestResponse) => (reply.json() as { error: { code: string } }).error.code;
+
+describe('voucher signing key', () => {
+  function capture() {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    return { lines, logger: pino({ level: 'debug' }, sink) };
+  }
+
+  it('comes from HUB_VOUCHER_SIGNING_KEY; the log names the key id, never the key', async () => {
+    const { lines, logger } = capture();
+    const key = await loadVoucherSigningKey({ pem: PEM, dataDir: '/nonexistent', logger });
+    expect(key.keyId).toBe(voucherKey.keyId);
+    expect(lines.join('')).toContain(key.keyId);
+    expect(lines.join('')).not.toContain('PRIVATE KEY');
+    expect(lines.join('')).not.toContain(PEM.split('\n')[1]);
+  });
+
+  it.each([
+    ['not a key', 'hello'],
+    ['an RSA key', generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+  ])('refuses %s without repeating it', async (_label, pem) => {
+    const error = await loadVoucherSigningKey({ pem }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VoucherKeyError);
+    expect((error as Error).message).toMatch(/^HUB_VOUCHER_SIGNING_KEY (is not a PEM private key|must be an Ed25519 key)/);
+    expect((error as Error).message).not.toContain(pem.split('\n')[1] ?? pem);
+  });
+
+  it('without it: a development key is created once in the data directory (owner-only) and reused', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'voucher-key-'));
+    try {
+      const { lines, logger } = capture();
+      const [first, concurrent] = await Promise.all([loadVoucherSigningKey({ dataDir, logger }), loadVoucherSigningKey({ dataDir })]);
+      expect(concurrent.keyId).toBe(first.keyId);
+      const file = join(dataDir, 'voucher-signing-key.pem');
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect((await loadVoucherSigningKey({ dataDir })).keyId).toBe(first.keyId);
+      expect(lines.join('')).not.toContain((await readFile(file, 'utf8')).split('\n')[1]);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('without either: a key for this process only', async () => {
+    const [a, b] = await Promise.all([loadVoucherSigningKey({}), loadVoucherSigningKey({})]);
+    expect(a.keyId).not.toBe(b.keyId);
+  });
+});
+
+describe('catalog on pglite', () => {
+  let world: World;
+  let api: ReturnType<typeof client>;
+  beforeAll(async () => {
+    world = await openWorld('pglite');
+    api = client(world);
+  });
+  afterAll(() => world.app.close());
+  const points = async (memberId: string) => (await world.ledger.getMember(memberId)).balances.points;
+
+  describe('items', () => {
+    it('HQ managers define items; every change is audited with actor and reason', async () => {
+      const item = await api.item();
+      expect(item).toMatchObject({ stock: 10, version: 1, active: true, perStoreStock: false, storeStock: [] });
+      const updated = await api.call('PUT', `/catalog/items/${item.id}`, world.org.tokens.hq.admin, {
+        kind: 'goods',
+        nameZh: '大杯拿铁',
+        nameEn: 'Large latte',
+        price: { kind: 'points', points: 600 },
+        voucherValidDays: 14,
+        expectedVersion: 1,
+        reason: 'bigger cup',
+      });
+      expect(updated.statusCode, updated.body).toBe(200);
+      expect(updated.json()).toMatchObject({ nameEn: 'Large latte', version: 2, stock: 10 });
+      const stale = await api.call('PUT', `/catalog/items/${item.id}`, world.org.tokens.hq.admin, {
+        kind: 'goods', nameZh: '拿铁', nameEn: 'Latte', price: { kind: 'points', points: 1 }, voucherValidDays: 1, expectedVersion: 1, reason: 'stale form',
+      });
+      expect([stale.statusCode, codeOf(stale)]).toEqual([409, 'CONFLICT']);
+      const audit = (await api.call('GET', `/catalog/items/${item.id}/audit`, world.org.tokens.hq.manager)).json();
+      expect(audit).toEqual([
+        expect.objectContaining({ action: 'created', actor: { type: 'operator', id: world.org.operatorIds.hq.manager }, reason: 'spring catalog' }),
+        expect.objectContaining({ action: 'updated', actor: { type: 'operator', id: world.org.operatorIds.hq.admin }, reason: 'bigger cup' }),
+      ]);
+    });
+
+    it.each([
+      ['a store manager', 'xuhui', 'manager', 403],
+      ['an HQ cashier', 'hq', 'cashier', 403],
+      ['a region admin', 'east', 'admin', 403],
+    ] as const)('%s cannot define items', async (_label, scope, role, status) => {
+      const before = await counts(world.db);
+      const reply = await api.call('POST', '/catalog/items', world.org.tokens[scope][role], {
+        kind: 'goods', nameZh: '茶', nameEn: 'Tea', price: { kind: 'points', points: 1 }, voucherValidDays: 1, stock: 1, reason: 'x',
+      });
+      expect(reply.statusCode).toBe(status);
+      expect(await counts(world.db)).toEqual(before);
+    });
+
+    it('bad definitions are refused with every problem named, and nothing is written', async () => {
+      const before = await counts(world.db);
+      const reply = await api.call('POST', '/catalog/items', world.org.tokens.hq.manager, {
+        kind: 'goods',
+        nameZh: '茶',
+        nameEn: 'Tea',
+        price: { kind: 'points', points: 1 },
+        allowedTiers: ['platinum'],
+        validFrom: '2026-07-01T00:00:00+08:00',
+        validUntil: '2026-06-01T00:00:00+08:00',
+        voucherValidDays: 1,
+        stock: 1,
+        reason: 'bad',
+      });
+      expect(reply.statusCode).toBe(400);
+      expect(reply.json().error).toEqual({
+        code: 'INVALID_INPUT',
+        message: 'Invalid catalog item: allowedTiers: unknown tier "platinum"; window: validFrom must be before validUntil.',
+      });
+      const schemaRefusal = await api.call('POST', '/catalog/items', world.org.tokens.hq.manager, { kind: 'car', reason: 'x' });
+      expect([schemaRefusal.statusCode, codeOf(schemaRefusal)]).toEqual([400, 'VALIDATION_FAILED']);
+      expect(await counts(world.db)).toEqual(before);
+    });
+
+    it('stock moves by deltas, never below zero; store stock by a manager of that store', async () => {
+      const item = await api.item({ stock: 2 });
+      const added = await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.hq.manager, { delta: 3, reason: 'delivery' });
+      expect(added.json()).toMatchObject({ stock: 5, version: 1 });
+      const tooMany = await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.hq.manager, { delta: -6, reason: 'count' });
+      expect([tooMany.statusCode, tooMany.json().error.message]).toEqual([400, 'Stock is 5; removing 6 would take it below zero.']);
+      const wrongKind = await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.xuhui.manager, {
+        storeId: XUHUI, delta: 1, reason: 'x',
+      });
+      expect([wrongKind.statusCode, wrongKind.json().error.message]).toEqual([400, 'This item is held chain-wide: adjust it without a store.']);
+
+      const perStore = await api.item({ stock: null, perStoreStock: true });
+      const mine = await api.call('POST', `/catalog/items/${perStore.id}/stock-adjustments`, world.org.tokens.xuhui.manager, {
+        storeId: XUHUI, delta: 4, reason: 'delivery',
+      });
+      expect(mine.json()).toMatchObject({ stock: null, storeStock: [{ storeId: XUHUI, stock: 4 }] });
+      const theirs = await api.call('POST', `/catalog/items/${perStore.id}/stock-adjustments`, world.org.tokens.jingan.manager, {
+        storeId: XUHUI, delta: 4, reason: 'x',
+      });
+      expect(theirs.statusCode).toBe(403);
+      const chainWide = await api.call('POST', `/catalog/items/${perStore.id}/stock-adjustments`, world.org.tokens.xuhui.manager, { delta: 1, reason: 'x' });
+      expect(chainWide.statusCode).toBe(403);
+    });
+  });
+
+  describe('redemption', () => {
+    it('takes the points and one unit, and issues a signed voucher that verifies offline; a retry gets the same voucher', async () => {
+      const item = await api.item();
+      const memberId = await api.member({ points: 1_200 });
+      const idempotencyKey = key('redeem');
+      const first = await api.redeem(memberId, item.id, undefined, idempotencyKey);
+      expect(first.statusCode, first.body).toBe(201);
+      const body = first.json();
+      expect(body).toMatchObject({ replay: false, member: { balances: { points: 700 } } });
+      expect(body.voucher).toMatchObject({ status: 'issued', points: 500, cashFen: 0, itemId: item.id, memberId, redeemedStoreId: XUHUI, storeId: null });
+      expect(body.voucher.displayCode).toMatch(/^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$/);
+
+      // A cashier terminal fetches the public key once and verifies offline.
+      const published = (await api.call('GET', '/vouchers/signing-key', world.org.tokens.jingan.cashier)).json();
+      expect(published).toEqual({ algorithm: 'Ed25519', keyId: voucherKey.keyId, publicKeyPem: voucherKey.publicKeyPem });
+      expect(verifyVoucher(body.voucher.text, createPublicKey(published.publicKeyPem), new Date(), { storeId: JINGAN })).toEqual({
+        ok: true,
+        voucher: {
+          code: body.voucher.code,
+          itemId: item.id,
+          itemName: '拿铁 Latte',
+          member: '张** 138****5678',
+          storeId: null,
+          expiresAt: new Date(body.voucher.expiresAt),
+        },
+      });
+
+      const before = await counts(world.db);
+      const again = await api.redeem(memberId, item.id, undefined, idempotencyKey);
+      expect(again.statusCode).toBe(200);
+      expect(again.json()).toEqual({ ...body, replay: true });
+      expect(await counts(world.db)).toEqual(before);
+      expect(await points(memberId)).toBe(700);
+      expect((await api.call('GET', `/catalog/items/${item.id}`, world.org.tokens.hq.manager)).json().stock).toBe(9);
+
+      const other = await api.item();
+      const beforeConflict = await counts(world.db);
+      const conflict = await api.redeem(memberId, other.id, undefined, idempotencyKey);
+      expect([conflict.statusCode, codeOf(conflict)]).toEqual([409, 'IDEMPOTENCY_CONFLICT']);
+      expect(await counts(world.db)).toEqual(beforeConflict);
+    });
+
+    it('points + cash: the cash part is paid from stored value in the same transaction', async () => {
+      const item = await api.item({ price: { kind: 'points', points: 300, cashFen: 1_500 } });
+      const memberId = await api.member({ points: 1_000, storedFen: 2_000 });
+      const reply = await api.redeem(memberId, item.id);
+      expect(reply.statusCode, reply.body).toBe(201);
+      expect(reply.json().member.balances).toMatchObject({ points: 700, principalFen: 500 });
+      expect(reply.json().voucher).toMatchObject({ points: 300, cashFen: 1_500 });
+      await expectLedgerConsistent(world.db);
+    });
+
+    it('value-priced items cost points at the tier ratio (standard: 100 points per ¥1)', async () => {
+      const item = await api.item({ kind: 'coupon', nameZh: '10元券', nameEn: '¥10 coupon', price: { kind: 'value', valueFen: 1_000 } });
+      const memberId = await api.member({ points: 1_500 });
+      expect((await api.redeem(memberId, item.id)).json().voucher.points).toBe(1_000);
+    });
+
+    it.each([
+      ['an inactive item', { active: false }, {}, 409, 'ITEM_NOT_AVAILABLE', '「拿铁」已下架 / "Latte" is no longer offered'],
+      ['before its window', { validFrom: '2099-01-01T00:00:00+08:00' }, {}, 409, 'ITEM_NOT_AVAILABLE', '「拿铁」尚未开放兑换 / "Latte" cannot be redeemed yet'],
+      ['a tier it is not for', { allowedTiers: ['gold', 'diamond'] }, {}, 409, 'ITEM_NOT_AVAILABLE', '「拿铁」仅限金卡、钻石会员兑换 / "Latte" is for Gold, Diamond members only'],
+      ['too few points', {}, { points: 499 }, 409, 'INSUFFICIENT_POINTS', '积分不足：需要500积分，您有499积分 / Not enough points: 500 needed, you have 499'],
+      ['no stored value for the cash part', { price: { kind: 'points', points: 1, cashFen: 100 } }, {}, 409, 'INSUFFICIENT_BALANCE', '储值余额不足：需要¥1.00 / Not enough stored value: ¥1.00 needed'],
+      ['no stock', { stock: 0 }, {}, 409, 'OUT_OF_STOCK', '「拿铁」已兑完 / "Latte" is out of stock'],
+      ['a per-store item this store does not hold', { stock: null, perStoreStock: true }, {}, 409, 'ITEM_NOT_AVAILABLE', '「拿铁」本店不提供兑换 / "Latte" is not offered at this store'],
+    ])('refuses %s with a bilingual reason, changing nothing', async (_label, itemOverrides, memberOverrides, status, code, message) => {
+      const item = await api.item(itemOverrides);
+      const memberId = await api.member(memberOverrides);
+      const before = await counts(world.db);
+      const pointsBefore = await points(memberId);
+      const reply = await api.redeem(memberId, item.id);
+      expect(reply.statusCode).toBe(status);
+      expect(reply.json()).toEqual({ error: { code, message } });
+      expect(await counts(world.db)).toEqual(before);
+      expect(await points(memberId)).toBe(pointsBefore);
+    });
+
+    it.each([
+      ['an unknown item', () => ({ itemId: '0195f000-0000-7000-8000-000000000000' }), 404, 'NOT_FOUND'],
+      ['an unknown member', () => ({ memberId: '0195f000-0000-7000-8000-000000000000' }), 404, 'MEMBER_NOT_FOUND'],
+      ['a malformed item id', () => ({ itemId: 'latte' }), 400, 'VALIDATION_FAILED'],
+      ['a short idempotency key', () => ({ idempotencyKey: 'k' }), 400, 'VALIDATION_FAILED'],
+      ['an unknown store', () => ({ storeId: 'nowhere' }), 404, 'STORE_NOT_FOUND'],
+      ['an extra field', () => ({ points: 1 }), 400, 'VALIDATION_FAILED'],
+    ])('bad input: %s → refused with a clear code, nothing changes', async (_label, patch, status, code) => {
+      const item = await api.item();
+      const memberId = await api.member();
+      const before = await counts(world.db);
+      const reply = await api.call('POST', '/catalog/redemptions', world.org.tokens.hq.cashier, {
+        idempotencyKey: key('bad'), memberId, itemId: item.id, storeId: XUHUI, ...patch(),
+      });
+      expect([reply.statusCode, codeOf(reply)]).toEqual([status, code]);
+      expect(await counts(world.db)).toEqual(before);
+    });
+
+    it('checks scope: a cashier of another store cannot redeem for this store\'s member, an HQ cashier must name the store', async () => {
+      const item = await api.item();
+      const memberId = await api.member();
+      expect((await api.redeem(memberId, item.id, world.org.tokens.jingan.cashier)).statusCode).toBe(403);
+      expect((await api.redeem(memberId, item.id, world.org.tokens.xuhui.technician)).statusCode).toBe(403);
+      const unnamed = await api.redeem(memberId, item.id, world.org.tokens.hq.cashier);
+      expect([unnamed.statusCode, unnamed.json().error.message]).toEqual([400, 'storeId is required: you are not signed in at one store.']);
+      expect((await api.redeem(memberId, item.id, world.org.tokens.hq.cashier, key(), JINGAN)).statusCode).toBe(201);
+    });
+
+    it('the per-member limit counts calendar months in the store time zone, and refunded redemptions do not count', async () => {
+      const item = await api.item({ stock: null, memberLimit: { count: 2, period: 'month' } });
+      const memberId = await api.member();
+      const redeemAt = (iso: string) =>
+        redeem({ db: world.db, voucherKey, rules }, { idempotencyKey: key('lim'), memberId, itemId: item.id, storeId: XUHUI, actor: SYSTEM, at: new Date(iso) });
+      const june = '2026-06-30T23:59:59.999+08:00';
+      const first = await redeemAt(june);
+      await redeemAt('2026-06-01T00:00:00+08:00');
+      await expect(redeemAt(june)).rejects.toMatchObject({ code: 'REDEMPTION_LIMIT_REACHED', message: '「拿铁」每月限兑2次，您已兑满 / "Latte" is limited to 2 per month; you have reached it' });
+      // 16:00Z on 30 June is already 1 July in Shanghai.
+      await redeemAt('2026-06-30T16:00:00Z');
+      await refundVoucher(world.db, { code: first.voucher.code, idempotencyKey: key('ref'), actor: SYSTEM, reason: 'changed mind' });
+      await redeemAt(june);
+    });
+  });
+
+  describe('write-off (核销)', () => {
+    async function issued(overrides: Record<string, unknown> = {}) {
+      const item = await api.item(overrides);
+      const memberId = await api.member();
+      if ((overrides as { perStoreStock?: boolean }).perStoreStock) {
+        await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.xuhui.manager, { storeId: XUHUI, delta: 5, reason: 'delivery' });
+      }
+      const reply = await api.redeem(memberId, item.id);
+      expect(reply.statusCode, reply.body).toBe(201);
+      return { itemId: item.id, memberId, voucher: reply.json().voucher as { code: string; displayCode: string; text: string; voucherId: string } };
+    }
+
+    it('a cashier writes a scanned voucher off once; a second scan is refused, naming when and where', async () => {
+      const { voucher } = await issued();
+      const verified = await api.call('POST', '/vouchers/verifications', world.org.tokens.jingan.cashier, { voucher: voucher.text });
+      expect(verified.json()).toMatchObject({ valid: true, voucher: { status: 'issued' } });
+      const done = await api.call('POST', '/vouchers/write-offs', world.org.tokens.jingan.cashier, { voucher: voucher.text });
+      expect(done.statusCode, done.body).toBe(200);
+      expect(done.json()).toMatchObject({
+        status: 'written_off',
+        writtenOff: { storeId: JINGAN, actor: { type: 'operator', id: world.org.operatorIds.jingan.cashier } },
+      });
+      const again = await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: voucher.displayCode.toLowerCase() });
+      expect([again.statusCode, codeOf(again)]).toEqual([409, 'VOUCHER_ALREADY_USED']);
+      expect(again.json().error.message).toContain(`at store ${JINGAN}`);
+      const after = await api.call('POST', '/vouchers/verifications', world.org.tokens.xuhui.cashier, { voucher: voucher.code });
+      expect(after.json()).toMatchObject({ valid: false, code: 'VOUCHER_ALREADY_USED' });
+    });
+
+    it('a per-store voucher is refused at another store, online and in the signed text', async () => {
+      const { voucher } = await issued({ stock: null, perStoreStock: true });
+      const elsewhere = await api.call('POST', '/vouchers/write-offs', world.org.tokens.jingan.cashier, { voucher: voucher.text });
+      expect([elsewhere.statusCode, elsewhere.json().error]).toEqual([
+        409,
+        { code: 'VOUCHER_WRONG_STORE', message: '此兑换券不能在本店核销 / This voucher cannot be used at this store' },
+      ]);
+      const typed = await api.call('POST', '/vouchers/write-offs', world.org.tokens.jingan.cashier, { voucher: voucher.code });
+      expect(codeOf(typed)).toBe('VOUCHER_WRONG_STORE');
+      const home = await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: voucher.text });
+      expect(home.json()).toMatchObject({ status: 'written_off', storeId: XUHUI });
+    });
+
+    it.each([
+      ['an altered text', (text: string) => text.slice(0, -6) + (text.endsWith('AAAAAA') ? 'BBBBBB' : 'AAAAAA'), 'VOUCHER_INVALID'],
+      ['a text signed by another key', () => 'MKV1.AAAAAAAAAAA.W10.' + 'A'.repeat(86), 'VOUCHER_INVALID'],
+      ['a mistyped code', (_: string, code: string) => code.slice(0, -1) + (code.endsWith('2') ? '3' : '2'), 'VOUCHER_INVALID'],
+    ])('refuses %s, changing nothing', async (_label, mangle, code) => {
+      const { voucher } = await issued();
+      const reply = await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: mangle(voucher.text, voucher.code) });
+      expect([reply.statusCode, codeOf(reply)]).toEqual([400, code]);
+      const still = await api.call('GET', `/vouchers/${voucher.code}`, world.org.tokens.xuhui.cashier);
+      expect(still.json().status).toBe('issued');
+    });
+
+    it('an unknown but well-formed code is 404; a cashier of a store out of scope is 403', async () => {
+      const { voucher } = await issued();
+      const unknown = [...VOUCHER_CODE_ALPHABET].map((check) => '2'.repeat(15) + check).find((code) => normalizeVoucherCode(code) === code)!;
+      const reply = await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: unknown });
+      expect([reply.statusCode, codeOf(reply)]).toEqual([404, 'VOUCHER_NOT_FOUND']);
+      const outOfScope = await api.call('POST', '/vouchers/write-offs', world.org.tokens.jingan.cashier, { voucher: voucher.code, storeId: XUHUI });
+      expect(outOfScope.statusCode).toBe(403);
+    });
+
+    it('an expired voucher is refused; the expiry job marks it, returns the unit to stock and keeps the points', async () => {
+      const { voucher, itemId, memberId } = await issued({ stock: 3, voucherValidDays: 1 });
+      const pointsAfterRedeem = await points(memberId);
+      const later = new Date(Date.now() + 2 * 86_400_000);
+      await expect(writeOffVoucher(world.db, voucherKey, { voucher: voucher.text, storeId: XUHUI, actor: SYSTEM, at: later })).rejects.toMatchObject({
+        code: 'VOUCHER_EXPIRED',
+      });
+      await expect(writeOffVoucher(world.db, voucherKey, { voucher: voucher.code, storeId: XUHUI, actor: SYSTEM, at: later })).rejects.toMatchObject({
+        code: 'VOUCHER_EXPIRED',
+      });
+      expect((await expireVouchers(world.db, { asOf: later })).expired).toBeGreaterThanOrEqual(1);
+      expect((await expireVouchers(world.db, { asOf: later })).expired).toBe(0);
+      const item = (await api.call('GET', `/catalog/items/${itemId}`, world.org.tokens.hq.manager)).json();
+      expect(item.stock).toBe(3);
+      expect(await points(memberId)).toBe(pointsAfterRedeem);
+      const reply = await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: voucher.code });
+      expect(codeOf(reply)).toBe('VOUCHER_EXPIRED');
+      const refund = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.manager, { idempotencyKey: key(), reason: 'late' });
+      expect([refund.statusCode, codeOf(refund)]).toEqual([409, 'VOUCHER_EXPIRED']);
+    });
+  });
+
+  describe('refund', () => {
+    it('refunds an unused voucher once: points and cash part back, unit back in stock; a replay returns the first result', async () => {
+      const item = await api.item({ stock: 5, price: { kind: 'points', points: 400, cashFen: 1_000 } });
+      const memberId = await api.member({ points: 1_000, storedFen: 1_000 });
+      const { voucher } = (await api.redeem(memberId, item.id)).json();
+      const idempotencyKey = key('refund');
+      const cashier = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.cashier, { idempotencyKey, reason: 'no' });
+      expect(cashier.statusCode).toBe(403);
+      const first = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.manager, { idempotencyKey, reason: 'changed mind', storeId: XUHUI });
+      expect(first.statusCode, first.body).toBe(201);
+      expect(first.json()).toMatchObject({ replay: false, member: { balances: { points: 1_000, principalFen: 1_000 } }, voucher: { status: 'refunded' } });
+      const replay = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.manager, { idempotencyKey, reason: 'changed mind', storeId: XUHUI });
+      expect(replay.statusCode).toBe(200);
+      expect(replay.json().refundTxId).toBe(first.json().refundTxId);
+      const twice = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.manager, { idempotencyKey: key(), reason: 'again' });
+      expect([twice.statusCode, codeOf(twice)]).toEqual([409, 'ALREADY_REFUNDED']);
+      expect((await api.call('GET', `/catalog/items/${item.id}`, world.org.tokens.hq.manager)).json().stock).toBe(5);
+      const use = await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: voucher.text });
+      expect([use.statusCode, use.json().error.message]).toEqual([409, '兑换券已退款，不能再使用 / This voucher was refunded and cannot be used']);
+      await expectLedgerConsistent(world.db);
+    });
+
+    it('a written-off voucher cannot be refunded', async () => {
+      const item = await api.item();
+      const memberId = await api.member();
+      const { voucher } = (await api.redeem(memberId, item.id)).json();
+      await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: voucher.code });
+      const before = await counts(world.db);
+      const reply = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.manager, { idempotencyKey: key(), reason: 'no' });
+      expect([reply.statusCode, codeOf(reply)]).toEqual([409, 'VOUCHER_ALREADY_USED']);
+      expect(await counts(world.db)).toEqual(before);
+    });
+  });
+
+  it('every catalog route is in the OpenAPI document with the catalog tag', async () => {
+    const doc = (await world.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[]; summary?: string }>> };
+    const catalogPaths = Object.entries(doc.paths).filter(([path]) => /catalog|voucher/.test(path));
+    expect(catalogPaths.map(([path]) => path).sort()).toEqual([
+      '/api/v1/catalog/items',
+      '/api/v1/catalog/items/{itemId}',
+      '/api/v1/catalog/items/{itemId}/audit',
+      '/api/v1/catalog/items/{itemId}/stock-adjustments',
+      '/api/v1/catalog/redemptions',
+      '/api/v1/jobs/voucher-expiry',
+      '/api/v1/members/{memberId}/vouchers',
+      '/api/v1/vouchers/signing-key',
+      '/api/v1/vouchers/verifications',
+      '/api/v1/vouchers/write-offs',
+      '/api/v1/vouchers/{code}',
+      '/api/v1/vouchers/{code}/refunds',
+    ]);
+    for (const [, operations] of catalogPaths) {
+      for (const operation of Object.values(operations)) expect(operation).toMatchObject({ tags: ['catalog'], summary: expect.any(String) });
+    }
+  });
+});
+
+describe.each(BACKENDS)('concurrency on %s', (backend) => {
+  let world: World;
+  let api: ReturnType<typeof client>;
+  beforeAll(async () => {
+    world = await openWorld(backend);
+    api = client(world);
+  });
+  afterAll(() => world.app.close());
+
+  it('acceptance: 50 concurrent redemptions of an item with stock 10 → exactly 10 vouchers, points charged exactly 10 times', async () => {
+    const item = await api.item({ stock: 10 });
+    const members = await Promise.all(Array.from({ length: 50 }, () => api.member({ points: 500 })));
+    const replies = await Promise.all(members.map((memberId) => api.redeem(memberId, item.id)));
+    const statuses = replies.map((reply) => reply.statusCode);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(40);
+    for (const reply of replies.filter((r) => r.statusCode === 409)) expect(codeOf(reply)).toBe('OUT_OF_STOCK');
+    const { rows } = await world.db.query<{ vouchers: number; charged: number; stock: number; spent: number }>(
+      `SELECT (SELECT count(*)::int FROM vouchers WHERE item_id = $1) AS vouchers,
+              (SELECT count(*)::int FROM ledger_transactions t JOIN vouchers v ON v.ledger_tx_id = t.id WHERE v.item_id = $1) AS charged,
+              (SELECT stock FROM catalog_items WHERE id = $1) AS stock,
+              (SELECT count(*)::int FROM accounts WHERE kind = 'points' AND member_id = ANY($2::uuid[]) AND balance = 0) AS spent`,
+      [item.id, members],
+    );
+    expect(rows[0]).toEqual({ vouchers: 10, charged: 10, stock: 0, spent: 10 });
+    await expectLedgerConsistent(world.db);
+  });
+
+  it('per-store stock under concurrency: 20 buyers, 3 units at the store → 3 vouchers, the store stock ends at 0', async () => {
+    const item = await api.item({ stock: 100, perStoreStock: true });
+    await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.xuhui.manager, { storeId: XUHUI, delta: 3, reason: 'delivery' });
+    const members = await Promise.all(Array.from({ length: 20 }, () => api.member({ points: 500 })));
+    const replies = await Promise.all(members.map((memberId) => api.redeem(memberId, item.id)));
+    expect(replies.filter((r) => r.statusCode === 201)).toHaveLength(3);
+    expect(replies.filter((r) => r.statusCode === 409 && codeOf(r) === 'OUT_OF_STOCK')).toHaveLength(17);
+    const after = (await api.call('GET', `/catalog/items/${item.id}`, world.org.tokens.hq.manager)).json();
+    expect(after).toMatchObject({ stock: 97, storeStock: [{ storeId: XUHUI, stock: 0 }] });
+  });
+
+  it('per-member limit under concurrency: 10 parallel redemptions by one member with a limit of 2 → exactly 2', async () => {
+    const item = await api.item({ stock: null, memberLimit: { count: 2, period: 'month' } });
+    const memberId = await api.member({ points: 10_000 });
+    const replies = await Promise.all(Array.from({ length: 10 }, () => api.redeem(memberId, item.id)));
+    expect(replies.filter((r) => r.statusCode === 201)).toHaveLength(2);
+    const refused = replies.filter((r) => r.statusCode === 409);
+    expect(refused.map(codeOf)).toEqual(Array(8).fill('REDEMPTION_LIMIT_REACHED'));
+    expect((await world.ledger.getMember(memberId)).balances.points).toBe(9_000);
+  });
+
+  it('two cashiers writing off the same voucher at once: exactly one succeeds', async () => {
+    const item = await api.item();
+    const memberId = await api.member();
+    const { voucher } = (await api.redeem(memberId, item.id)).json();
+    const replies = await Promise.all(
+      [world.org.tokens.xuhui.cashier, world.org.tokens.xuhui.manager, world.org.tokens.jingan.cashier].map((token) =>
+        api.call('POST', '/vouchers/write-offs', token, { voucher: voucher.text }),
+      ),
+    );
+    expect(replies.map((r) => r.statusCode).sort()).toEqual([200, 409, 409]);
+    const { rows } = await world.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM voucher_events WHERE voucher_id = $1 AND event = 'written_off'`, [voucher.voucherId]);
+    expect(rows[0]!.n).toBe(1);
+  });
+});
