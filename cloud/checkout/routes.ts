@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../db/database.ts';
+import { errors } from '../http/schemas.ts';
+import { assertStoreInScope, operatorActor, requireRole } from '../org/access.ts';
+import { RulesStore } from '../program/rules-store.ts';
+import { getCheckout, payCheckout, quoteCheckout, type ProgramSource } from './checkout.ts';
+import { refundCheckout } from './refund.ts';
+import * as S from './schemas.ts';
+
+export interface CheckoutRouteDeps {
+  db: Database;
+  /** The program rules a sale is priced with; default the latest published version. */
+  program?: ProgramSource;
+}
+
+const tags = ['checkout'];
+const CASHIERS = ['admin', 'manager', 'cashier'] as const;
+/** Giving money back is a manager's decision. */
+const REFUNDERS = ['admin', 'manager'] as const;
+
+/** POS checkout: quote, pay, look up, refund. A sale happens at a store, which must be in the operator's scope. */
+export function registerCheckoutRoutes(api: FastifyInstance, { db, program }: CheckoutRouteDeps): void {
+  const rules: ProgramSource = program ?? (() => new RulesStore(db).current());
+
+  api.post<{ Body: S.QuoteBody }>(
+    '/checkout/quote',
+    {
+      schema: {
+        summary: 'Price a basket for a member (tier discount, then one coupon); optionally plan a payment. Changes nothing.',
+        tags,
+        body: S.QuoteBody,
+        response: { 200: S.Quote, ...errors(400, 404, 409) },
+      },
+    },
+    async (request) => {
+      requireRole(request, CASHIERS);
+      await assertStoreInScope(db, request, request.body.storeId);
+      return quoteCheckout(db, rules, request.body);
+    },
+  );
+
+  api.post<{ Body: S.PayBody }>(
+    '/checkout',
+    {
+      schema: {
+        summary: 'Pay a basket with any mix of points, stored value and cash summing to the payable amount; earns points on the money paid',
+        tags,
+        body: S.PayBody,
+        response: { ...S.PaidResponses, ...errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, CASHIERS);
+      await assertStoreInScope(db, request, request.body.storeId);
+      const result = await payCheckout(db, rules, { ...request.body, actor: operatorActor(request) }, request.log);
+      request.log.info({ checkoutId: result.receipt.checkoutId, txId: result.receipt.txId, replay: result.replay }, 'checkout paid');
+      return reply.status(result.replay ? 200 : 201).send(result);
+    },
+  );
+
+  api.get<{ Params: S.CheckoutParams }>(
+    '/checkout/:checkoutId',
+    { schema: { summary: 'A checkout receipt', tags, params: S.CheckoutParams, response: { 200: S.Receipt, ...errors(400, 404) } } },
+    async (request) => {
+      const receipt = await getCheckout(db, request.params.checkoutId);
+      await assertStoreInScope(db, request, receipt.storeId);
+      return receipt;
+    },
+  );
+
+  api.post<{ Params: S.CheckoutParams; Body: S.RefundBody }>(
+    '/checkout/:checkoutId/refund',
+    {
+      schema: {
+        summary: 'Refund a checkout: every effect reversed exactly once (stored value, points spent and earned, coupon back to issued)',
+        tags,
+        params: S.CheckoutParams,
+        body: S.RefundBody,
+        response: { ...S.PaidResponses, ...errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, REFUNDERS);
+      const original = await getCheckout(db, request.params.checkoutId);
+      await assertStoreInScope(db, request, original.storeId);
+      const result = await refundCheckout(db, { ...request.body, checkoutId: request.params.checkoutId, actor: operatorActor(request) });
+      request.log.info({ checkoutId: result.receipt.checkoutId, replay: result.replay }, 'checkout refunded');
+      return reply.status(result.replay ? 200 : 201).send(result);
+    },
+  );
+}

@@ -1,0 +1,218 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parseInstant } from '../../shared/rules/window.ts';
+import type { CouponTemplate } from '../../shared/rules/coupons.ts';
+import type { Database } from '../db/database.ts';
+import { LedgerError } from '../ledger/errors.ts';
+import { errors } from '../http/schemas.ts';
+import { assertMemberInScope, assertStoreInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
+import { RulesStore, type PublishedRules } from '../program/rules-store.ts';
+import { listMemberCoupons, issueCoupon } from './coupons.ts';
+import { expireCoupons } from './expiry-job.ts';
+import * as S from './schemas.ts';
+import { issueToSegment, setBirthday } from './targeted.ts';
+import { createTemplate, getTemplate, listTemplates, updateTemplate } from './templates.ts';
+
+export interface CouponRouteDeps {
+  db: Database;
+  /** The program rules (points budgets for points-exchange coupons); default the latest published version. */
+  program?: () => Promise<Pick<PublishedRules, 'rules'>>;
+}
+
+const tags = ['coupons'];
+const MANAGERS = ['admin', 'manager'] as const;
+const STAFF = ['admin', 'manager', 'cashier'] as const;
+
+/**
+ * Headquarters' templates apply anywhere; an operator scoped to a region or store may only make templates
+ * restricted to stores in their scope, so a store manager cannot hand out chain-wide discounts.
+ */
+async function assertTemplateInScope(db: Database, request: FastifyRequest, template: CouponTemplate): Promise<void> {
+  if (principalOf(request).scope.level === 'hq') return;
+  const storeIds = template.conditions.storeIds;
+  if (storeIds === undefined) {
+    throw new LedgerError('FORBIDDEN', 'Only headquarters may create coupons valid at every store: list the stores (conditions.storeIds).');
+  }
+  for (const storeId of storeIds) await assertStoreInScope(db, request, storeId);
+}
+
+/** The stores whose members a targeted issue reaches: the given one, or all in the operator's scope (undefined = HQ, every member). */
+async function segmentStores(db: Database, request: FastifyRequest, storeId: string | undefined): Promise<string[] | undefined> {
+  if (storeId !== undefined) {
+    await assertStoreInScope(db, request, storeId);
+    return [storeId];
+  }
+  const { scope } = principalOf(request);
+  if (scope.level === 'hq') return undefined;
+  if (scope.level === 'store') return [scope.id];
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM stores WHERE region_id = $1', [scope.id]);
+  return rows.map((row) => row.id);
+}
+
+/** Coupon templates, issuing (one member, a segment), members' coupons, birthdays, the expiry job. */
+export function registerCouponRoutes(api: FastifyInstance, { db, program }: CouponRouteDeps): void {
+  const rules = program ?? (() => new RulesStore(db).current());
+  api.get(
+    '/coupon-templates',
+    { schema: { summary: 'Coupon templates, newest first', tags, response: { 200: S.CouponTemplateList, ...errors() } } },
+    async (request) => {
+      principalOf(request);
+      return { templates: await listTemplates(db) };
+    },
+  );
+
+  api.get<{ Params: S.TemplateParams }>(
+    '/coupon-templates/:templateId',
+    { schema: { summary: 'One coupon template', tags, params: S.TemplateParams, response: { 200: S.CouponTemplate, ...errors(400, 404) } } },
+    async (request) => {
+      principalOf(request);
+      return getTemplate(db, request.params.templateId);
+    },
+  );
+
+  api.post<{ Body: S.CreateTemplateBody }>(
+    '/coupon-templates',
+    {
+      schema: {
+        summary: 'Create a coupon template: amount off (满减 with minSpendFen), percent off (optional cap), points-exchange (pointsCost)',
+        tags,
+        body: S.CreateTemplateBody,
+        response: { 201: S.CouponTemplate, ...errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, MANAGERS);
+      const { reason, ...template } = request.body;
+      await assertTemplateInScope(db, request, template);
+      const created = await createTemplate(db, template, operatorActor(request), reason);
+      request.log.info({ templateId: created.templateId }, 'coupon template created');
+      return reply.status(201).send(created);
+    },
+  );
+
+  api.put<{ Params: S.TemplateParams; Body: S.UpdateTemplateBody }>(
+    '/coupon-templates/:templateId',
+    {
+      schema: {
+        summary: 'Change a template or stop issuing it (coupons already issued keep their terms)',
+        tags,
+        params: S.TemplateParams,
+        body: S.UpdateTemplateBody,
+        response: { 200: S.CouponTemplate, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      requireRole(request, MANAGERS);
+      const current = await getTemplate(db, request.params.templateId);
+      await assertTemplateInScope(db, request, current);
+      if (request.body.definition) await assertTemplateInScope(db, request, request.body.definition);
+      const { reason, ...change } = request.body;
+      const updated = await updateTemplate(db, request.params.templateId, change, operatorActor(request), reason);
+      request.log.info({ templateId: updated.templateId, version: updated.version }, 'coupon template updated');
+      return updated;
+    },
+  );
+
+  api.post<{ Params: S.MemberParams; Body: S.IssueBody }>(
+    '/members/:memberId/coupons',
+    {
+      schema: {
+        summary: 'Issue a coupon to a member (a points-exchange coupon takes its points in the same transaction)',
+        tags,
+        params: S.MemberParams,
+        body: S.IssueBody,
+        response: { ...S.IssueResponses, ...errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, STAFF);
+      await assertMemberInScope(db, request, request.params.memberId);
+      if (request.body.storeId !== undefined) await assertStoreInScope(db, request, request.body.storeId);
+      const { idempotencyKey, ...rest } = request.body;
+      const { budgets } = (await rules()).rules;
+      const result = await issueCoupon(db, { ...rest, issueKey: idempotencyKey, memberId: request.params.memberId, actor: operatorActor(request), budgets });
+      request.log.info({ memberId: request.params.memberId, couponId: result.coupon.couponId, created: result.created }, 'coupon issued');
+      return reply.status(result.created ? 201 : 200).send(result);
+    },
+  );
+
+  api.get<{ Params: S.MemberParams; Querystring: S.MemberCouponsQuery }>(
+    '/members/:memberId/coupons',
+    {
+      schema: {
+        summary: "A member's coupons, newest first",
+        tags,
+        params: S.MemberParams,
+        querystring: S.MemberCouponsQuery,
+        response: { 200: S.CouponList, ...errors(400, 404) },
+      },
+    },
+    async (request) => {
+      await assertMemberInScope(db, request, request.params.memberId);
+      return { coupons: await listMemberCoupons(db, request.params.memberId, request.query.status) };
+    },
+  );
+
+  api.post<{ Params: S.TemplateParams; Body: S.TargetedIssueBody }>(
+    '/coupon-templates/:templateId/targeted-issues',
+    {
+      schema: {
+        summary: 'Issue the coupon to every member of a segment in your scope (no purchase in N days, birthday month); once per member per campaign key',
+        tags,
+        params: S.TemplateParams,
+        body: S.TargetedIssueBody,
+        response: { 200: S.TargetedIssueResult, ...errors(400, 404, 409) },
+      },
+    },
+    async (request) => {
+      requireRole(request, MANAGERS);
+      const storeIds = await segmentStores(db, request, request.body.storeId);
+      const { segment, campaignKey, reason } = request.body;
+      return issueToSegment(db, {
+        templateId: request.params.templateId,
+        segment,
+        campaignKey,
+        reason,
+        actor: operatorActor(request),
+        ...(storeIds === undefined ? {} : { storeIds }),
+        logger: request.log,
+      });
+    },
+  );
+
+  api.put<{ Params: S.MemberParams; Body: S.BirthdayBody }>(
+    '/members/:memberId/birthday',
+    {
+      schema: {
+        summary: "Set or clear a member's birthday (MM-DD) for birthday-month coupons",
+        tags,
+        params: S.MemberParams,
+        body: S.BirthdayBody,
+        response: { 204: S.Saved, ...errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, STAFF);
+      await assertMemberInScope(db, request, request.params.memberId);
+      await setBirthday(db, request.params.memberId, request.body.birthMonthDay, operatorActor(request), request.body.reason);
+      return reply.status(204).send();
+    },
+  );
+
+  api.post<{ Body: S.ExpiryJobBody }>(
+    '/jobs/coupon-expiry',
+    {
+      schema: {
+        summary: 'Expire issued coupons whose validity has ended (HQ admin)',
+        tags,
+        body: S.ExpiryJobBody,
+        response: { 200: S.ExpiryJobResult, ...errors(400) },
+      },
+    },
+    async (request) => {
+      if (requireRole(request, ['admin']).scope.level !== 'hq') throw new LedgerError('FORBIDDEN', 'Only headquarters runs the coupon expiry job.');
+      const asOf = request.body.asOf === undefined ? new Date() : parseInstant(request.body.asOf);
+      if (asOf === null) throw new LedgerError('INVALID_INPUT', 'asOf must be an ISO timestamp with an offset.');
+      return expireCoupons(db, { asOf: new Date(asOf), actor: operatorActor(request), logger: request.log });
+    },
+  );
+}

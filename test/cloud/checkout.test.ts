@@ -1,0 +1,321 @@
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../cloud/db/database.ts';
+import { payCheckout } from '../../cloud/checkout/checkout.ts';
+import { buildHttpApp } from '../../cloud/http/app.ts';
+import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
+import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { BACKENDS, expectLedgerConsistent, key, rowCounts, useDatabases } from './support.ts';
+
+const databases = useDatabases();
+
+interface Balances {
+  principalFen: number;
+  bonusFen: number;
+  points: number;
+}
+
+describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
+  let db: Database;
+  let app: FastifyInstance;
+  let org: SeededOrg;
+  let cashier: string;
+  let manager: string;
+  const store = 'sh-xuhui';
+
+  beforeAll(async () => {
+    db = await databases.open(backend);
+    org = await seedOrg(db);
+    app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
+    cashier = org.tokens.xuhui.cashier;
+    manager = org.tokens.xuhui.manager;
+  });
+  afterAll(() => app.close());
+
+  const send = (method: 'GET' | 'POST' | 'PUT', url: string, token: string, payload?: object) =>
+    app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: bearer(token) });
+
+  const balancesOf = async (memberId: string): Promise<Balances> => (await send('GET', `/members/${memberId}`, manager)).json().balances;
+
+  /** A standard-tier member of the Xuhui store with `topUpFen` of stored value and `points` points. */
+  async function member({ topUpFen = 0, points = 0 } = {}): Promise<string> {
+    const created = await send('POST', '/members', manager, { name: 'Checkout Chen' });
+    expect(created.statusCode).toBe(201);
+    const memberId: string = created.json().memberId;
+    if (topUpFen > 0) expect((await send('POST', `/members/${memberId}/topups`, manager, { idempotencyKey: key(), amountFen: topUpFen })).statusCode).toBe(201);
+    if (points > 0) {
+      const granted = await send('POST', `/members/${memberId}/points-adjustments`, manager, { idempotencyKey: key(), points, reason: 'test points' });
+      expect(granted.statusCode).toBe(201);
+    }
+    return memberId;
+  }
+
+  async function couponFor(memberId: string, template: object): Promise<string> {
+    const created = await send('POST', '/coupon-templates', org.tokens.hq.manager, { ...template, reason: 'test coupon' });
+    expect(created.statusCode, created.body).toBe(201);
+    const issued = await send('POST', `/members/${memberId}/coupons`, cashier, {
+      templateId: created.json().templateId,
+      idempotencyKey: key('issue'),
+      reason: 'welcome',
+    });
+    expect(issued.statusCode, issued.body).toBe(201);
+    return issued.json().coupon.code;
+  }
+  const manJian = { nameZh: '满100减20', nameEn: '¥20 off ¥100', offer: { kind: 'amount_off', amountOffFen: 2_000 }, conditions: { minSpendFen: 10_000 } };
+  const food = (unitPriceFen: number, quantity = 1) => ({ sku: `food-${unitPriceFen}`, category: 'food', unitPriceFen, quantity });
+
+  it('quotes a basket without changing anything', async () => {
+    const memberId = await member({ points: 1_000 });
+    const code = await couponFor(memberId, manJian);
+    const before = await rowCounts(db);
+    const quote = await send('POST', '/checkout/quote', cashier, {
+      memberId,
+      storeId: store,
+      lines: [food(6_000), food(2_500, 2)],
+      couponCode: code.toLowerCase(),
+      payment: { pointsFen: 1_000, cashFen: 8_000 },
+    });
+    expect(quote.statusCode, quote.body).toBe(200);
+    expect(quote.json()).toMatchObject({
+      tier: 'standard',
+      rulesVersion: 1,
+      price: { subtotalFen: 11_000, tierDiscountFen: 0, couponDiscountFen: 2_000, payableFen: 9_000, coupon: { applies: true, discountFen: 2_000 } },
+      coupon: { code, label: { zh: '满100减20' } },
+      pointsPerYuan: 100,
+      maxPointsFen: 1_000,
+      payment: { pointsFen: 1_000, pointsSpent: 1_000, cashFen: 8_000, moneyFen: 8_000 },
+      pointsEarned: 0,
+    });
+    expect(await rowCounts(db)).toEqual(before);
+  });
+
+  it.each([
+    // [label, top-up, points, basket lines, payment, expected change in principal / points, points earned]
+    ['cash only, nothing earned: no ledger transaction', 0, 0, [food(5_000)], { cashFen: 5_000 }, 0, 0, 0, false],
+    ['cash only, ¥200 earns 25 points', 0, 0, [food(20_000)], { cashFen: 20_000 }, 0, 25, 25, true],
+    ['stored value only', 30_000, 0, [food(12_000)], { storedValueFen: 12_000 }, -12_000, 10, 10, true],
+    ['points only: nothing earned', 0, 5_000, [food(3_000)], { pointsFen: 3_000 }, 0, -3_000, 0, true],
+    ['points + stored value + cash', 10_000, 2_000, [food(25_000)], { pointsFen: 1_500, storedValueFen: 10_000, cashFen: 13_500 }, -10_000, -1_500 + 25, 25, true],
+  ] as const)('%s', async (_label, topUpFen, points, lines, payment, principalChange, pointsChange, earned, hasTx) => {
+    const memberId = await member({ topUpFen, points });
+    const before = await balancesOf(memberId);
+    const paid = await send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines, payment });
+    expect(paid.statusCode, paid.body).toBe(201);
+    const { receipt, replay, member: after } = paid.json();
+    expect(replay).toBe(false);
+    expect(receipt.pointsEarned).toBe(earned);
+    expect(receipt.txId === null).toBe(!hasTx);
+    expect(receipt.payment.storedValuePrincipalFen + receipt.payment.storedValueBonusFen).toBe((payment as { storedValueFen?: number }).storedValueFen ?? 0);
+    expect(after.balances.principalFen - before.principalFen).toBe(principalChange);
+    expect(after.balances.points - before.points).toBe(pointsChange);
+    expect(await balancesOf(memberId)).toEqual(after.balances);
+    expect((await send('GET', `/checkout/${receipt.checkoutId}`, cashier)).json()).toEqual(receipt);
+    await expectLedgerConsistent(db);
+  });
+
+  it('is idempotent: the same request replays, another request under the same key is refused', async () => {
+    const memberId = await member({ topUpFen: 20_000 });
+    const body = { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(4_000)], payment: { storedValueFen: 4_000 } };
+    const first = await send('POST', '/checkout', cashier, body);
+    expect(first.statusCode).toBe(201);
+    const again = await send('POST', '/checkout', cashier, body);
+    expect(again.statusCode).toBe(200);
+    expect(again.json().replay).toBe(true);
+    expect(again.json().receipt).toEqual(first.json().receipt);
+    expect((await balancesOf(memberId)).principalFen).toBe(16_000);
+    const other = await send('POST', '/checkout', cashier, { ...body, lines: [food(3_000)], payment: { storedValueFen: 3_000 } });
+    expect(other.statusCode).toBe(409);
+    expect(other.json().error.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect((await balancesOf(memberId)).principalFen).toBe(16_000);
+  });
+
+  it('refunds every effect exactly once: stored value, points spent and earned, the coupon', async () => {
+    const memberId = await member({ topUpFen: 30_000, points: 1_000 });
+    const code = await couponFor(memberId, manJian);
+    const before = await balancesOf(memberId);
+    const paid = await send('POST', '/checkout', cashier, {
+      idempotencyKey: key('co'),
+      memberId,
+      storeId: store,
+      lines: [food(22_000)],
+      couponCode: code,
+      payment: { pointsFen: 1_000, storedValueFen: 19_000 },
+    });
+    expect(paid.statusCode, paid.body).toBe(201);
+    const { receipt } = paid.json();
+    expect(receipt).toMatchObject({ pointsEarned: 10, coupon: { code, discountFen: 2_000 }, price: { payableFen: 20_000 } });
+    const coupons = async () => (await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons;
+    expect((await coupons())[0]).toMatchObject({ status: 'used', usedInCheckoutId: receipt.checkoutId });
+
+    const refundKey = key('refund');
+    const refunded = await send('POST', `/checkout/${receipt.checkoutId}/refund`, manager, { idempotencyKey: refundKey, reason: 'customer returned it' });
+    expect(refunded.statusCode, refunded.body).toBe(201);
+    expect(refunded.json().receipt.refund).toMatchObject({ refundTxId: expect.any(String) });
+    expect(refunded.json().member.balances).toEqual(before);
+    expect((await coupons())[0]).toMatchObject({ status: 'issued' });
+    expect((await coupons())[0].usedInCheckoutId).toBeUndefined();
+
+    const replay = await send('POST', `/checkout/${receipt.checkoutId}/refund`, manager, { idempotencyKey: refundKey, reason: 'customer returned it' });
+    expect(replay.statusCode).toBe(200);
+    const twice = await send('POST', `/checkout/${receipt.checkoutId}/refund`, manager, { idempotencyKey: key('refund'), reason: 'again' });
+    expect(twice.statusCode).toBe(409);
+    expect(twice.json().error.code).toBe('ALREADY_REFUNDED');
+    expect(await balancesOf(memberId)).toEqual(before);
+    await expectLedgerConsistent(db);
+
+    // The coupon is usable again.
+    const reuse = await send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(10_000)], couponCode: code, payment: { cashFen: 8_000 } });
+    expect(reuse.statusCode, reuse.body).toBe(201);
+  });
+
+  it('refunds a cash-only sale that moved no member value, once', async () => {
+    const memberId = await member();
+    const paid = (await send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(500)], payment: { cashFen: 500 } })).json();
+    expect(paid.receipt.txId).toBeNull();
+    const refunded = await send('POST', `/checkout/${paid.receipt.checkoutId}/refund`, manager, { idempotencyKey: key('refund'), reason: 'wrong item' });
+    expect(refunded.statusCode).toBe(201);
+    expect(refunded.json().receipt.refund).toMatchObject({ refundTxId: null });
+    const twice = await send('POST', `/checkout/${paid.receipt.checkoutId}/refund`, manager, { idempotencyKey: key('refund'), reason: 'again' });
+    expect(twice.json().error.code).toBe('ALREADY_REFUNDED');
+  });
+
+  it('refuses a coupon that does not apply, in both languages, and changes nothing', async () => {
+    const memberId = await member({ topUpFen: 10_000 });
+    const code = await couponFor(memberId, manJian);
+    const before = await rowCounts(db);
+    const refused = await send('POST', '/checkout', cashier, {
+      idempotencyKey: key('co'),
+      memberId,
+      storeId: store,
+      lines: [food(9_999)],
+      couponCode: code,
+      payment: { storedValueFen: 9_999 },
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toEqual({ code: 'COUPON_NOT_APPLICABLE', message: '再消费¥0.01可用此券 / Spend ¥0.01 more to use this coupon.' });
+    expect(await rowCounts(db)).toEqual(before);
+  });
+
+  it('refuses bad bodies with 400 and changes nothing', async () => {
+    const memberId = await member({ topUpFen: 10_000, points: 100 });
+    const good = { memberId, storeId: store, lines: [food(1_000)], payment: { storedValueFen: 1_000 } };
+    const cases: Array<[string, object, string]> = [
+      ['parts do not sum to payable', { payment: { storedValueFen: 999 } }, 'INVALID_INPUT'],
+      ['parts exceed payable', { payment: { storedValueFen: 1_000, cashFen: 1 } }, 'INVALID_INPUT'],
+      ['quantity 0', { lines: [food(1_000, 0)] }, 'VALIDATION_FAILED'],
+      ['fractional price', { lines: [food(10.5)] }, 'VALIDATION_FAILED'],
+      ['price as text', { lines: [{ ...food(1_000), unitPriceFen: '1000' }] }, 'VALIDATION_FAILED'],
+      ['negative cash', { payment: { cashFen: -1, storedValueFen: 1_001 } }, 'VALIDATION_FAILED'],
+      ['no lines', { lines: [] }, 'VALIDATION_FAILED'],
+      ['unknown field', { discount: 100 }, 'VALIDATION_FAILED'],
+      ['occurredAt without offset', { occurredAt: '2026-06-01T10:00:00' }, 'INVALID_INPUT'],
+      ['a line total over the limit', { lines: [food(1_000_000_000, 2)], payment: { cashFen: 1 } }, 'INVALID_AMOUNT'],
+    ];
+    for (const [label, change, code] of cases) {
+      const before = await rowCounts(db);
+      const response = await send('POST', '/checkout', cashier, { idempotencyKey: key('bad'), ...good, ...change });
+      expect(response.statusCode, label).toBe(400);
+      expect(response.json().error.code, label).toBe(code);
+      expect(await rowCounts(db), label).toEqual(before);
+    }
+    expect((await db.query('SELECT count(*)::int AS n FROM checkouts WHERE member_id = $1', [memberId])).rows[0]).toEqual({ n: 0 });
+  });
+
+  it('refuses with 409 when stored value or points do not cover the payment, changing nothing', async () => {
+    const memberId = await member({ topUpFen: 1_000, points: 100 });
+    const code = await couponFor(memberId, { ...manJian, conditions: {} });
+    const before = await rowCounts(db);
+    for (const [payment, error] of [
+      [{ storedValueFen: 1_001 }, 'INSUFFICIENT_BALANCE'],
+      [{ pointsFen: 101, storedValueFen: 900 }, 'INSUFFICIENT_POINTS'],
+    ] as const) {
+      const response = await send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(3_001)], couponCode: code, payment });
+      expect(response.statusCode).toBe(409);
+      expect(response.json().error.code).toBe(error);
+    }
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons[0].status).toBe('issued');
+  });
+
+  it('sells only at stores in the operator’s scope, and refunds only for managers', async () => {
+    const memberId = await member({ topUpFen: 1_000 });
+    const body = { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(100)], payment: { storedValueFen: 100 } };
+    expect((await send('POST', '/checkout', org.tokens.jingan.cashier, body)).statusCode).toBe(403);
+    expect((await send('POST', '/checkout/quote', org.tokens.south.manager, { ...body, idempotencyKey: undefined })).statusCode).toBe(403);
+    const paid = await send('POST', '/checkout', org.tokens.east.cashier, body);
+    expect(paid.statusCode).toBe(201);
+    const checkoutId = paid.json().receipt.checkoutId;
+    expect((await send('GET', `/checkout/${checkoutId}`, org.tokens.tianhe.cashier)).statusCode).toBe(403);
+    expect((await send('POST', `/checkout/${checkoutId}/refund`, cashier, { idempotencyKey: key('r'), reason: 'no' })).statusCode).toBe(403);
+    expect((await send('POST', '/checkout', org.tokens.hq.technician, { ...body, idempotencyKey: key('co') })).statusCode).toBe(403);
+  });
+
+  it('uses a coupon exactly once when several checkouts race with it', async () => {
+    const memberId = await member({ topUpFen: 100_000 });
+    const code = await couponFor(memberId, manJian);
+    const attempts = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        send('POST', '/checkout', cashier, { idempotencyKey: key('race'), memberId, storeId: store, lines: [food(10_000)], couponCode: code, payment: { storedValueFen: 8_000 } }),
+      ),
+    );
+    const statuses = attempts.map((a) => a.statusCode).sort();
+    expect(statuses).toEqual([201, 409, 409, 409, 409, 409]);
+    for (const refused of attempts.filter((a) => a.statusCode === 409)) {
+      expect(['COUPON_ALREADY_USED']).toContain(refused.json().error.code);
+    }
+    expect((await balancesOf(memberId)).principalFen).toBe(92_000);
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM checkouts WHERE member_id = $1`, [memberId]);
+    expect(rows[0]!.n).toBe(1);
+    await expectLedgerConsistent(db);
+  });
+
+  it('counts the sale towards the tier: ¥1,000 in cash lifts a standard member to silver at once', async () => {
+    const memberId = await member();
+    const paid = await send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(100_000)], payment: { cashFen: 100_000 } });
+    expect(paid.statusCode, paid.body).toBe(201);
+    expect(paid.json().member.tier).toBe('silver');
+    // The next basket gets the silver discount (2%).
+    const quote = await send('POST', '/checkout/quote', cashier, { memberId, storeId: store, lines: [food(10_000)] });
+    expect(quote.json()).toMatchObject({ tier: 'silver', price: { tierDiscountFen: 200, payableFen: 9_800 } });
+  });
+
+  it('cuts the points earned to what the member’s daily budget still allows', async () => {
+    const store_ = new RulesStore(db);
+    const current = await store_.current();
+    const tight = { ...current, rules: { ...current.rules, budgets: { ...current.rules.budgets, caps: [{ scope: 'member', direction: 'earn', period: 'day', limitPoints: 30 }] } } } as PublishedRules;
+    const memberId = await member();
+    const pay = (idempotencyKey: string) =>
+      payCheckout(db, async () => tight, {
+        idempotencyKey,
+        memberId,
+        storeId: store,
+        lines: [food(20_000)],
+        payment: { cashFen: 20_000 },
+        actor: { type: 'operator', id: org.operatorIds.xuhui.cashier },
+      });
+    const first = await pay(key('co'));
+    expect(first.receipt).toMatchObject({ pointsEarned: 25, pointsCutByBudget: 0 });
+    const second = await pay(key('co'));
+    expect(second.receipt).toMatchObject({ pointsEarned: 5, pointsCutByBudget: 20 });
+    const third = await pay(key('co'));
+    expect(third.receipt).toMatchObject({ pointsEarned: 0, pointsCutByBudget: 25, txId: null });
+    expect(third.member.balances.points).toBe(30);
+    await expectLedgerConsistent(db);
+  });
+
+  it('documents every route in OpenAPI', async () => {
+    const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    for (const [path, method] of [
+      ['/api/v1/checkout/quote', 'post'],
+      ['/api/v1/checkout', 'post'],
+      ['/api/v1/checkout/{checkoutId}', 'get'],
+      ['/api/v1/checkout/{checkoutId}/refund', 'post'],
+    ] as const) {
+      const operation = spec.paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(operation.tags).toEqual(['checkout']);
+      expect(operation.summary).toBeTruthy();
+    }
+  });
+});
