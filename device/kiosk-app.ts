@@ -135,6 +135,7 @@ export async function startKiosk(
   });
   const configSync = new ConfigSync({ deviceId: config.deviceId, link: hub, store, logger: logger.child({ component: 'config-sync' }) });
   configSync.on('applied', ({ config: applied }) => kiosk.applyOfflineLimits(applied.offlineLimits));
+  configSync.on('program', () => kiosk.programChanged());
   configSync.start();
 
   const { reader, printer, magstripe } = hardware;

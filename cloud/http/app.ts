@@ -4,7 +4,16 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from '../../shared/logger.ts';
 import type { Database } from '../db/database.ts';
 import { Ledger } from '../ledger/index.ts';
+import { installOperatorAuth } from '../org/auth.ts';
+import { registerOrgRoutes } from '../org/routes.ts';
+import { registerCardRoutes } from '../cards/card-routes.ts';
+import { registerCatalogRoutes } from '../catalog/routes.ts';
+import { registerCheckoutRoutes } from '../checkout/routes.ts';
+import { registerCouponRoutes } from '../coupons/routes.ts';
+import { registerProgramRoutes } from '../program/routes.ts';
+import { RulesStore } from '../program/rules-store.ts';
 import { errorReply } from './errors.ts';
+import { registerLedgerV2Routes } from './ledger-v2-routes.ts';
 import { registerRoutes } from './routes.ts';
 import { typeboxValidatorCompiler } from './validation.ts';
 
@@ -49,12 +58,30 @@ export async function buildHttpApp({ db, logger }: HttpAppOptions): Promise<Fast
         version: '1',
         description:
           'Members, cards and the double-entry ledger. Amounts are whole fen (¥1 = 100) and whole points. ' +
-          'Every error is `{ error: { code, message } }`: 400 invalid request, 404 unknown member/card, ' +
+          'Every route except /health needs an operator token: `Authorization: Bearer <token>`. An operator has one ' +
+          'role (admin, manager, cashier, technician) and one scope (HQ, a region, a store) and reaches only the members ' +
+          "and stores in that scope. Every error is `{ error: { code, message } }`: 400 invalid request, 401 no valid " +
+          'token, 403 outside your role or scope, 404 unknown member/card/store, ' +
           '409 refused by the ledger (insufficient balance or points, idempotency conflict, card already bound).',
       },
+      components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer', description: 'Operator token (mko_…)' } } },
+      security: [{ operatorToken: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(async (api) => registerRoutes(api, new Ledger(db), db), { prefix: API_PREFIX });
+  installOperatorAuth(app, db, API_PREFIX);
+  await app.register(
+    async (api) => {
+      registerRoutes(api, new Ledger(db), db);
+      registerOrgRoutes(api, { db });
+      registerCouponRoutes(api, { db });
+      registerProgramRoutes(api, { db, rules: new RulesStore(db) });
+      registerCheckoutRoutes(api, { db });
+      registerLedgerV2Routes(api, { db });
+      registerCardRoutes(api, { db });
+      await registerCatalogRoutes(api, { db, logger });
+    },
+    { prefix: API_PREFIX },
+  );
   return app;
 }

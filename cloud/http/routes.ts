@@ -3,37 +3,45 @@ import type { FastifyInstance } from 'fastify';
 import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import type { Database } from '../db/database.ts';
-import type { Actor, Ledger, MovementInput, PostedTransaction } from '../ledger/index.ts';
+import { LedgerError } from '../ledger/errors.ts';
+import type { Ledger, MovementInput, PostedTransaction } from '../ledger/index.ts';
+import { actingStoreOf, assertMemberInScope, operatorActor, requireRole } from '../org/access.ts';
+import type { Role } from '../org/principal.ts';
 import * as S from './schemas.ts';
 
 /**
- * Operator authentication arrives with "operators + roles"; until then every REST change is attributed to
- * this one operator identity, so the ledger can already tell API changes from kiosk and system ones.
+ * Who may use the member routes. Technicians look after kiosks, not members, so they see no member data;
+ * discretionary points grants are for managers and admins. Scope (which stores' members) is checked per request.
  */
-const REST_ACTOR: Actor = { type: 'operator', id: 'rest-api' };
+const MEMBER_ROLES: readonly Role[] = ['admin', 'manager', 'cashier'];
+const POINTS_ADJUSTMENT_ROLES: readonly Role[] = ['admin', 'manager'];
 
 /** POST routes that move value share one shape: member in the path, idempotent body, 201 first / 200 replay. */
-function movementRoute<B extends { idempotencyKey: string }>(
+function movementRoute<B extends { idempotencyKey: string; storeId?: string }>(
   app: FastifyInstance,
-  path: string,
-  summary: string,
-  body: TSchema,
+  db: Database,
+  route: { path: string; summary: string; body: TSchema; roles: readonly Role[] },
   apply: (input: MovementInput & B) => Promise<PostedTransaction>,
 ): void {
   app.post<{ Params: S.MemberParams; Body: B }>(
-    `/members/:memberId/${path}`,
+    `/members/:memberId/${route.path}`,
     {
       schema: {
-        summary,
+        summary: route.summary,
         tags: ['ledger'],
         params: S.MemberParams,
-        body,
+        body: route.body,
         response: { ...S.PostedResponses, ...S.errors(400, 404, 409) },
       },
     },
     async (request, reply) => {
-      const result = await apply({ ...(request.body as B), memberId: request.params.memberId, actor: REST_ACTOR });
-      request.log.info({ memberId: request.params.memberId, txId: result.txId, replay: result.replay }, summary);
+      requireRole(request, route.roles);
+      const { memberId } = request.params;
+      await assertMemberInScope(db, request, memberId);
+      const body = request.body as B;
+      const storeId = await actingStoreOf(db, request, body.storeId);
+      const result = await apply({ ...body, memberId, actor: operatorActor(request), ...(storeId === undefined ? {} : { storeId }) });
+      request.log.info({ memberId, storeId, txId: result.txId, replay: result.replay }, route.summary);
       return reply.status(result.replay ? 200 : 201).send(result);
     },
   );
@@ -42,7 +50,14 @@ function movementRoute<B extends { idempotencyKey: string }>(
 export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Database): void {
   app.get<{ Reply: { 200: { status: 'ok'; database: Database['backend'] }; 503: { error: { code: string; message: string } } } }>(
     '/health',
-    { schema: { summary: 'Liveness and database reachability', tags: ['ops'], response: { 200: S.HealthResponse, ...S.errors(503) } } },
+    {
+      schema: {
+        summary: 'Liveness and database reachability (no token needed)',
+        tags: ['ops'],
+        security: [],
+        response: { 200: S.HealthResponse, ...S.publicErrors(503) },
+      },
+    },
     async (request, reply) => {
       try {
         await db.query('SELECT 1');
@@ -56,10 +71,23 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
 
   app.post<{ Body: S.CreateMemberBody }>(
     '/members',
-    { schema: { summary: 'Register a member', tags: ['members'], body: S.CreateMemberBody, response: { 201: S.Member, ...S.errors(400) } } },
+    {
+      schema: {
+        summary: "Register a member at a home store (the body's storeId, else the operator's store)",
+        tags: ['members'],
+        body: S.CreateMemberBody,
+        response: { 201: S.Member, ...S.errors(400, 404) },
+      },
+    },
     async (request, reply) => {
-      const member = await ledger.createMember({ ...request.body, actor: REST_ACTOR });
-      request.log.info({ memberId: member.memberId }, 'member created');
+      requireRole(request, MEMBER_ROLES);
+      const { storeId, ...details } = request.body;
+      const homeStoreId = await actingStoreOf(db, request, storeId);
+      if (homeStoreId === undefined) {
+        throw new LedgerError('INVALID_INPUT', 'storeId is required: name the home store of the new member (you are not signed in at a store).');
+      }
+      const member = await ledger.createMember({ ...details, homeStoreId, actor: operatorActor(request) });
+      request.log.info({ memberId: member.memberId, homeStoreId }, 'member created');
       return reply.status(201).send(member);
     },
   );
@@ -67,7 +95,11 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
   app.get<{ Params: S.MemberParams }>(
     '/members/:memberId',
     { schema: { summary: 'A member with balances', tags: ['members'], params: S.MemberParams, response: { 200: S.Member, ...S.errors(400, 404) } } },
-    async (request) => ledger.getMember(request.params.memberId),
+    async (request) => {
+      requireRole(request, MEMBER_ROLES);
+      await assertMemberInScope(db, request, request.params.memberId);
+      return ledger.getMember(request.params.memberId);
+    },
   );
 
   app.post<{ Params: S.MemberParams; Body: S.BindCardBody }>(
@@ -82,7 +114,9 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
       },
     },
     async (request, reply) => {
-      const result = await ledger.bindCard({ ...request.body, memberId: request.params.memberId, actor: REST_ACTOR });
+      requireRole(request, MEMBER_ROLES);
+      await assertMemberInScope(db, request, request.params.memberId);
+      const result = await ledger.bindCard({ ...request.body, memberId: request.params.memberId, actor: operatorActor(request) });
       const { cardUid, cardNumber } = result.member;
       const masked = { card: maskCardUid(cardUid), ...(cardNumber === undefined ? {} : { cardNumber: maskCardNumber(cardNumber) }) };
       request.log.info({ memberId: request.params.memberId, ...masked }, 'card bound');
@@ -101,8 +135,12 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
       },
     },
     async (request, reply) => {
+      requireRole(request, MEMBER_ROLES);
       const member = await ledger.findMemberByCard(request.params.cardUid);
-      if (member) return member;
+      if (member) {
+        await assertMemberInScope(db, request, member.memberId);
+        return member;
+      }
       return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered to any member.' } });
     },
   );
@@ -118,21 +156,34 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
       },
     },
     async (request, reply) => {
+      requireRole(request, MEMBER_ROLES);
       const member = await ledger.findMemberByCardNumber(request.params.cardNumber);
-      if (member) return member;
+      if (member) {
+        await assertMemberInScope(db, request, member.memberId);
+        return member;
+      }
       return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: 'This card number is not registered to any member.' } });
     },
   );
 
-  movementRoute<S.StoredValueBody>(app, 'topups', 'Cash top-up of stored value', S.StoredValueBody, (input) => ledger.topUpCash(input));
-  movementRoute<S.StoredValueBody>(app, 'payments', 'Pay with stored value', S.StoredValueBody, (input) =>
+  const movement = { body: S.StoredValueBody, roles: MEMBER_ROLES };
+  movementRoute<S.StoredValueBody>(app, db, { ...movement, path: 'topups', summary: 'Cash top-up of stored value' }, (input) =>
+    ledger.topUpCash(input),
+  );
+  movementRoute<S.StoredValueBody>(app, db, { ...movement, path: 'payments', summary: 'Pay with stored value' }, (input) =>
     ledger.payWithStoredValue(input),
   );
-  movementRoute<S.PointsAdjustmentBody>(app, 'points-adjustments', 'Grant or take back points', S.PointsAdjustmentBody, (input) =>
-    ledger.adjustPoints(input),
+  movementRoute<S.PointsAdjustmentBody>(
+    app,
+    db,
+    { path: 'points-adjustments', summary: 'Grant or take back points (manager or admin)', body: S.PointsAdjustmentBody, roles: POINTS_ADJUSTMENT_ROLES },
+    (input) => ledger.adjustPoints(input),
   );
-  movementRoute<S.RedemptionBody>(app, 'redemptions', 'Redeem points for an item', S.RedemptionBody, (input) =>
-    ledger.redeemPoints(input),
+  movementRoute<S.RedemptionBody>(
+    app,
+    db,
+    { path: 'redemptions', summary: 'Redeem points for an item', body: S.RedemptionBody, roles: MEMBER_ROLES },
+    (input) => ledger.redeemPoints(input),
   );
 
   app.get<{ Params: S.MemberParams; Querystring: S.StatementQuery }>(
@@ -146,6 +197,10 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
         response: { 200: S.StatementResponse, ...S.errors(400, 404) },
       },
     },
-    async (request) => ledger.statement(request.params.memberId, { limit: request.query.limit }),
+    async (request) => {
+      requireRole(request, MEMBER_ROLES);
+      await assertMemberInScope(db, request, request.params.memberId);
+      return ledger.statement(request.params.memberId, { limit: request.query.limit });
+    },
   );
 }

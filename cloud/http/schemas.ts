@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ErrorBody, MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
+import { ORG_CODE_PATTERN } from '../org/structure.ts';
 import { TRANSACTION_KINDS } from '../ledger/posting.ts';
 import { MAX_STATEMENT_LIMIT } from '../ledger/statement.ts';
 import { MAX_POINTS } from '../ledger/validate.ts';
@@ -10,6 +11,8 @@ import { MAX_POINTS } from '../ledger/validate.ts';
 const strict = { additionalProperties: false } as const;
 const MemberId = MemberSnapshot.properties.memberId;
 
+/** A region or store code (cloud/org/structure.ts). */
+export const orgCode = (description: string) => Type.String({ pattern: ORG_CODE_PATTERN, description });
 
 /** A member as the hub shows it: the kiosk snapshot, with no cardUid while the member has no card. */
 export const Member = Type.Object(
@@ -30,6 +33,9 @@ export const CreateMemberBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 64 }),
     phone: Type.Optional(Type.String({ minLength: 5, maxLength: 32, description: 'Digits, optionally with a leading +' })),
+    storeId: Type.Optional(
+      orgCode("The member's home store, which decides who may see them. Defaults to the operator's store; required for HQ and region operators."),
+    ),
   },
   strict,
 );
@@ -69,10 +75,14 @@ const IdempotencyKey = Type.String({
 });
 const AmountFen = Type.Integer({ minimum: 1, maximum: MAX_AMOUNT_FEN, description: 'Whole fen (¥1 = 100)' });
 const Reason = Type.String({ minLength: 1, maxLength: 200 });
+/** Where a movement happened, for cross-store settlement. */
+const MovementStore = Type.Optional(
+  orgCode("The store where this happens (settlement counts it there). Defaults to the operator's store; must be in the operator's scope."),
+);
 
 /** Body of a top-up or a payment. */
 export const StoredValueBody = Type.Object(
-  { idempotencyKey: IdempotencyKey, amountFen: AmountFen, reason: Type.Optional(Reason) },
+  { idempotencyKey: IdempotencyKey, amountFen: AmountFen, reason: Type.Optional(Reason), storeId: MovementStore },
   strict,
 );
 export type StoredValueBody = Static<typeof StoredValueBody>;
@@ -82,6 +92,7 @@ export const PointsAdjustmentBody = Type.Object(
     idempotencyKey: IdempotencyKey,
     points: Type.Integer({ minimum: -MAX_POINTS, maximum: MAX_POINTS, description: 'Positive grants, negative takes back; not 0' }),
     reason: Reason,
+    storeId: MovementStore,
   },
   strict,
 );
@@ -92,6 +103,7 @@ export const RedemptionBody = Type.Object(
     idempotencyKey: IdempotencyKey,
     points: Type.Integer({ minimum: 1, maximum: MAX_POINTS }),
     item: Type.String({ minLength: 1, maxLength: 100, description: 'What the member receives' }),
+    storeId: MovementStore,
   },
   strict,
 );
@@ -151,16 +163,25 @@ export const HealthResponse = Type.Object(
   strict,
 );
 
-/** Error responses a route can give, by status, all with the same `{ error: { code, message } }` body. */
-export function errors(...statuses: Array<400 | 404 | 409 | 503>): Record<number, TSchema> {
-  const descriptions = {
-    400: 'Invalid request (VALIDATION_FAILED, INVALID_AMOUNT, INVALID_CARD_UID, INVALID_CARD_NUMBER, INVALID_INPUT)',
-    404: 'MEMBER_NOT_FOUND or CARD_NOT_FOUND',
-    409: 'Refused by the ledger (INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, IDEMPOTENCY_CONFLICT, CARD_ALREADY_BOUND)',
-    503: 'The database is unreachable',
-  };
-  const errorResponse = (description: string) => Type.Object({ error: ErrorBody }, { ...strict, description });
+const errorResponse = (description: string) => Type.Object({ error: ErrorBody }, { ...strict, description });
+const ERROR_DESCRIPTIONS = {
+  400: 'Invalid request (VALIDATION_FAILED, INVALID_AMOUNT, INVALID_CARD_UID, INVALID_CARD_NUMBER, INVALID_INPUT)',
+  401: 'UNAUTHENTICATED: no operator token, or one that is unknown or deactivated',
+  403: "FORBIDDEN: the operator's role or scope (HQ, region, store) does not allow this",
+  404: 'MEMBER_NOT_FOUND, CARD_NOT_FOUND, STORE_NOT_FOUND, OPERATOR_NOT_FOUND or NOT_FOUND',
+  409: 'Refused by the ledger (INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, IDEMPOTENCY_CONFLICT, CARD_ALREADY_BOUND, CONFLICT)',
+  503: 'The database is unreachable',
+};
+type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
+
+/** Error responses of a public route, by status, all with the same `{ error: { code, message } }` body. */
+export function publicErrors(...statuses: ErrorStatus[]): Record<number, TSchema> {
   const responses: Record<number, TSchema> = { 500: errorResponse('Unexpected hub error (INTERNAL_ERROR)') };
-  for (const status of statuses) responses[status] = errorResponse(descriptions[status]);
+  for (const status of statuses) responses[status] = errorResponse(ERROR_DESCRIPTIONS[status]);
   return responses;
+}
+
+/** Error responses of an operator route: the given statuses plus 401 and 403, which every such route can give. */
+export function errors(...statuses: ErrorStatus[]): Record<number, TSchema> {
+  return publicErrors(401, 403, ...statuses);
 }
