@@ -15,7 +15,10 @@ import {
   type TxAck,
 } from '../../shared/contract/payloads.ts';
 import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
+import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
+import type { TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
 import type { DeviceSync } from '../sync/index.ts';
+import { topUpPricingOf, UnknownRulesVersionError } from './topup-pricing.ts';
 
 /** What the gateway needs from the ledger; the hub wires in the real one. */
 export interface GatewayLedger {
@@ -26,6 +29,13 @@ export interface GatewayLedger {
     amountFen: number;
     deviceId: string;
     deviceSeq: number;
+    /** The bonus rules as they apply to this bill (see topup-pricing.ts); absent: the kiosk priced no bonus. */
+    bonusRules?: readonly TopUpBonusRule[];
+    /** The instant the rules are evaluated at: the kiosk's occurredAt, never the hub's "now". */
+    at?: Date;
+    pointsExpiry?: PointsExpiryPolicy;
+    /** Names the bonus rule and rules version that priced it. */
+    reason?: string;
   }): Promise<{ replay: boolean; member: MemberSnapshot }>;
   findMemberByCard(cardUid: string): Promise<MemberSnapshot | undefined>;
   findMemberByCardNumber(cardNumber: string): Promise<MemberSnapshot | undefined>;
@@ -62,6 +72,8 @@ export interface GatewayCounters {
   invalid: number;
   /** Transactions refused because another transaction already holds their device sequence number. */
   conflicts: number;
+  /** Top-ups whose bonus the hub computed differently from the kiosk's promise (the hub's result is posted). */
+  pricingMismatches: number;
 }
 
 /**
@@ -71,7 +83,7 @@ export interface GatewayCounters {
  * Every inbound payload is validated; an invalid one is logged with its reason and changes nothing.
  */
 export class DeviceGateway {
-  readonly counters: GatewayCounters = { applied: 0, replayed: 0, refused: 0, invalid: 0, conflicts: 0 };
+  readonly counters: GatewayCounters = { applied: 0, replayed: 0, refused: 0, invalid: 0, conflicts: 0, pricingMismatches: 0 };
   private client: MqttClient | undefined;
   /** Messages being applied: stop() lets them finish, so no ack is lost to a closing client. */
   private readonly inFlight = new Set<Promise<void>>();
@@ -159,6 +171,11 @@ export class DeviceGateway {
     try {
       const claim = await sync?.sequences.claim(deviceId, tx.seq, tx.txId);
       if (claim && !claim.ok) return await this.refuseSequenceConflict(tx.txId, tx.seq, deviceId, claim.claimedBy);
+      const pricing = sync ? await topUpPricingOf(sync.program, tx) : undefined;
+      if (pricing?.mismatch) {
+        this.counters.pricingMismatches += 1;
+        log.warn({ kiosk: tx.body.pricing, hub: pricing.price }, 'kiosk and hub priced a top-up differently; posting the hub\'s result');
+      }
       const result = await this.options.ledger.topUpCash({
         idempotencyKey: tx.txId,
         memberId: tx.body.memberId,
@@ -166,16 +183,18 @@ export class DeviceGateway {
         amountFen: tx.body.amountFen,
         deviceId,
         deviceSeq: tx.seq,
+        ...(pricing ? { bonusRules: pricing.bonusRules, at: pricing.at, pointsExpiry: pricing.pointsExpiry, reason: pricing.reason } : {}),
       });
       ack = { v: 1, txId: tx.txId, seq: tx.seq, status: 'ok', replay: result.replay, member: result.member };
       await this.settle(deviceId, tx.seq);
       this.counters[result.replay ? 'replayed' : 'applied'] += 1;
-      log.info({ replay: result.replay, amountFen: tx.body.amountFen }, 'device transaction applied');
+      const priced = pricing && { rulesVersion: pricing.rulesVersion, ...pricing.price };
+      log.info({ replay: result.replay, amountFen: tx.body.amountFen, priced }, 'device transaction applied');
       // Not awaited (nor below): tracking never delays an answer, and a late row only means one more update.
       void sync?.members.seen(deviceId, result.member);
       if (!result.replay) sync?.members.poke();
     } catch (error) {
-      const refusal = this.options.ledger.businessErrorOf(error);
+      const refusal = error instanceof UnknownRulesVersionError ? error.body : this.options.ledger.businessErrorOf(error);
       if (!refusal) {
         // Not acknowledged: the device keeps it in its outbox and sends it again.
         log.error({ err: (error as Error).message }, 'device transaction failed; not acknowledged');
@@ -241,8 +260,16 @@ export class DeviceGateway {
         : { v: 1, correlationId, status: 'error', error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered' } };
     } catch (error) {
       const card = 'cardUid' in request ? maskCardUid(request.cardUid) : maskCardNumber(request.cardNumber);
-      this.options.logger.error({ deviceId, card, err: (error as Error).message }, 'card lookup failed');
-      response = { v: 1, correlationId, status: 'error', error: { code: 'HUB_ERROR', message: 'The hub could not look up this card' } };
+      // A refusal (lost, frozen, cancelled or replaced card) goes to the kiosk as is: its code and bilingual text.
+      const refusal = ledger.businessErrorOf(error);
+      if (refusal) this.options.logger.info({ deviceId, card, code: refusal.code }, 'card lookup refused');
+      else this.options.logger.error({ deviceId, card, err: (error as Error).message }, 'card lookup failed');
+      response = {
+        v: 1,
+        correlationId,
+        status: 'error',
+        error: refusal ?? { code: 'HUB_ERROR', message: 'The hub could not look up this card' },
+      };
     }
     await this.client!.publishAsync(topics.response(deviceId, 'card.lookup'), encodePayload(response), { qos: 1 });
   }

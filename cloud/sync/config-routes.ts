@@ -31,6 +31,27 @@ const ConfigState = Type.Object(
       ),
       Type.Null(),
     ]),
+    program: Type.Optional(
+      Type.Object(
+        {
+          desiredVersion: Type.Union([Version, Type.Null()], { description: 'The program rules version sent with the configuration' }),
+          reported: Type.Union([
+            Type.Object(
+              {
+                status: Type.Union([Type.Literal('applied'), Type.Literal('rejected')]),
+                version: Version,
+                appliedVersion: Type.Integer({ minimum: 0 }),
+                reason: Type.Optional(Type.String()),
+                at: Type.String({ format: 'date-time' }),
+              },
+              strict,
+            ),
+            Type.Null(),
+          ], { description: 'What the device last said about the program rules (since this hub started)' }),
+        },
+        strict,
+      ),
+    ),
   },
   { ...strict, description: 'Desired configuration (versions only grow) and what the device last reported' },
 );

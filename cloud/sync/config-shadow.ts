@@ -1,10 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../shared/logger.ts';
 import { topics } from '../../shared/contract/topics.ts';
-import { encodePayload } from '../../shared/contract/decode.ts';
-import type { ConfigReported, DesiredConfig, DeviceConfig } from '../../shared/contract/payloads.ts';
+import { encodePayload, MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
+import type { ConfigReported, DesiredConfig, DesiredProgram, DeviceConfig, ProgramReported } from '../../shared/contract/payloads.ts';
 import type { Database } from '../db/database.ts';
+import type { PublishedRules } from '../program/rules-store.ts';
 import type { Publish } from './publish.ts';
+
+/** Where the published program rules come from (the hub's RulesStore). */
+export interface ProgramSource {
+  current(): Promise<Pick<PublishedRules, 'version' | 'rules'>>;
+}
 
 /** What the hub wants a device to run and what the device last said about it. */
 export interface DeviceConfigState {
@@ -19,6 +25,11 @@ export interface DeviceConfigState {
     reason?: string;
     at: string;
   } | null;
+  /**
+   * The program rules version sent with the configuration and what the device last said about it. Kept in the
+   * hub's memory only: the device reports again each time it (re)receives the retained configuration.
+   */
+  program?: { desiredVersion: number | null; reported: (ProgramReported & { at: string }) | null };
 }
 
 interface ConfigRow {
@@ -39,19 +50,54 @@ const iso = (value: Date | string) => new Date(value).toISOString();
  * change of the desired configuration gets the next version and is published retained on the device's
  * `config` topic, so a kiosk that connects later still receives it; the kiosk applies only versions above
  * its own and answers on `config/reported`.
+ *
+ * With a program source, every desired configuration also carries the current program rules (version and rules):
+ * a newly published rule set is noticed by checkProgram() (on a timer, and at each republish) and sent to every
+ * configured device again, retained, under its unchanged configuration version.
  */
 export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; report: ConfigReported }] }> {
   private publish: Publish | undefined;
+  private program: DesiredProgram | undefined;
+  private readonly programReports = new Map<string, ProgramReported & { at: string }>();
+  private programTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Database,
     private readonly logger: Logger,
+    private readonly programSource?: ProgramSource,
+    /** How often a newly published rule set is looked for (rules may be published through any hub instance). */
+    private readonly programCheckMs = 5_000,
   ) {
     super();
   }
 
   start(publish: Publish): void {
     this.publish = publish;
+    if (this.programSource && !this.programTimer) {
+      this.programTimer = setInterval(() => {
+        this.checkProgram().catch((error: Error) => this.logger.warn({ err: error.message }, 'could not check the program rules'));
+      }, this.programCheckMs);
+      this.programTimer.unref();
+    }
+  }
+
+  /**
+   * Reads the current program rules; when their version is newer than the one sent, every device's desired
+   * configuration is published again carrying them. Returns the version now sent (undefined: no program source).
+   */
+  async checkProgram(): Promise<number | undefined> {
+    if (await this.refreshProgram()) await this.republishStored();
+    return this.program?.version;
+  }
+
+  /** True when a newer rule set than the one held was read. */
+  private async refreshProgram(): Promise<boolean> {
+    if (!this.programSource) return false;
+    const { version, rules } = await this.programSource.current();
+    if (this.program && this.program.version >= version) return false;
+    this.program = { version, rules: rules as unknown as Record<string, unknown> };
+    this.logger.info({ version }, 'program rules for kiosks');
+    return true;
   }
 
   /**
@@ -59,6 +105,11 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
    * retained messages when the hub restarts, and an external one may have too.
    */
   async republish(): Promise<void> {
+    await this.refreshProgram();
+    await this.republishStored();
+  }
+
+  private async republishStored(): Promise<void> {
     const { rows } = await this.db.query<{ device_id: string; desired: DeviceConfig; desired_version: number }>(
       'SELECT device_id, desired, desired_version FROM device_config',
     );
@@ -67,6 +118,8 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
 
   stop(): void {
     this.publish = undefined;
+    clearInterval(this.programTimer);
+    this.programTimer = undefined;
   }
 
   /** Stores `config` as the device's next desired version and publishes it; returns that version. */
@@ -82,6 +135,7 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
     this.logger.info({ deviceId, version }, 'desired configuration changed');
     // Stored first: if the broker is unreachable now, republish() sends it on the next connection.
     try {
+      await this.refreshProgram();
       await this.send(deviceId, { v: 1, version, config });
     } catch (error) {
       this.logger.warn({ deviceId, version, err: (error as Error).message }, 'desired configuration stored; publishing it on reconnect');
@@ -105,6 +159,12 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
     if (rows.length === 0) return void this.logger.warn(log, 'configuration report from a device without desired configuration');
     if (report.status === 'rejected') this.logger.warn(log, 'device rejected its configuration');
     else this.logger.info(log, 'device applied its configuration');
+    if (report.program) {
+      this.programReports.set(deviceId, { ...report.program, at: new Date().toISOString() });
+      const program = { deviceId, ...report.program };
+      if (report.program.status === 'rejected') this.logger.warn(program, 'device rejected the program rules; it keeps the rules it had');
+      else this.logger.info(program, 'device runs the program rules');
+    }
     this.emit('reported', { deviceId, report });
   }
 
@@ -112,7 +172,11 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
     const { rows } = await this.db.query<ConfigRow>('SELECT * FROM device_config WHERE device_id = $1', [deviceId]);
     const row = rows[0];
     if (!row) return { deviceId, desired: null, reported: null };
+    const program = this.programSource
+      ? { program: { desiredVersion: this.program?.version ?? null, reported: this.programReports.get(deviceId) ?? null } }
+      : {};
     return {
+      ...program,
       deviceId,
       desired: { version: row.desired_version, config: row.desired, at: iso(row.desired_at) },
       reported:
@@ -130,6 +194,10 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
 
   private async send(deviceId: string, desired: DesiredConfig): Promise<void> {
     if (!this.publish) return;
-    await this.publish(topics.config(deviceId), encodePayload(desired), { retain: true });
+    const message = encodePayload(this.program ? { ...desired, program: this.program } : desired);
+    const bytes = Buffer.byteLength(message);
+    // Sent anyway: the kiosk then refuses it with the reason, which shows in its report.
+    if (bytes > MAX_PAYLOAD_BYTES) this.logger.error({ deviceId, bytes, max: MAX_PAYLOAD_BYTES }, 'desired configuration with program rules is larger than kiosks accept');
+    await this.publish(topics.config(deviceId), message, { retain: true });
   }
 }

@@ -1,11 +1,12 @@
 import type { Logger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import type { Database } from '../db/database.ts';
+import { RulesStore } from '../program/rules-store.ts';
 import { ConfigShadow } from './config-shadow.ts';
 import { DeviceSequences } from './device-sequences.ts';
 import { MemberFanout } from './member-fanout.ts';
 
-export { ConfigShadow, type DeviceConfigState } from './config-shadow.ts';
+export { ConfigShadow, type DeviceConfigState, type ProgramSource } from './config-shadow.ts';
 export { deviceConfigRoutes } from './config-routes.ts';
 export { DeviceSequences, type SequenceGap, type SettledSequence } from './device-sequences.ts';
 export { MemberFanout } from './member-fanout.ts';
@@ -16,6 +17,8 @@ export interface DeviceSync {
   sequences: DeviceSequences;
   members: MemberFanout;
   config: ConfigShadow;
+  /** The published program rules: sent to kiosks with their configuration, and used to re-price their top-ups. */
+  program: RulesStore;
 }
 
 export interface DeviceSyncOptions {
@@ -27,9 +30,11 @@ export interface DeviceSyncOptions {
 }
 
 export function createDeviceSync({ db, snapshotOf, logger, memberSweepMs }: DeviceSyncOptions): DeviceSync {
+  const program = new RulesStore(db);
   return {
     sequences: new DeviceSequences(db),
     members: new MemberFanout({ db, snapshotOf, logger: logger.child({ component: 'member-fanout' }), intervalMs: memberSweepMs }),
-    config: new ConfigShadow(db, logger.child({ component: 'config-shadow' })),
+    config: new ConfigShadow(db, logger.child({ component: 'config-shadow' }), program),
+    program,
   };
 }

@@ -8,7 +8,9 @@ import type { CardTap } from '../nfc/card-reader.ts';
 import { CashAcceptance, type CashAcceptorPort } from './cash-acceptance.ts';
 import { printTopUpReceipt, type ReceiptPort } from './receipt-job.ts';
 import { DEFAULT_OFFLINE_LIMITS, mayServeOffline, mayTopUpOffline, type OfflineLimits } from './offline-limits.ts';
-import { messages, type Bilingual } from './messages.ts';
+import { messages, offerMessage, type Bilingual } from './messages.ts';
+import { priceBill, sessionOffer } from './session-pricing.ts';
+import type { TopUpOffer } from '../../shared/rules/session-topup.ts';
 
 export type { ReceiptPort };
 
@@ -47,6 +49,11 @@ export interface KioskOptions {
  */
 export type IdentifiedBy = 'nfc' | 'magstripe';
 
+/** The top-up bonus of the member's cash session as the screen shows it ("充100送20 · 再投¥100可送50"). */
+export interface OfferView extends TopUpOffer {
+  message: Bilingual;
+}
+
 export type Screen =
   | { name: 'idle'; message: Bilingual }
   | { name: 'checking'; message: Bilingual }
@@ -58,6 +65,8 @@ export type Screen =
       identifiedBy: IdentifiedBy;
       canSpendStoredValue: boolean;
       message: Bilingual;
+      /** Absent when this kiosk takes no cash for the member or has no program rules (or no bracket exists). */
+      offer?: OfferView;
     }
   | { name: 'error'; message: Bilingual };
 
@@ -65,6 +74,9 @@ export interface LastTopUp {
   txId: string;
   seq: number;
   amountFen: number;
+  /** The bonus and bonus points this bill earned (the hub re-evaluates it with the same rules). */
+  bonusFen: number;
+  bonusPoints: number;
   state: OutboxEntry['state'];
   printed: boolean | 'failed';
 }
@@ -194,9 +206,19 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
    */
   async creditCash(member: MemberSnapshot, amountFen: number, billEventCounter?: number): Promise<OutboxEntry> {
     const { store, deviceId, logger, hub } = this.options;
-    const entry = await store.recordCashTopUp({ deviceId, member, amountFen, ...(billEventCounter === undefined ? {} : { billEventCounter }) });
-    logger.info({ txId: entry.tx.txId, seq: entry.tx.seq, amountFen, billEventCounter }, 'cash top-up recorded');
-    this.lastTopUp = { txId: entry.tx.txId, seq: entry.tx.seq, amountFen, state: 'pending', printed: false };
+    const at = this.now();
+    const pricing = priceBill(store.program, this.sessionOf(member), amountFen, at);
+    const entry = await store.recordCashTopUp({
+      deviceId, member, amountFen, at,
+      ...(billEventCounter === undefined ? {} : { billEventCounter }),
+      ...(pricing ? { pricing } : {}),
+    });
+    logger.info({ txId: entry.tx.txId, seq: entry.tx.seq, amountFen, billEventCounter, pricing }, 'cash top-up recorded');
+    this.lastTopUp = {
+      txId: entry.tx.txId, seq: entry.tx.seq, amountFen,
+      bonusFen: pricing?.bonusFen ?? 0, bonusPoints: pricing?.bonusPoints ?? 0,
+      state: 'pending', printed: false,
+    };
     this.lastTopUpMember = member;
     if (this.screen.name === 'member' && this.screen.member.memberId === member.memberId) {
       this.showMember(this.screen.member, this.screen.offline, this.screen.identifiedBy, messages.topUpDone);
@@ -206,6 +228,11 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
     hub.publish(entry);
     void this.printReceipt(entry, member);
     return entry;
+  }
+
+  /** Newer program rules are in force: the bonus on screen is recomputed with them. */
+  programChanged(): void {
+    if (this.screen.name === 'member') this.showMember(this.screen.member, this.screen.offline, this.screen.identifiedBy, this.screen.message);
   }
 
   /** The member asked for the receipt again after the printer failed (out of paper, cover open…). */
@@ -336,6 +363,7 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
   }
 
   private showMember(member: MemberSnapshot, offline: boolean, identifiedBy: IdentifiedBy, message: Bilingual): void {
+    const offer = this.offerFor(member);
     this.show({
       name: 'member',
       member,
@@ -344,7 +372,23 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
       identifiedBy,
       canSpendStoredValue: identifiedBy === 'nfc',
       message,
+      ...(offer ? { offer } : {}),
     });
+  }
+
+  /** The member's cash session on disk, if bills are being credited to them. */
+  private sessionOf(member: MemberSnapshot) {
+    const session = this.options.store.cash.session;
+    return session?.member.memberId === member.memberId ? session : undefined;
+  }
+
+  private offerFor(member: MemberSnapshot): OfferView | undefined {
+    const session = this.sessionOf(member);
+    // No promise the validator cannot keep: nothing is offered while it is out of service.
+    if (!this.cash || !session || this.cashFault) return undefined;
+    const offer = sessionOffer(this.options.store.program, session, this.now());
+    const message = offer && offerMessage(offer);
+    return offer && message ? { ...offer, message } : undefined;
   }
 
   private show(screen: Screen): void {

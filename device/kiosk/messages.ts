@@ -1,3 +1,6 @@
+import { formatFen } from '../../shared/money.ts';
+import type { TopUpOffer } from '../../shared/rules/session-topup.ts';
+
 /** Member-facing text, always in Chinese and English. */
 export interface Bilingual {
   zh: string;
@@ -28,3 +31,42 @@ export const messages = {
     en: 'System fault: this operation was not recorded. Please contact staff.',
   },
 } satisfies Record<string, Bilingual>;
+
+/** "¥100" for whole yuan (as posters say 充100送20), "¥0.50" otherwise. */
+function yuan(fen: number): string {
+  return fen % 100 === 0 ? `¥${fen / 100}` : formatFen(fen);
+}
+
+function pointsText(points: number): { zh: string; en: string } {
+  return points > 0 ? { zh: `+${points}积分`, en: ` + ${points} points` } : { zh: '', en: '' };
+}
+
+/**
+ * The bonus while cash goes in: what the session has earned and the next bracket, e.g.
+ * "充100送20 · 再投¥100可送50" / "Top up ¥100 get ¥20 · add ¥100 more to get ¥50". Before any cash:
+ * "投¥100送¥20" / "Top up ¥100, get ¥20 bonus"; no bracket at all: null (nothing to show).
+ */
+export function offerMessage(offer: TopUpOffer): Bilingual | null {
+  const earnedAny = offer.bonusFen > 0 || offer.bonusPoints > 0;
+  const earned = earnedAny
+    ? (() => {
+        const p = pointsText(offer.bonusPoints);
+        return {
+          zh: `充${yuan(offer.creditedFen).slice(1)}送${yuan(offer.bonusFen).slice(1)}${p.zh}`,
+          en: `Top up ${yuan(offer.creditedFen)} get ${yuan(offer.bonusFen)}${p.en}`,
+        };
+      })()
+    : null;
+  const next = offer.next
+    ? (() => {
+        const p = pointsText(offer.next.bonusPoints);
+        const bonus = yuan(offer.next.bonusFen);
+        return offer.creditedFen === 0
+          ? { zh: `投${yuan(offer.next.thresholdFen)}送${bonus.slice(1)}${p.zh}`, en: `Top up ${yuan(offer.next.thresholdFen)}, get ${bonus} bonus${p.en}` }
+          : { zh: `再投${yuan(offer.next.missingFen)}可送${bonus.slice(1)}${p.zh}`, en: `add ${yuan(offer.next.missingFen)} more to get ${bonus}${p.en}` };
+      })()
+    : null;
+  if (earned && next) return { zh: `${earned.zh} · ${next.zh}`, en: `${earned.en} · ${next.en}` };
+  if (next && !earned) return { zh: next.zh, en: next.en.charAt(0).toUpperCase() + next.en.slice(1) };
+  return earned;
+}

@@ -42,6 +42,7 @@ export async function printTopUpReceipt(job: ReceiptJob): Promise<boolean> {
     memberName: member.displayName,
     cardUidMasked: maskCardUid(member.cardUid),
     amountFen: entry.tx.body.amountFen,
+    ...(entry.tx.body.pricing ? { bonus: { bonusFen: entry.tx.body.pricing.bonusFen, bonusPoints: entry.tx.body.pricing.bonusPoints } } : {}),
     balances: store.displayBalances(confirmed ?? member),
     txId: entry.tx.txId,
     seq: entry.tx.seq,

@@ -8,6 +8,8 @@ export interface TopUpReceipt {
   memberName: string;
   cardUidMasked: string;
   amountFen: number;
+  /** The bonus and bonus points this top-up earned (top-up bonus rules); absent: the kiosk priced none. */
+  bonus?: { bonusFen: number; bonusPoints: number };
   balances: Balances;
   txId: string;
   seq: number;
@@ -88,6 +90,13 @@ export function renderTopUpReceipt(receipt: TopUpReceipt, columns = DEFAULT_RECE
     ...row('会员 Member', receipt.memberName, columns),
     ...row('卡号 Card', receipt.cardUidMasked, columns),
     ...row('充值金额 Top-up', printedAmount(receipt.amountFen), columns, true),
+    ...(receipt.bonus
+      ? [
+          ...row('  本金 Principal', printedAmount(receipt.amountFen), columns),
+          ...row('  赠送 Bonus', `+${printedAmount(receipt.bonus.bonusFen)}`, columns),
+          ...row('  赠送积分 Bonus points', `+${receipt.bonus.bonusPoints}`, columns),
+        ]
+      : []),
     ...row('储值余额 Balance', printedAmount(balances.principalFen + balances.bonusFen), columns),
     ...row('  本金 Principal', printedAmount(balances.principalFen), columns),
     ...row('  赠送 Bonus', printedAmount(balances.bonusFen), columns),

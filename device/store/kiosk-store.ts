@@ -8,8 +8,10 @@ import {
   ErrorBody,
   MemberSnapshot,
   type Balances,
+  type TopUpPricing,
   type TxAck,
 } from '../../shared/contract/payloads.ts';
+import { programRuleProblems, type ProgramRules } from '../../shared/rules/program.ts';
 import { DurableJSONFile } from './durable-json-file.ts';
 
 /**
@@ -30,8 +32,24 @@ export type OutboxEntry = Static<typeof OutboxEntry>;
  * event counter of the last bill credited, written in the same durable write as that credit. A bill
  * stacked while the kiosk was down is then credited once, to the right member, when it comes back.
  */
+/**
+ * How a session's bills are priced, fixed by its first bill: the program rules version and the instant. Every
+ * later bill of the session uses them too, so a bracket shown ("再投¥100可送50") still holds when the rules
+ * change or a campaign window closes while the member is feeding notes.
+ */
+const SessionPricing = Type.Object({ rulesVersion: Type.Integer({ minimum: 1 }), occurredAt: Type.String() });
+
+const CashSession = Type.Object({
+  member: MemberSnapshot,
+  openedAt: Type.String(),
+  /** Cash credited in this session so far (absent in files written before sessions were priced: 0). */
+  creditedFen: Type.Optional(Type.Integer({ minimum: 0 })),
+  pricing: Type.Optional(SessionPricing),
+});
+export type CashSession = Static<typeof CashSession>;
+
 const CashState = Type.Object({
-  session: Type.Union([Type.Object({ member: MemberSnapshot, openedAt: Type.String() }), Type.Null()]),
+  session: Type.Union([CashSession, Type.Null()]),
   lastBillEventCounter: Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()]),
 });
 export type CashState = Static<typeof CashState>;
@@ -43,6 +61,16 @@ const AppliedConfig = Type.Union([
 ]);
 export type AppliedConfig = Static<typeof AppliedConfig>;
 
+/**
+ * The program rules this kiosk prices top-ups with, as published by the hub (version = the rules store's).
+ * Kept on disk so they survive a restart and work offline; validated on every load like on arrival.
+ */
+const AppliedProgram = Type.Union([
+  Type.Object({ version: Type.Integer({ minimum: 1 }), rules: Type.Record(Type.String(), Type.Unknown()), appliedAt: Type.String() }),
+  Type.Null(),
+]);
+export type AppliedProgram = { version: number; rules: ProgramRules; appliedAt: string } | null;
+
 const KioskData = Type.Object({
   v: Type.Literal(1),
   nextSeq: Type.Integer({ minimum: 1 }),
@@ -50,6 +78,7 @@ const KioskData = Type.Object({
   members: Type.Record(Type.String(), MemberSnapshot),
   cash: CashState,
   config: AppliedConfig,
+  program: AppliedProgram,
 });
 type KioskData = Static<typeof KioskData>;
 
@@ -71,6 +100,10 @@ export interface NewCashTopUp {
   amountFen: number;
   /** The bill validator's counter for the stacked bill; stored with the credit so it is never credited twice. */
   billEventCounter?: number;
+  /** When the cash was taken (default now); the transaction's createdAt. */
+  at?: Date;
+  /** The bonus the kiosk promised for it; the open cash session's total and pricing advance in the same write. */
+  pricing?: TopUpPricing;
 }
 
 export class KioskStore {
@@ -84,19 +117,24 @@ export class KioskStore {
       members: {},
       cash: emptyCashState(),
       config: null,
+      program: null,
     });
     await db.read();
     // Files written before cash state existed have none; they had no open cash session either.
     db.data.cash ??= emptyCashState();
     // Likewise for configuration: such a kiosk had never received one.
     db.data.config ??= null;
+    // And for program rules: such a kiosk prices no bonus until the hub sends a rule set.
+    db.data.program ??= null;
     const checked = validate(KioskData, db.data);
     if (!checked.ok) throw new InvalidKioskDataError(file, checked.reason);
+    const ruleProblems = db.data.program ? programRuleProblems(db.data.program.rules) : [];
+    if (ruleProblems.length > 0) throw new InvalidKioskDataError(file, `program rules: ${ruleProblems.join('; ')}`);
     return new KioskStore(db);
   }
 
   /** Records a cash top-up in the outbox and returns once it is durable on disk. */
-  async recordCashTopUp({ deviceId, member, amountFen, billEventCounter }: NewCashTopUp): Promise<OutboxEntry> {
+  async recordCashTopUp({ deviceId, member, amountFen, billEventCounter, at, pricing }: NewCashTopUp): Promise<OutboxEntry> {
     const data = this.db.data;
     const entry: OutboxEntry = {
       state: 'pending',
@@ -105,13 +143,28 @@ export class KioskStore {
         txId: newId(),
         deviceId,
         seq: data.nextSeq,
-        createdAt: new Date().toISOString(),
-        body: { kind: 'cash_topup', memberId: member.memberId, cardUid: member.cardUid, amountFen, currency: 'CNY' },
+        createdAt: (at ?? new Date()).toISOString(),
+        body: {
+          kind: 'cash_topup',
+          memberId: member.memberId,
+          cardUid: member.cardUid,
+          amountFen,
+          currency: 'CNY',
+          ...(pricing ? { pricing } : {}),
+        },
       },
     };
     data.nextSeq += 1;
     data.outbox.push(entry);
     if (billEventCounter !== undefined) data.cash.lastBillEventCounter = billEventCounter;
+    const session = data.cash.session;
+    if (session && session.member.memberId === member.memberId) {
+      session.creditedFen = (session.creditedFen ?? 0) + amountFen;
+      // The first bill fixes the session's pricing; so does the first bill after newer rules arrived mid-session.
+      if (pricing && session.pricing?.rulesVersion !== pricing.rulesVersion) {
+        session.pricing = { rulesVersion: pricing.rulesVersion, occurredAt: pricing.occurredAt };
+      }
+    }
     await this.db.write();
     return entry;
   }
@@ -188,6 +241,22 @@ export class KioskStore {
     return true;
   }
 
+  get program(): AppliedProgram {
+    return this.db.data.program as AppliedProgram;
+  }
+
+  /**
+   * Makes `rules` (already validated by the caller) the program in force, durably, if `version` is newer than
+   * the applied one. Returns false (changing nothing) otherwise: rules never go backwards.
+   */
+  async applyProgram(version: number, rules: ProgramRules): Promise<boolean> {
+    const current = this.db.data.program;
+    if (current && current.version >= version) return false;
+    this.db.data.program = { version, rules: rules as unknown as Record<string, unknown>, appliedAt: new Date().toISOString() };
+    await this.db.write();
+    return true;
+  }
+
   /** Every card this kiosk can serve offline, for a cache refresh. */
   cachedCards(): string[] {
     return Object.keys(this.db.data.members);
@@ -209,12 +278,22 @@ export class KioskStore {
     return true;
   }
 
-  /** What the member should see: the hub's last word plus this kiosk's top-ups the hub has not confirmed yet. */
+  /**
+   * What the member should see: the hub's last word plus this kiosk's top-ups the hub has not confirmed yet —
+   * principal, and the bonus and bonus points the kiosk promised with them.
+   */
   displayBalances(snapshot: MemberSnapshot): Balances {
-    const pendingFen = this.pending()
+    const { principalFen, bonusFen, points } = snapshot.balances;
+    return this.pending()
       .filter((entry) => entry.tx.body.memberId === snapshot.memberId)
-      .reduce((sum, entry) => sum + entry.tx.body.amountFen, 0);
-    return { ...snapshot.balances, principalFen: snapshot.balances.principalFen + pendingFen };
+      .reduce(
+        (sum, { tx: { body } }) => ({
+          principalFen: sum.principalFen + body.amountFen,
+          bonusFen: sum.bonusFen + (body.pricing?.bonusFen ?? 0),
+          points: sum.points + (body.pricing?.bonusPoints ?? 0),
+        }),
+        { principalFen, bonusFen, points },
+      );
   }
 
   private putMember(snapshot: MemberSnapshot): boolean {

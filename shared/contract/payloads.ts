@@ -40,6 +40,28 @@ export const MemberSnapshot = Type.Object(
 );
 export type MemberSnapshot = Static<typeof MemberSnapshot>;
 
+const RulesVersion = Type.Integer({ minimum: 1 });
+
+/**
+ * How the kiosk priced a banknote of a cash session (shared/rules/session-topup.ts): the program rules version
+ * and the instant it used, what the session had credited before this bill, and the bonus it promised. The hub
+ * re-evaluates with exactly that version at exactly that instant (never "now"), so a top-up recorded offline
+ * and replayed later gets what the member was shown. Absent on transactions of kiosks without program rules.
+ */
+export const TopUpPricing = Type.Object(
+  {
+    rulesVersion: RulesVersion,
+    /** The instant the session's bonus was fixed: its first bill (bills of one session share it). */
+    occurredAt: Timestamp,
+    sessionCreditedFen: Type.Integer({ minimum: 0, maximum: MAX_AMOUNT_FEN }),
+    bonusFen: Type.Integer({ minimum: 0, maximum: MAX_AMOUNT_FEN }),
+    bonusPoints: Type.Integer({ minimum: 0 }),
+    ruleId: Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+export type TopUpPricing = Static<typeof TopUpPricing>;
+
 export const CashTopUp = Type.Object(
   {
     kind: Type.Literal('cash_topup'),
@@ -47,6 +69,7 @@ export const CashTopUp = Type.Object(
     cardUid: CardUid,
     amountFen: PositiveFen,
     currency: Type.Literal('CNY'),
+    pricing: Type.Optional(TopUpPricing),
   },
   { additionalProperties: false },
 );
@@ -175,12 +198,29 @@ export const DeviceConfig = Type.Object(
 );
 export type DeviceConfig = Static<typeof DeviceConfig>;
 
-/** Hub → device on `config` (retained): the desired configuration. A device applies only a version above its own. */
+/**
+ * The published membership program (shared/rules/program.ts) as it travels to kiosks. The rules are checked
+ * with validateProgramRules on the kiosk, not here: a bad rule set must be refused with every problem named.
+ */
+export const DesiredProgram = Type.Object(
+  {
+    version: RulesVersion,
+    rules: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type DesiredProgram = Static<typeof DesiredProgram>;
+
+/**
+ * Hub → device on `config` (retained): the desired configuration. A device applies only a version above its own.
+ * `program` rides along with its own version line (the rules store's), applied independently of `version`.
+ */
 export const DesiredConfig = Type.Object(
   {
     v: Type.Literal(1),
     version: Type.Integer({ minimum: 1 }),
     config: DeviceConfig,
+    program: Type.Optional(DesiredProgram),
   },
   { additionalProperties: false },
 );
@@ -190,6 +230,24 @@ export type DesiredConfig = Static<typeof DesiredConfig>;
  * Device → hub on `config/reported`: what the device did with a desired configuration. `appliedVersion` is the
  * version it runs now (0: none yet). A rejection names the offered version when it could be read, and why.
  */
+/** What the device did with the program rules of a desired configuration; `appliedVersion` 0: none yet. */
+export const ProgramReported = Type.Union([
+  Type.Object(
+    { status: Type.Literal('applied'), version: RulesVersion, appliedVersion: RulesVersion },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      status: Type.Literal('rejected'),
+      version: RulesVersion,
+      appliedVersion: Type.Integer({ minimum: 0 }),
+      reason: Type.String({ maxLength: 500 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+export type ProgramReported = Static<typeof ProgramReported>;
+
 export const ConfigReported = Type.Union([
   Type.Object(
     {
@@ -197,6 +255,7 @@ export const ConfigReported = Type.Union([
       status: Type.Literal('applied'),
       version: Type.Integer({ minimum: 1 }),
       appliedVersion: Type.Integer({ minimum: 1 }),
+      program: Type.Optional(ProgramReported),
     },
     { additionalProperties: false },
   ),
@@ -207,6 +266,7 @@ export const ConfigReported = Type.Union([
       version: Type.Optional(Type.Integer({ minimum: 1 })),
       appliedVersion: Type.Integer({ minimum: 0 }),
       reason: Type.String({ maxLength: 500 }),
+      program: Type.Optional(ProgramReported),
     },
     { additionalProperties: false },
   ),

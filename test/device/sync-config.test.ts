@@ -24,8 +24,9 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
   let configSync: ConfigSync;
 
   const reportFromKiosk = () => nextEvent<{ deviceId: string; report: ConfigReported }>(hub.sync.config, 'reported', (e) => e.deviceId === id);
-  const put = (body: unknown) => hub.http.inject({ method: 'PUT', url: `/api/v1/devices/${id}/config`, payload: body as object });
-  const state = async () => (await hub.http.inject({ method: 'GET', url: `/api/v1/devices/${id}/config` })).json();
+  const put = (body: unknown) =>
+    hub.http.inject({ method: 'PUT', url: `/api/v1/devices/${id}/config`, payload: body as object, headers: hub.adminHeaders });
+  const state = async () => (await hub.http.inject({ method: 'GET', url: `/api/v1/devices/${id}/config`, headers: hub.adminHeaders })).json();
 
   /** What a broker still holding an old retained copy, or a misbehaving publisher, would deliver. */
   async function deliverRaw(payload: string): Promise<void> {
@@ -54,14 +55,16 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
     let applied = nextEvent(configSync, 'applied');
     expect((await put(config('一号店', 30_000))).statusCode).toBe(200);
     expect(await applied).toMatchObject({ version: 1 });
-    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 1, appliedVersion: 1 });
+    // The program rules (version 1: the defaults on a fresh hub) ride along with the configuration.
+    const program = { status: 'applied', version: 1, appliedVersion: 1 };
+    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 1, appliedVersion: 1, program });
 
     reported = reportFromKiosk();
     applied = nextEvent(configSync, 'applied');
     const response = await put(config('一号店 Store 1', 20_000));
     expect(response.json()).toMatchObject({ desired: { version: 2, config: { storeName: '一号店 Store 1' } } });
     expect(await applied).toMatchObject({ version: 2, config: { offlineLimits: { perTransactionFen: 20_000 } } });
-    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 2, appliedVersion: 2 });
+    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 2, appliedVersion: 2, program });
 
     expect(kiosk.store.config).toMatchObject({ version: 2, config: config('一号店 Store 1', 20_000) });
     expect(await state()).toMatchObject({
@@ -105,7 +108,8 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
 
   it('reaches a kiosk that connects after the change (retained)', async () => {
     const lateId = 'kiosk-config-late';
-    expect((await hub.http.inject({ method: 'PUT', url: `/api/v1/devices/${lateId}/config`, payload: config('二号店', 10_000) })).statusCode).toBe(200);
+    const putLate = { method: 'PUT', url: `/api/v1/devices/${lateId}/config`, payload: config('二号店', 10_000), headers: hub.adminHeaders } as const;
+    expect((await hub.http.inject(putLate)).statusCode).toBe(200);
     let lateSync: ConfigSync | undefined;
     let applied: Promise<unknown> | undefined;
     const late = await linkKiosk(hub, lateId, ({ link, store }) => {
