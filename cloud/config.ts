@@ -18,6 +18,11 @@ export interface HubConfig {
    * from which that admin creates regions, stores and the other operators.
    */
   adminToken?: string;
+  /**
+   * Ed25519 private key (PKCS#8 PEM) that signs redemption vouchers; every hub of a chain needs the same one.
+   * Without it the hub keeps a development key in `dataDir` (see cloud/catalog/signing-key.ts).
+   */
+  voucherSigningKeyPem?: string;
 }
 
 /** Reads the hub's configuration from the environment (see README, "Configuration"). */
@@ -33,6 +38,7 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
     mqttShareGroup: read.optional('MQTT_SHARE_GROUP'),
     embeddedMqtt: { host: read.string('MQTT_HOST', '127.0.0.1'), port: read.port('MQTT_PORT', 1883) },
     adminToken: read.optional('HUB_ADMIN_TOKEN'),
+    voucherSigningKeyPem: read.optional('HUB_VOUCHER_SIGNING_KEY'),
   };
   if (config.adminToken !== undefined && !isWellFormedToken(config.adminToken)) {
     // Never echo the value: it is a credential.

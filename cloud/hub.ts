@@ -11,6 +11,7 @@ import { createDeviceSync, deviceConfigRoutes, type DeviceSync } from './sync/in
 import { startFleet, type Fleet } from './fleet/fleet-service.ts';
 import { registerFleetDashboard } from './fleet/dashboard.ts';
 import { ensureBootstrapAdmin } from './org/operators.ts';
+import { loadVoucherSigningKey } from './catalog/signing-key.ts';
 
 export interface RunningHub {
   db: Database;
@@ -70,7 +71,12 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     ...(config.mqttShareGroup ? { shareGroup: config.mqttShareGroup } : {}),
   });
   await gateway.start();
-  const app = await buildHttpApp({ db, logger });
+  const voucherKey = await loadVoucherSigningKey({ pem: config.voucherSigningKeyPem, dataDir: config.dataDir, logger });
+  // One rules store for REST and the gateway, so a publish over REST reaches the kiosks at once.
+  sync.program.onPublished(() => {
+    sync.config.checkProgram().catch((error: Error) => logger.warn({ err: error.message }, 'could not send the new program rules to kiosks'));
+  });
+  const app = await buildHttpApp({ db, logger, rules: sync.program, voucherKey });
   await app.register(deviceConfigRoutes(sync.config), { prefix: API_PREFIX });
   await registerFleetDashboard(app, fleet);
   await app.listen({ host: config.http.host, port: config.http.port });

@@ -10,9 +10,9 @@ import type { Role } from '../org/principal.ts';
 import type { Store } from '../org/structure.ts';
 import { adjustStock, createItem, getItem, itemAudit, listItems, updateItem } from './items.ts';
 import { redeem } from './redeem.ts';
-import { type CatalogRulesSource, programRulesSource } from './rules.ts';
+import type { CatalogRulesSource } from './rules.ts';
 import * as S from './schemas.ts';
-import { type VoucherSigningKey, loadVoucherSigningKey } from './signing-key.ts';
+import { type VoucherSigningKey } from './signing-key.ts';
 import {
   type Voucher,
   expireVouchers,
@@ -39,10 +39,10 @@ const TAGS = ['catalog'];
 
 export interface CatalogRoutesDeps {
   db: Database;
-  /** The hub's voucher key (loadVoucherSigningKey); without it, HUB_VOUCHER_SIGNING_KEY or a key for this process only. */
-  voucherKey?: VoucherSigningKey;
-  /** Default: the hub's current published program rules. */
-  rules?: CatalogRulesSource;
+  /** The hub's voucher key (loadVoucherSigningKey). */
+  voucherKey: VoucherSigningKey;
+  /** The hub's current published program rules. */
+  rules: CatalogRulesSource;
   logger?: Logger;
 }
 
@@ -62,8 +62,8 @@ async function actingStore(db: Database, request: FastifyRequest, requested: str
 
 export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRoutesDeps): Promise<void> {
   const { db } = deps;
-  const voucherKey = deps.voucherKey ?? (await loadVoucherSigningKey({ pem: process.env.HUB_VOUCHER_SIGNING_KEY, logger: deps.logger }));
-  const rules = deps.rules ?? programRulesSource(db);
+  const { voucherKey } = deps;
+  const { rules } = deps;
 
   app.get<{ Querystring: S.ItemsQuery }>(
     '/catalog/items',

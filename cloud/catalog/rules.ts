@@ -1,7 +1,5 @@
 import type { SpendingOrder } from '../../shared/rules/stored-value.ts';
 import type { TierRules } from '../../shared/rules/tiers.ts';
-import type { Database } from '../db/database.ts';
-import { RulesStore } from '../program/rules-store.ts';
 
 /** The parts of the program rules the catalog uses: tier ids and ratios, and how a cash part is paid. */
 export interface CatalogRules {
@@ -13,8 +11,3 @@ export interface CatalogRules {
 /** Read once per operation, before its database transaction opens (see RulesStore). */
 export type CatalogRulesSource = () => Promise<CatalogRules>;
 
-/** The hub's current published program rules. */
-export function programRulesSource(db: Database): CatalogRulesSource {
-  const store = new RulesStore(db);
-  return async () => (await store.current()).rules;
-}

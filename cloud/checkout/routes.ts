@@ -2,15 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { errors } from '../http/schemas.ts';
 import { assertStoreInScope, operatorActor, requireRole } from '../org/access.ts';
-import { RulesStore } from '../program/rules-store.ts';
 import { getCheckout, payCheckout, quoteCheckout, type ProgramSource } from './checkout.ts';
 import { refundCheckout } from './refund.ts';
 import * as S from './schemas.ts';
 
 export interface CheckoutRouteDeps {
   db: Database;
-  /** The program rules a sale is priced with; default the latest published version. */
-  program?: ProgramSource;
+  /** The program rules a sale is priced with: the latest published version. */
+  program: ProgramSource;
 }
 
 const tags = ['checkout'];
@@ -19,8 +18,7 @@ const CASHIERS = ['admin', 'manager', 'cashier'] as const;
 const REFUNDERS = ['admin', 'manager'] as const;
 
 /** POS checkout: quote, pay, look up, refund. A sale happens at a store, which must be in the operator's scope. */
-export function registerCheckoutRoutes(api: FastifyInstance, { db, program }: CheckoutRouteDeps): void {
-  const rules: ProgramSource = program ?? (() => new RulesStore(db).current());
+export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rules }: CheckoutRouteDeps): void {
 
   api.post<{ Body: S.QuoteBody }>(
     '/checkout/quote',

@@ -8,6 +8,7 @@ import { installOperatorAuth } from '../org/auth.ts';
 import { registerOrgRoutes } from '../org/routes.ts';
 import { registerCardRoutes } from '../cards/card-routes.ts';
 import { registerCatalogRoutes } from '../catalog/routes.ts';
+import { generateVoucherSigningKey, type VoucherSigningKey } from '../catalog/signing-key.ts';
 import { registerCheckoutRoutes } from '../checkout/routes.ts';
 import { registerCouponRoutes } from '../coupons/routes.ts';
 import { registerProgramRoutes } from '../program/routes.ts';
@@ -22,10 +23,14 @@ export const API_PREFIX = '/api/v1';
 export interface HttpAppOptions {
   db: Database;
   logger: Logger;
+  /** The hub's published program rules (shared with the device gateway); default: a store on `db`. */
+  rules?: RulesStore;
+  /** The key vouchers are signed with. The hub passes its lasting key; the default (tests, tools) lasts only this process. */
+  voucherKey?: VoucherSigningKey;
 }
 
 /** The hub's REST API with its OpenAPI document at /docs (JSON at /docs/json). Ready to listen; not listening. */
-export async function buildHttpApp({ db, logger }: HttpAppOptions): Promise<FastifyInstance> {
+export async function buildHttpApp({ db, logger, rules = new RulesStore(db), voucherKey = generateVoucherSigningKey() }: HttpAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     // Typed as Fastify's base logger so the app is a plain FastifyInstance for callers (pino satisfies it).
     loggerInstance: logger as FastifyBaseLogger,
@@ -72,14 +77,14 @@ export async function buildHttpApp({ db, logger }: HttpAppOptions): Promise<Fast
   installOperatorAuth(app, db, API_PREFIX);
   await app.register(
     async (api) => {
-      registerRoutes(api, new Ledger(db), db);
+      registerRoutes(api, new Ledger(db), db, rules);
       registerOrgRoutes(api, { db });
       registerCouponRoutes(api, { db });
-      registerProgramRoutes(api, { db, rules: new RulesStore(db) });
-      registerCheckoutRoutes(api, { db });
+      registerProgramRoutes(api, { db, rules });
+      registerCheckoutRoutes(api, { db, program: () => rules.current() });
       registerLedgerV2Routes(api, { db });
       registerCardRoutes(api, { db });
-      await registerCatalogRoutes(api, { db, logger });
+      await registerCatalogRoutes(api, { db, logger, rules: async () => (await rules.current()).rules, voucherKey });
     },
     { prefix: API_PREFIX },
   );

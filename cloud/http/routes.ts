@@ -7,6 +7,8 @@ import { LedgerError } from '../ledger/errors.ts';
 import type { Ledger, MovementInput, PostedTransaction } from '../ledger/index.ts';
 import { actingStoreOf, assertMemberInScope, operatorActor, requireRole } from '../org/access.ts';
 import type { Role } from '../org/principal.ts';
+import type { RulesStore } from '../program/rules-store.ts';
+import { refreshMemberTier } from '../program/tiers.ts';
 import * as S from './schemas.ts';
 
 /**
@@ -47,7 +49,7 @@ function movementRoute<B extends { idempotencyKey: string; storeId?: string }>(
   );
 }
 
-export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Database): void {
+export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Database, program: RulesStore): void {
   app.get<{ Reply: { 200: { status: 'ok'; database: Database['backend'] }; 503: { error: { code: string; message: string } } } }>(
     '/health',
     {
@@ -166,18 +168,31 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
     },
   );
 
+  // Each movement is priced with the program rules published at the moment it is made.
   const movement = { body: S.StoredValueBody, roles: MEMBER_ROLES };
-  movementRoute<S.StoredValueBody>(app, db, { ...movement, path: 'topups', summary: 'Cash top-up of stored value' }, (input) =>
-    ledger.topUpCash(input),
-  );
-  movementRoute<S.StoredValueBody>(app, db, { ...movement, path: 'payments', summary: 'Pay with stored value' }, (input) =>
-    ledger.payWithStoredValue(input),
+  movementRoute<S.StoredValueBody>(app, db, { ...movement, path: 'topups', summary: 'Cash top-up of stored value (with the top-up bonus in force)' }, async (input) => {
+    const { rules } = await program.current();
+    return ledger.topUpCash({ ...input, bonusRules: rules.topUpBonus, pointsExpiry: rules.pointsExpiry });
+  });
+  movementRoute<S.StoredValueBody>(
+    app,
+    db,
+    { ...movement, path: 'payments', summary: "Pay with stored value (principal and bonus in the program's spending order)" },
+    async (input) => {
+      const published = await program.current();
+      const paid = await ledger.payWithStoredValue({ ...input, spendingOrder: published.rules.spendingOrder });
+      if (paid.replay) return paid;
+      // Spend counts towards the tier at once (upgrade is immediate; downgrades wait for the review).
+      const at = new Date();
+      const { upgraded } = await refreshMemberTier(db, input.memberId, { program: published, at, actor: input.actor, reason: 'Qualifying stored-value spend' });
+      return upgraded ? { ...paid, member: await ledger.getMember(input.memberId) } : paid;
+    },
   );
   movementRoute<S.PointsAdjustmentBody>(
     app,
     db,
     { path: 'points-adjustments', summary: 'Grant or take back points (manager or admin)', body: S.PointsAdjustmentBody, roles: POINTS_ADJUSTMENT_ROLES },
-    (input) => ledger.adjustPoints(input),
+    async (input) => ledger.adjustPoints({ ...input, pointsExpiry: (await program.current()).rules.pointsExpiry }),
   );
   movementRoute<S.RedemptionBody>(
     app,

@@ -113,6 +113,17 @@ const Posted = {
   txId: MemberId,
   replay: Type.Boolean({ description: 'True when this key was applied before: this is the first result, nothing new was posted' }),
   member: Member,
+  topUp: Type.Optional(
+    Type.Object(
+      {
+        principalFen: Type.Integer({ minimum: 1 }),
+        bonusFen: Type.Integer({ minimum: 0 }),
+        bonusPoints: Type.Integer({ minimum: 0 }),
+        ruleId: Type.Union([Type.String(), Type.Null()], { description: 'The top-up bonus bracket that applied, or null' }),
+      },
+      { ...strict, description: 'Top-ups only: what the member paid and the bonus it earned (充100送20)' },
+    ),
+  ),
 };
 export const PostedResponses = {
   201: Type.Object(Posted, { ...strict, description: 'Applied now' }),

@@ -18,7 +18,7 @@ import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import type { TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
 import type { DeviceSync } from '../sync/index.ts';
-import { topUpPricingOf, UnknownRulesVersionError } from './topup-pricing.ts';
+import { topUpPricingOf } from './topup-pricing.ts';
 
 /** What the gateway needs from the ledger; the hub wires in the real one. */
 export interface GatewayLedger {
@@ -194,7 +194,7 @@ export class DeviceGateway {
       void sync?.members.seen(deviceId, result.member);
       if (!result.replay) sync?.members.poke();
     } catch (error) {
-      const refusal = error instanceof UnknownRulesVersionError ? error.body : this.options.ledger.businessErrorOf(error);
+      const refusal = this.options.ledger.businessErrorOf(error);
       if (!refusal) {
         // Not acknowledged: the device keeps it in its outbox and sends it again.
         log.error({ err: (error as Error).message }, 'device transaction failed; not acknowledged');

@@ -8,10 +8,11 @@
  * - no `pricing` (kiosk software before program rules, or a kiosk that has not received a rule set yet — it
  *   gets one with its device configuration): the kiosk promised no bonus, so the hub posts the principal only,
  *   exactly what the kiosk showed (as before program rules existed);
- * - a `rulesVersion` the hub never published: refused (RULES_VERSION_UNKNOWN, final, nothing posted) — the
- *   hub cannot know what the member was promised, so staff settle it by hand from the kiosk's outbox.
+ * - a `rulesVersion` the hub never published (a restored database, a tampered kiosk): the cash is in the box, so
+ *   it is never refused — the principal is posted, no bonus, and the difference from the kiosk's promise is
+ *   reported as a mismatch for staff to settle. Trusting the kiosk's bonus instead would let one kiosk mint value.
  */
-import type { DeviceTransaction, ErrorBody, TopUpPricing } from '../../shared/contract/payloads.ts';
+import type { DeviceTransaction, TopUpPricing } from '../../shared/contract/payloads.ts';
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { remainingTopUpRules } from '../../shared/rules/session-topup.ts';
 import { priceTopUp, type TopUpBonusRule, type TopUpPrice } from '../../shared/rules/topup-bonus.ts';
@@ -21,19 +22,6 @@ import type { PublishedRules } from '../program/rules-store.ts';
 export type RulesSource = {
   byVersion(version: number): Promise<Pick<PublishedRules, 'version' | 'rules'>>;
 };
-
-export class UnknownRulesVersionError extends Error {
-  readonly body: ErrorBody;
-
-  constructor(version: number) {
-    super(`program rules version ${version} is unknown to the hub`);
-    this.name = 'UnknownRulesVersionError';
-    this.body = {
-      code: 'RULES_VERSION_UNKNOWN',
-      message: `The hub has no program rules version ${version}, so it cannot honour the bonus shown; nothing was posted. 请联系店员 / Please contact staff.`,
-    };
-  }
-}
 
 export interface HubTopUpPricing {
   rulesVersion: number;
@@ -68,8 +56,17 @@ export async function topUpPricingOf(source: RulesSource, tx: DeviceTransaction)
   try {
     published = await source.byVersion(promised.rulesVersion);
   } catch (error) {
-    if (error instanceof LedgerError && error.code === 'NOT_FOUND') throw new UnknownRulesVersionError(promised.rulesVersion);
+    if (error instanceof LedgerError && error.code === 'NOT_FOUND') return principalOnly(promised, tx.body.amountFen);
     throw error;
   }
   return repriceTopUp(published, tx.body.amountFen, promised);
+}
+
+/** A top-up priced with rules the hub does not know: principal only, flagged as a mismatch when a bonus was shown. */
+function principalOnly(promised: TopUpPricing, amountFen: number): HubTopUpPricing {
+  const at = new Date(promised.occurredAt);
+  const price = priceTopUp([], amountFen, at);
+  const mismatch = promised.bonusFen !== 0 || promised.bonusPoints !== 0 || promised.ruleId !== null;
+  const reason = `Kiosk cash top-up; program rules v${promised.rulesVersion} unknown to the hub, principal only`;
+  return { rulesVersion: promised.rulesVersion, bonusRules: [], at, pointsExpiry: { kind: 'never' }, price, mismatch, reason };
 }

@@ -22,9 +22,8 @@ import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.t
 
 const databases = useDatabases();
 
-// The hub reads its voucher key from HUB_VOUCHER_SIGNING_KEY; the tests sign and verify with the same one.
+// The hub reads its voucher key from HUB_VOUCHER_SIGNING_KEY (loadVoucherSigningKey, tested below) and hands it to the API; the tests sign and verify with the same one.
 const PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-process.env.HUB_VOUCHER_SIGNING_KEY = PEM;
 const voucherKey = parseVoucherSigningKey(PEM);
 const rules: CatalogRules = { tiers: DEFAULT_TIER_RULES, spendingOrder: 'principal_first' };
 const SYSTEM: Actor = { type: 'system', id: 'catalog-test' };
@@ -41,7 +40,7 @@ interface World {
 async function openWorld(backend: (typeof BACKENDS)[number]): Promise<World> {
   const db = await databases.open(backend);
   const org = await seedOrg(db);
-  const app = await buildHttpApp({ db, logger: createLogger('catalog-test') });
+  const app = await buildHttpApp({ db, logger: createLogger('catalog-test'), voucherKey });
   return { db, app, org, ledger: new Ledger(db) };
 }
 

@@ -87,6 +87,20 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect((await get(`/members/${memberId}`)).json().balances.principalFen).toBe(2_000);
   });
 
+  it('prices top-ups with the published bonus rules and pays in the published spending order; a big spend upgrades the tier at once', async () => {
+    const { memberId } = await memberWithBalance(0);
+    // Default program: 充100送20, 充200送50, 充300送100 (best bracket wins); principal is spent first.
+    const topUp = await post(`/members/${memberId}/topups`, { idempotencyKey: key(), amountFen: 250_000 });
+    expect(topUp.json().member.balances).toEqual({ principalFen: 250_000, bonusFen: 10_000, points: 0 });
+    expect(topUp.json().topUp).toEqual({ principalFen: 250_000, bonusFen: 10_000, bonusPoints: 0, ruleId: expect.any(String) });
+
+    const paid = await post(`/members/${memberId}/payments`, { idempotencyKey: key('pay'), amountFen: 100_000 });
+    expect(paid.statusCode).toBe(201);
+    expect(paid.json().member.balances).toEqual({ principalFen: 150_000, bonusFen: 10_000, points: 0 });
+    expect(paid.json().member.tier).toBe('silver'); // ¥1,000 within the window reaches 银卡 Silver
+    await expectLedgerConsistent(db);
+  });
+
   it('moves points and redeems them', async () => {
     const { memberId } = await memberWithBalance(0);
     const granted = await post(`/members/${memberId}/points-adjustments`, { idempotencyKey: key(), points: 300, reason: 'Birthday' });

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { mkdtemp, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -5,7 +5,6 @@ import type { PrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 import { startSerialPrinterEmulator } from '../../device/emulators/escpos-serial-printer.ts';
 import type { PrinterEndpoint } from '../../device/printer/printer-link.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
-import type { TopUpReceipt } from '../../device/printer/receipt.ts';
 import type { Voucher } from '../../device/printer/voucher.ts';
 import { openPtyPair } from '../../device/emulators/serial-pty.ts';
 import { topUpReceipt } from '../helpers/fixtures.ts';
