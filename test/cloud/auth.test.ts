@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { deactivateOperator, ensureBootstrapAdmin } from '../../cloud/org/operat
 import type { Role } from '../../cloud/org/principal.ts';
 import { auditTrail } from '../../cloud/org/audit.ts';
 import { ConfigError } from '../../shared/config-env.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 import { bearer, seedOrg, type ScopeKey, type SeededOrg } from '../helpers/org.ts';
 import { BACKENDS, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
 
@@ -20,18 +20,12 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
   let db: Database;
   let app: FastifyInstance;
   let org: SeededOrg;
-  const logLines: string[] = [];
+  const log = capturedLogger();
 
   beforeAll(async () => {
     db = await databases.open(backend);
     org = await seedOrg(db);
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    });
-    app = await buildHttpApp({ db, logger: pino({ level: 'debug' }, sink) });
+    app = await buildHttpApp({ db, logger: log.logger });
   });
   afterAll(() => app.close());
 
@@ -204,7 +198,7 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
   it('never logs a token, and names the operator on the request log lines', async () => {
     await send('GET', '/me', org.tokens.hq.admin);
     await send('GET', '/me', 'mko_' + 'y'.repeat(43));
-    const logs = logLines.join('');
+    const logs = log.lines.join('');
     expect(logs).toContain(org.operatorIds.hq.admin);
     expect(logs).not.toContain('y'.repeat(43));
     for (const token of Object.values(org.tokens).flatMap((byRole) => Object.values(byRole))) {

@@ -12,26 +12,17 @@ import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { Ledger, LedgerError, type Actor } from '../../cloud/ledger/index.ts';
+import { Ledger, type Actor } from '../../cloud/ledger/index.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import { CARD_ACTIONS, CARD_STATUSES, type CardAction, type CardStatus } from '../../shared/rules/cards.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
-import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases } from './support.ts';
 
 const manager: Actor = { type: 'operator', id: 'manager-1' };
 const cashier: Actor = { type: 'operator', id: 'cashier-1' };
 const databases = useDatabases();
 const BONUS_RULES = [{ id: '充100送20', thresholdFen: 10_000, bonusFen: 2_000 }];
-
-async function refusal(promise: Promise<unknown>): Promise<LedgerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LedgerError);
-  return error as LedgerError;
-}
 
 /** Everything a refused card change could have touched. */
 async function snapshot(db: Database, cardUid: string, memberId: string) {

@@ -2,8 +2,6 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redeem } from '../../cloud/catalog/redeem.ts';
@@ -17,6 +15,7 @@ import type { Actor } from '../../cloud/ledger/types.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { DEFAULT_TIER_RULES } from '../../shared/rules/tiers.ts';
 import { VOUCHER_CODE_ALPHABET, normalizeVoucherCode, verifyVoucher } from '../../shared/rules/voucher.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.ts';
 
@@ -91,19 +90,8 @@ async function counts(db: Database) {
 const codeOf = (reply: LightMyRequestResponse) => (reply.json() as { error: { code: string } }).error.code;
 
 describe('voucher signing key', () => {
-  function capture() {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    return { lines, logger: pino({ level: 'debug' }, sink) };
-  }
-
   it('comes from HUB_VOUCHER_SIGNING_KEY; the log names the key id, never the key', async () => {
-    const { lines, logger } = capture();
+    const { lines, logger } = capturedLogger();
     const key = await loadVoucherSigningKey({ pem: PEM, dataDir: '/nonexistent', logger });
     expect(key.keyId).toBe(voucherKey.keyId);
     expect(lines.join('')).toContain(key.keyId);
@@ -124,7 +112,7 @@ describe('voucher signing key', () => {
   it('without it: a development key is created once in the data directory (owner-only) and reused', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'voucher-key-'));
     try {
-      const { lines, logger } = capture();
+      const { lines, logger } = capturedLogger();
       const [first, concurrent] = await Promise.all([loadVoucherSigningKey({ dataDir, logger }), loadVoucherSigningKey({ dataDir })]);
       expect(concurrent.keyId).toBe(first.keyId);
       const file = join(dataDir, 'voucher-signing-key.pem');

@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
+import { capturedLogger } from '../helpers/captured-logger.ts';
 import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
 
@@ -13,18 +12,12 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
   let db: Database;
   let app: FastifyInstance;
   let org: SeededOrg;
-  const logLines: string[] = [];
+  const log = capturedLogger();
 
   beforeAll(async () => {
     db = await databases.open(backend);
     org = await seedOrg(db);
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    });
-    app = await buildHttpApp({ db, logger: pino({ level: 'debug' }, sink) });
+    app = await buildHttpApp({ db, logger: log.logger });
   });
   afterAll(() => app.close());
 
@@ -219,7 +212,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     await get(`/card-numbers/${cardNumber}/member`);
     await get(`/card-numbers/${cardNumber.slice(0, 15)}/member`);
     await post('/members/01900000-0000-7000-8000-000000000000/cards', { cardUid, cardNumber });
-    const logs = logLines.join('');
+    const logs = log.lines.join('');
     expect(logs).toContain('request completed');
     expect(logs).toContain(`"cardNumber":"****${cardNumber.slice(-4)}"`);
     expect(logs).not.toContain(cardUid);

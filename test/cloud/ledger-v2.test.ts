@@ -10,7 +10,7 @@ import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { splitStoredValueSpend, type SpendingOrder } from '../../shared/rules/stored-value.ts';
 import type { TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
 import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
-import { BACKENDS, expectLedgerConsistent, key, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, refusal, rowCounts, useDatabases } from './support.ts';
 
 const clerk: Actor = { type: 'operator', id: 'clerk-7' };
 const databases = useDatabases();
@@ -25,15 +25,6 @@ const bonusRules: TopUpBonusRule[] = [
 ];
 const yearly: PointsExpiryPolicy = { kind: 'end_of_year', timeZone: 'Asia/Shanghai' };
 const june = new Date('2026-06-01T10:00:00+08:00');
-
-async function refusal(promise: Promise<unknown>): Promise<LedgerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LedgerError);
-  return error as LedgerError;
-}
 
 describe.each(BACKENDS)('ledger v2 on %s', (backend) => {
   let db: Database;

@@ -1,20 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { Ledger, LedgerError, businessErrorOf, type Actor } from '../../cloud/ledger/index.ts';
-import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
+import { Ledger, businessErrorOf, type Actor } from '../../cloud/ledger/index.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases } from './support.ts';
 
 const clerk: Actor = { type: 'operator', id: 'clerk-7' };
 const kiosk: Actor = { type: 'device', id: 'K-001' };
 const databases = useDatabases();
-
-async function refusal(promise: Promise<unknown>): Promise<LedgerError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LedgerError);
-  return error as LedgerError;
-}
 
 describe.each(BACKENDS)('ledger on %s', (backend) => {
   let db: Database;

@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, expect } from 'vitest';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
+import { LedgerError } from '../../cloud/ledger/errors.ts';
 import { startPostgres, type PostgresServer } from '../helpers/postgres-server.ts';
 
 export type Backend = Database['backend'];
@@ -65,4 +66,14 @@ export function newCardUid(): string {
 /** A random 16-digit card number. */
 export function newCardNumber(): string {
   return Array.from({ length: 4 }, () => String(randomInt(10_000)).padStart(4, '0')).join('');
+}
+
+/** The LedgerError a call was refused with (fails the test when it succeeds or throws something else). */
+export async function refusal(promise: Promise<unknown>): Promise<LedgerError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LedgerError);
+  return error as LedgerError;
 }
