@@ -7,10 +7,11 @@ import { createLogger } from '../../shared/logger.ts';
 import { KioskStore, type OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { HubUnavailableError, type CardLookupResult } from '../../device/sync/hub-link.ts';
 import { Kiosk, type HubPort, type KioskView } from '../../device/kiosk/kiosk.ts';
-import type { BillEvent, CashAcceptorPort } from '../../device/kiosk/cash-acceptance.ts';
+import type { BillEvent } from '../../device/kiosk/cash-acceptance.ts';
 import { messages } from '../../device/kiosk/messages.ts';
 import type { TopUpReceipt } from '../../device/printer/receipt.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
+import { StandInAcceptor } from '../helpers/stand-in-acceptor.ts';
 
 /**
  * The member flow against stand-ins for the hub link, the printer and the bill validator (their real
@@ -45,25 +46,6 @@ class StandInPrinter {
   }
 }
 
-/** Records what the kiosk asks of the validator; tests emit the validator's events. */
-class StandInAcceptor extends EventEmitter implements CashAcceptorPort {
-  enabled = false;
-  eventCounter: number | undefined = 7;
-  routed: Array<'stack' | 'return'> = [];
-  async enable() {
-    this.enabled = true;
-  }
-  async disable() {
-    this.enabled = false;
-  }
-  async stackEscrow() {
-    this.routed.push('stack');
-  }
-  async returnEscrow() {
-    this.routed.push('return');
-  }
-}
-
 let dir: string;
 let store: KioskStore;
 let hub: StandInHub;
@@ -88,7 +70,7 @@ beforeEach(async () => {
   store = await KioskStore.open(join(dir, 'kiosk.json'));
   hub = new StandInHub();
   printer = new StandInPrinter();
-  acceptor = new StandInAcceptor();
+  acceptor = new StandInAcceptor(7);
   kiosk = newKiosk();
   await kiosk.cashAcceptorStarted();
 });

@@ -10,10 +10,11 @@ import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/pro
 import { InvalidKioskDataError, KioskStore, type OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { ConfigSync } from '../../device/sync/config-sync.ts';
 import { Kiosk, type HubPort, type KioskView } from '../../device/kiosk/kiosk.ts';
-import type { BillEvent, CashAcceptorPort } from '../../device/kiosk/cash-acceptance.ts';
+import type { BillEvent } from '../../device/kiosk/cash-acceptance.ts';
 import { renderTopUpReceipt, type TopUpReceipt } from '../../device/printer/receipt.ts';
 import { nextEvent } from '../helpers/events.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
+import { StandInAcceptor } from '../helpers/stand-in-acceptor.ts';
 
 /**
  * Program rules on the kiosk: how they arrive with the configuration (validated, durable, never backwards),
@@ -142,14 +143,6 @@ class StandInHub extends EventEmitter implements HubPort {
   publish(entry: OutboxEntry) {
     this.published.push(entry);
   }
-}
-
-class StandInAcceptor extends EventEmitter implements CashAcceptorPort {
-  eventCounter: number | undefined = 0;
-  async enable() {}
-  async disable() {}
-  async stackEscrow() {}
-  async returnEscrow() {}
 }
 
 class StandInPrinter extends EventEmitter<{ printed: [TopUpReceipt] }> {

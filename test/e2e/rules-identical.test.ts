@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +14,12 @@ import { HubLink } from '../../device/sync/hub-link.ts';
 import { ConfigSync } from '../../device/sync/config-sync.ts';
 import { Kiosk } from '../../device/kiosk/kiosk.ts';
 import { priceBill } from '../../device/kiosk/session-pricing.ts';
-import type { BillEvent, CashAcceptorPort } from '../../device/kiosk/cash-acceptance.ts';
+import type { BillEvent } from '../../device/kiosk/cash-acceptance.ts';
 import type { TopUpReceipt } from '../../device/printer/receipt.ts';
 import { RecordingClient, TestHub } from '../helpers/hub.ts';
 import { SimulatedKiosk } from '../helpers/simulated-kiosk.ts';
 import { nextEvent } from '../helpers/events.ts';
+import { StandInAcceptor } from '../helpers/stand-in-acceptor.ts';
 
 /**
  * "Kiosk and hub give identical results": a cash session priced by the kiosk (device/kiosk/session-pricing.ts)
@@ -107,14 +107,6 @@ describe('kiosk and hub produce identical results: the pure functions of both co
     expect(repriceTopUp({ version: 7, rules }, body.amountFen, { ...body.pricing!, bonusFen: 9_000 })).toMatchObject({ mismatch: true, price: { bonusFen: 3_000, ruleId: 'cny-100' } });
   });
 });
-
-class StandInAcceptor extends EventEmitter implements CashAcceptorPort {
-  eventCounter: number | undefined = 0;
-  async enable() {}
-  async disable() {}
-  async stackEscrow() {}
-  async returnEscrow() {}
-}
 
 const deviceId = 'kiosk-rules-e2e';
 const deviceConfig: DeviceConfig = {
