@@ -258,7 +258,8 @@ export interface CheckoutLog {
  * program's policy). Its effects, in the same database transaction, write the checkout row, mark the coupon
  * used, consume the points budgets and record the qualifying spend (tier upgrade), so all of it commits or
  * none. A sale that moves no member value (cash only, nothing earned) is recorded without a ledger
- * transaction. Idempotent per key. After the commit, a pending first-purchase referral reward is paid.
+ * transaction, under the member lock, and its cash still counts towards the tier (upgrading at once).
+ * Idempotent per key. After the commit, a pending first-purchase referral reward is paid.
  *
  * Points budgets (cloud/program/budgets.ts): the points earned are cut to what the member's and the store's
  * earn caps still allow (receipt.pointsCutByBudget says by how much); points spent beyond a spend cap refuse
@@ -323,11 +324,17 @@ export async function payCheckout(db: Database, program: ProgramSource, input: P
     if (facts.coupon) {
       await markCouponUsed(tx, { couponId: facts.coupon.couponId, memberId: facts.memberId, checkoutId, actor, reason: `Used in checkout ${checkoutId}` });
     }
-    if (txId === null) return;
-    await consumeBudget(tx, rules.budgets, budgetUse('earn', pointsEarned), txId);
-    await consumeBudget(tx, rules.budgets, budgetUse('spend', payment.pointsSpent), txId);
-    // Stored value spent counts towards the tier from the ledger; cash is recorded here.
-    await recordQualifyingSpend(tx, { memberId: facts.memberId, txId, otherPaymentFen: payment.cashFen }, { program: facts.program, at: facts.at, actor, reason });
+    if (txId !== null) {
+      // Recorded against txId: refunding the sale gives these points back to the budgets (migration 012).
+      await consumeBudget(tx, rules.budgets, budgetUse('earn', pointsEarned), txId);
+      await consumeBudget(tx, rules.budgets, budgetUse('spend', payment.pointsSpent), txId);
+    }
+    // Every sale's money (stored value + cash) counts towards the tier at its instant, also a cash-only one.
+    await recordQualifyingSpend(
+      tx,
+      { memberId: facts.memberId, checkoutId, txId, amountFen: payment.moneyFen },
+      { program: facts.program, at: facts.at, actor, reason },
+    );
   };
 
   const movesValue = payment.storedValueFen > 0 || payment.pointsSpent > 0 || pointsEarned > 0;
@@ -359,7 +366,11 @@ export async function payCheckout(db: Database, program: ProgramSource, input: P
         effects: writeCheckout,
       });
     } else {
-      await db.transaction((tx) => writeCheckout(tx, null));
+      await db.transaction(async (tx) => {
+        // The member lock postTransaction would take: the tier upgrade reads and writes under it.
+        await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [facts.memberId]);
+        await writeCheckout(tx, null);
+      });
     }
   } catch (error) {
     // A concurrent request with the same key committed first: answer as its replay (or its conflict).

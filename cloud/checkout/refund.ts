@@ -23,7 +23,11 @@ const alreadyRefunded = () => new LedgerError('ALREADY_REFUNDED', '该笔结账�
  * Reverses every effect of a checkout exactly once: the ledger transaction through the ledger's refund
  * (stored value and spent points back to the member, earned points taken back — cloud/ledger/refunds.ts),
  * and, in the same database transaction (its effects), the checkout marked refunded and its coupon back to
- * 'issued'. A second refund with another key is ALREADY_REFUNDED; the same key again replays.
+ * 'issued'. The same transaction gives the points budgets back what the sale used, in the periods the sale
+ * counted in (the ledger_refunds trigger of migration 012, see cloud/program/budgets.ts), and the checkout's
+ * qualifying spend stops counting towards the tier (it is read only while refunded_at is NULL; the tier
+ * itself is lowered by the review, never at once). A second refund with another key is ALREADY_REFUNDED;
+ * the same key again replays.
  */
 export async function refundCheckout(db: Database, input: RefundCheckoutInput): Promise<{ receipt: CheckoutReceipt; replay: boolean; member: MemberView }> {
   const idempotencyKey = idempotencyKeyOf(input.idempotencyKey);

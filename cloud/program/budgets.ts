@@ -9,6 +9,13 @@
  * statement), so two concurrent awards at one store can never overshoot a cap: the loser gets BUDGET_EXCEEDED,
  * its transaction rolls back and it may retry (it will then be capped to what is left).
  * A redemption (direction 'spend') is all-or-nothing: refuse it when the allowance is below the points spent.
+ *
+ * Refunds: consumeBudget records what the ledger transaction took from each counter (points_budget_consumptions,
+ * migration 012). Refunding that transaction gives it back — to the same counters in the periods it counted in,
+ * exactly once, in the refund's database transaction — by a trigger on ledger_refunds, so every refund path
+ * (checkout, the ledger's refund route for a points-exchange coupon) releases without having to remember to.
+ * Check-in and referral awards ('points_award') cannot be refunded, so their usage is never released. Alerts
+ * already raised stay (each level fires once per period, so refilling a released budget does not raise it again).
  */
 import { alertsCrossed, allowance, capsFor, periodOf, type BudgetCap, type BudgetDirection, type BudgetRules, type BudgetScope } from '../../shared/rules/budget.ts';
 import { instantOf } from '../../shared/rules/window.ts';
@@ -92,6 +99,8 @@ function budgetExceeded(counter: Counter): LedgerError {
 /**
  * Takes `use.points` from every applicable cap atomically; BUDGET_EXCEEDED (the caller's transaction must roll
  * back) when any cap would go over. Returns the alerts this use raised (each level once per period).
+ * With a `txId` the use is recorded against it, so a refund of that transaction releases it; without one
+ * (nothing posted) there is nothing a refund could undo.
  */
 export async function consumeBudget(tx: Queryable, rules: BudgetRules, use: BudgetUse, txId: string | null): Promise<BudgetAlert[]> {
   if (!Number.isSafeInteger(use.points) || use.points < 0) throw new LedgerError('INVALID_AMOUNT', `Points must be a whole number ≥ 0: ${String(use.points)}.`);
@@ -108,6 +117,14 @@ export async function consumeBudget(tx: Queryable, rules: BudgetRules, use: Budg
       [...keyOf(counter), use.points, limit],
     );
     if (!rows[0]) throw budgetExceeded(counter);
+    if (txId !== null) {
+      await tx.query(
+        `INSERT INTO points_budget_consumptions (scope, subject_id, direction, period, period_key, points, tx_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (tx_id, scope, direction, period) DO UPDATE SET points = points_budget_consumptions.points + EXCLUDED.points`,
+        [...keyOf(counter), use.points, txId],
+      );
+    }
     const used = Number(rows[0].used);
     for (const percent of alertsCrossed(limit, used - use.points, used, rules.alertPercents)) {
       const inserted = await tx.query<AlertRow>(

@@ -3,11 +3,13 @@
  * periodic review (rules in shared/rules/tiers.ts and tier-review.ts).
  *
  * Qualifying spend of a member at instant `at` = what they paid in the window (at − spendWindowDays × 24 h, at]:
- * - stored value spent: the member's CNY postings (principal + bonus debits) of `stored_value_payment` and
- *   `checkout` transactions, read straight from the ledger;
- * - plus payments outside stored value (cash, bank card at a POS checkout) that checkout records with
- *   `recordQualifyingSpend`, because the ledger never sees that money;
- * - minus nothing else: a transaction that has been refunded (ledger_refunds) stops counting entirely.
+ * - stored value spent outside a checkout: the member's CNY postings (principal + bonus debits) of
+ *   `stored_value_payment` transactions, read straight from the ledger at their posting time;
+ * - plus the money paid at every POS checkout (stored value + cash or bank card), which checkout records with
+ *   `recordQualifyingSpend` at the instant of the sale. Recorded, not read from the ledger, because the
+ *   ledger never sees cash (a cash-only sale that earns nothing posts no ledger transaction at all) and
+ *   because the sale's instant — the one its upgrade is judged at — precedes its posting time;
+ * - minus nothing else: a refunded transaction (ledger_refunds) or refunded checkout stops counting entirely.
  * Top-ups are not spend (the money is still the member's), nor are points.
  */
 import { randomUUID } from 'node:crypto';
@@ -31,12 +33,13 @@ export async function windowSpendFen(q: Queryable, memberId: string, at: Date, w
               SELECT sum(-p.amount) FROM ledger_transactions t
                 JOIN postings p ON p.tx_id = t.id
                 JOIN accounts a ON a.id = p.account_id AND a.member_id = t.member_id
-               WHERE t.member_id = $1 AND t.kind IN ('stored_value_payment', 'checkout') AND p.asset = 'CNY'
+               WHERE t.member_id = $1 AND t.kind = 'stored_value_payment' AND p.asset = 'CNY'
                  AND t.created_at > $2 AND t.created_at <= $3
                  AND NOT EXISTS (SELECT 1 FROM ledger_refunds r WHERE r.original_tx_id = t.id)), 0)
           + coalesce((
               SELECT sum(s.amount_fen) FROM qualifying_spend s
-               WHERE s.member_id = $1 AND s.at > $2 AND s.at <= $3
+                LEFT JOIN checkouts c ON c.id = s.checkout_id
+               WHERE s.member_id = $1 AND s.at > $2 AND s.at <= $3 AND c.refunded_at IS NULL
                  AND NOT EXISTS (SELECT 1 FROM ledger_refunds r WHERE r.original_tx_id = s.tx_id)), 0) AS spend`,
     [memberId, from.toISOString(), at.toISOString()],
   );
@@ -105,23 +108,29 @@ export async function refreshTier(tx: Queryable, memberId: string, ctx: TierChan
 
 export interface QualifyingSpendInput {
   readonly memberId: string;
-  /** The ledger transaction of the purchase (a refund of it cancels this spend). */
-  readonly txId: string;
-  /** Paid outside stored value (cash, bank card), fen ≥ 0; stored value spent is read from the ledger. */
-  readonly otherPaymentFen: number;
+  /** The checkout of the purchase (its refund cancels this spend). */
+  readonly checkoutId?: string;
+  /** The ledger transaction of the purchase, null when it posted none (a refund of it cancels this spend). */
+  readonly txId: string | null;
+  /** Money paid (stored value + cash or bank card; not points), fen ≥ 0. */
+  readonly amountFen: number;
 }
 
 /**
- * For checkout, inside its transaction (`effects`): records the part of the purchase paid outside stored
- * value, then upgrades the member if the purchase lifted their window spend over a threshold.
+ * For checkout, inside its transaction (`effects`, or the member-locked transaction of a sale that posts
+ * nothing): records the money paid at `ctx.at`, then upgrades the member if the purchase lifted their window
+ * spend over a threshold.
  */
 export async function recordQualifyingSpend(tx: Queryable, input: QualifyingSpendInput, ctx: TierChangeContext): Promise<{ tier: TierId; upgraded: boolean }> {
-  if (!isFen(input.otherPaymentFen) || input.otherPaymentFen < 0) {
-    throw new LedgerError('INVALID_AMOUNT', `The amount paid outside stored value must be whole fen ≥ 0: ${String(input.otherPaymentFen)}.`);
+  if (!isFen(input.amountFen) || input.amountFen < 0) {
+    throw new LedgerError('INVALID_AMOUNT', `The amount paid must be whole fen ≥ 0: ${String(input.amountFen)}.`);
   }
-  if (input.otherPaymentFen > 0) {
-    await tx.query('INSERT INTO qualifying_spend (member_id, tx_id, amount_fen, at) VALUES ($1, $2, $3, $4)', [
-      input.memberId, input.txId, input.otherPaymentFen, ctx.at.toISOString(),
+  if (input.txId === null && input.checkoutId === undefined) {
+    throw new LedgerError('INVALID_INPUT', 'A qualifying spend needs the checkout or ledger transaction whose refund would cancel it.');
+  }
+  if (input.amountFen > 0) {
+    await tx.query('INSERT INTO qualifying_spend (member_id, tx_id, checkout_id, amount_fen, at) VALUES ($1, $2, $3, $4, $5)', [
+      input.memberId, input.txId, input.checkoutId ?? null, input.amountFen, ctx.at.toISOString(),
     ]);
   }
   return refreshTier(tx, input.memberId, ctx);

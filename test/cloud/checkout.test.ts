@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import type { Database } from '../../cloud/db/database.ts';
 import { payCheckout } from '../../cloud/checkout/checkout.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
+import type { CheckoutLine, Tenders } from '../../shared/rules/checkout.ts';
 import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { BACKENDS, expectLedgerConsistent, key, rowCounts, useDatabases } from './support.ts';
 
@@ -301,6 +303,121 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     const third = await pay(key('co'));
     expect(third.receipt).toMatchObject({ pointsEarned: 0, pointsCutByBudget: 25, txId: null });
     expect(third.member.balances.points).toBe(30);
+    await expectLedgerConsistent(db);
+  });
+
+  /** The current rules with some sections changed (not published: handed to payCheckout directly). */
+  async function rulesWith(change: (rules: PublishedRules['rules']) => Partial<PublishedRules['rules']>): Promise<PublishedRules> {
+    const current = await new RulesStore(db).current();
+    return { ...current, rules: { ...current.rules, ...change(current.rules) } };
+  }
+  /** A category that earns no points, so a cash sale of it posts no ledger transaction. */
+  const noPointsForGifts = (rules: PublishedRules['rules']) => ({ earning: { ...rules.earning, categoryBrackets: { gift: [] } } });
+  const gift = (unitPriceFen: number) => ({ sku: `gift-${unitPriceFen}`, category: 'gift', unitPriceFen, quantity: 1 });
+  const cashierActor = () => ({ type: 'operator' as const, id: org.operatorIds.xuhui.cashier });
+  const windowSpend = async (memberId: string) => (await send('GET', `/members/${memberId}/tier`, manager)).json().windowSpendFen;
+
+  it.each([
+    // [label, top-up, points, lines, payment, has a ledger transaction]
+    ['cash only, no points earned (no ledger transaction)', 0, 0, [gift(100_000)], { cashFen: 100_000 }, false],
+    ['cash that earns points', 0, 0, [food(100_000)], { cashFen: 100_000 }, true],
+    ['stored value + cash', 60_000, 0, [food(100_000)], { storedValueFen: 40_000, cashFen: 60_000 }, true],
+    ['points + cash: the points part is not spend', 0, 5_000, [gift(105_000)], { pointsFen: 5_000, cashFen: 100_000 }, true],
+  ] as const)('every sale counts towards the tier at once, until refunded: %s', async (_label, topUpFen, points, lines, payment, hasTx) => {
+    const program = await rulesWith(noPointsForGifts);
+    const memberId = await member({ topUpFen, points });
+    const paid = await payCheckout(db, async () => program, { idempotencyKey: key('co'), memberId, storeId: store, lines: [...lines], payment, actor: cashierActor() });
+    expect(paid.receipt.txId !== null).toBe(hasTx);
+    expect(paid.member.tier).toBe('silver');
+    expect(await windowSpend(memberId)).toBe(100_000);
+    const { rows } = await db.query<{ outcome: string; to_tier: string; window_spend_fen: string | number }>(
+      'SELECT outcome, to_tier, window_spend_fen FROM member_tier_changes WHERE member_id = $1', [memberId],
+    );
+    expect(rows.map((r) => [r.outcome, r.to_tier, Number(r.window_spend_fen)])).toEqual([['upgraded', 'silver', 100_000]]);
+
+    const refund = (idempotencyKey: string) => send('POST', `/checkout/${paid.receipt.checkoutId}/refund`, manager, { idempotencyKey, reason: 'returned' });
+    expect((await refund(key('refund'))).statusCode).toBe(201);
+    expect(await windowSpend(memberId)).toBe(0);
+    expect((await refund(key('refund'))).json().error.code).toBe('ALREADY_REFUNDED');
+    expect(await windowSpend(memberId)).toBe(0);
+    // A refund never lowers the tier at once: the periodic review does.
+    expect((await send('GET', `/members/${memberId}/tier`, manager)).json().tier).toBe('silver');
+    await expectLedgerConsistent(db);
+  });
+
+  it('migration 012 backfills the qualifying spend of earlier sales as checkout records it now', async () => {
+    const program = await rulesWith(noPointsForGifts);
+    const memberId = await member({ topUpFen: 30_000 });
+    const pay = (lines: CheckoutLine[], payment: Tenders) =>
+      payCheckout(db, async () => program, { idempotencyKey: key('co'), memberId, storeId: store, lines, payment, actor: cashierActor() });
+    await pay([gift(30_000)], { cashFen: 30_000 }); // no ledger transaction
+    await pay([food(30_000)], { storedValueFen: 20_000, cashFen: 10_000 });
+    await pay([food(5_000)], { storedValueFen: 5_000 });
+    const refunded = await pay([gift(40_000)], { cashFen: 40_000 });
+    expect((await send('POST', `/checkout/${refunded.receipt.checkoutId}/refund`, manager, { idempotencyKey: key('refund'), reason: 'returned' })).statusCode).toBe(201);
+    const rows = async () =>
+      (await db.query('SELECT member_id, tx_id, checkout_id, amount_fen::int, at FROM qualifying_spend WHERE member_id = $1 ORDER BY checkout_id', [memberId])).rows;
+    const recorded = await rows();
+    expect(recorded).toHaveLength(4);
+    expect(await windowSpend(memberId)).toBe(65_000);
+
+    // What the code before 012 had written: cash only, and only for sales with a ledger transaction.
+    await db.query('DELETE FROM qualifying_spend WHERE member_id = $1', [memberId]);
+    await db.query(
+      `INSERT INTO qualifying_spend (member_id, tx_id, amount_fen, at)
+       SELECT member_id, tx_id, (payment ->> 'cashFen')::bigint, occurred_at FROM checkouts
+        WHERE member_id = $1 AND tx_id IS NOT NULL AND (payment ->> 'cashFen')::bigint > 0`,
+      [memberId],
+    );
+    const migration = await readFile(new URL('../../cloud/db/migrations/012_refund_budget_and_cash_spend.sql', import.meta.url), 'utf8');
+    await db.exec(migration.slice(migration.indexOf('-- Existing sales')));
+    expect(await rows()).toEqual(recorded);
+    expect(await windowSpend(memberId)).toBe(65_000);
+  });
+
+  it('a refund gives the points budgets back what the sale used, in the period of the sale, exactly once', async () => {
+    const program = await rulesWith(() => ({
+      budgets: {
+        timeZone: 'Asia/Shanghai',
+        caps: [
+          { scope: 'member', direction: 'earn', period: 'day', limitPoints: 100 },
+          { scope: 'member', direction: 'spend', period: 'day', limitPoints: 1_000 },
+          { scope: 'store', direction: 'earn', period: 'month', limitPoints: 10_000 },
+        ],
+        alertPercents: [],
+      },
+    }));
+    const memberId = await member({ points: 2_000 });
+    // 23:30 on 31 March in Shanghai: the member's day is 2026-03-31, the store's month 2026-03 (UTC is still in the 31st too).
+    const sale = () =>
+      payCheckout(db, async () => program, {
+        idempotencyKey: key('co'), memberId, storeId: store, occurredAt: '2026-03-31T23:30:00+08:00',
+        lines: [food(20_500)], payment: { pointsFen: 500, cashFen: 20_000 }, actor: cashierActor(),
+      });
+    const usage = async () =>
+      Object.fromEntries(
+        (await db.query<{ scope: string; direction: string; period_key: string; used: string | number }>(
+          `SELECT scope, direction, period_key, used FROM points_budget_usage
+            WHERE (scope = 'member' AND subject_id = $1) OR (scope = 'store' AND subject_id = $2 AND period_key = '2026-03')`,
+          [memberId, store],
+        )).rows.map((r) => [`${r.scope} ${r.direction} ${r.period_key}`, Number(r.used)]),
+      );
+    const storeBefore = (await usage())['store earn 2026-03'] ?? 0;
+    const first = await sale();
+    await sale();
+    expect(first.receipt).toMatchObject({ pointsEarned: 25, payment: { pointsSpent: 500 } });
+    expect(await usage()).toEqual({ 'member earn 2026-03-31': 50, 'member spend 2026-03-31': 1_000, 'store earn 2026-03': storeBefore + 50 });
+
+    const refund = (idempotencyKey: string) => send('POST', `/checkout/${first.receipt.checkoutId}/refund`, manager, { idempotencyKey, reason: 'returned' });
+    const refundKey = key('refund');
+    expect((await refund(refundKey)).statusCode).toBe(201);
+    const afterRefund = { 'member earn 2026-03-31': 25, 'member spend 2026-03-31': 500, 'store earn 2026-03': storeBefore + 25 };
+    expect(await usage()).toEqual(afterRefund); // nothing in the refund's own period
+    expect((await refund(refundKey)).statusCode).toBe(200);
+    expect((await refund(key('refund'))).json().error.code).toBe('ALREADY_REFUNDED');
+    expect(await usage()).toEqual(afterRefund);
+    // The released spend allowance is usable again that day.
+    expect((await sale()).receipt.payment.pointsSpent).toBe(500);
     await expectLedgerConsistent(db);
   });
 

@@ -6,11 +6,14 @@ import { buildHttpApp } from '../../cloud/http/app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import { readMember } from '../../cloud/ledger/members.ts';
 import type { Actor } from '../../cloud/ledger/types.ts';
+import { createTemplate } from '../../cloud/coupons/templates.ts';
+import { issueCoupon } from '../../cloud/coupons/coupons.ts';
 import { budgetAllowance, consumeBudget, listBudgetAlerts } from '../../cloud/program/budgets.ts';
 import { checkIn } from '../../cloud/program/check-ins.ts';
 import { getReferral, registerReferral, rewardReferralOnPurchase } from '../../cloud/program/referrals.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
 import { recordQualifyingSpend, refreshMemberTier, runTierReview, tierStatus, windowSpendFen } from '../../cloud/program/tiers.ts';
+import type { BudgetRules } from '../../shared/rules/budget.ts';
 import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/program.ts';
 import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.ts';
@@ -34,7 +37,7 @@ async function someTx(db: Database, memberId: string): Promise<string> {
 
 async function spendAt(db: Database, program: PublishedRules, memberId: string, fen: number, at: Date) {
   const txId = await someTx(db, memberId);
-  return db.transaction((tx) => recordQualifyingSpend(tx, { memberId, txId, otherPaymentFen: fen }, { program, at, actor, reason: 'test purchase' }));
+  return db.transaction((tx) => recordQualifyingSpend(tx, { memberId, txId, amountFen: fen }, { program, at, actor, reason: 'test purchase' }));
 }
 
 describe('rules store: versioned, immutable, validated', () => {
@@ -154,11 +157,19 @@ describe('tiers: immediate upgrade, qualifying spend, status', () => {
     const txId = await someTx(db, id);
     for (const bad of [-1, 0.5]) {
       await expect(
-        db.transaction((tx) => recordQualifyingSpend(tx, { memberId: id, txId, otherPaymentFen: bad }, { program, at: new Date(), actor, reason: 'x' })),
+        db.transaction((tx) => recordQualifyingSpend(tx, { memberId: id, txId, amountFen: bad }, { program, at: new Date(), actor, reason: 'x' })),
       ).rejects.toMatchObject({ code: 'INVALID_AMOUNT' });
     }
     expect((await db.query('SELECT 1 FROM qualifying_spend WHERE member_id = $1', [id])).rows).toEqual([]);
     await expect(refreshMemberTier(db, '0190a0a0-0000-7000-8000-000000000000', { program, at: new Date(), actor, reason: 'x' })).rejects.toMatchObject({ code: 'MEMBER_NOT_FOUND' });
+  });
+
+  it('refuses a qualifying spend hung on nothing a refund could cancel, and records nothing', async () => {
+    const id = await member(db);
+    await expect(
+      db.transaction((tx) => recordQualifyingSpend(tx, { memberId: id, txId: null, amountFen: 100 }, { program, at: new Date(), actor, reason: 'x' })),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    expect((await db.query('SELECT 1 FROM qualifying_spend WHERE member_id = $1', [id])).rows).toEqual([]);
   });
 });
 
@@ -314,6 +325,64 @@ describe.each(BACKENDS)('check-in and budgets (%s)', (backend) => {
       limitedBy: { scope: 'store', subjectId: storeId, periodKey: '2026-08', used: 6 },
     });
     await expect(db.transaction((tx) => consumeBudget(tx, rules, { memberId: ids[0]!, storeId, direction: 'earn', points: -1, at }, null))).rejects.toMatchObject({ code: 'INVALID_AMOUNT' });
+  });
+
+  it('a refund gives back what its transaction took from each budget, in the period it counted in, exactly once', async () => {
+    // Points-exchange coupons (a points_redemption, refundable through the ledger) bought at 23:30 on 31 Jan in Shanghai.
+    const storeId = org.stores.xuhui.storeId;
+    const rules: BudgetRules = {
+      timeZone: 'Asia/Shanghai',
+      caps: [
+        { scope: 'member', direction: 'spend', period: 'day', limitPoints: 1_000 },
+        { scope: 'store', direction: 'spend', period: 'month', limitPoints: 1_000 },
+      ],
+      alertPercents: [],
+    };
+    const at = new Date('2026-01-31T15:30:00Z');
+    const id = await member(db, storeId);
+    await new Ledger(db).adjustPoints({ idempotencyKey: key(), memberId: id, actor, points: 2_000, reason: 'points to exchange' });
+    const buy = async (pointsCost: number) => {
+      const template = await createTemplate(db, { nameZh: '积分换券', nameEn: 'Points coupon', offer: { kind: 'amount_off', amountOffFen: 500 }, conditions: {}, pointsCost }, actor, 'test');
+      const { coupon } = await issueCoupon(db, { templateId: template.templateId, memberId: id, issueKey: key('buy'), actor, reason: 'exchange', at, storeId, budgets: rules });
+      return (await db.query<{ purchase_tx_id: string }>('SELECT purchase_tx_id FROM coupons WHERE id = $1', [coupon.couponId])).rows[0]!.purchase_tx_id;
+    };
+    const usage = async () =>
+      (await db.query<{ scope: string; period_key: string; used: string | number }>(
+        `SELECT scope, period_key, used FROM points_budget_usage WHERE direction = 'spend' AND subject_id IN ($1, $2) ORDER BY scope`, [id, storeId],
+      )).rows.map((r) => [r.scope, r.period_key, Number(r.used)]);
+    const first = await buy(300);
+    const second = await buy(200);
+    expect(await usage()).toEqual([['member', '2026-01-31', 500], ['store', '2026-01', 500]]);
+
+    // Refunded months later: the January counters get the points back, no counter of the refund's period is touched.
+    const refunded = await new Ledger(db).refund({ originalTxId: first, idempotencyKey: key('refund'), actor, reason: 'coupon returned' });
+    expect(await usage()).toEqual([['member', '2026-01-31', 200], ['store', '2026-01', 200]]);
+    const { rows: released } = await db.query<{ released_by_tx_id: string | null }>('SELECT released_by_tx_id FROM points_budget_consumptions WHERE tx_id = $1', [first]);
+    expect(released).toEqual([{ released_by_tx_id: refunded.txId }, { released_by_tx_id: refunded.txId }]);
+    await expect(new Ledger(db).refund({ originalTxId: first, idempotencyKey: key('refund'), actor, reason: 'again' })).rejects.toMatchObject({ code: 'ALREADY_REFUNDED' });
+    expect(await usage()).toEqual([['member', '2026-01-31', 200], ['store', '2026-01', 200]]);
+
+    // Concurrent refunds of the second purchase: one wins, the budget is given back once.
+    const racing = await Promise.allSettled(
+      Array.from({ length: 3 }, () => new Ledger(db).refund({ originalTxId: second, idempotencyKey: key('refund'), actor, reason: 'race' })),
+    );
+    expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of racing) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ALREADY_REFUNDED' });
+    expect(await usage()).toEqual([['member', '2026-01-31', 0], ['store', '2026-01', 0]]);
+    expect(await budgetAllowance(db, rules, { memberId: id, storeId, direction: 'spend', points: 1_000, at })).toMatchObject({ allowedPoints: 1_000 });
+    await expectLedgerConsistent(db);
+  });
+
+  it('a use without a ledger transaction records nothing a refund could release; awards (check-in, referral) are not refundable', async () => {
+    const storeId = org.stores.xuhui.storeId;
+    const id = await member(db, storeId);
+    await db.transaction((tx) => consumeBudget(tx, program.rules.budgets, { memberId: id, storeId, direction: 'earn', points: 2, at: new Date('2026-09-01T02:00:00Z') }, null));
+    expect((await db.query('SELECT 1 FROM points_budget_consumptions WHERE subject_id = $1', [id])).rows).toEqual([]);
+
+    // A check-in's budget use is recorded, but its 'points_award' cannot be refunded, so it is never released.
+    const checkedIn = await checkIn(db, program, { memberId: id, actor, at: new Date('2026-09-02T02:00:00Z') });
+    expect((await db.query<{ points: string | number }>('SELECT points FROM points_budget_consumptions WHERE tx_id = $1', [checkedIn.txId])).rows.map((r) => Number(r.points))).toEqual([5]);
+    await expect(new Ledger(db).refund({ originalTxId: checkedIn.txId!, idempotencyKey: key('refund'), actor, reason: 'undo' })).rejects.toMatchObject({ code: 'NOT_REFUNDABLE' });
   });
 });
 
