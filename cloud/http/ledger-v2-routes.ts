@@ -95,7 +95,8 @@ export function registerLedgerV2Routes(app: FastifyInstance, { db }: LedgerV2Rou
         description:
           'Posts the exact reverse of a top-up, payment, checkout, redemption or card fee. A top-up returns its principal ' +
           'less any of its bonus already spent; points it took go back to their lots, points it awarded are taken back. ' +
-          'Refused: a refund (NOT_REFUNDABLE), an already refunded transaction (ALREADY_REFUNDED), unknown id (TRANSACTION_NOT_FOUND).',
+          'Refused: a refund (NOT_REFUNDABLE), an already refunded transaction (ALREADY_REFUNDED), unknown id (TRANSACTION_NOT_FOUND), ' +
+          'and a transaction with effects beyond the ledger (NOT_REFUNDABLE naming the route that reverses them all: a checkout, a voucher).',
         tags: [TAG],
         params: TxParams,
         body: RefundBody,
@@ -110,6 +111,7 @@ export function registerLedgerV2Routes(app: FastifyInstance, { db }: LedgerV2Rou
       requireRole(request, REFUND_ROLES);
       const memberId = await memberOfTransaction(db, request.params.txId);
       await assertMemberInScope(db, request, memberId);
+      await assertLedgerOnly(db, request.params.txId);
       const storeId = await actingStoreOf(db, request, request.body.storeId);
       const result = await refund(db, {
         originalTxId: request.params.txId,
@@ -202,3 +204,26 @@ async function homeTimeZone(db: Database, memberId: string): Promise<string> {
   return rows[0]?.time_zone ?? DEFAULT_TIME_ZONE;
 }
 
+
+/**
+ * A sale or redemption changed more than balances (a coupon used, stock taken, a voucher issued): reversing only
+ * its postings here would leave those behind, so it is refused with the route that reverses every effect.
+ */
+async function assertLedgerOnly(db: Database, txId: string): Promise<void> {
+  const { rows } = await db.query<{ checkout_id: string | null; voucher_code: string | null; coupon_id: string | null }>(
+    `SELECT (SELECT id FROM checkouts WHERE tx_id = $1) AS checkout_id,
+            (SELECT code FROM vouchers WHERE ledger_tx_id = $1) AS voucher_code,
+            (SELECT id FROM coupons WHERE purchase_tx_id = $1) AS coupon_id`,
+    [txId],
+  );
+  const owner = rows[0];
+  if (owner?.checkout_id) {
+    throw new LedgerError('NOT_REFUNDABLE', `This is a checkout: refund it with POST /api/v1/checkout/${owner.checkout_id}/refund, which also returns its coupon.`);
+  }
+  if (owner?.voucher_code) {
+    throw new LedgerError('NOT_REFUNDABLE', `This is a voucher redemption: refund it with POST /api/v1/vouchers/${owner.voucher_code}/refunds, which also returns the stock.`);
+  }
+  if (owner?.coupon_id) {
+    throw new LedgerError('NOT_REFUNDABLE', 'This bought a points-exchange coupon; coupons bought with points are not refunded.');
+  }
+}

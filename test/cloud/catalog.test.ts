@@ -439,7 +439,10 @@ describe('catalog on pglite', () => {
     it('refunds an unused voucher once: points and cash part back, unit back in stock; a replay returns the first result', async () => {
       const item = await api.item({ stock: 5, price: { kind: 'points', points: 400, cashFen: 1_000 } });
       const memberId = await api.member({ points: 1_000, storedFen: 1_000 });
-      const { voucher } = (await api.redeem(memberId, item.id)).json();
+      const { voucher, txId } = (await api.redeem(memberId, item.id)).json();
+      // The generic ledger refund would return the points but not the unit: it names this route instead.
+      const generic = await api.call('POST', `/transactions/${txId}/refunds`, world.org.tokens.xuhui.manager, { idempotencyKey: key(), reason: 'wrong route' });
+      expect([generic.statusCode, codeOf(generic), generic.json().error.message]).toEqual([409, 'NOT_REFUNDABLE', expect.stringContaining(`/vouchers/${voucher.code}/refunds`)]);
       const idempotencyKey = key('refund');
       const cashier = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.cashier, { idempotencyKey, reason: 'no' });
       expect(cashier.statusCode).toBe(403);

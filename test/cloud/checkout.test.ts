@@ -150,6 +150,11 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     const coupons = async () => (await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons;
     expect((await coupons())[0]).toMatchObject({ status: 'used', usedInCheckoutId: receipt.checkoutId });
 
+    // Reversing only the ledger side would leave the coupon used: the generic refund route sends the clerk here.
+    const generic = await send('POST', `/transactions/${receipt.txId}/refunds`, manager, { idempotencyKey: key('refund'), reason: 'wrong route' });
+    expect(generic.statusCode).toBe(409);
+    expect(generic.json().error).toEqual({ code: 'NOT_REFUNDABLE', message: expect.stringContaining(`/checkout/${receipt.checkoutId}/refund`) });
+
     const refundKey = key('refund');
     const refunded = await send('POST', `/checkout/${receipt.checkoutId}/refund`, manager, { idempotencyKey: refundKey, reason: 'customer returned it' });
     expect(refunded.statusCode, refunded.body).toBe(201);
