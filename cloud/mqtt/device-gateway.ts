@@ -157,6 +157,8 @@ export class DeviceGateway {
       const status = decodePayload(DeviceStatus, payload);
       if (!status.ok) return this.reject(topic, status.reason);
       this.options.logger.info({ deviceId: parsed.deviceId, state: status.value.state }, 'device status');
+      // A kiosk nobody has configured yet gets the default configuration, and with it the program rules.
+      await this.options.sync?.config.onStatus(parsed.deviceId, status.value);
     }
   }
 

@@ -53,7 +53,12 @@ const ConfigState = Type.Object(
       ),
     ),
   },
-  { ...strict, description: 'Desired configuration (versions only grow) and what the device last reported' },
+  {
+    ...strict,
+    description:
+      'Desired configuration (versions only grow; a device seen online without one gets the default as version 1, ' +
+      'so it receives the program rules) and what the device last reported',
+  },
 );
 
 /**

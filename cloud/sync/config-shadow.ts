@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../../shared/logger.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { encodePayload, MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
-import type { ConfigReported, DesiredConfig, DesiredProgram, DeviceConfig, ProgramReported } from '../../shared/contract/payloads.ts';
+import type { ConfigReported, DesiredConfig, DesiredProgram, DeviceConfig, DeviceStatus, ProgramReported } from '../../shared/contract/payloads.ts';
+import { DEFAULT_OFFLINE_LIMITS } from '../../device/kiosk/offline-limits.ts';
 import type { Database } from '../db/database.ts';
 import type { PublishedRules } from '../program/rules-store.ts';
 import type { Publish } from './publish.ts';
@@ -46,6 +47,17 @@ interface ConfigRow {
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 /**
+ * What a kiosk runs when no operator has configured it. It exists because the program rules ride on the desired
+ * configuration: without one a kiosk would get no rules, offer no bonus and the hub would post principal only.
+ * The offline limits are the kiosk's own defaults (imported, not copied), so such a kiosk keeps the caps it ran
+ * with; it names no store, so the kiosk keeps the store name it was installed with until an operator sets one.
+ */
+export const DEFAULT_DEVICE_CONFIG: DeviceConfig = {
+  receiptFooter: '谢谢惠顾 Thank you',
+  offlineLimits: { ...DEFAULT_OFFLINE_LIMITS },
+};
+
+/**
  * Desired versus reported configuration per device (a "shadow", table device_config in migration 005). Every
  * change of the desired configuration gets the next version and is published retained on the device's
  * `config` topic, so a kiosk that connects later still receives it; the kiosk applies only versions above
@@ -54,12 +66,21 @@ const iso = (value: Date | string) => new Date(value).toISOString();
  * With a program source, every desired configuration also carries the current program rules (version and rules):
  * a newly published rule set is noticed by checkProgram() (on a timer, and at each republish) and sent to every
  * configured device again, retained, under its unchanged configuration version.
+ *
+ * Every device the hub sees online has a desired configuration: one no operator has configured gets
+ * DEFAULT_DEVICE_CONFIG as version 1 (onStatus), so every connected kiosk receives the current rules and every
+ * later version. An operator's PUT then simply becomes version 2.
  */
 export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; report: ConfigReported }] }> {
   private publish: Publish | undefined;
   private program: DesiredProgram | undefined;
   private readonly programReports = new Map<string, ProgramReported & { at: string }>();
   private programTimer: NodeJS.Timeout | undefined;
+  /**
+   * Devices known to have a desired configuration (rows are never deleted), so a status costs a database round
+   * trip only the first time this hub sees the device.
+   */
+  private readonly configured = new Set<string>();
 
   constructor(
     private readonly db: Database,
@@ -113,7 +134,10 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
     const { rows } = await this.db.query<{ device_id: string; desired: DeviceConfig; desired_version: number }>(
       'SELECT device_id, desired, desired_version FROM device_config',
     );
-    for (const row of rows) await this.send(row.device_id, { v: 1, version: row.desired_version, config: row.desired });
+    for (const row of rows) {
+      this.configured.add(row.device_id);
+      await this.send(row.device_id, { v: 1, version: row.desired_version, config: row.desired });
+    }
   }
 
   stop(): void {
@@ -132,15 +156,56 @@ export class ConfigShadow extends EventEmitter<{ reported: [{ deviceId: string; 
       [deviceId, JSON.stringify(config)],
     );
     const version = rows[0]!.desired_version;
+    this.configured.add(deviceId);
     this.logger.info({ deviceId, version }, 'desired configuration changed');
-    // Stored first: if the broker is unreachable now, republish() sends it on the next connection.
+    await this.sendStored(deviceId, version, config);
+    return version;
+  }
+
+  /** Publishes a desired configuration just stored: if the broker is unreachable now, republish() sends it on the next connection. */
+  private async sendStored(deviceId: string, version: number, config: DeviceConfig): Promise<void> {
     try {
       await this.refreshProgram();
       await this.send(deviceId, { v: 1, version, config });
     } catch (error) {
       this.logger.warn({ deviceId, version, err: (error as Error).message }, 'desired configuration stored; publishing it on reconnect');
     }
-    return version;
+  }
+
+  /**
+   * A device's status as the gateway received it: a device that is online and has no desired configuration gets
+   * the default one (ensureDesired), with the program rules. A status naming another device than its topic is
+   * forged or misrouted and changes nothing. Never throws: a failure is logged and the device's next status
+   * (it publishes one on every connect) or the hub's next start tries again.
+   */
+  async onStatus(deviceId: string, status: DeviceStatus): Promise<void> {
+    if (status.state !== 'online' || status.deviceId !== deviceId || this.configured.has(deviceId)) return;
+    try {
+      // No operator acted, so the reason goes to the log (device_config has no actor columns; a PUT replaces it).
+      if (await this.ensureDesired(deviceId)) {
+        this.logger.info({ deviceId, actor: 'system' }, 'unconfigured device came online: sent it the default configuration with the program rules');
+      }
+    } catch (error) {
+      this.logger.warn({ deviceId, err: (error as Error).message }, 'could not give the device a default configuration');
+    }
+  }
+
+  /**
+   * Makes `config` the device's desired configuration (version 1) when it has none, and publishes it with the
+   * program rules; a device that already has one keeps it untouched. Returns true when it was created here.
+   * Never overwrites: against a concurrent PUT or another hub instance doing the same, the first writer's row stays.
+   */
+  async ensureDesired(deviceId: string, config: DeviceConfig = DEFAULT_DEVICE_CONFIG): Promise<boolean> {
+    const { rows } = await this.db.query<{ desired_version: number }>(
+      `INSERT INTO device_config (device_id, desired, desired_version) VALUES ($1, $2::jsonb, 1)
+       ON CONFLICT (device_id) DO NOTHING RETURNING desired_version`,
+      [deviceId, JSON.stringify(config)],
+    );
+    this.configured.add(deviceId);
+    if (rows.length === 0) return false;
+    this.logger.info({ deviceId, version: 1 }, 'desired configuration created');
+    await this.sendStored(deviceId, 1, config);
+    return true;
   }
 
   /**

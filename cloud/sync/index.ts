@@ -6,7 +6,7 @@ import { ConfigShadow } from './config-shadow.ts';
 import { DeviceSequences } from './device-sequences.ts';
 import { MemberFanout } from './member-fanout.ts';
 
-export { ConfigShadow, type DeviceConfigState, type ProgramSource } from './config-shadow.ts';
+export { ConfigShadow, DEFAULT_DEVICE_CONFIG, type DeviceConfigState, type ProgramSource } from './config-shadow.ts';
 export { deviceConfigRoutes } from './config-routes.ts';
 export { DeviceSequences, type SequenceGap, type SettledSequence } from './device-sequences.ts';
 export { MemberFanout } from './member-fanout.ts';

@@ -13,7 +13,7 @@ import { CctalkValidatorEmulator } from '../../device/emulators/cctalk-validator
 import { openPtyPair } from '../../device/emulators/serial-pty.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { buildControlServer, type DemoHardware } from './control-server.ts';
-import { DEMO_CARDS, seedDemoMembers } from './seed.ts';
+import { DEMO_CARDS, seedDemoKioskConfig, seedDemoMembers } from './seed.ts';
 
 export interface DemoOptions {
   dataDir: string;
@@ -98,6 +98,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     nfc: options.nfc ?? 'emulated',
     billValidator: { kind: 'cctalk', path: serialCable.hostPath },
   };
+  await seedDemoKioskConfig(hub.sync.config, config.deviceId, config.storeName);
   const kiosk = await startKiosk(config, { reader: cards.reader, printer: new ReceiptPrinter(config.printer) }, logger.child({ app: 'kiosk' }));
 
   const hardware: DemoHardware = {

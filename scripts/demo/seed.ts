@@ -1,4 +1,6 @@
 import type { Ledger } from '../../cloud/ledger/index.ts';
+import type { ConfigShadow } from '../../cloud/sync/index.ts';
+import { DEFAULT_OFFLINE_LIMITS } from '../../device/kiosk/offline-limits.ts';
 
 /** The demo's members and cards; one card is deliberately unregistered to show the refusal. */
 export const DEMO_CARDS = [
@@ -28,4 +30,13 @@ export async function seedDemoMembers(ledger: Ledger): Promise<void> {
       });
     }
   }
+}
+
+/**
+ * Configures the demo kiosk once, as an operator would, under the store name it shows: its configuration carries
+ * the hub's program rules (the defaults: 充100送20, 充200送50, 充300送100), so the kiosk offers top-up bonuses from
+ * its first connection. On later starts, or after a change over REST, the configuration it has is kept.
+ */
+export async function seedDemoKioskConfig(shadow: ConfigShadow, deviceId: string, storeName: string): Promise<void> {
+  await shadow.ensureDesired(deviceId, { storeName, receiptFooter: '谢谢惠顾 Thank you', offlineLimits: DEFAULT_OFFLINE_LIMITS });
 }

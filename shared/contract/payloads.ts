@@ -190,7 +190,8 @@ export type OfflineLimitsConfig = Static<typeof OfflineLimitsConfig>;
 /** The settings the hub manages for one kiosk. */
 export const DeviceConfig = Type.Object(
   {
-    storeName: Type.String({ minLength: 1, maxLength: 64 }),
+    /** Absent: the kiosk keeps the store name it was installed with (STORE_NAME). */
+    storeName: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     receiptFooter: Type.String({ maxLength: 200 }),
     offlineLimits: OfflineLimitsConfig,
   },

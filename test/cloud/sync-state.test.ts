@@ -1,16 +1,31 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
-import { ConfigShadow, DeviceSequences, MemberFanout } from '../../cloud/sync/index.ts';
+import { ConfigShadow, DEFAULT_DEVICE_CONFIG, DeviceSequences, MemberFanout, type ProgramSource } from '../../cloud/sync/index.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
-import type { MemberUpdate } from '../../shared/contract/payloads.ts';
+import type { DeviceConfig, DeviceStatus, MemberUpdate } from '../../shared/contract/payloads.ts';
+import { DEFAULT_PROGRAM_RULES } from '../../shared/rules/program.ts';
 import { BACKENDS, key, newCardUid, useDatabases } from './support.ts';
 
 const databases = useDatabases();
 const logger = createLogger('test-sync-state');
 const operator = { type: 'operator' as const, id: 'test-operator' };
+const config: DeviceConfig = {
+  storeName: 'Store',
+  receiptFooter: 'Thanks',
+  offlineLimits: { perTransactionFen: 1, perCardPerDayFen: 2, perKioskTotalFen: 3, maxOfflineHours: 4 },
+};
+const status = (deviceId: string, state: DeviceStatus['state'] = 'online'): DeviceStatus => ({ v: 1, deviceId, state, at: new Date().toISOString() });
+
+/** What a shadow published, decoded; `publish` is what it is started with. */
+function recorder() {
+  const published: Array<{ topic: string; retain?: boolean; desired: unknown }> = [];
+  const publish = async (topic: string, payload: string, options?: { retain?: boolean }) =>
+    void published.push({ topic, retain: options?.retain, desired: JSON.parse(payload) });
+  return { published, publish };
+}
 
 describe.each(BACKENDS)('device sync state on %s', (backend) => {
   let db: Database;
@@ -43,11 +58,6 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
   it('stores desired configuration with growing versions next to what the device reported', async () => {
     const shadow = new ConfigShadow(db, logger);
     const device = `kiosk-${backend}-cfg`;
-    const config = {
-      storeName: 'Store',
-      receiptFooter: 'Thanks',
-      offlineLimits: { perTransactionFen: 1, perCardPerDayFen: 2, perKioskTotalFen: 3, maxOfflineHours: 4 },
-    };
     // Not started: stored, not published.
     expect(await shadow.setDesired(device, config)).toBe(1);
     expect(await shadow.setDesired(device, { ...config, storeName: 'Store 2' })).toBe(2);
@@ -60,12 +70,71 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
     });
     expect(new Date(state.desired!.at).getTime()).not.toBeNaN();
 
-    const published: Array<{ topic: string; retain?: boolean; desired: unknown }> = [];
-    shadow.start(async (topic, payload, options) => void published.push({ topic, retain: options?.retain, desired: JSON.parse(payload) }));
+    const { published, publish } = recorder();
+    shadow.start(publish);
     await shadow.republish();
     expect(published.filter((message) => message.topic === topics.config(device))).toEqual([
       { topic: topics.config(device), retain: true, desired: { v: 1, version: 2, config: { ...config, storeName: 'Store 2' } } },
     ]);
+  });
+
+  it('gives a device that comes online without a desired configuration the default one with the program rules, once', async () => {
+    let program = { version: 3, rules: DEFAULT_PROGRAM_RULES };
+    const source: ProgramSource = { current: async () => program };
+    const shadow = new ConfigShadow(db, logger, source);
+    const { published, publish } = recorder();
+    shadow.start(publish);
+    const [fresh, configured] = [`kiosk-${backend}-fresh`, `kiosk-${backend}-configured`];
+    try {
+      await shadow.setDesired(configured, config);
+      published.length = 0;
+
+      // Offline (a Last Will) or naming another device (forged, misrouted): nothing is created.
+      await shadow.onStatus(fresh, status(fresh, 'offline'));
+      await shadow.onStatus(fresh, status('someone-else'));
+      expect((await shadow.get(fresh)).desired).toBeNull();
+
+      await shadow.onStatus(fresh, status(fresh));
+      await shadow.onStatus(fresh, status(fresh));
+      await shadow.onStatus(configured, status(configured));
+      const withRules = { version: 3, rules: DEFAULT_PROGRAM_RULES };
+      expect(published).toEqual([
+        { topic: topics.config(fresh), retain: true, desired: { v: 1, version: 1, config: DEFAULT_DEVICE_CONFIG, program: withRules } },
+      ]);
+      expect((await shadow.get(fresh)).desired).toMatchObject({ version: 1, config: DEFAULT_DEVICE_CONFIG });
+      expect((await shadow.get(configured)).desired).toMatchObject({ version: 1, config });
+
+      // After a hub restart the device is found configured: nothing is created or sent again.
+      expect(await new ConfigShadow(db, logger, source).ensureDesired(fresh)).toBe(false);
+      // Every newly published rules version reaches it, under its unchanged configuration version.
+      program = { version: 4, rules: { ...DEFAULT_PROGRAM_RULES, topUpBonus: [] } };
+      published.length = 0;
+      expect(await shadow.checkProgram()).toBe(4);
+      expect(published.find((message) => message.topic === topics.config(fresh))).toEqual({
+        topic: topics.config(fresh),
+        retain: true,
+        desired: { v: 1, version: 1, config: DEFAULT_DEVICE_CONFIG, program },
+      });
+      // An operator's configuration is simply the next version.
+      expect(await shadow.setDesired(fresh, config)).toBe(2);
+    } finally {
+      shadow.stop();
+    }
+  });
+
+  it('never puts the default over an operator configuration, however the two race (two hub instances)', async () => {
+    const [a, b] = [new ConfigShadow(db, logger), new ConfigShadow(db, logger)];
+    const both = `kiosk-${backend}-race-default`;
+    const created = await Promise.all([a.ensureDesired(both), b.ensureDesired(both)]);
+    expect(created.filter(Boolean)).toHaveLength(1);
+    expect(await a.get(both)).toMatchObject({ desired: { version: 1, config: DEFAULT_DEVICE_CONFIG } });
+
+    for (let i = 0; i < 5; i += 1) {
+      const device = `kiosk-${backend}-race-put-${i}`;
+      const [, version] = await Promise.all([a.ensureDesired(device), b.setDesired(device, config)]);
+      // Whichever came first, the operator's configuration is the one in force: as version 1, or 2 after the default.
+      expect(await a.get(device)).toMatchObject({ desired: { version, config } });
+    }
   });
 
   it('sends a changed member to the devices that know them, once per version', async () => {

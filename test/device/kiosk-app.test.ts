@@ -12,6 +12,8 @@ import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts'
 import { messages } from '../../device/kiosk/messages.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
+import { nextEvent } from '../helpers/events.ts';
+import { DEFAULT_DEVICE_CONFIG } from '../../cloud/sync/index.ts';
 
 /**
  * A kiosk whose bill validator is missing at boot (unplugged, powered off) still serves members their
@@ -91,7 +93,15 @@ describe('kiosk start-up with the bill validator missing', () => {
     });
     const selfTest = await fleet.sendCommand('kiosk-boot', { name: 'run-self-test', ttlSeconds: 10 });
     expect(selfTest).toMatchObject({ status: 'ok', data: { overall: expect.any(String), peripherals: expect.any(Array) } });
-    expect(await fleet.sendCommand('kiosk-boot', { name: 'update-config', ttlSeconds: 10 })).toMatchObject({ status: 'ok', data: { applied: null } });
+    // Nobody configured this kiosk: the hub gave it the default configuration (which carries the program rules)
+    // when it came online. Wait for the kiosk's report of it, then ask.
+    const { config } = hub.running.sync;
+    const applied = nextEvent<{ deviceId: string }>(config, 'reported', (e) => e.deviceId === 'kiosk-boot');
+    if ((await config.get('kiosk-boot')).reported?.appliedVersion !== 1) await applied;
+    expect(await fleet.sendCommand('kiosk-boot', { name: 'update-config', ttlSeconds: 10 })).toMatchObject({
+      status: 'ok',
+      data: { applied: { version: 1, config: DEFAULT_DEVICE_CONFIG } },
+    });
     // This kiosk was started without a way to restart itself, so it says so instead of pretending.
     expect(await fleet.sendCommand('kiosk-boot', { name: 'restart-app', ttlSeconds: 10 })).toMatchObject({
       status: 'error',

@@ -4,6 +4,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../shared/contract/topics.ts';
 import type { ConfigReported, DesiredConfig, DeviceConfig } from '../../shared/contract/payloads.ts';
+import { DEFAULT_DEVICE_CONFIG } from '../../cloud/sync/index.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { ConfigSync } from '../../device/sync/config-sync.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -37,10 +38,13 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
 
   beforeAll(async () => {
     hub = await SyncHub.start();
+    // No operator has configured this kiosk: coming online, it gets the default configuration (and the rules).
+    const first = reportFromKiosk();
     kiosk = await linkKiosk(hub, id, ({ link, store }) => {
       configSync = new ConfigSync({ deviceId: id, link, store, logger: createLogger('test-config-sync') });
       configSync.start();
     });
+    await first;
   });
 
   afterAll(async () => {
@@ -48,28 +52,33 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
     await hub?.stop();
   });
 
-  it('applies versions 1 and 2 durably and the hub records them as reported', async () => {
-    expect(await state()).toEqual({ deviceId: id, desired: null, reported: null });
+  it('starts from the default configuration, applies an operator\'s versions 2 and 3 durably, and the hub records them', async () => {
+    // The program rules (version 1: the defaults on a fresh hub) ride along with every configuration.
+    const program = { status: 'applied', version: 1, appliedVersion: 1 };
+    expect(kiosk.store.config).toMatchObject({ version: 1, config: DEFAULT_DEVICE_CONFIG });
+    expect(await state()).toMatchObject({
+      desired: { version: 1, config: DEFAULT_DEVICE_CONFIG },
+      reported: { status: 'applied', version: 1, appliedVersion: 1 },
+      program: { desiredVersion: 1, reported: program },
+    });
 
     let reported = reportFromKiosk();
     let applied = nextEvent(configSync, 'applied');
     expect((await put(config('一号店', 30_000))).statusCode).toBe(200);
-    expect(await applied).toMatchObject({ version: 1 });
-    // The program rules (version 1: the defaults on a fresh hub) ride along with the configuration.
-    const program = { status: 'applied', version: 1, appliedVersion: 1 };
-    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 1, appliedVersion: 1, program });
+    expect(await applied).toMatchObject({ version: 2 });
+    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 2, appliedVersion: 2, program });
 
     reported = reportFromKiosk();
     applied = nextEvent(configSync, 'applied');
     const response = await put(config('一号店 Store 1', 20_000));
-    expect(response.json()).toMatchObject({ desired: { version: 2, config: { storeName: '一号店 Store 1' } } });
-    expect(await applied).toMatchObject({ version: 2, config: { offlineLimits: { perTransactionFen: 20_000 } } });
-    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 2, appliedVersion: 2, program });
+    expect(response.json()).toMatchObject({ desired: { version: 3, config: { storeName: '一号店 Store 1' } } });
+    expect(await applied).toMatchObject({ version: 3, config: { offlineLimits: { perTransactionFen: 20_000 } } });
+    expect((await reported).report).toEqual({ v: 1, status: 'applied', version: 3, appliedVersion: 3, program });
 
-    expect(kiosk.store.config).toMatchObject({ version: 2, config: config('一号店 Store 1', 20_000) });
+    expect(kiosk.store.config).toMatchObject({ version: 3, config: config('一号店 Store 1', 20_000) });
     expect(await state()).toMatchObject({
-      desired: { version: 2, config: config('一号店 Store 1', 20_000) },
-      reported: { status: 'applied', version: 2, appliedVersion: 2 },
+      desired: { version: 3, config: config('一号店 Store 1', 20_000) },
+      reported: { status: 'applied', version: 3, appliedVersion: 3 },
     });
   });
 
@@ -78,10 +87,10 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
     const stale: DesiredConfig = { v: 1, version: 1, config: config('旧店名 Old name', 1) };
     await deliverRaw(JSON.stringify(stale));
     const { report } = await reported;
-    expect(report).toMatchObject({ status: 'rejected', version: 1, appliedVersion: 2 });
+    expect(report).toMatchObject({ status: 'rejected', version: 1, appliedVersion: 3 });
     expect(report.status === 'rejected' && report.reason).toMatch(/stale/);
-    expect(kiosk.store.config).toMatchObject({ version: 2, config: { storeName: '一号店 Store 1' } });
-    expect(await state()).toMatchObject({ desired: { version: 2 }, reported: { status: 'rejected', version: 1, appliedVersion: 2 } });
+    expect(kiosk.store.config).toMatchObject({ version: 3, config: { storeName: '一号店 Store 1' } });
+    expect(await state()).toMatchObject({ desired: { version: 3 }, reported: { status: 'rejected', version: 1, appliedVersion: 3 } });
   });
 
   it('refuses a malformed configuration with the reason, and nothing changes', async () => {
@@ -89,21 +98,21 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
     const malformed = { v: 1, version: 9, config: { ...config('坏 Bad', 1), offlineLimits: { perTransactionFen: -5 } } };
     await deliverRaw(JSON.stringify(malformed));
     const { report } = await reported;
-    expect(report).toMatchObject({ status: 'rejected', version: 9, appliedVersion: 2 });
+    expect(report).toMatchObject({ status: 'rejected', version: 9, appliedVersion: 3 });
     expect(report.status === 'rejected' && report.reason).toMatch(/offlineLimits/);
-    expect(kiosk.store.config).toMatchObject({ version: 2, config: { storeName: '一号店 Store 1' } });
+    expect(kiosk.store.config).toMatchObject({ version: 3, config: { storeName: '一号店 Store 1' } });
 
     const unreadable = reportFromKiosk();
     await deliverRaw('{not json');
-    expect((await unreadable).report).toEqual({ v: 1, status: 'rejected', appliedVersion: 2, reason: 'payload is not valid JSON' });
-    expect(kiosk.store.config?.version).toBe(2);
+    expect((await unreadable).report).toEqual({ v: 1, status: 'rejected', appliedVersion: 3, reason: 'payload is not valid JSON' });
+    expect(kiosk.store.config?.version).toBe(3);
   });
 
   it('refuses an invalid configuration over REST with 400 and keeps the desired version', async () => {
     const response = await put({ ...config('x', 1), offlineLimits: { perTransactionFen: 1 } });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
-    expect(await state()).toMatchObject({ desired: { version: 2 } });
+    expect(await state()).toMatchObject({ desired: { version: 3 } });
   });
 
   it('reaches a kiosk that connects after the change (retained)', async () => {
@@ -127,7 +136,7 @@ describe('desired vs reported configuration (ConfigShadow + REST at the hub, Con
 
   it('keeps the applied configuration across a restart of the kiosk store', async () => {
     const reopened = await KioskStore.open(kiosk.file);
-    expect(reopened.config).toMatchObject({ version: 2, config: config('一号店 Store 1', 20_000) });
+    expect(reopened.config).toMatchObject({ version: 3, config: config('一号店 Store 1', 20_000) });
   });
 
   it('opens a data file written before configuration existed as "none applied yet"', async () => {

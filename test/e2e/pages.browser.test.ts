@@ -43,11 +43,14 @@ describe('kiosk page and emulator control page in Chromium', () => {
     await kioskPage.locator('[data-testid="member-name"]').getByText('张三').waitFor();
     expect(await kioskPage.locator('[data-testid="stored-value"]').textContent()).toBe('¥50.00');
     expect(await kioskPage.locator('[data-testid="points"]').textContent()).toBe('120');
+    // The demo kiosk runs the default program rules: the screen offers the top-up bonus before any cash goes in.
+    await kioskPage.locator('[data-testid="topup-offer"]').getByText('投¥100送20').waitFor();
 
     await control.locator('button[data-bill="100"]').click();
     await kioskPage.locator('[data-testid="last-topup"]').getByText('已同步 · Synced').waitFor();
     await kioskPage.getByText('凭条已打印 · Receipt printed').waitFor();
-    expect(await kioskPage.locator('[data-testid="stored-value"]').textContent()).toBe('¥150.00');
+    // ¥50 + ¥100 principal + ¥20 bonus (充100送20).
+    expect(await kioskPage.locator('[data-testid="stored-value"]').textContent()).toBe('¥170.00');
     await keepScreenshot(kioskPage, 'kiosk-after-topup');
 
     const receipt = control.locator('.receipt').first();
