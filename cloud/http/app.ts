@@ -14,7 +14,7 @@ import { registerCouponRoutes } from '../coupons/routes.ts';
 import { registerProgramRoutes } from '../program/routes.ts';
 import { RulesStore } from '../program/rules-store.ts';
 import { errorReply } from './errors.ts';
-import { registerLedgerV2Routes } from './ledger-v2-routes.ts';
+import { registerRefundAndPointsRoutes } from './refund-and-points-routes.ts';
 import { registerRoutes } from './routes.ts';
 import { typeboxValidatorCompiler } from './validation.ts';
 
@@ -82,7 +82,7 @@ export async function buildHttpApp({ db, logger, rules = new RulesStore(db), vou
       registerCouponRoutes(api, { db });
       registerProgramRoutes(api, { db, rules });
       registerCheckoutRoutes(api, { db, program: () => rules.current() });
-      registerLedgerV2Routes(api, { db });
+      registerRefundAndPointsRoutes(api, { db });
       registerCardRoutes(api, { db });
       await registerCatalogRoutes(api, { db, logger, rules: async () => (await rules.current()).rules, voucherKey });
     },

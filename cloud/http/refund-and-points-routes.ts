@@ -82,11 +82,12 @@ const ExpiryRunSchema = Type.Object(
   strict,
 );
 
-export interface LedgerV2RouteDeps {
+export interface RefundAndPointsRouteDeps {
   db: Database;
 }
 
-export function registerLedgerV2Routes(app: FastifyInstance, { db }: LedgerV2RouteDeps): void {
+/** Refunds of ledger transactions, a member's points lots and expiry warnings, and the points-expiry job. */
+export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: RefundAndPointsRouteDeps): void {
   app.post<{ Params: TxParams; Body: RefundBody }>(
     '/transactions/:txId/refunds',
     {

@@ -26,7 +26,7 @@ const bonusRules: TopUpBonusRule[] = [
 const yearly: PointsExpiryPolicy = { kind: 'end_of_year', timeZone: 'Asia/Shanghai' };
 const june = new Date('2026-06-01T10:00:00+08:00');
 
-describe.each(BACKENDS)('ledger v2 on %s', (backend) => {
+describe.each(BACKENDS)('ledger: top-up bonus, spending order, points lots and refunds on %s', (backend) => {
   let db: Database;
   let ledger: Ledger;
 
