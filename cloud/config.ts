@@ -1,4 +1,5 @@
 import { EnvReader } from '../shared/config-env.ts';
+import { jobsIntervalMsFromEnv } from './jobs/interval.ts';
 import { isWellFormedToken, MIN_TOKEN_LENGTH } from './org/tokens.ts';
 
 export interface HubConfig {
@@ -23,6 +24,8 @@ export interface HubConfig {
    * Without it the hub keeps a development key in `dataDir` (see cloud/catalog/signing-key.ts).
    */
   voucherSigningKeyPem?: string;
+  /** How often the hub runs its scheduled jobs (points/coupon/voucher expiry, tier review); absent = hourly. */
+  jobsIntervalMs?: number;
 }
 
 /** Reads the hub's configuration from the environment (see README, "Configuration"). */
@@ -39,6 +42,7 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
     embeddedMqtt: { host: read.string('MQTT_HOST', '127.0.0.1'), port: read.port('MQTT_PORT', 1883) },
     adminToken: read.optional('HUB_ADMIN_TOKEN'),
     voucherSigningKeyPem: read.optional('HUB_VOUCHER_SIGNING_KEY'),
+    jobsIntervalMs: jobsIntervalMsFromEnv(read),
   };
   if (config.adminToken !== undefined && !isWellFormedToken(config.adminToken)) {
     // Never echo the value: it is a credential.

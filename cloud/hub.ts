@@ -12,6 +12,8 @@ import { startFleet, type Fleet } from './fleet/fleet-service.ts';
 import { registerFleetDashboard } from './fleet/dashboard.ts';
 import { ensureBootstrapAdmin } from './org/operators.ts';
 import { loadVoucherSigningKey } from './catalog/signing-key.ts';
+import { startScheduledJobs } from './jobs/hub-jobs.ts';
+import { DEFAULT_JOBS_INTERVAL_MS } from './jobs/interval.ts';
 
 export interface RunningHub {
   db: Database;
@@ -82,6 +84,12 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   await app.listen({ host: config.http.host, port: config.http.port });
   const { port } = app.server.address() as AddressInfo;
   const httpUrl = `http://${config.http.host}:${port}`;
+  const jobs = startScheduledJobs({
+    db,
+    rules: sync.program,
+    logger: logger.child({ component: 'jobs' }),
+    intervalMs: config.jobsIntervalMs ?? DEFAULT_JOBS_INTERVAL_MS,
+  });
   logger.info({ httpUrl, mqttUrl, database: db.backend }, 'hub started');
   return {
     db,
@@ -96,6 +104,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       await fleet.stop();
       await gateway.stop();
       await broker?.close();
+      await jobs.stop();
       await db.close();
     },
   };

@@ -74,6 +74,7 @@ describe('hub configuration', () => {
       mqttPassword: undefined,
       mqttShareGroup: undefined,
       embeddedMqtt: { host: '127.0.0.1', port: 1883 },
+      jobsIntervalMs: 3_600_000,
     });
   });
 

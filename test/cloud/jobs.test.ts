@@ -1,0 +1,370 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createItem } from '../../cloud/catalog/items.ts';
+import { redeem } from '../../cloud/catalog/redeem.ts';
+import { generateVoucherSigningKey } from '../../cloud/catalog/signing-key.ts';
+import { memberVouchers } from '../../cloud/catalog/vouchers.ts';
+import { issueCoupon, listMemberCoupons } from '../../cloud/coupons/coupons.ts';
+import { createTemplate } from '../../cloud/coupons/templates.ts';
+import type { Database, Queryable } from '../../cloud/db/database.ts';
+import { HUB_JOB_NAMES, TIER_REVIEW_JOB_ACTOR, startScheduledJobs, type ScheduledJobsOptions } from '../../cloud/jobs/hub-jobs.ts';
+import { jobsIntervalMsFromEnv } from '../../cloud/jobs/interval.ts';
+import { Ledger, LedgerError, type Actor } from '../../cloud/ledger/index.ts';
+import { RulesStore } from '../../cloud/program/rules-store.ts';
+import { EnvReader } from '../../shared/config-env.ts';
+import { seedOrg } from '../helpers/org.ts';
+import { expectLedgerConsistent, key, useDatabases } from './support.ts';
+
+const databases = useDatabases();
+const SETUP: Actor = { type: 'system', id: 'jobs-test' };
+const STORE = 'sh-xuhui';
+/** Every run in these tests works as of this instant: past every expiry set up below except `stillValid`. */
+const AS_OF = new Date('2100-01-01T00:00:00Z');
+const now = () => AS_OF;
+const HOUR = 3_600_000;
+
+/** pino into memory, with a way to wait for a log line instead of for time to pass. */
+function logSink() {
+  const lines: Array<Record<string, unknown>> = [];
+  let wake: () => void = () => {};
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      wake();
+      done();
+    },
+  });
+  const finished = (job: string) => lines.filter((l) => l.job === job && (l.msg === 'scheduled job done' || l.msg === 'scheduled job failed; it runs again at the next tick'));
+  return {
+    logger: pino({ level: 'info' }, stream),
+    lines,
+    finished,
+    /** Resolves once `count` runs of the last job (tier-review) have been logged as finished. */
+    async ticksLogged(count: number): Promise<void> {
+      while (finished('tier-review').length < count) await new Promise<void>((resolve) => (wake = resolve));
+    },
+  };
+}
+
+/** A gate a test opens; `inside` resolves when someone first waits at it. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  let entered!: () => void;
+  const inside = new Promise<void>((resolve) => (entered = resolve));
+  return {
+    inside,
+    open: () => open(),
+    pass: async () => {
+      entered();
+      await opened;
+    },
+  };
+}
+
+/** A rules store whose current() waits at a gate, so a tier-review run can be held mid-way (holding its lock). */
+function gatedRules(store: RulesStore) {
+  const { inside, open, pass } = gate();
+  let calls = 0;
+  return {
+    rules: {
+      async current() {
+        calls++;
+        await pass();
+        return store.current();
+      },
+    },
+    inside,
+    open,
+    calls: () => calls,
+  };
+}
+
+/**
+ * The database with a statement counter and switches: while `fail` matches a statement it fails; a statement
+ * matching `hold` waits at the returned gate.
+ */
+function faultyDatabase(db: Database) {
+  let failing: RegExp | undefined;
+  let held: { pattern: RegExp; pass: () => Promise<void> } | undefined;
+  let statements = 0;
+  const guard = (target: Queryable): Queryable => ({
+    async query(sql, params) {
+      statements++;
+      if (held?.pattern.test(sql)) await held.pass();
+      if (failing?.test(sql)) throw new Error('connection reset by peer');
+      return target.query(sql, params);
+    },
+    exec: (sql) => target.exec(sql),
+  });
+  const faulty: Database = { ...db, ...guard(db), transaction: (fn) => db.transaction((tx) => fn(guard(tx))), close: () => db.close() };
+  return {
+    db: faulty,
+    fail: (pattern: RegExp | undefined) => (failing = pattern),
+    hold(pattern: RegExp) {
+      const g = gate();
+      held = { pattern, pass: g.pass };
+      return g;
+    },
+    statements: () => statements,
+  };
+}
+
+describe('scheduled hub jobs on pglite', () => {
+  let db: Database;
+  let ledger: Ledger;
+  let store: RulesStore;
+  const voucherKey = generateVoucherSigningKey();
+  const stopAfterTest: Array<{ stop(): Promise<void> }> = [];
+
+  beforeAll(async () => {
+    db = await databases.open('pglite');
+    ledger = new Ledger(db);
+    store = new RulesStore(db);
+    await seedOrg(db);
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await Promise.all(stopAfterTest.splice(0).map((jobs) => jobs.stop()));
+  });
+
+  function start(options: Partial<ScheduledJobsOptions> = {}) {
+    const jobs = startScheduledJobs({ db, rules: store, logger: pino({ level: 'silent' }), intervalMs: HOUR, now, ...options });
+    stopAfterTest.push(jobs);
+    return jobs;
+  }
+
+  /** A member holding a points lot that ends at the end of this year (Asia/Shanghai). */
+  async function memberWithExpiringPoints(points: number): Promise<string> {
+    const { memberId } = await ledger.createMember({ name: '积分 Points', actor: SETUP });
+    await ledger.adjustPoints({
+      idempotencyKey: key('pts'),
+      memberId,
+      points,
+      reason: 'welcome points',
+      actor: SETUP,
+      pointsExpiry: { kind: 'end_of_year', timeZone: 'Asia/Shanghai' },
+    });
+    return memberId;
+  }
+
+  /** An issued coupon valid until `validUntil`. */
+  async function couponValidUntil(validUntil: string): Promise<{ memberId: string; couponId: string }> {
+    const { memberId } = await ledger.createMember({ name: '券 Coupon', actor: SETUP });
+    const template = await createTemplate(
+      db,
+      { nameZh: '满100减20', nameEn: '¥20 off ¥100', offer: { kind: 'amount_off', amountOffFen: 2_000 }, conditions: { minSpendFen: 10_000, validUntil } },
+      SETUP,
+      'spring campaign',
+    );
+    const { coupon } = await issueCoupon(db, { templateId: template.templateId, memberId, issueKey: key('coupon'), actor: SETUP, reason: 'welcome gift' });
+    return { memberId, couponId: coupon.couponId };
+  }
+
+  /** An issued voucher valid for one day from now. */
+  async function issuedVoucher(): Promise<{ memberId: string; itemId: string }> {
+    const rules = async () => (await store.current()).rules;
+    const item = await createItem(db, rules, {
+      kind: 'goods',
+      nameZh: '拿铁',
+      nameEn: 'Latte',
+      price: { kind: 'points', points: 100 },
+      voucherValidDays: 1,
+      stock: 5,
+      actor: SETUP,
+      reason: 'spring catalog',
+    });
+    const { memberId } = await ledger.createMember({ name: '兑 Voucher', actor: SETUP });
+    await ledger.adjustPoints({ idempotencyKey: key('pts'), memberId, points: 100, reason: 'test points', actor: SETUP });
+    await redeem({ db, voucherKey, rules: await rules() }, { idempotencyKey: key('redeem'), memberId, itemId: item.id, storeId: STORE, actor: SETUP });
+    return { memberId, itemId: item.id };
+  }
+
+  const couponStatus = async (memberId: string) => (await listMemberCoupons(db, memberId))[0]!.status;
+  const voucherStatus = async (memberId: string) => (await memberVouchers(db, memberId))[0]!.status;
+  const tierRuns = async () =>
+    (await db.query<{ id: string; actor_id: string; reason: string; finished_at: Date | null }>('SELECT id, actor_id, reason, finished_at FROM tier_review_runs ORDER BY started_at')).rows;
+
+  it('runNow runs every job in order and their effects are visible; a second round finds nothing left to do', async () => {
+    const pointsMember = await memberWithExpiringPoints(300);
+    const expired = await couponValidUntil('2099-07-01T00:00:00+08:00');
+    const stillValid = await couponValidUntil('2101-01-01T00:00:00+08:00');
+    const voucher = await issuedVoucher();
+    const runsBefore = (await tierRuns()).length;
+    const sink = logSink();
+    const jobs = start({ logger: sink.logger });
+
+    const report = await jobs.runNow();
+    expect(report.runs.map((r) => [r.job, r.status, r.asOf])).toEqual(HUB_JOB_NAMES.map((job) => [job, 'done', AS_OF.toISOString()]));
+    expect(report.runs.find((r) => r.job === 'points-expiry')).toMatchObject({ result: { expiredLots: 1, expiredPoints: 300 } });
+    expect(report.runs.find((r) => r.job === 'coupon-expiry')).toMatchObject({ result: { expired: 1 } });
+    expect(report.runs.find((r) => r.job === 'voucher-expiry')).toMatchObject({ result: { expired: 1 } });
+    expect(report.runs.find((r) => r.job === 'tier-review')).toMatchObject({ result: { asOf: AS_OF.toISOString(), rulesVersion: 1 } });
+
+    expect((await ledger.getMember(pointsMember)).balances.points).toBe(0);
+    expect((await ledger.pointsLots(pointsMember)).lots).toEqual([]);
+    expect(await couponStatus(expired.memberId)).toBe('expired');
+    expect(await couponStatus(stillValid.memberId)).toBe('issued');
+    expect(await voucherStatus(voucher.memberId)).toBe('expired');
+    const runs = await tierRuns();
+    expect(runs).toHaveLength(runsBefore + 1);
+    expect(runs.at(-1)).toMatchObject({ actor_id: TIER_REVIEW_JOB_ACTOR.id, reason: '定期等级评审 / Scheduled tier review' });
+    expect(runs.at(-1)!.finished_at).not.toBeNull();
+    await expectLedgerConsistent(db);
+
+    // One log line per run: the job, its asOf, how long it took and its counts; nothing else about members.
+    const done = sink.lines.filter((l) => l.msg === 'scheduled job done');
+    expect(done.map((l) => l.job)).toEqual([...HUB_JOB_NAMES]);
+    for (const line of done) expect(line).toMatchObject({ level: 30, status: 'done', asOf: AS_OF.toISOString(), durationMs: expect.any(Number) });
+    expect(done[0]).toMatchObject({ expiredLots: 1, expiredPoints: 300 });
+    expect(done[1]).toMatchObject({ expired: 1 });
+
+    const again = await jobs.runNow();
+    expect(again.runs.map((r) => r.status)).toEqual(['done', 'done', 'done', 'done']);
+    expect(again.runs.slice(0, 3).map((r) => r.status === 'done' && r.result)).toEqual([
+      { asOf: AS_OF.toISOString(), expiredLots: 0, expiredPoints: 0, skippedLots: 0 },
+      { expired: 0 },
+      { expired: 0 },
+    ]);
+  });
+
+  it('runNow(name) runs that job alone; an unknown name is refused', async () => {
+    const { memberId } = await couponValidUntil('2099-08-01T00:00:00+08:00');
+    const jobs = start();
+    const report = await jobs.runNow('coupon-expiry');
+    expect(report.runs.map((r) => r.job)).toEqual(['coupon-expiry']);
+    expect(await couponStatus(memberId)).toBe('expired');
+    const refusal = await jobs.runNow('coupon-purge' as never).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(LedgerError);
+    expect(refusal).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('points-expiry, coupon-expiry, voucher-expiry, tier-review') });
+  });
+
+  it('a failed run is logged, the jobs after it still run, and the next tick runs it again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const faulty = faultyDatabase(db);
+    const coupon = await couponValidUntil('2099-09-01T00:00:00+08:00');
+    const voucher = await issuedVoucher();
+    const sink = logSink();
+    start({ db: faulty.db, logger: sink.logger });
+    faulty.fail(/UPDATE coupons/);
+
+    // Nothing runs before the first interval has passed (a run's first statement is issued as it starts).
+    await vi.advanceTimersByTimeAsync(HOUR - 1);
+    expect(faulty.statements()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    await sink.ticksLogged(1);
+    expect(sink.finished('coupon-expiry')).toEqual([
+      expect.objectContaining({ level: 50, status: 'failed', error: 'connection reset by peer', stack: expect.any(String) }),
+    ]);
+    expect(HUB_JOB_NAMES.filter((job) => job !== 'coupon-expiry').map((job) => sink.finished(job)[0]!.status)).toEqual(['done', 'done', 'done']);
+    expect(await couponStatus(coupon.memberId)).toBe('issued');
+    expect(await voucherStatus(voucher.memberId)).toBe('expired');
+
+    // The next tick is armed once the previous one has finished, one interval later.
+    faulty.fail(undefined);
+    await vi.advanceTimersByTimeAsync(HOUR);
+    await sink.ticksLogged(2);
+    expect(sink.finished('coupon-expiry')[1]).toMatchObject({ status: 'done', expired: 1 });
+    expect(await couponStatus(coupon.memberId)).toBe('expired');
+  });
+
+  it('stop waits for the run under way, starts nothing after it, and refuses further runs', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const memberId = await memberWithExpiringPoints(70);
+    const { memberId: couponHolder } = await couponValidUntil('2099-10-01T00:00:00+08:00');
+    const faulty = faultyDatabase(db);
+    const held = faulty.hold(/points_lots/);
+    const sink = logSink();
+    const jobs = start({ db: faulty.db, logger: sink.logger });
+    await vi.advanceTimersByTimeAsync(HOUR);
+    await held.inside; // the tick is in its first job, the points expiry
+
+    let stopped = false;
+    const stopping = jobs.stop().then(() => (stopped = true));
+    // Let every pending callback run: a stop that did not wait for the job would have resolved by now.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+
+    held.open();
+    await stopping;
+    // The run under way finished before stop resolved (the database may close now); the jobs after it never started.
+    expect(sink.lines.filter((l) => l.msg === 'scheduled job done')).toMatchObject([{ job: 'points-expiry', expiredPoints: 70 }]);
+    expect((await ledger.getMember(memberId)).balances.points).toBe(0);
+    expect(await couponStatus(couponHolder)).toBe('issued');
+
+    await expect(jobs.runNow()).rejects.toThrow('The job scheduler has been stopped.');
+    await vi.advanceTimersByTimeAsync(10 * HOUR);
+    expect(sink.lines.filter((l) => l.msg === 'scheduled job done')).toHaveLength(1);
+  });
+
+  it('overlapping runNow calls join the run under way instead of running the job twice at once', async () => {
+    const gated = gatedRules(store);
+    const jobs = start({ rules: gated.rules });
+    const runsBefore = (await tierRuns()).length;
+    const first = jobs.runNow('tier-review');
+    await gated.inside;
+    const second = jobs.runNow('tier-review');
+    gated.open();
+    const [a, b] = await Promise.all([first, second]);
+    expect(b.runs[0]).toBe(a.runs[0]);
+    expect(a.runs[0]).toMatchObject({ status: 'done' });
+    expect(gated.calls()).toBe(1);
+    expect((await tierRuns()).length).toBe(runsBefore + 1);
+
+    // Two full rounds started together: every job runs once, both get the same reports.
+    const pointsMember = await memberWithExpiringPoints(50);
+    const [x, y] = await Promise.all([jobs.runNow(), jobs.runNow()]);
+    x.runs.forEach((run, i) => expect(y.runs[i]).toBe(run));
+    expect(x.runs[0]).toMatchObject({ status: 'done', result: { expiredLots: 1, expiredPoints: 50 } });
+    const expiries = await db.query('SELECT id FROM ledger_transactions WHERE member_id = $1 AND kind = $2', [pointsMember, 'points_expiry']);
+    expect(expiries.rows).toHaveLength(1);
+    await expectLedgerConsistent(db);
+  });
+
+  it.each([0, 999, 1.5, 2_147_483_648, Number.NaN])('refuses an interval of %s ms', (intervalMs) => {
+    expect(() => startScheduledJobs({ db, rules: store, logger: pino({ level: 'silent' }), intervalMs })).toThrow(LedgerError);
+  });
+});
+
+describe('HUB_JOBS_INTERVAL_MS', () => {
+  it.each([
+    [undefined, 3_600_000, []],
+    ['60000', 60_000, []],
+    ['1000', 1_000, []],
+    ['2147483647', 2_147_483_647, []],
+    ['999', 3_600_000, ['HUB_JOBS_INTERVAL_MS must be a whole number of milliseconds from 1000 to 2147483647, got "999"']],
+    ['2147483648', 3_600_000, ['HUB_JOBS_INTERVAL_MS must be a whole number of milliseconds from 1000 to 2147483647, got "2147483648"']],
+    ['1e6', 3_600_000, ['HUB_JOBS_INTERVAL_MS must be a whole number of milliseconds from 1000 to 2147483647, got "1e6"']],
+    ['hourly', 3_600_000, ['HUB_JOBS_INTERVAL_MS must be a whole number of milliseconds from 1000 to 2147483647, got "hourly"']],
+  ])('%s → %i ms', (raw, intervalMs, problems) => {
+    const read = new EnvReader(raw === undefined ? {} : { HUB_JOBS_INTERVAL_MS: raw });
+    expect(jobsIntervalMsFromEnv(read)).toBe(intervalMs);
+    expect(read.problems).toEqual(problems);
+  });
+});
+
+describe('scheduled hub jobs on postgres (several hubs, one database)', () => {
+  it('only one hub works on a job at a time; the other reports it skipped, and runs it once the lock is free', async () => {
+    const db = await databases.open('postgres');
+    await seedOrg(db);
+    const store = new RulesStore(db);
+    const gated = gatedRules(store);
+    const sinkB = logSink();
+    const hubA = startScheduledJobs({ db, rules: gated.rules, logger: pino({ level: 'silent' }), intervalMs: HOUR, now });
+    const hubB = startScheduledJobs({ db, rules: store, logger: sinkB.logger, intervalMs: HOUR, now });
+    try {
+      const runA = hubA.runNow('tier-review');
+      await gated.inside;
+      expect((await hubB.runNow('tier-review')).runs).toMatchObject([{ job: 'tier-review', status: 'skipped' }]);
+      expect(sinkB.lines).toMatchObject([{ job: 'tier-review', status: 'skipped', msg: 'scheduled job skipped: another hub is running it' }]);
+      // Other jobs are not held by tier-review's lock.
+      expect((await hubB.runNow('coupon-expiry')).runs).toMatchObject([{ status: 'done' }]);
+      gated.open();
+      expect((await runA).runs).toMatchObject([{ status: 'done' }]);
+      expect((await hubB.runNow('tier-review')).runs).toMatchObject([{ status: 'done' }]);
+    } finally {
+      await Promise.all([hubA.stop(), hubB.stop()]);
+    }
+  });
+});
