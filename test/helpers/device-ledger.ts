@@ -16,13 +16,14 @@ export function outboxTotals(transactions: DeviceTransaction[]): DeviceTotals {
 
 /**
  * Cash top-ups the hub posted for devices whose id starts with `deviceIdPrefix`, keyed by idempotency key
- * (the device's txId). `count` counts ledger rows, not keys, so a double posting would show as a mismatch
+ * (the device's txId): the principal credited, which is the cash taken (a top-up bonus is a separate posting). `count` counts ledger rows, not keys, so a double posting would show as a mismatch
  * even if the unique index on the key were ever dropped.
  */
 export async function ledgerTotals(db: Database, deviceIdPrefix: string): Promise<DeviceTotals> {
   const { rows } = await db.query<{ txId: string; amountFen: number }>(
     `SELECT lt.idempotency_key AS "txId", p.amount::int AS "amountFen"
        FROM ledger_transactions lt JOIN postings p ON p.tx_id = lt.id AND p.amount > 0
+       JOIN accounts a ON a.id = p.account_id AND a.kind = 'stored_principal'
       WHERE lt.kind = 'cash_topup' AND starts_with(lt.device_id, $1)`,
     [deviceIdPrefix],
   );
