@@ -16,6 +16,7 @@ import { type Leg, type PostedTransaction, postTransaction, storedValueSpendLegs
 import type { Actor, MemberView } from '../ledger/types.ts';
 import { actorOf, cardUidOf, deviceOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
 import { getStore, storeNotFound, type Store } from '../org/structure.ts';
+import { type Allowance, type BudgetUse, budgetAllowance, consumeBudget } from '../program/budgets.ts';
 import { type ItemRow, itemIdOf, readItemRow, rulesOf } from './items.ts';
 import type { CatalogRules } from './rules.ts';
 import type { VoucherSigningKey } from './signing-key.ts';
@@ -25,11 +26,16 @@ import { type Voucher, recordVoucherEvent, voucherByTx } from './vouchers.ts';
  * Redeeming a catalog item: ONE 'points_redemption' ledger transaction takes the points (and the cash part
  * from stored value, split by the program's spending order under the member lock), and in the same database
  * transaction its effects lock the item, re-check the rules with the member's count and the stock as they are
- * now, take one unit from the chain-wide and the store stock with guarded UPDATEs (stock > 0), and write the
- * signed voucher. Any refusal rolls all of it back. Idempotent by key: a retry gets the same voucher.
+ * now, take one unit from the chain-wide and the store stock with guarded UPDATEs (stock > 0), write the
+ * signed voucher, and take the points from the member's and the store's 'spend' budgets (cloud/program/
+ * budgets.ts; all or nothing: BUDGET_EXCEEDED when a cap would be passed). Any refusal rolls all of it back.
+ * Idempotent by key: a retry gets the same voucher. Refunding the voucher gives the budget back (a trigger,
+ * migration 012).
  *
- * Lock order: idempotency key → member → member accounts (postTransaction) → item → store stock. Redemptions
- * of one item queue on the item row, which is what makes "stock 10, 50 buyers" give exactly 10 vouchers.
+ * Lock order: idempotency key → member → member accounts (postTransaction) → item → store stock → budget
+ * counters (member, then store). Redemptions of one item queue on the item row, which is what makes "stock 10,
+ * 50 buyers" give exactly 10 vouchers. The budget counters come last: a store's counter is shared by every
+ * item, and taken before the item lock two redemptions could each hold what the other waits for.
  */
 
 export interface RedeemInput {
@@ -63,6 +69,18 @@ const CODE_OF_REFUSAL: Record<RefusalReason, LedgerErrorCode> = {
 
 function refusalError(check: Extract<RedemptionCheck, { ok: false }>): LedgerError {
   return new LedgerError(CODE_OF_REFUSAL[check.reason], `${check.messageZh} / ${check.messageEn}`);
+}
+
+/** The refusal when a spend cap does not cover the redemption's points, naming the cap and what is left of it. */
+function budgetExceeded(item: CatalogItemRules, points: number, cap: NonNullable<Allowance['limitedBy']>): LedgerError {
+  const left = Math.max(0, cap.limitPoints - cap.used);
+  const zh =
+    `${cap.scope === 'member' ? '您' : '本店'}${cap.period === 'day' ? '今日' : '本月'}的积分兑换额度还剩 ${left} 分（上限 ${cap.limitPoints} 分），` +
+    `兑换「${item.nameZh}」需要 ${points} 分，未作任何更改`;
+  const en =
+    `${cap.scope === 'member' ? "The member's" : "This store's"} points spending budget for this ${cap.period} has ${left} of ` +
+    `${cap.limitPoints} points left, but "${item.nameEn}" needs ${points}; nothing was changed`;
+  return new LedgerError('BUDGET_EXCEEDED', `${zh} / ${en}`);
 }
 
 function outOfStock(item: CatalogItemRules): LedgerError {
@@ -129,6 +147,11 @@ export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: Redee
   );
   if (!check.ok) throw refusalError(check);
   const { points, cashFen } = check.price;
+  // Checked here for a clear refusal; consumeBudget in the effects takes it atomically (when a concurrent use got
+  // there first, it refuses with BUDGET_EXCEEDED too and everything rolls back).
+  const budgetUse: BudgetUse = { memberId, storeId, direction: 'spend', points, at };
+  const { limitedBy } = await budgetAllowance(db, rules.budgets, budgetUse);
+  if (limitedBy) throw budgetExceeded(item, points, limitedBy);
 
   const pointsLegs: Leg[] = [
     { account: 'points', amount: -points },
@@ -146,7 +169,11 @@ export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: Redee
     // The cash part's principal/bonus split depends on the balances, so it is computed under the member lock.
     legs: cashFen === 0 ? pointsLegs : (balances) => [...storedValueSpendLegs(rules.spendingOrder, balances, cashFen, systemAccounts.storedValueSpent()), ...pointsLegs],
     intent: { itemId, itemVersion: row.version, points, cashFen, spendingOrder: rules.spendingOrder },
-    effects: (tx, txId) => issueVoucher(tx, { txId, voucherKey, rules, pricedRow: row, member, store, at, points, cashFen, actor }),
+    effects: async (tx, txId) => {
+      await issueVoucher(tx, { txId, voucherKey, rules, pricedRow: row, member, store, at, points, cashFen, actor });
+      // Recorded against txId, so refunding the voucher releases it; after the item and stock (see the lock order).
+      await consumeBudget(tx, rules.budgets, budgetUse, txId);
+    },
   });
   return { ...posted, voucher: (await voucherByTx(db, posted.txId))! };
 }

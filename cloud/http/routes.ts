@@ -121,7 +121,7 @@ export function registerRoutes(app: FastifyInstance, ledger: Ledger, db: Databas
       const result = await ledger.bindCard({ ...request.body, memberId: request.params.memberId, actor: operatorActor(request) });
       const { cardUid, cardNumber } = result.member;
       const masked = { card: maskCardUid(cardUid), ...(cardNumber === undefined ? {} : { cardNumber: maskCardNumber(cardNumber) }) };
-      request.log.info({ memberId: request.params.memberId, ...masked }, 'card bound');
+      request.log.info({ memberId: request.params.memberId, ...masked, type: request.body.type ?? 'personal' }, 'card bound');
       return reply.status(result.alreadyBound ? 200 : 201).send(result);
     },
   );

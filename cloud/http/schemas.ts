@@ -14,9 +14,16 @@ const MemberId = MemberSnapshot.properties.memberId;
 /** A region or store code (cloud/org/structure.ts). */
 export const orgCode = (description: string) => Type.String({ pattern: ORG_CODE_PATTERN, description });
 
-/** A member as the hub shows it: the kiosk snapshot, with no cardUid while the member has no card. */
+/**
+ * A member as the hub shows it: the kiosk snapshot, with no cardUid while the member has no card, and the home
+ * store (REST only: kiosks get the MQTT MemberSnapshot, which has no home store — see toSnapshot).
+ */
 export const Member = Type.Object(
-  { ...MemberSnapshot.properties, cardUid: Type.Optional(MemberSnapshot.properties.cardUid) },
+  {
+    ...MemberSnapshot.properties,
+    cardUid: Type.Optional(MemberSnapshot.properties.cardUid),
+    homeStoreId: Type.Optional(orgCode("The member's home store, which decides which operators reach them; absent for members registered at HQ")),
+  },
   { ...strict, description: 'A member with balances (fen and points) and a version that grows with every change.' },
 );
 
@@ -55,6 +62,11 @@ export const BindCardBody = Type.Object(
         minLength: 1,
         maxLength: 64,
         description: 'The 16-digit number the card carries (NFC record, magnetic-stripe PAN); "-" and spaces are ignored',
+      }),
+    ),
+    type: Type.Optional(
+      Type.Union([Type.Literal('personal'), Type.Literal('group'), Type.Literal('vip')], {
+        description: 'personal (the default), group or vip; a supplementary card is issued against a primary card at /members/{memberId}/supplementary-cards',
       }),
     ),
   },

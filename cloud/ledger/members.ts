@@ -22,6 +22,7 @@ interface MemberRow {
   card_uid: string | null;
   card_number: string | null;
   tier: string | null;
+  home_store_id: string | null;
 }
 
 /**
@@ -31,7 +32,7 @@ interface MemberRow {
  */
 export async function readMember(q: Queryable, memberId: string, usedCardUid?: string): Promise<MemberView | undefined> {
   const { rows } = await q.query<MemberRow>(
-    `SELECT m.id, m.name, m.version,
+    `SELECT m.id, m.name, m.version, m.home_store_id,
             max(a.balance) FILTER (WHERE a.kind = 'stored_principal') AS principal,
             max(a.balance) FILTER (WHERE a.kind = 'stored_bonus') AS bonus,
             max(a.balance) FILTER (WHERE a.kind = 'points') AS points,
@@ -55,6 +56,7 @@ export async function readMember(q: Queryable, memberId: string, usedCardUid?: s
     tier: row.tier ?? DEFAULT_TIER,
     ...(row.card_uid ? { cardUid: row.card_uid } : {}),
     ...(row.card_number ? { cardNumber: row.card_number } : {}),
+    ...(row.home_store_id ? { homeStoreId: row.home_store_id } : {}),
     balances: { principalFen: row.principal, bonusFen: row.bonus, points: row.points },
     version: row.version,
     asOf: new Date().toISOString(),
@@ -116,7 +118,8 @@ const BINDABLE_TYPES: readonly string[] = ['personal', 'group', 'vip'] satisfies
  * Binds a card (and its card number, if given) to a member. Binding a card the member already holds
  * changes nothing (so a retried request is harmless); a card, or a card number, held by someone else is
  * refused, and so is a number different from the one the card was bound with — a card's number identifies
- * it as much as its UID does. A new card bumps the member's version, because kiosks cache the snapshot by card.
+ * it as much as its UID does — or a type other than the card's (changing a card's type is not a rebind).
+ * A new card bumps the member's version, because kiosks cache the snapshot by card.
  */
 export async function bindCard(db: Database, input: BindCardInput): Promise<{ member: MemberSnapshot; alreadyBound: boolean }> {
   const memberId = memberIdOf(input.memberId);
@@ -136,16 +139,19 @@ export async function bindCard(db: Database, input: BindCardInput): Promise<{ me
       [cardUid, cardNumber ?? null, memberId, type, actor.type, actor.id],
     );
     const alreadyBound = inserted.rows.length === 0;
-    if (alreadyBound) await assertSameBinding(tx, { memberId, cardUid, cardNumber });
+    if (alreadyBound) await assertSameBinding(tx, { memberId, cardUid, cardNumber, type: input.type });
     else await tx.query('UPDATE members SET version = version + 1, updated_at = now() WHERE id = $1', [memberId]);
     return { member: toSnapshot((await readMember(tx, memberId, cardUid))!), alreadyBound };
   });
 }
 
 /** A bind that inserted nothing is harmless only when it repeats the existing binding exactly. */
-async function assertSameBinding(tx: Queryable, wanted: { memberId: string; cardUid: string; cardNumber: string | undefined }): Promise<void> {
-  const { rows } = await tx.query<{ member_id: string; card_number: string | null }>(
-    'SELECT member_id, card_number FROM cards WHERE uid = $1',
+async function assertSameBinding(
+  tx: Queryable,
+  wanted: { memberId: string; cardUid: string; cardNumber: string | undefined; type: CardType | undefined },
+): Promise<void> {
+  const { rows } = await tx.query<{ member_id: string; card_number: string | null; type: CardType }>(
+    'SELECT member_id, card_number, type FROM cards WHERE uid = $1',
     [wanted.cardUid],
   );
   const card = rows[0];
@@ -162,6 +168,10 @@ async function assertSameBinding(tx: Queryable, wanted: { memberId: string; card
       'CARD_ALREADY_BOUND',
       `Card ${maskCardUid(wanted.cardUid)} is already bound to this member ${bound}, not ${maskCardNumber(wanted.cardNumber)}.`,
     );
+  }
+  // Without a type the request repeats the binding whatever the card's type (like a rebind without a number).
+  if (wanted.type !== undefined && wanted.type !== card.type) {
+    throw new LedgerError('CARD_ALREADY_BOUND', `Card ${maskCardUid(wanted.cardUid)} is already bound to this member as a ${card.type} card, not ${wanted.type}.`);
   }
 }
 

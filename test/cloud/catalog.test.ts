@@ -13,6 +13,8 @@ import { buildHttpApp } from '../../cloud/http/app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import type { Actor } from '../../cloud/ledger/types.ts';
 import { createLogger } from '../../shared/logger.ts';
+import type { BudgetCap } from '../../shared/rules/budget.ts';
+import { DEFAULT_PROGRAM_RULES } from '../../shared/rules/program.ts';
 import { DEFAULT_TIER_RULES } from '../../shared/rules/tiers.ts';
 import { VOUCHER_CODE_ALPHABET, normalizeVoucherCode, verifyVoucher } from '../../shared/rules/voucher.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
@@ -24,7 +26,8 @@ const databases = useDatabases();
 // The hub reads its voucher key from HUB_VOUCHER_SIGNING_KEY (loadVoucherSigningKey, tested below) and hands it to the API; the tests sign and verify with the same one.
 const PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const voucherKey = parseVoucherSigningKey(PEM);
-const rules: CatalogRules = { tiers: DEFAULT_TIER_RULES, spendingOrder: 'principal_first' };
+// The default program has no spend caps, so redemptions here are not limited by a points budget unless a test says so.
+const rules: CatalogRules = { tiers: DEFAULT_TIER_RULES, spendingOrder: 'principal_first', budgets: DEFAULT_PROGRAM_RULES.budgets };
 const SYSTEM: Actor = { type: 'system', id: 'catalog-test' };
 const XUHUI = 'sh-xuhui';
 const JINGAN = 'sh-jingan';
@@ -85,6 +88,20 @@ async function counts(db: Database) {
             (SELECT count(*)::int FROM catalog_item_audit) AS audit`,
   );
   return rows[0]!;
+}
+
+/** The catalog rules with only these 'spend' caps (Shanghai calendar). */
+function withSpendCaps(...caps: Array<Pick<BudgetCap, 'scope' | 'period' | 'limitPoints'>>): CatalogRules {
+  return { ...rules, budgets: { timeZone: 'Asia/Shanghai', alertPercents: [80, 100], caps: caps.map((cap) => ({ ...cap, direction: 'spend' })) } };
+}
+
+/** Points a member or store has spent against its budget in a period ('YYYY-MM-DD' or 'YYYY-MM'). */
+async function spendUsed(db: Database, subjectId: string, periodKey: string): Promise<number> {
+  const { rows } = await db.query<{ used: string | number }>(
+    `SELECT used FROM points_budget_usage WHERE subject_id = $1 AND direction = 'spend' AND period_key = $2`,
+    [subjectId, periodKey],
+  );
+  return Number(rows[0]?.used ?? 0);
 }
 
 const codeOf = (reply: LightMyRequestResponse) => (reply.json() as { error: { code: string } }).error.code;
@@ -472,6 +489,91 @@ describe('catalog on pglite', () => {
     });
   });
 
+  describe('points budget (spend)', () => {
+    const redeemWith = (capped: CatalogRules, memberId: string, itemId: string, iso: string, storeId = XUHUI, idempotencyKey = key('budget')) =>
+      redeem({ db: world.db, voucherKey, rules: capped }, { idempotencyKey, memberId, itemId, storeId, actor: SYSTEM, at: new Date(iso) });
+
+    it("a member's daily spend cap: up to the cap exactly, then BUDGET_EXCEEDED with nothing changed; a new local day starts afresh", async () => {
+      const capped = withSpendCaps({ scope: 'member', period: 'day', limitPoints: 1_000 });
+      const latte = await api.item({ price: { kind: 'points', points: 400 } });
+      const cookie = await api.item({ nameZh: '曲奇', nameEn: 'Cookie', price: { kind: 'points', points: 200 } });
+      const memberId = await api.member({ points: 5_000 });
+      const lastInstant = '2026-08-03T23:59:59.999+08:00';
+      await redeemWith(capped, memberId, latte.id, '2026-08-03T00:00:00+08:00');
+      const retryKey = key('budget');
+      const second = await redeemWith(capped, memberId, latte.id, lastInstant, XUHUI, retryKey);
+
+      const before = await counts(world.db);
+      await expect(redeemWith(capped, memberId, latte.id, lastInstant)).rejects.toMatchObject({
+        code: 'BUDGET_EXCEEDED',
+        message:
+          '您今日的积分兑换额度还剩 200 分（上限 1000 分），兑换「拿铁」需要 400 分，未作任何更改 / ' +
+          `The member's points spending budget for this day has 200 of 1000 points left, but "Latte" needs 400; nothing was changed`,
+      });
+      expect(await counts(world.db)).toEqual(before);
+      expect([await points(memberId), await spendUsed(world.db, memberId, '2026-08-03')]).toEqual([4_200, 800]);
+      // A retry of a redemption that went through still gets its voucher, whatever the budget says now.
+      expect(await redeemWith(capped, memberId, latte.id, lastInstant, XUHUI, retryKey)).toMatchObject({ replay: true, txId: second.txId, voucher: second.voucher });
+
+      // Exactly up to the cap is allowed.
+      await redeemWith(capped, memberId, cookie.id, lastInstant);
+      expect(await spendUsed(world.db, memberId, '2026-08-03')).toBe(1_000);
+      // 16:00Z on 3 August is already 4 August in Shanghai: a new day's budget.
+      await redeemWith(capped, memberId, latte.id, '2026-08-03T16:00:00Z');
+      expect([await points(memberId), await spendUsed(world.db, memberId, '2026-08-04')]).toEqual([3_600, 400]);
+      await expectLedgerConsistent(world.db);
+    });
+
+    it("a store's monthly spend cap counts every member there; refunding a voucher gives its points back to both budgets", async () => {
+      const capped = withSpendCaps({ scope: 'member', period: 'day', limitPoints: 10_000 }, { scope: 'store', period: 'month', limitPoints: 1_000 });
+      const item = await api.item({ price: { kind: 'points', points: 400 } });
+      const [first, second, third] = [await api.member({ points: 1_000 }), await api.member({ points: 1_000 }), await api.member({ points: 1_000 })];
+      const at = '2026-09-15T12:00:00+08:00';
+      const firstRedemption = await redeemWith(capped, first!, item.id, at, JINGAN);
+      await redeemWith(capped, second!, item.id, at, JINGAN);
+
+      const before = await counts(world.db);
+      await expect(redeemWith(capped, third!, item.id, at, JINGAN)).rejects.toMatchObject({
+        code: 'BUDGET_EXCEEDED',
+        message:
+          '本店本月的积分兑换额度还剩 200 分（上限 1000 分），兑换「拿铁」需要 400 分，未作任何更改 / ' +
+          `This store's points spending budget for this month has 200 of 1000 points left, but "Latte" needs 400; nothing was changed`,
+      });
+      expect(await counts(world.db)).toEqual(before);
+      expect([await points(third!), await spendUsed(world.db, third!, '2026-09-15'), await spendUsed(world.db, JINGAN, '2026-09')]).toEqual([1_000, 0, 800]);
+
+      // Refunded (today, in another period): the September counters get the 400 points back, once.
+      const { refund } = await refundVoucher(world.db, { code: firstRedemption.voucher.code, idempotencyKey: key('ref'), actor: SYSTEM, reason: 'changed mind' });
+      expect([await spendUsed(world.db, first!, '2026-09-15'), await spendUsed(world.db, JINGAN, '2026-09')]).toEqual([0, 400]);
+      const { rows } = await world.db.query('SELECT scope, released_by_tx_id FROM points_budget_consumptions WHERE tx_id = $1 ORDER BY scope', [firstRedemption.txId]);
+      expect(rows).toEqual([{ scope: 'member', released_by_tx_id: refund.txId }, { scope: 'store', released_by_tx_id: refund.txId }]);
+      await redeemWith(capped, third!, item.id, at, JINGAN);
+      expect([await points(third!), await spendUsed(world.db, JINGAN, '2026-09')]).toEqual([600, 800]);
+      await expectLedgerConsistent(world.db);
+    });
+
+    it('over REST the published program rules apply: past the spend cap a redemption is 409 BUDGET_EXCEEDED and changes nothing', async () => {
+      const admin = world.org.tokens.hq.admin;
+      const published = (await api.call('GET', '/program/rules', admin)).json().rules;
+      const spendCap = { scope: 'member', direction: 'spend', period: 'day', limitPoints: 600 };
+      const capped = { ...published, budgets: { ...published.budgets, caps: [...published.budgets.caps, spendCap] } };
+      expect((await api.call('PUT', '/program/rules', admin, { rules: capped, reason: 'daily spend cap' })).statusCode).toBe(201);
+      try {
+        const item = await api.item();
+        const memberId = await api.member({ points: 2_000 });
+        expect((await api.redeem(memberId, item.id)).statusCode).toBe(201);
+        const before = await counts(world.db);
+        const refused = await api.redeem(memberId, item.id);
+        expect([refused.statusCode, codeOf(refused)]).toEqual([409, 'BUDGET_EXCEEDED']);
+        expect(refused.json().error.message).toMatch(/^您今日的积分兑换额度还剩 100 分.* \/ The member's points spending budget for this day has 100 of 600 points left/);
+        expect(await counts(world.db)).toEqual(before);
+        expect(await points(memberId)).toBe(1_500);
+      } finally {
+        expect((await api.call('PUT', '/program/rules', admin, { rules: published, reason: 'spend cap lifted' })).statusCode).toBe(201);
+      }
+    });
+  });
+
   it('every catalog route is in the OpenAPI document with the catalog tag', async () => {
     const doc = (await world.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[]; summary?: string }>> };
     const catalogPaths = Object.entries(doc.paths).filter(([path]) => /catalog|voucher/.test(path));
@@ -542,6 +644,21 @@ describe.each(BACKENDS)('concurrency on %s', (backend) => {
     const refused = replies.filter((r) => r.statusCode === 409);
     expect(refused.map(codeOf)).toEqual(Array(8).fill('REDEMPTION_LIMIT_REACHED'));
     expect((await world.ledger.getMember(memberId)).balances.points).toBe(9_000);
+  });
+
+  it("a store's spend cap under concurrency: 10 buyers, room for 3 redemptions → exactly 3 vouchers, the budget ends at its cap", async () => {
+    const item = await api.item({ stock: null });
+    const capped = withSpendCaps({ scope: 'store', period: 'day', limitPoints: 1_500 });
+    const members = await Promise.all(Array.from({ length: 10 }, () => api.member({ points: 500 })));
+    const at = new Date('2026-10-01T12:00:00+08:00');
+    const results = await Promise.allSettled(
+      members.map((memberId) => redeem({ db: world.db, voucherKey, rules: capped }, { idempotencyKey: key('race'), memberId, itemId: item.id, storeId: XUHUI, actor: SYSTEM, at })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    const { rows } = await world.db.query<{ vouchers: number }>('SELECT count(*)::int AS vouchers FROM vouchers WHERE item_id = $1', [item.id]);
+    expect([rows[0]!.vouchers, await spendUsed(world.db, XUHUI, '2026-10-01')]).toEqual([3, 1_500]);
+    await expectLedgerConsistent(world.db);
   });
 
   it('two cashiers writing off the same voucher at once: exactly one succeeds', async () => {

@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
+import { Ledger, toSnapshot } from '../../cloud/ledger/index.ts';
+import { decodePayload } from '../../shared/contract/decode.ts';
+import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
@@ -150,6 +153,68 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(await rowCounts(db)).toEqual(before);
   });
 
+  it('binds a card as personal (the default), group or vip; a rebind may not change the type; any other type is 400 and changes nothing', async () => {
+    const { memberId, cardUid: plain } = await memberWithBalance(0);
+    const typeOf = async (cardUid: string) => (await get(`/cards/${cardUid}`)).json().type;
+    expect(await typeOf(plain)).toBe('personal');
+    for (const type of ['personal', 'group', 'vip'] as const) {
+      const cardUid = newCardUid();
+      const bound = await post(`/members/${memberId}/cards`, { cardUid, type });
+      expect([bound.statusCode, bound.json()]).toEqual([201, { alreadyBound: false, member: expect.objectContaining({ memberId, cardUid }) }]);
+      expect(await typeOf(cardUid)).toBe(type);
+      expect((await post(`/members/${memberId}/cards`, { cardUid, type })).statusCode).toBe(200);
+    }
+    expect(log.lines.join('')).toContain('"type":"vip","msg":"card bound"');
+
+    const vip = newCardUid();
+    expect((await post(`/members/${memberId}/cards`, { cardUid: vip, type: 'vip' })).statusCode).toBe(201);
+    const before = await rowCounts(db);
+    const version = (await get(`/members/${memberId}`)).json().version;
+    // Without a type a rebind repeats the binding; with another type it is refused.
+    expect((await post(`/members/${memberId}/cards`, { cardUid: vip })).statusCode).toBe(200);
+    const retyped = await post(`/members/${memberId}/cards`, { cardUid: vip, type: 'group' });
+    expect([retyped.statusCode, retyped.json().error.code]).toEqual([409, 'CARD_ALREADY_BOUND']);
+    expect(retyped.json().error.message).toMatch(/already bound to this member as a vip card, not group/);
+    for (const type of ['supplementary', 'VIP', 'gold', '', null, 1, ['vip']]) {
+      const reply = await post(`/members/${memberId}/cards`, { cardUid: newCardUid(), type });
+      expect({ type, status: reply.statusCode, code: reply.json().error.code }).toEqual({ type, status: 400, code: 'VALIDATION_FAILED' });
+      expect(reply.json().error.message).toMatch(/type/);
+    }
+    expect(await rowCounts(db)).toEqual(before);
+    expect((await get(`/members/${memberId}`)).json().version).toBe(version);
+    expect(await typeOf(vip)).toBe('vip');
+  });
+
+  it("shows a member's home store over REST but never in the kiosk snapshot, which stays exactly as it was", async () => {
+    const xuhui = org.stores.xuhui.storeId;
+    const created = await post('/members', { name: 'Li Lei' });
+    expect(created.json()).toMatchObject({ homeStoreId: xuhui });
+    const { memberId } = created.json();
+    const cardUid = newCardUid();
+    const bound = await post(`/members/${memberId}/cards`, { cardUid });
+    expect(bound.json().member).not.toHaveProperty('homeStoreId');
+    expect((await get(`/members/${memberId}`)).json()).toMatchObject({ memberId, cardUid, homeStoreId: xuhui });
+    const topUp = await post(`/members/${memberId}/topups`, { idempotencyKey: key(), amountFen: 1_000 });
+    expect(topUp.json().member).toMatchObject({ homeStoreId: xuhui, balances: { principalFen: 1_000 } });
+    expect((await get(`/members/${memberId}/statement`)).statusCode).toBe(200);
+
+    // Kiosks get the MQTT MemberSnapshot (card lookups, acks, member updates): the same fields, in the same order.
+    const ledger = new Ledger(db);
+    const snapshotKeys = ['memberId', 'displayName', 'tier', 'cardUid', 'balances', 'version', 'asOf'];
+    for (const snapshot of [(await get(`/cards/${cardUid}/member`)).json(), await ledger.findMemberByCard(cardUid), toSnapshot(await ledger.getMember(memberId))]) {
+      expect(Object.keys(snapshot)).toEqual(snapshotKeys);
+      expect(decodePayload(MemberSnapshot, JSON.stringify(snapshot)).ok).toBe(true);
+    }
+    expect(decodePayload(MemberSnapshot, JSON.stringify(topUp.json().member)).ok).toBe(false);
+
+    // A member without a home store (registered before stores existed) has none in the view.
+    const legacy = await ledger.createMember({ name: 'Han Meimei', actor: { type: 'system', id: 'http-test' } });
+    expect(legacy).not.toHaveProperty('homeStoreId');
+    const viaHq = await app.inject({ method: 'GET', url: `/api/v1/members/${legacy.memberId}`, headers: bearer(org.tokens.hq.admin) });
+    expect(viaHq.statusCode).toBe(200);
+    expect(viaHq.json()).not.toHaveProperty('homeStoreId');
+  });
+
   it('refuses malformed requests with a clear error naming the problem, and changes nothing', async () => {
     const { memberId } = await memberWithBalance(1_000);
     const unknownMember = '01900000-0000-7000-8000-000000000000';
@@ -261,7 +326,11 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     );
     const bindCardBody = reply.json().paths['/api/v1/members/{memberId}/cards'].post.requestBody.content['application/json'].schema;
     expect(bindCardBody.properties).toHaveProperty('cardNumber');
+    expect(bindCardBody.properties.type.anyOf.flatMap((option: { enum: string[] }) => option.enum)).toEqual(['personal', 'group', 'vip']);
     expect(bindCardBody.required).toEqual(['cardUid']);
+    const member = reply.json().paths['/api/v1/members/{memberId}'].get.responses['200'].content['application/json'].schema;
+    expect(member.properties).toHaveProperty('homeStoreId');
+    expect(member.required).not.toContain('homeStoreId');
     expect(reply.json().components.securitySchemes.operatorToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(reply.json().paths['/api/v1/health'].get.security).toEqual([]);
     expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
