@@ -1,8 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hubConfigFromEnv } from '../../cloud/config.ts';
-import type { Database } from '../../cloud/db/database.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import { deactivateOperator, ensureBootstrapAdmin } from '../../cloud/org/operators.ts';
@@ -10,31 +8,21 @@ import type { Role } from '../../cloud/org/principal.ts';
 import { auditTrail } from '../../cloud/org/audit.ts';
 import { ConfigError } from '../../shared/config-env.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
-import { bearer, seedOrg, type ScopeKey, type SeededOrg } from '../helpers/org.ts';
+import { bearer, type ScopeKey } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
 
 const databases = useDatabases();
 const SYSTEM = { type: 'system', id: 'test' } as const;
 
 describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
-  let db: Database;
-  let app: FastifyInstance;
-  let org: SeededOrg;
   const log = capturedLogger();
-
-  beforeAll(async () => {
-    db = await databases.open(backend);
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: log.logger });
-  });
-  afterAll(() => app.close());
-
-  const send = (method: 'GET' | 'POST', url: string, token?: string, payload?: object) =>
-    app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: token ? bearer(token) : {} });
+  const rest = useRestApi(() => databases.open(backend), { logger: log.logger });
+  const { send } = rest;
 
   /** A member registered at a store by that store's manager, with a card (and number) and ¥100 on it. */
   async function memberAt(store: 'xuhui' | 'jingan' | 'tianhe') {
-    const token = org.tokens[store].manager;
+    const token = rest.org.tokens[store].manager;
     const member = (await send('POST', '/members', token, { name: `Member of ${store}` })).json();
     const cardUid = newCardUid();
     const cardNumber = newCardNumber();
@@ -56,34 +44,34 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
       ['too short to be a token', bearer('abc'), /not recognised/],
       ['deactivated operator', bearer(deactivated), /deactivated/],
     ];
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     for (const [label, headers, message] of cases) {
       for (const reply of [
-        await app.inject({ method: 'POST', url: topups, payload: body, headers }),
-        await app.inject({ method: 'POST', url: topups, payload: { amountFen: 'not even valid' }, headers }),
-        await app.inject({ method: 'GET', url: `/api/v1/members/${memberId}`, headers }),
-        await app.inject({ method: 'GET', url: '/api/v1/no-such-route', headers }),
+        await rest.app.inject({ method: 'POST', url: topups, payload: body, headers }),
+        await rest.app.inject({ method: 'POST', url: topups, payload: { amountFen: 'not even valid' }, headers }),
+        await rest.app.inject({ method: 'GET', url: `/api/v1/members/${memberId}`, headers }),
+        await rest.app.inject({ method: 'GET', url: '/api/v1/no-such-route', headers }),
       ]) {
         expect({ label, status: reply.statusCode, code: reply.json().error.code }).toEqual({ label, status: 401, code: 'UNAUTHENTICATED' });
         expect(reply.json().error.message, label).toMatch(message);
         expect(reply.headers['www-authenticate']).toMatch(/^Bearer/);
       }
     }
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
   });
 
   async function seedOperatorToDeactivate(): Promise<string> {
-    const token = org.tokens.south.cashier;
-    await deactivateOperator(db, org.operatorIds.south.cashier, SYSTEM, 'left the company');
+    const token = rest.org.tokens.south.cashier;
+    await deactivateOperator(rest.db, rest.org.operatorIds.south.cashier, SYSTEM, 'left the company');
     return token;
   }
 
   it('keeps /health and /docs public; a signed-in operator gets no WWW-Authenticate', async () => {
-    expect((await app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
-    const me = await send('GET', '/me', org.tokens.east.manager);
+    expect((await rest.app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
+    expect((await rest.app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
+    const me = await send('GET', '/me', rest.org.tokens.east.manager);
     expect(me.statusCode).toBe(200);
-    expect(me.json()).toEqual({ operatorId: org.operatorIds.east.manager, name: 'east manager', role: 'manager', scope: { level: 'region', id: 'east' } });
+    expect(me.json()).toEqual({ operatorId: rest.org.operatorIds.east.manager, name: 'east manager', role: 'manager', scope: { level: 'region', id: 'east' } });
     expect(me.headers['www-authenticate']).toBeUndefined();
   });
 
@@ -115,7 +103,7 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
       for (const [store, member] of Object.entries(members) as Array<[keyof typeof members, (typeof members)['xuhui']]>) {
         for (const [label, call, okStatus] of routes) {
           // Region-scoped operators act for no particular store: their movements name none (settlement shows it unattributed).
-          const reply = await call(member, org.tokens[scope].manager);
+          const reply = await call(member, rest.org.tokens[scope].manager);
           outcomes.push(`${scope} → ${store} ${label}: ${reply.statusCode} ${reply.statusCode >= 400 ? reply.json().error.code : ''}`);
           const allowed = reach[scope].includes(store);
           expected.push(`${scope} → ${store} ${label}: ${allowed ? okStatus : 403} ${allowed ? '' : 'FORBIDDEN'}`);
@@ -128,80 +116,80 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
   it('limits member routes by role: technicians see no members, cashiers cannot grant points', async () => {
     const { memberId } = await memberAt('xuhui');
     const byRole = async (role: Role) => ({
-      read: (await send('GET', `/members/${memberId}`, org.tokens.xuhui[role])).statusCode,
-      topUp: (await send('POST', `/members/${memberId}/topups`, org.tokens.xuhui[role], { idempotencyKey: key(), amountFen: 100 })).statusCode,
-      points: (await send('POST', `/members/${memberId}/points-adjustments`, org.tokens.xuhui[role], { idempotencyKey: key(), points: 5, reason: 'x' }))
+      read: (await send('GET', `/members/${memberId}`, rest.org.tokens.xuhui[role])).statusCode,
+      topUp: (await send('POST', `/members/${memberId}/topups`, rest.org.tokens.xuhui[role], { idempotencyKey: key(), amountFen: 100 })).statusCode,
+      points: (await send('POST', `/members/${memberId}/points-adjustments`, rest.org.tokens.xuhui[role], { idempotencyKey: key(), points: 5, reason: 'x' }))
         .statusCode,
-      register: (await send('POST', '/members', org.tokens.xuhui[role], { name: 'New' })).statusCode,
+      register: (await send('POST', '/members', rest.org.tokens.xuhui[role], { name: 'New' })).statusCode,
     });
     expect(await byRole('admin')).toEqual({ read: 200, topUp: 201, points: 201, register: 201 });
     expect(await byRole('manager')).toEqual({ read: 200, topUp: 201, points: 201, register: 201 });
     expect(await byRole('cashier')).toEqual({ read: 200, topUp: 201, points: 403, register: 201 });
     expect(await byRole('technician')).toEqual({ read: 403, topUp: 403, points: 403, register: 403 });
-    const refused = await send('GET', `/members/${memberId}`, org.tokens.xuhui.technician);
+    const refused = await send('GET', `/members/${memberId}`, rest.org.tokens.xuhui.technician);
     expect(refused.json()).toEqual({ error: { code: 'FORBIDDEN', message: 'This needs the role admin or manager or cashier; you are signed in as technician.' } });
   });
 
   it('registers members at a home store: the operator’s own, or a named one in scope', async () => {
     const homeOf = async (memberId: string) =>
-      (await db.query<{ home_store_id: string | null }>('SELECT home_store_id FROM members WHERE id = $1', [memberId])).rows[0]!.home_store_id;
-    const atOwn = await send('POST', '/members', org.tokens.jingan.cashier, { name: 'Own store' });
+      (await rest.db.query<{ home_store_id: string | null }>('SELECT home_store_id FROM members WHERE id = $1', [memberId])).rows[0]!.home_store_id;
+    const atOwn = await send('POST', '/members', rest.org.tokens.jingan.cashier, { name: 'Own store' });
     expect(atOwn.statusCode).toBe(201);
     expect(await homeOf(atOwn.json().memberId)).toBe('sh-jingan');
-    const byRegion = await send('POST', '/members', org.tokens.east.cashier, { name: 'Region pick', storeId: 'sh-xuhui' });
+    const byRegion = await send('POST', '/members', rest.org.tokens.east.cashier, { name: 'Region pick', storeId: 'sh-xuhui' });
     expect(byRegion.statusCode).toBe(201);
     expect(await homeOf(byRegion.json().memberId)).toBe('sh-xuhui');
 
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     const refusals: Array<[string, string, object, number, string, RegExp]> = [
-      ['another store', org.tokens.jingan.cashier, { name: 'X', storeId: 'sh-xuhui' }, 403, 'FORBIDDEN', /outside your scope \(store "sh-jingan"\)/],
-      ['another region', org.tokens.east.cashier, { name: 'X', storeId: 'gz-tianhe' }, 403, 'FORBIDDEN', /outside your scope \(region "east"\)/],
-      ['HQ without a store', org.tokens.hq.cashier, { name: 'X' }, 400, 'INVALID_INPUT', /storeId is required/],
-      ['unknown store', org.tokens.hq.cashier, { name: 'X', storeId: 'nowhere' }, 404, 'STORE_NOT_FOUND', /nowhere/],
-      ['malformed store', org.tokens.hq.cashier, { name: 'X', storeId: 'Not A Code' }, 400, 'VALIDATION_FAILED', /storeId/],
+      ['another store', rest.org.tokens.jingan.cashier, { name: 'X', storeId: 'sh-xuhui' }, 403, 'FORBIDDEN', /outside your scope \(store "sh-jingan"\)/],
+      ['another region', rest.org.tokens.east.cashier, { name: 'X', storeId: 'gz-tianhe' }, 403, 'FORBIDDEN', /outside your scope \(region "east"\)/],
+      ['HQ without a store', rest.org.tokens.hq.cashier, { name: 'X' }, 400, 'INVALID_INPUT', /storeId is required/],
+      ['unknown store', rest.org.tokens.hq.cashier, { name: 'X', storeId: 'nowhere' }, 404, 'STORE_NOT_FOUND', /nowhere/],
+      ['malformed store', rest.org.tokens.hq.cashier, { name: 'X', storeId: 'Not A Code' }, 400, 'VALIDATION_FAILED', /storeId/],
     ];
     for (const [label, token, body, status, code, message] of refusals) {
       const reply = await send('POST', '/members', token, body);
       expect({ label, status: reply.statusCode, code: reply.json().error.code }).toEqual({ label, status, code });
       expect(reply.json().error.message).toMatch(message);
     }
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
   });
 
   it('refuses a movement at a store outside the operator’s scope, even for a member they may serve', async () => {
     const { memberId } = await memberAt('xuhui');
-    const before = await rowCounts(db);
-    const reply = await send('POST', `/members/${memberId}/topups`, org.tokens.east.cashier, { idempotencyKey: key(), amountFen: 100, storeId: 'gz-tianhe' });
+    const before = await rowCounts(rest.db);
+    const reply = await send('POST', `/members/${memberId}/topups`, rest.org.tokens.east.cashier, { idempotencyKey: key(), amountFen: 100, storeId: 'gz-tianhe' });
     expect(reply.statusCode).toBe(403);
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
   });
 
   it('attributes every change to the operator who made it', async () => {
-    const created = (await send('POST', '/members', org.tokens.xuhui.cashier, { name: 'Audited' })).json();
-    await send('POST', `/members/${created.memberId}/topups`, org.tokens.xuhui.cashier, { idempotencyKey: key(), amountFen: 500 });
-    const member = await db.query('SELECT created_by_type, created_by_id FROM members WHERE id = $1', [created.memberId]);
-    expect(member.rows[0]).toEqual({ created_by_type: 'operator', created_by_id: org.operatorIds.xuhui.cashier });
-    const entries = (await send('GET', `/members/${created.memberId}/statement`, org.tokens.xuhui.cashier)).json().entries;
-    expect(entries[0].actor).toEqual({ type: 'operator', id: org.operatorIds.xuhui.cashier });
+    const created = (await send('POST', '/members', rest.org.tokens.xuhui.cashier, { name: 'Audited' })).json();
+    await send('POST', `/members/${created.memberId}/topups`, rest.org.tokens.xuhui.cashier, { idempotencyKey: key(), amountFen: 500 });
+    const member = await rest.db.query('SELECT created_by_type, created_by_id FROM members WHERE id = $1', [created.memberId]);
+    expect(member.rows[0]).toEqual({ created_by_type: 'operator', created_by_id: rest.org.operatorIds.xuhui.cashier });
+    const entries = (await send('GET', `/members/${created.memberId}/statement`, rest.org.tokens.xuhui.cashier)).json().entries;
+    expect(entries[0].actor).toEqual({ type: 'operator', id: rest.org.operatorIds.xuhui.cashier });
   });
 
   it('lets only HQ reach a member without a home store (registered before stores existed)', async () => {
-    const legacy = await new Ledger(db).createMember({ name: 'Legacy', actor: SYSTEM });
-    expect((await send('GET', `/members/${legacy.memberId}`, org.tokens.hq.cashier)).statusCode).toBe(200);
+    const legacy = await new Ledger(rest.db).createMember({ name: 'Legacy', actor: SYSTEM });
+    expect((await send('GET', `/members/${legacy.memberId}`, rest.org.tokens.hq.cashier)).statusCode).toBe(200);
     for (const scope of ['east', 'xuhui'] as const) {
-      const reply = await send('GET', `/members/${legacy.memberId}`, org.tokens[scope].manager);
+      const reply = await send('GET', `/members/${legacy.memberId}`, rest.org.tokens[scope].manager);
       expect(reply.statusCode).toBe(403);
       expect(reply.json().error.message).toMatch(/no home store/);
     }
   });
 
   it('never logs a token, and names the operator on the request log lines', async () => {
-    await send('GET', '/me', org.tokens.hq.admin);
+    await send('GET', '/me', rest.org.tokens.hq.admin);
     await send('GET', '/me', 'mko_' + 'y'.repeat(43));
     const logs = log.lines.join('');
-    expect(logs).toContain(org.operatorIds.hq.admin);
+    expect(logs).toContain(rest.org.operatorIds.hq.admin);
     expect(logs).not.toContain('y'.repeat(43));
-    for (const token of Object.values(org.tokens).flatMap((byRole) => Object.values(byRole))) {
+    for (const token of Object.values(rest.org.tokens).flatMap((byRole) => Object.values(byRole))) {
       expect(logs).not.toContain(token);
       expect(logs).not.toContain(token.slice(4, 20));
     }

@@ -2,12 +2,9 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CardService, type CardChangeInput, type StatusAction } from '../../cloud/cards/card-service.ts';
 import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
@@ -16,7 +13,7 @@ import { Ledger, type Actor } from '../../cloud/ledger/index.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import { CARD_ACTIONS, CARD_STATUSES, type CardAction, type CardStatus } from '../../shared/rules/cards.ts';
 import { TestHub } from '../helpers/hub.ts';
-import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases } from './support.ts';
 
 const manager: Actor = { type: 'operator', id: 'manager-1' };
@@ -256,8 +253,9 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
       const number = newCardNumber();
       const { memberId, cardUid } = await memberWithCard({ topUpFen: 5_000, cardNumber: number });
       await cards.changeStatus('report_loss', change(cardUid));
-      for (const lookup of [ledger.findMemberByCard(cardUid), ledger.findMemberByCardNumber(number)]) {
-        const error = await refusal(lookup);
+      // Each lookup starts only when awaited: a refusal created earlier would be an unhandled rejection meanwhile.
+      for (const lookup of [() => ledger.findMemberByCard(cardUid), () => ledger.findMemberByCardNumber(number)]) {
+        const error = await refusal(lookup());
         expect(error.code).toBe('CARD_LOST');
         expect(error.message).toBe('此卡已挂失，请联系门店 / This card is reported lost, please ask staff');
       }
@@ -367,22 +365,11 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
 });
 
 describe('card routes (REST, PGlite)', () => {
-  let db: Database;
-  let app: FastifyInstance;
-  let org: SeededOrg;
-
-  beforeAll(async () => {
-    db = await databases.open('pglite');
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
-  });
-  afterAll(() => app.close());
-
-  const call = (method: 'GET' | 'POST' | 'DELETE', url: string, token: string | undefined, payload?: object) =>
-    app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: token ? bearer(token) : {} });
+  const rest = useRestApi(() => databases.open('pglite'));
+  const { send: call } = rest;
 
   async function memberWithCard(amountFen: number) {
-    const manager = org.tokens.xuhui.manager;
+    const manager = rest.org.tokens.xuhui.manager;
     const member = (await call('POST', '/members', manager, { name: 'Li Lei' })).json();
     const cardUid = newCardUid();
     expect((await call('POST', `/members/${member.memberId}/cards`, manager, { cardUid })).statusCode).toBe(201);
@@ -393,45 +380,45 @@ describe('card routes (REST, PGlite)', () => {
   it('report loss → the kiosk lookup refuses the card; a cashier cancels the loss; every change names the operator and reason', async () => {
     const { cardUid, memberId } = await memberWithCard(5_000);
     const body = { idempotencyKey: key(), reason: '会员电话挂失 member phoned' };
-    const lost = await call('POST', `/cards/${cardUid}/loss`, org.tokens.xuhui.cashier, body);
+    const lost = await call('POST', `/cards/${cardUid}/loss`, rest.org.tokens.xuhui.cashier, body);
     expect(lost.statusCode).toBe(201);
     expect(lost.json()).toMatchObject({ replay: false, card: { cardUid, status: 'lost' }, member: { memberId } });
-    expect((await call('POST', `/cards/${cardUid}/loss`, org.tokens.xuhui.cashier, body)).statusCode).toBe(200);
+    expect((await call('POST', `/cards/${cardUid}/loss`, rest.org.tokens.xuhui.cashier, body)).statusCode).toBe(200);
 
-    const lookup = await call('GET', `/cards/${cardUid}/member`, org.tokens.xuhui.cashier);
+    const lookup = await call('GET', `/cards/${cardUid}/member`, rest.org.tokens.xuhui.cashier);
     expect(lookup.statusCode).toBe(409);
     expect(lookup.json()).toEqual({ error: { code: 'CARD_LOST', message: '此卡已挂失，请联系门店 / This card is reported lost, please ask staff' } });
 
-    const restored = await call('DELETE', `/cards/${cardUid}/loss`, org.tokens.xuhui.cashier, { idempotencyKey: key(), reason: 'card found' });
+    const restored = await call('DELETE', `/cards/${cardUid}/loss`, rest.org.tokens.xuhui.cashier, { idempotencyKey: key(), reason: 'card found' });
     expect(restored.statusCode).toBe(201);
     expect(restored.json().card.status).toBe('active');
 
-    const events = await call('GET', `/cards/${cardUid}/events`, org.tokens.xuhui.manager);
+    const events = await call('GET', `/cards/${cardUid}/events`, rest.org.tokens.xuhui.manager);
     expect(events.statusCode).toBe(200);
     expect(events.json().events).toMatchObject([
-      { action: 'cancel_loss', fromStatus: 'lost', toStatus: 'active', reason: 'card found', actor: { type: 'operator', id: org.operatorIds.xuhui.cashier } },
-      { action: 'report_loss', fromStatus: 'active', toStatus: 'lost', reason: body.reason, actor: { type: 'operator', id: org.operatorIds.xuhui.cashier } },
+      { action: 'cancel_loss', fromStatus: 'lost', toStatus: 'active', reason: 'card found', actor: { type: 'operator', id: rest.org.operatorIds.xuhui.cashier } },
+      { action: 'report_loss', fromStatus: 'active', toStatus: 'lost', reason: body.reason, actor: { type: 'operator', id: rest.org.operatorIds.xuhui.cashier } },
     ]);
   });
 
   it('roles and scope: a cashier cannot freeze, a technician cannot touch cards, another store gets 403, no token 401', async () => {
     const { cardUid } = await memberWithCard(1_000);
     const body = () => ({ idempotencyKey: key(), reason: 'dispute' });
-    const cashier = await call('POST', `/cards/${cardUid}/freeze`, org.tokens.xuhui.cashier, body());
+    const cashier = await call('POST', `/cards/${cardUid}/freeze`, rest.org.tokens.xuhui.cashier, body());
     expect(cashier.statusCode).toBe(403);
     expect(cashier.json().error.code).toBe('FORBIDDEN');
-    expect((await call('POST', `/cards/${cardUid}/loss`, org.tokens.xuhui.technician, body())).statusCode).toBe(403);
-    expect((await call('POST', `/cards/${cardUid}/freeze`, org.tokens.jingan.manager, body())).statusCode).toBe(403);
-    expect((await call('GET', `/cards/${cardUid}/events`, org.tokens.tianhe.admin)).statusCode).toBe(403);
+    expect((await call('POST', `/cards/${cardUid}/loss`, rest.org.tokens.xuhui.technician, body())).statusCode).toBe(403);
+    expect((await call('POST', `/cards/${cardUid}/freeze`, rest.org.tokens.jingan.manager, body())).statusCode).toBe(403);
+    expect((await call('GET', `/cards/${cardUid}/events`, rest.org.tokens.tianhe.admin)).statusCode).toBe(403);
     expect((await call('POST', `/cards/${cardUid}/freeze`, undefined, body())).statusCode).toBe(401);
-    expect((await call('POST', `/cards/${cardUid}/freeze`, org.tokens.east.manager, body())).statusCode).toBe(201);
-    expect((await call('POST', `/cards/${cardUid}/unfreeze`, org.tokens.hq.admin, body())).statusCode).toBe(201);
+    expect((await call('POST', `/cards/${cardUid}/freeze`, rest.org.tokens.east.manager, body())).statusCode).toBe(201);
+    expect((await call('POST', `/cards/${cardUid}/unfreeze`, rest.org.tokens.hq.admin, body())).statusCode).toBe(201);
   });
 
   it('bad bodies are refused with 400 and change nothing', async () => {
     const { cardUid, memberId } = await memberWithCard(1_000);
-    const before = await snapshot(db, cardUid, memberId);
-    const token = org.tokens.xuhui.manager;
+    const before = await snapshot(rest.db, cardUid, memberId);
+    const token = rest.org.tokens.xuhui.manager;
     const bad: Array<[string, string, object]> = [
       ['POST', `/cards/${cardUid}/loss`, { idempotencyKey: key() }],
       ['POST', `/cards/${cardUid}/loss`, { idempotencyKey: key(), reason: '' }],
@@ -447,12 +434,12 @@ describe('card routes (REST, PGlite)', () => {
       expect([reply.statusCode, url]).toEqual([400, url]);
     }
     expect((await call('POST', `/cards/${newCardUid()}/loss`, token, { idempotencyKey: key(), reason: 'x' })).statusCode).toBe(404);
-    expect(await snapshot(db, cardUid, memberId)).toEqual(before);
+    expect(await snapshot(rest.db, cardUid, memberId)).toEqual(before);
   });
 
   it('replacement and supplementary cards over REST; the fee is charged once on replay', async () => {
     const { cardUid, memberId } = await memberWithCard(10_000);
-    const token = org.tokens.xuhui.cashier;
+    const token = rest.org.tokens.xuhui.cashier;
     const supplementaryUid = newCardUid();
     const issued = await call('POST', `/members/${memberId}/supplementary-cards`, token, {
       idempotencyKey: key(),
@@ -474,11 +461,11 @@ describe('card routes (REST, PGlite)', () => {
     expect(again.json()).toEqual({ ...first.json(), replay: true });
     expect((await call('GET', `/cards/${replace.newCardUid}/member`, token)).json().balances.principalFen).toBe(7_000);
     expect((await call('GET', `/cards/${supplementaryUid}`, token)).json().primaryCardUid).toBe(replace.newCardUid);
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   it('documents every card route in OpenAPI under the "cards" tag', async () => {
-    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const doc = (await rest.app.inject({ method: 'GET', url: '/docs/json' })).json();
     const tagged = Object.entries(doc.paths as Record<string, Record<string, { tags?: string[] }>>).flatMap(([path, ops]) =>
       Object.entries(ops).filter(([, op]) => op.tags?.includes('cards')).map(([method]) => `${method.toUpperCase()} ${path}`),
     );

@@ -1,13 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../cloud/db/database.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { payCheckout } from '../../cloud/checkout/checkout.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
 import type { CheckoutLine, Tenders } from '../../shared/rules/checkout.ts';
-import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, expectLedgerConsistent, key, rowCounts, useDatabases } from './support.ts';
 
 const databases = useDatabases();
@@ -19,24 +15,16 @@ interface Balances {
 }
 
 describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
-  let db: Database;
-  let app: FastifyInstance;
-  let org: SeededOrg;
+  const rest = useRestApi(() => databases.open(backend));
+  const { send } = rest;
   let cashier: string;
   let manager: string;
   const store = 'sh-xuhui';
 
-  beforeAll(async () => {
-    db = await databases.open(backend);
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
-    cashier = org.tokens.xuhui.cashier;
-    manager = org.tokens.xuhui.manager;
+  beforeAll(() => {
+    cashier = rest.org.tokens.xuhui.cashier;
+    manager = rest.org.tokens.xuhui.manager;
   });
-  afterAll(() => app.close());
-
-  const send = (method: 'GET' | 'POST' | 'PUT', url: string, token: string, payload?: object) =>
-    app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: bearer(token) });
 
   const balancesOf = async (memberId: string): Promise<Balances> => (await send('GET', `/members/${memberId}`, manager)).json().balances;
 
@@ -54,7 +42,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
   }
 
   async function couponFor(memberId: string, template: object): Promise<string> {
-    const created = await send('POST', '/coupon-templates', org.tokens.hq.manager, { ...template, reason: 'test coupon' });
+    const created = await send('POST', '/coupon-templates', rest.org.tokens.hq.manager, { ...template, reason: 'test coupon' });
     expect(created.statusCode, created.body).toBe(201);
     const issued = await send('POST', `/members/${memberId}/coupons`, cashier, {
       templateId: created.json().templateId,
@@ -70,7 +58,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
   it('quotes a basket without changing anything', async () => {
     const memberId = await member({ points: 1_000 });
     const code = await couponFor(memberId, manJian);
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     const quote = await send('POST', '/checkout/quote', cashier, {
       memberId,
       storeId: store,
@@ -89,7 +77,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
       payment: { pointsFen: 1_000, pointsSpent: 1_000, cashFen: 8_000, moneyFen: 8_000 },
       pointsEarned: 0,
     });
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
   });
 
   it.each([
@@ -113,7 +101,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     expect(after.balances.points - before.points).toBe(pointsChange);
     expect(await balancesOf(memberId)).toEqual(after.balances);
     expect((await send('GET', `/checkout/${receipt.checkoutId}`, cashier)).json()).toEqual(receipt);
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   it('is idempotent: the same request replays, another request under the same key is refused', async () => {
@@ -169,7 +157,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     expect(twice.statusCode).toBe(409);
     expect(twice.json().error.code).toBe('ALREADY_REFUNDED');
     expect(await balancesOf(memberId)).toEqual(before);
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
 
     // The coupon is usable again.
     const reuse = await send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(10_000)], couponCode: code, payment: { cashFen: 8_000 } });
@@ -190,7 +178,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
   it('refuses a coupon that does not apply, in both languages, and changes nothing', async () => {
     const memberId = await member({ topUpFen: 10_000 });
     const code = await couponFor(memberId, manJian);
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     const refused = await send('POST', '/checkout', cashier, {
       idempotencyKey: key('co'),
       memberId,
@@ -201,7 +189,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error).toEqual({ code: 'COUPON_NOT_APPLICABLE', message: '再消费¥0.01可用此券 / Spend ¥0.01 more to use this coupon.' });
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
   });
 
   it('refuses bad bodies with 400 and changes nothing', async () => {
@@ -220,19 +208,19 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
       ['a line total over the limit', { lines: [food(1_000_000_000, 2)], payment: { cashFen: 1 } }, 'INVALID_AMOUNT'],
     ];
     for (const [label, change, code] of cases) {
-      const before = await rowCounts(db);
+      const before = await rowCounts(rest.db);
       const response = await send('POST', '/checkout', cashier, { idempotencyKey: key('bad'), ...good, ...change });
       expect(response.statusCode, label).toBe(400);
       expect(response.json().error.code, label).toBe(code);
-      expect(await rowCounts(db), label).toEqual(before);
+      expect(await rowCounts(rest.db), label).toEqual(before);
     }
-    expect((await db.query('SELECT count(*)::int AS n FROM checkouts WHERE member_id = $1', [memberId])).rows[0]).toEqual({ n: 0 });
+    expect((await rest.db.query('SELECT count(*)::int AS n FROM checkouts WHERE member_id = $1', [memberId])).rows[0]).toEqual({ n: 0 });
   });
 
   it('refuses with 409 when stored value or points do not cover the payment, changing nothing', async () => {
     const memberId = await member({ topUpFen: 1_000, points: 100 });
     const code = await couponFor(memberId, { ...manJian, conditions: {} });
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     for (const [payment, error] of [
       [{ storedValueFen: 1_001 }, 'INSUFFICIENT_BALANCE'],
       [{ pointsFen: 101, storedValueFen: 900 }, 'INSUFFICIENT_POINTS'],
@@ -241,21 +229,21 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
       expect(response.statusCode).toBe(409);
       expect(response.json().error.code).toBe(error);
     }
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
     expect((await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons[0].status).toBe('issued');
   });
 
   it('sells only at stores in the operator’s scope, and refunds only for managers', async () => {
     const memberId = await member({ topUpFen: 1_000 });
     const body = { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(100)], payment: { storedValueFen: 100 } };
-    expect((await send('POST', '/checkout', org.tokens.jingan.cashier, body)).statusCode).toBe(403);
-    expect((await send('POST', '/checkout/quote', org.tokens.south.manager, { ...body, idempotencyKey: undefined })).statusCode).toBe(403);
-    const paid = await send('POST', '/checkout', org.tokens.east.cashier, body);
+    expect((await send('POST', '/checkout', rest.org.tokens.jingan.cashier, body)).statusCode).toBe(403);
+    expect((await send('POST', '/checkout/quote', rest.org.tokens.south.manager, { ...body, idempotencyKey: undefined })).statusCode).toBe(403);
+    const paid = await send('POST', '/checkout', rest.org.tokens.east.cashier, body);
     expect(paid.statusCode).toBe(201);
     const checkoutId = paid.json().receipt.checkoutId;
-    expect((await send('GET', `/checkout/${checkoutId}`, org.tokens.tianhe.cashier)).statusCode).toBe(403);
+    expect((await send('GET', `/checkout/${checkoutId}`, rest.org.tokens.tianhe.cashier)).statusCode).toBe(403);
     expect((await send('POST', `/checkout/${checkoutId}/refund`, cashier, { idempotencyKey: key('r'), reason: 'no' })).statusCode).toBe(403);
-    expect((await send('POST', '/checkout', org.tokens.hq.technician, { ...body, idempotencyKey: key('co') })).statusCode).toBe(403);
+    expect((await send('POST', '/checkout', rest.org.tokens.hq.technician, { ...body, idempotencyKey: key('co') })).statusCode).toBe(403);
   });
 
   it('uses a coupon exactly once when several checkouts race with it', async () => {
@@ -272,9 +260,9 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
       expect(['COUPON_ALREADY_USED']).toContain(refused.json().error.code);
     }
     expect((await balancesOf(memberId)).principalFen).toBe(92_000);
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM checkouts WHERE member_id = $1`, [memberId]);
+    const { rows } = await rest.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM checkouts WHERE member_id = $1`, [memberId]);
     expect(rows[0]!.n).toBe(1);
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   it('counts the sale towards the tier: ¥1,000 in cash lifts a standard member to silver at once', async () => {
@@ -288,18 +276,18 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
   });
 
   it('cuts the points earned to what the member’s daily budget still allows', async () => {
-    const store_ = new RulesStore(db);
+    const store_ = new RulesStore(rest.db);
     const current = await store_.current();
     const tight = { ...current, rules: { ...current.rules, budgets: { ...current.rules.budgets, caps: [{ scope: 'member', direction: 'earn', period: 'day', limitPoints: 30 }] } } } as PublishedRules;
     const memberId = await member();
     const pay = (idempotencyKey: string) =>
-      payCheckout(db, async () => tight, {
+      payCheckout(rest.db, async () => tight, {
         idempotencyKey,
         memberId,
         storeId: store,
         lines: [food(20_000)],
         payment: { cashFen: 20_000 },
-        actor: { type: 'operator', id: org.operatorIds.xuhui.cashier },
+        actor: { type: 'operator', id: rest.org.operatorIds.xuhui.cashier },
       });
     const first = await pay(key('co'));
     expect(first.receipt).toMatchObject({ pointsEarned: 25, pointsCutByBudget: 0 });
@@ -308,18 +296,18 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     const third = await pay(key('co'));
     expect(third.receipt).toMatchObject({ pointsEarned: 0, pointsCutByBudget: 25, txId: null });
     expect(third.member.balances.points).toBe(30);
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   /** The current rules with some sections changed (not published: handed to payCheckout directly). */
   async function rulesWith(change: (rules: PublishedRules['rules']) => Partial<PublishedRules['rules']>): Promise<PublishedRules> {
-    const current = await new RulesStore(db).current();
+    const current = await new RulesStore(rest.db).current();
     return { ...current, rules: { ...current.rules, ...change(current.rules) } };
   }
   /** A category that earns no points, so a cash sale of it posts no ledger transaction. */
   const noPointsForGifts = (rules: PublishedRules['rules']) => ({ earning: { ...rules.earning, categoryBrackets: { gift: [] } } });
   const gift = (unitPriceFen: number) => ({ sku: `gift-${unitPriceFen}`, category: 'gift', unitPriceFen, quantity: 1 });
-  const cashierActor = () => ({ type: 'operator' as const, id: org.operatorIds.xuhui.cashier });
+  const cashierActor = () => ({ type: 'operator' as const, id: rest.org.operatorIds.xuhui.cashier });
   const windowSpend = async (memberId: string) => (await send('GET', `/members/${memberId}/tier`, manager)).json().windowSpendFen;
 
   it.each([
@@ -331,11 +319,11 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
   ] as const)('every sale counts towards the tier at once, until refunded: %s', async (_label, topUpFen, points, lines, payment, hasTx) => {
     const program = await rulesWith(noPointsForGifts);
     const memberId = await member({ topUpFen, points });
-    const paid = await payCheckout(db, async () => program, { idempotencyKey: key('co'), memberId, storeId: store, lines: [...lines], payment, actor: cashierActor() });
+    const paid = await payCheckout(rest.db, async () => program, { idempotencyKey: key('co'), memberId, storeId: store, lines: [...lines], payment, actor: cashierActor() });
     expect(paid.receipt.txId !== null).toBe(hasTx);
     expect(paid.member.tier).toBe('silver');
     expect(await windowSpend(memberId)).toBe(100_000);
-    const { rows } = await db.query<{ outcome: string; to_tier: string; window_spend_fen: string | number }>(
+    const { rows } = await rest.db.query<{ outcome: string; to_tier: string; window_spend_fen: string | number }>(
       'SELECT outcome, to_tier, window_spend_fen FROM member_tier_changes WHERE member_id = $1', [memberId],
     );
     expect(rows.map((r) => [r.outcome, r.to_tier, Number(r.window_spend_fen)])).toEqual([['upgraded', 'silver', 100_000]]);
@@ -347,35 +335,35 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     expect(await windowSpend(memberId)).toBe(0);
     // A refund never lowers the tier at once: the periodic review does.
     expect((await send('GET', `/members/${memberId}/tier`, manager)).json().tier).toBe('silver');
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   it('migration 012 backfills the qualifying spend of earlier sales as checkout records it now', async () => {
     const program = await rulesWith(noPointsForGifts);
     const memberId = await member({ topUpFen: 30_000 });
     const pay = (lines: CheckoutLine[], payment: Tenders) =>
-      payCheckout(db, async () => program, { idempotencyKey: key('co'), memberId, storeId: store, lines, payment, actor: cashierActor() });
+      payCheckout(rest.db, async () => program, { idempotencyKey: key('co'), memberId, storeId: store, lines, payment, actor: cashierActor() });
     await pay([gift(30_000)], { cashFen: 30_000 }); // no ledger transaction
     await pay([food(30_000)], { storedValueFen: 20_000, cashFen: 10_000 });
     await pay([food(5_000)], { storedValueFen: 5_000 });
     const refunded = await pay([gift(40_000)], { cashFen: 40_000 });
     expect((await send('POST', `/checkout/${refunded.receipt.checkoutId}/refund`, manager, { idempotencyKey: key('refund'), reason: 'returned' })).statusCode).toBe(201);
     const rows = async () =>
-      (await db.query('SELECT member_id, tx_id, checkout_id, amount_fen::int, at FROM qualifying_spend WHERE member_id = $1 ORDER BY checkout_id', [memberId])).rows;
+      (await rest.db.query('SELECT member_id, tx_id, checkout_id, amount_fen::int, at FROM qualifying_spend WHERE member_id = $1 ORDER BY checkout_id', [memberId])).rows;
     const recorded = await rows();
     expect(recorded).toHaveLength(4);
     expect(await windowSpend(memberId)).toBe(65_000);
 
     // What the code before 012 had written: cash only, and only for sales with a ledger transaction.
-    await db.query('DELETE FROM qualifying_spend WHERE member_id = $1', [memberId]);
-    await db.query(
+    await rest.db.query('DELETE FROM qualifying_spend WHERE member_id = $1', [memberId]);
+    await rest.db.query(
       `INSERT INTO qualifying_spend (member_id, tx_id, amount_fen, at)
        SELECT member_id, tx_id, (payment ->> 'cashFen')::bigint, occurred_at FROM checkouts
         WHERE member_id = $1 AND tx_id IS NOT NULL AND (payment ->> 'cashFen')::bigint > 0`,
       [memberId],
     );
     const migration = await readFile(new URL('../../cloud/db/migrations/012_refund_budget_and_cash_spend.sql', import.meta.url), 'utf8');
-    await db.exec(migration.slice(migration.indexOf('-- Existing sales')));
+    await rest.db.exec(migration.slice(migration.indexOf('-- Existing sales')));
     expect(await rows()).toEqual(recorded);
     expect(await windowSpend(memberId)).toBe(65_000);
   });
@@ -395,13 +383,13 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     const memberId = await member({ points: 2_000 });
     // 23:30 on 31 March in Shanghai: the member's day is 2026-03-31, the store's month 2026-03 (UTC is still in the 31st too).
     const sale = () =>
-      payCheckout(db, async () => program, {
+      payCheckout(rest.db, async () => program, {
         idempotencyKey: key('co'), memberId, storeId: store, occurredAt: '2026-03-31T23:30:00+08:00',
         lines: [food(20_500)], payment: { pointsFen: 500, cashFen: 20_000 }, actor: cashierActor(),
       });
     const usage = async () =>
       Object.fromEntries(
-        (await db.query<{ scope: string; direction: string; period_key: string; used: string | number }>(
+        (await rest.db.query<{ scope: string; direction: string; period_key: string; used: string | number }>(
           `SELECT scope, direction, period_key, used FROM points_budget_usage
             WHERE (scope = 'member' AND subject_id = $1) OR (scope = 'store' AND subject_id = $2 AND period_key = '2026-03')`,
           [memberId, store],
@@ -423,11 +411,11 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     expect(await usage()).toEqual(afterRefund);
     // The released spend allowance is usable again that day.
     expect((await sale()).receipt.payment.pointsSpent).toBe(500);
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   it('documents every route in OpenAPI', async () => {
-    const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const spec = (await rest.app.inject({ method: 'GET', url: '/docs/json' })).json();
     for (const [path, method] of [
       ['/api/v1/checkout/quote', 'post'],
       ['/api/v1/checkout', 'post'],

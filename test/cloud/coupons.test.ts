@@ -1,12 +1,8 @@
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { couponHistory } from '../../cloud/coupons/audit.ts';
 import { issueCoupon } from '../../cloud/coupons/coupons.ts';
 import { issueToSegment } from '../../cloud/coupons/targeted.ts';
-import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
-import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { expectLedgerConsistent, key, rowCounts, useDatabases } from './support.ts';
 
 const databases = useDatabases();
@@ -19,27 +15,19 @@ const manJian = {
 };
 
 describe('coupons over REST on pglite', () => {
-  let db: Database;
-  let app: FastifyInstance;
-  let org: SeededOrg;
+  const rest = useRestApi(() => databases.open('pglite'));
+  const { send } = rest;
   let hq: string;
   let cashier: string;
   const store = 'sh-xuhui';
 
-  beforeAll(async () => {
-    db = await databases.open('pglite');
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
-    hq = org.tokens.hq.manager;
-    cashier = org.tokens.xuhui.cashier;
+  beforeAll(() => {
+    hq = rest.org.tokens.hq.manager;
+    cashier = rest.org.tokens.xuhui.cashier;
   });
-  afterAll(() => app.close());
-
-  const send = (method: 'GET' | 'POST' | 'PUT', url: string, token: string, payload?: object) =>
-    app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: bearer(token) });
 
   async function member(homeStore: 'xuhui' | 'jingan' | 'tianhe' = 'xuhui', points = 0): Promise<string> {
-    const token = org.tokens[homeStore].manager;
+    const token = rest.org.tokens[homeStore].manager;
     const memberId: string = (await send('POST', '/members', token, { name: 'Coupon Cao' })).json().memberId;
     if (points > 0) {
       expect((await send('POST', `/members/${memberId}/points-adjustments`, token, { idempotencyKey: key(), points, reason: 'test' })).statusCode).toBe(201);
@@ -75,19 +63,19 @@ describe('coupons over REST on pglite', () => {
       expect(refused.statusCode).toBe(409);
       expect(refused.json().error.code).toBe('COUPON_NOT_APPLICABLE');
 
-      const { rows } = await db.query<{ action: string; actor_id: string; reason: string }>(
+      const { rows } = await rest.db.query<{ action: string; actor_id: string; reason: string }>(
         'SELECT action, actor_id, reason FROM coupon_audit WHERE template_id = $1 AND coupon_id IS NULL ORDER BY id',
         [view.templateId],
       );
       expect(rows).toEqual([
-        { action: 'template_created', actor_id: org.operatorIds.hq.manager, reason: 'spring campaign' },
-        { action: 'template_updated', actor_id: org.operatorIds.hq.manager, reason: 'better offer' },
-        { action: 'template_updated', actor_id: org.operatorIds.hq.manager, reason: 'campaign over' },
+        { action: 'template_created', actor_id: rest.org.operatorIds.hq.manager, reason: 'spring campaign' },
+        { action: 'template_updated', actor_id: rest.org.operatorIds.hq.manager, reason: 'better offer' },
+        { action: 'template_updated', actor_id: rest.org.operatorIds.hq.manager, reason: 'campaign over' },
       ]);
     });
 
     it('refuse invalid definitions with every problem listed, changing nothing', async () => {
-      const before = await db.query('SELECT count(*)::int AS n FROM coupon_templates');
+      const before = await rest.db.query('SELECT count(*)::int AS n FROM coupon_templates');
       const cases: Array<[object, number, RegExp]> = [
         [{ ...manJian, conditions: { validFrom: '2026-07-01T00:00:00Z', validUntil: '2026-06-01T00:00:00Z' } }, 400, /validFrom must be before validUntil/],
         [{ ...manJian, conditions: { validUntil: '2026-07-01' } }, 400, /not an ISO timestamp/],
@@ -106,17 +94,17 @@ describe('coupons over REST on pglite', () => {
         expect(response.statusCode, JSON.stringify(body)).toBe(status);
         expect(response.json().error.message).toMatch(message);
       }
-      expect((await db.query('SELECT count(*)::int AS n FROM coupon_templates')).rows).toEqual(before.rows);
+      expect((await rest.db.query('SELECT count(*)::int AS n FROM coupon_templates')).rows).toEqual(before.rows);
     });
 
     it('from a store or region manager must be limited to stores in their scope; cashiers cannot create them', async () => {
-      const storeManager = org.tokens.xuhui.manager;
+      const storeManager = rest.org.tokens.xuhui.manager;
       expect((await send('POST', '/coupon-templates', storeManager, { ...manJian, reason: 'x' })).statusCode).toBe(403);
       const other = { ...manJian, conditions: { ...manJian.conditions, storeIds: ['gz-tianhe'] } };
       expect((await send('POST', '/coupon-templates', storeManager, { ...other, reason: 'x' })).statusCode).toBe(403);
       const own = { ...manJian, conditions: { ...manJian.conditions, storeIds: [store] } };
       expect((await send('POST', '/coupon-templates', storeManager, { ...own, reason: 'x' })).statusCode).toBe(201);
-      expect((await send('POST', '/coupon-templates', org.tokens.east.manager, { ...own, reason: 'x' })).statusCode).toBe(201);
+      expect((await send('POST', '/coupon-templates', rest.org.tokens.east.manager, { ...own, reason: 'x' })).statusCode).toBe(201);
       expect((await send('POST', '/coupon-templates', cashier, { ...own, reason: 'x' })).statusCode).toBe(403);
     });
   });
@@ -137,8 +125,8 @@ describe('coupons over REST on pglite', () => {
       const second = (await issue(memberId, templateId)).json().coupon;
       expect(second.code).not.toBe(coupon.code);
       expect((await send('GET', `/members/${memberId}/coupons?status=issued`, cashier)).json().coupons).toHaveLength(2);
-      expect((await couponHistory(db, coupon.couponId)).map((h) => [h.action, h.actor.id, h.reason])).toEqual([
-        ['issued', org.operatorIds.xuhui.cashier, 'welcome gift'],
+      expect((await couponHistory(rest.db, coupon.couponId)).map((h) => [h.action, h.actor.id, h.reason])).toEqual([
+        ['issued', rest.org.operatorIds.xuhui.cashier, 'welcome gift'],
       ]);
     });
 
@@ -157,20 +145,20 @@ describe('coupons over REST on pglite', () => {
       expect(bought.statusCode, bought.body).toBe(201);
       expect(bought.json().coupon.purchaseTxId).toEqual(expect.any(String));
       expect((await send('GET', `/members/${memberId}`, cashier)).json().balances.points).toBe(200);
-      const before = await rowCounts(db);
+      const before = await rowCounts(rest.db);
       const short = await issue(memberId, templateId);
       expect(short.statusCode).toBe(409);
       expect(short.json().error.code).toBe('INSUFFICIENT_POINTS');
-      expect(await rowCounts(db)).toEqual(before);
+      expect(await rowCounts(rest.db)).toEqual(before);
       expect((await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons).toHaveLength(1);
-      await expectLedgerConsistent(db);
+      await expectLedgerConsistent(rest.db);
     });
 
     it('refuses a points-exchange coupon the points spending budget does not allow', async () => {
       const templateId = await template({ ...manJian, pointsCost: 500 });
       const memberId = await member('xuhui', 2_000);
       const budgets = { timeZone: 'Asia/Shanghai', caps: [{ scope: 'member', direction: 'spend', period: 'day', limitPoints: 600 }], alertPercents: [100] } as const;
-      const buy = () => issueCoupon(db, { templateId, memberId, issueKey: key('buy'), actor: { type: 'operator', id: 'c' }, reason: 'buy', budgets });
+      const buy = () => issueCoupon(rest.db, { templateId, memberId, issueKey: key('buy'), actor: { type: 'operator', id: 'c' }, reason: 'buy', budgets });
       expect((await buy()).created).toBe(true);
       await expect(buy()).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' });
       expect((await send('GET', `/members/${memberId}`, cashier)).json().balances.points).toBe(1_500);
@@ -199,7 +187,7 @@ describe('coupons over REST on pglite', () => {
       for (const [memberId, birthMonthDay, token] of [
         [march, '03-15', cashier],
         [april, '04-01', cashier],
-        [marchElsewhere, '03-02', org.tokens.tianhe.cashier],
+        [marchElsewhere, '03-02', rest.org.tokens.tianhe.cashier],
       ] as const) {
         expect((await send('PUT', `/members/${memberId}/birthday`, token, { birthMonthDay, reason: 'member told us' })).statusCode).toBe(204);
       }
@@ -209,29 +197,29 @@ describe('coupons over REST on pglite', () => {
       const at = new Date('2026-02-28T16:30:00Z');
       const segment = { kind: 'birthday_month', timeZone: 'Asia/Shanghai' } as const;
       const run = () =>
-        issueToSegment(db, { templateId, segment, campaignKey: 'birthday-2026-03', actor: { type: 'operator', id: 'm' }, reason: 'birthday month', storeIds: [store], at });
+        issueToSegment(rest.db, { templateId, segment, campaignKey: 'birthday-2026-03', actor: { type: 'operator', id: 'm' }, reason: 'birthday month', storeIds: [store], at });
       expect(await run()).toEqual({ matched: 1, issued: 1, alreadyIssued: 0 });
       expect(await run()).toEqual({ matched: 1, issued: 0, alreadyIssued: 1 });
       expect((await send('GET', `/members/${march}/coupons`, cashier)).json().coupons).toHaveLength(1);
       expect((await send('GET', `/members/${april}/coupons`, cashier)).json().coupons).toHaveLength(0);
-      expect((await send('GET', `/members/${marchElsewhere}/coupons`, org.tokens.tianhe.cashier)).json().coupons).toHaveLength(0);
+      expect((await send('GET', `/members/${marchElsewhere}/coupons`, rest.org.tokens.tianhe.cashier)).json().coupons).toHaveLength(0);
 
       // Over REST the store comes from the operator's scope; another store's id is refused.
-      const overRest = await send('POST', `/coupon-templates/${templateId}/targeted-issues`, org.tokens.xuhui.manager, {
+      const overRest = await send('POST', `/coupon-templates/${templateId}/targeted-issues`, rest.org.tokens.xuhui.manager, {
         segment: { kind: 'no_purchase_within_days', days: 30 },
         campaignKey: 'lapsed-2026-03',
         reason: 'win back',
       });
       expect(overRest.statusCode, overRest.body).toBe(200);
       expect(overRest.json().issued).toBeGreaterThanOrEqual(2);
-      const foreign = await send('POST', `/coupon-templates/${templateId}/targeted-issues`, org.tokens.xuhui.manager, {
+      const foreign = await send('POST', `/coupon-templates/${templateId}/targeted-issues`, rest.org.tokens.xuhui.manager, {
         segment: { kind: 'no_purchase_within_days', days: 30 },
         campaignKey: 'lapsed-2026-03',
         storeId: 'gz-tianhe',
         reason: 'win back',
       });
       expect(foreign.statusCode).toBe(403);
-      expect((await send('GET', `/members/${marchElsewhere}/coupons`, org.tokens.tianhe.cashier)).json().coupons).toHaveLength(0);
+      expect((await send('GET', `/members/${marchElsewhere}/coupons`, rest.org.tokens.tianhe.cashier)).json().coupons).toHaveLength(0);
     });
 
     it('reaches members without a purchase in the last N days (a refunded purchase does not count)', async () => {
@@ -253,8 +241,8 @@ describe('coupons over REST on pglite', () => {
       const at = new Date('2026-06-30T12:00:00Z');
       await pay(recent, '2026-05-31T12:00:00Z'); // exactly 30 days before: still within
       const gone = await pay(refunded, '2026-06-29T12:00:00Z');
-      expect((await send('POST', `/checkout/${gone}/refund`, org.tokens.xuhui.manager, { idempotencyKey: key('r'), reason: 'returned' })).statusCode).toBe(201);
-      const result = await issueToSegment(db, {
+      expect((await send('POST', `/checkout/${gone}/refund`, rest.org.tokens.xuhui.manager, { idempotencyKey: key('r'), reason: 'returned' })).statusCode).toBe(201);
+      const result = await issueToSegment(rest.db, {
         templateId,
         segment: { kind: 'no_purchase_within_days', days: 30 },
         campaignKey: 'lapsed-test',
@@ -262,7 +250,7 @@ describe('coupons over REST on pglite', () => {
         reason: 'win back',
         at,
       });
-      const holders = (await db.query<{ member_id: string }>('SELECT member_id FROM coupons WHERE template_id = $1', [templateId])).rows.map((r) => r.member_id);
+      const holders = (await rest.db.query<{ member_id: string }>('SELECT member_id FROM coupons WHERE template_id = $1', [templateId])).rows.map((r) => r.member_id);
       expect(holders).toContain(refunded);
       expect(holders).toContain(never);
       expect(holders).not.toContain(recent);
@@ -290,13 +278,13 @@ describe('coupons over REST on pglite', () => {
       const templateId = await template({ ...manJian, conditions: { ...manJian.conditions, validUntil } });
       const memberId = await member();
       const coupon = (await issue(memberId, templateId)).json().coupon;
-      const admin = org.tokens.hq.admin;
+      const admin = rest.org.tokens.hq.admin;
       const job = (asOf: string) => send('POST', '/jobs/coupon-expiry', admin, { asOf });
       expect((await job('2099-06-30T23:59:59.999+08:00')).json()).toEqual({ expired: 0 });
       expect((await job(validUntil)).json().expired).toBeGreaterThanOrEqual(1);
       expect((await job(validUntil)).json()).toEqual({ expired: 0 });
       expect((await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons[0].status).toBe('expired');
-      expect((await couponHistory(db, coupon.couponId)).map((h) => h.action)).toEqual(['issued', 'expired']);
+      expect((await couponHistory(rest.db, coupon.couponId)).map((h) => h.action)).toEqual(['issued', 'expired']);
       const use = await send('POST', '/checkout/quote', cashier, {
         memberId,
         storeId: store,
@@ -304,13 +292,13 @@ describe('coupons over REST on pglite', () => {
         couponCode: coupon.code,
       });
       expect([use.statusCode, use.json().error.code]).toEqual([409, 'COUPON_NOT_APPLICABLE']);
-      expect((await send('POST', '/jobs/coupon-expiry', org.tokens.xuhui.admin, {})).statusCode).toBe(403);
+      expect((await send('POST', '/jobs/coupon-expiry', rest.org.tokens.xuhui.admin, {})).statusCode).toBe(403);
       expect((await send('POST', '/jobs/coupon-expiry', admin, { asOf: 'tomorrow' })).statusCode).toBe(400);
     });
   });
 
   it('documents every route in OpenAPI under the coupons tag', async () => {
-    const spec = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const spec = (await rest.app.inject({ method: 'GET', url: '/docs/json' })).json();
     for (const [path, method] of [
       ['/api/v1/coupon-templates', 'get'],
       ['/api/v1/coupon-templates', 'post'],

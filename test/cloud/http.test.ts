@@ -1,33 +1,23 @@
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
+import { describe, expect, it } from 'vitest';
 import { Ledger, toSnapshot } from '../../cloud/ledger/index.ts';
 import { decodePayload } from '../../shared/contract/decode.ts';
 import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
-import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { bearer } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
 
 const databases = useDatabases();
 
 describe.each(BACKENDS)('REST API on %s', (backend) => {
-  let db: Database;
-  let app: FastifyInstance;
-  let org: SeededOrg;
   const log = capturedLogger();
-
-  beforeAll(async () => {
-    db = await databases.open(backend);
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: log.logger });
-  });
-  afterAll(() => app.close());
+  const rest = useRestApi(() => databases.open(backend), { logger: log.logger });
 
   // A store manager at the Xuhui store: every member route is open to them, for members of their store.
-  const auth = () => bearer(org.tokens.xuhui.manager);
-  const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url: `/api/v1${url}`, payload: payload as object, headers: auth() });
-  const get = (url: string) => app.inject({ method: 'GET', url: `/api/v1${url}`, headers: auth() });
+  const manager = () => rest.org.tokens.xuhui.manager;
+  const auth = () => bearer(manager());
+  const post = (url: string, payload: object) => rest.send('POST', url, manager(), payload);
+  const get = (url: string) => rest.send('GET', url, manager());
 
   async function memberWithBalance(amountFen: number) {
     const member = (await post('/members', { name: 'Li Lei', phone: '13800138000' })).json();
@@ -61,7 +51,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(member.version).toBe(7); // card bound, one top-up, five payments
     const statement = (await get(`/members/${memberId}/statement?limit=200`)).json();
     expect(statement.entries).toHaveLength(6);
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   it('replays an idempotency key with the first result (200, replay) and refuses it for a different payload (409)', async () => {
@@ -70,7 +60,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     const first = await post(`/members/${memberId}/topups`, body);
     expect(first.statusCode).toBe(201);
     expect(first.json()).toMatchObject({ replay: false, member: { balances: { principalFen: 2_000 } } });
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
 
     const replay = await post(`/members/${memberId}/topups`, body);
     expect(replay.statusCode).toBe(200);
@@ -79,7 +69,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     const conflict = await post(`/members/${memberId}/topups`, { ...body, amountFen: 2_500 });
     expect(conflict.statusCode).toBe(409);
     expect(conflict.json().error.code).toBe('IDEMPOTENCY_CONFLICT');
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
     expect((await get(`/members/${memberId}`)).json().balances.principalFen).toBe(2_000);
   });
 
@@ -94,7 +84,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(paid.statusCode).toBe(201);
     expect(paid.json().member.balances).toEqual({ principalFen: 150_000, bonusFen: 10_000, points: 0 });
     expect(paid.json().member.tier).toBe('silver'); // ¥1,000 within the window reaches 银卡 Silver
-    await expectLedgerConsistent(db);
+    await expectLedgerConsistent(rest.db);
   });
 
   it('moves points and redeems them', async () => {
@@ -143,14 +133,14 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     const plain = await memberWithBalance(0);
     expect((await get(`/cards/${plain.cardUid}/member`)).json()).not.toHaveProperty('cardNumber');
 
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     const taken = await post(`/members/${plain.memberId}/cards`, { cardUid: newCardUid(), cardNumber });
     expect(taken.statusCode).toBe(409);
     expect(taken.json().error).toEqual({ code: 'CARD_ALREADY_BOUND', message: `Card number ****${cardNumber.slice(-4)} is already on another card.` });
     const renumbered = await post(`/members/${memberId}/cards`, { cardUid, cardNumber: newCardNumber() });
     expect(renumbered.statusCode).toBe(409);
     expect(renumbered.json().error.code).toBe('CARD_ALREADY_BOUND');
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
   });
 
   it('binds a card as personal (the default), group or vip; a rebind may not change the type; any other type is 400 and changes nothing', async () => {
@@ -168,7 +158,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
 
     const vip = newCardUid();
     expect((await post(`/members/${memberId}/cards`, { cardUid: vip, type: 'vip' })).statusCode).toBe(201);
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     const version = (await get(`/members/${memberId}`)).json().version;
     // Without a type a rebind repeats the binding; with another type it is refused.
     expect((await post(`/members/${memberId}/cards`, { cardUid: vip })).statusCode).toBe(200);
@@ -180,13 +170,13 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
       expect({ type, status: reply.statusCode, code: reply.json().error.code }).toEqual({ type, status: 400, code: 'VALIDATION_FAILED' });
       expect(reply.json().error.message).toMatch(/type/);
     }
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
     expect((await get(`/members/${memberId}`)).json().version).toBe(version);
     expect(await typeOf(vip)).toBe('vip');
   });
 
   it("shows a member's home store over REST but never in the kiosk snapshot, which stays exactly as it was", async () => {
-    const xuhui = org.stores.xuhui.storeId;
+    const xuhui = rest.org.stores.xuhui.storeId;
     const created = await post('/members', { name: 'Li Lei' });
     expect(created.json()).toMatchObject({ homeStoreId: xuhui });
     const { memberId } = created.json();
@@ -199,7 +189,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect((await get(`/members/${memberId}/statement`)).statusCode).toBe(200);
 
     // Kiosks get the MQTT MemberSnapshot (card lookups, acks, member updates): the same fields, in the same order.
-    const ledger = new Ledger(db);
+    const ledger = new Ledger(rest.db);
     const snapshotKeys = ['memberId', 'displayName', 'tier', 'cardUid', 'balances', 'version', 'asOf'];
     for (const snapshot of [(await get(`/cards/${cardUid}/member`)).json(), await ledger.findMemberByCard(cardUid), toSnapshot(await ledger.getMember(memberId))]) {
       expect(Object.keys(snapshot)).toEqual(snapshotKeys);
@@ -210,7 +200,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     // A member without a home store (registered before stores existed) has none in the view.
     const legacy = await ledger.createMember({ name: 'Han Meimei', actor: { type: 'system', id: 'http-test' } });
     expect(legacy).not.toHaveProperty('homeStoreId');
-    const viaHq = await app.inject({ method: 'GET', url: `/api/v1/members/${legacy.memberId}`, headers: bearer(org.tokens.hq.admin) });
+    const viaHq = await rest.app.inject({ method: 'GET', url: `/api/v1/members/${legacy.memberId}`, headers: bearer(rest.org.tokens.hq.admin) });
     expect(viaHq.statusCode).toBe(200);
     expect(viaHq.json()).not.toHaveProperty('homeStoreId');
   });
@@ -229,11 +219,11 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
       ['huge amount', () => post(topups, { idempotencyKey: key(), amountFen: 1e12 }), 400, 'VALIDATION_FAILED', /amountFen/],
       ['extra field', () => post(topups, { idempotencyKey: key(), amountFen: 100, deviceId: 'K-1' }), 400, 'VALIDATION_FAILED', /deviceId/],
       ['short key', () => post(topups, { idempotencyKey: 'abc', amountFen: 100 }), 400, 'VALIDATION_FAILED', /idempotencyKey/],
-      ['no body', () => app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: auth() }), 400, 'VALIDATION_FAILED', /body/],
+      ['no body', () => rest.app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: auth() }), 400, 'VALIDATION_FAILED', /body/],
       ['array body', () => post(topups, [1]), 400, 'VALIDATION_FAILED', /body/],
       [
         'broken JSON',
-        () => app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: { ...auth(), 'content-type': 'application/json' }, payload: '{"amountFen":' }),
+        () => rest.app.inject({ method: 'POST', url: `/api/v1${topups}`, headers: { ...auth(), 'content-type': 'application/json' }, payload: '{"amountFen":' }),
         400,
         'BAD_REQUEST',
         /JSON/,
@@ -257,14 +247,14 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
       ['limit too high', () => get(`/members/${memberId}/statement?limit=201`), 400, 'VALIDATION_FAILED', /limit/],
       ['unknown route', () => get('/nothing-here'), 404, 'NOT_FOUND', /No such endpoint/],
     ];
-    const before = await rowCounts(db);
+    const before = await rowCounts(rest.db);
     for (const [label, send, status, code, message] of cases) {
       const reply = await send();
       expect({ label, status: reply.statusCode, code: reply.json().error?.code }).toEqual({ label, status, code });
       expect(reply.json().error.message, label).toMatch(message);
       expect(Object.keys(reply.json())).toEqual(['error']);
     }
-    expect(await rowCounts(db)).toEqual(before);
+    expect(await rowCounts(rest.db)).toEqual(before);
     expect((await get(`/members/${memberId}`)).json().balances.principalFen).toBe(1_000);
   });
 
@@ -284,17 +274,17 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(logs).not.toContain(numberedCard);
     expect(logs).not.toContain(cardNumber.slice(0, 12));
     expect(logs).not.toContain('13800138000');
-    for (const token of Object.values(org.tokens).flatMap((byRole) => Object.values(byRole))) expect(logs).not.toContain(token);
+    for (const token of Object.values(rest.org.tokens).flatMap((byRole) => Object.values(byRole))) expect(logs).not.toContain(token);
   });
 
   it('reports health with the database backend, without a token', async () => {
-    const health = await app.inject({ method: 'GET', url: '/api/v1/health' });
+    const health = await rest.app.inject({ method: 'GET', url: '/api/v1/health' });
     expect(health.statusCode).toBe(200);
     expect(health.json()).toEqual({ status: 'ok', database: backend });
   });
 
   it('publishes an OpenAPI document at /docs/json listing every route', async () => {
-    const reply = await app.inject({ method: 'GET', url: '/docs/json' });
+    const reply = await rest.app.inject({ method: 'GET', url: '/docs/json' });
     expect(reply.statusCode).toBe(200);
     const routes = Object.entries(reply.json().paths as Record<string, object>).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
@@ -333,6 +323,6 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(member.required).not.toContain('homeStoreId');
     expect(reply.json().components.securitySchemes.operatorToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(reply.json().paths['/api/v1/health'].get.security).toEqual([]);
-    expect((await app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
+    expect((await rest.app.inject({ method: 'GET', url: '/docs' })).statusCode).toBeLessThan(400);
   });
 });

@@ -1,15 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
 import { Ledger, LedgerError, postTransaction, storedValueSpendLegs, type Actor } from '../../cloud/ledger/index.ts';
 import { systemAccounts } from '../../cloud/ledger/accounts.ts';
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { splitStoredValueSpend, type SpendingOrder } from '../../shared/rules/stored-value.ts';
 import type { TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
-import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { seedOrg } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, expectLedgerConsistent, key, refusal, rowCounts, useDatabases } from './support.ts';
 
 const clerk: Actor = { type: 'operator', id: 'clerk-7' };
@@ -390,20 +389,13 @@ describe('migration 007 on a ledger with points', () => {
 });
 
 describe('REST: refunds, points lots, expiry job', () => {
-  let db: Database;
+  const rest = useRestApi(() => databases.open('pglite'));
+  const { send: call } = rest;
   let ledger: Ledger;
-  let app: Awaited<ReturnType<typeof buildHttpApp>>;
-  let org: SeededOrg;
 
-  beforeAll(async () => {
-    db = await databases.open('pglite');
-    ledger = new Ledger(db);
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
+  beforeAll(() => {
+    ledger = new Ledger(rest.db);
   });
-
-  const call = (method: 'GET' | 'POST', url: string, token: string, payload?: object) =>
-    app.inject({ method, url: `/api/v1${url}`, headers: bearer(token), ...(payload ? { payload } : {}) });
 
   async function paidMember(homeStoreId = 'sh-xuhui') {
     const { memberId } = await ledger.createMember({ name: 'Rest', homeStoreId, actor: clerk });
@@ -415,50 +407,50 @@ describe('REST: refunds, points lots, expiry job', () => {
   it('refunds once (201, replay 200, again 409), in scope and by role only', async () => {
     const { memberId, paidTxId } = await paidMember();
     const body = { idempotencyKey: key(), reason: 'Returned goods' };
-    expect((await call('POST', `/transactions/${paidTxId}/refunds`, org.tokens.xuhui.cashier, body)).statusCode).toBe(403);
-    expect((await call('POST', `/transactions/${paidTxId}/refunds`, org.tokens.jingan.manager, body)).statusCode).toBe(403);
-    const first = await call('POST', `/transactions/${paidTxId}/refunds`, org.tokens.xuhui.manager, body);
+    expect((await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.xuhui.cashier, body)).statusCode).toBe(403);
+    expect((await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.jingan.manager, body)).statusCode).toBe(403);
+    const first = await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.xuhui.manager, body);
     expect(first.statusCode).toBe(201);
     expect(first.json()).toMatchObject({ originalTxId: paidTxId, replay: false, member: { memberId, balances: { principalFen: 20_000 } } });
-    const { rows } = await db.query('SELECT store_id, actor_id FROM ledger_transactions WHERE id = $1', [first.json().txId]);
-    expect(rows[0]).toEqual({ store_id: 'sh-xuhui', actor_id: org.operatorIds.xuhui.manager });
-    expect((await call('POST', `/transactions/${paidTxId}/refunds`, org.tokens.xuhui.manager, body)).statusCode).toBe(200);
-    const again = await call('POST', `/transactions/${paidTxId}/refunds`, org.tokens.xuhui.manager, { ...body, idempotencyKey: key() });
+    const { rows } = await rest.db.query('SELECT store_id, actor_id FROM ledger_transactions WHERE id = $1', [first.json().txId]);
+    expect(rows[0]).toEqual({ store_id: 'sh-xuhui', actor_id: rest.org.operatorIds.xuhui.manager });
+    expect((await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.xuhui.manager, body)).statusCode).toBe(200);
+    const again = await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.xuhui.manager, { ...body, idempotencyKey: key() });
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe('ALREADY_REFUNDED');
   });
 
   it('answers 404 for unknown transactions and 400 for bad bodies', async () => {
     const { paidTxId } = await paidMember();
-    const unknown = await call('POST', '/transactions/01900000-0000-7000-8000-00000000abcd/refunds', org.tokens.hq.admin, { idempotencyKey: key(), reason: 'x' });
+    const unknown = await call('POST', '/transactions/01900000-0000-7000-8000-00000000abcd/refunds', rest.org.tokens.hq.admin, { idempotencyKey: key(), reason: 'x' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().error.code).toBe('TRANSACTION_NOT_FOUND');
-    expect((await call('POST', '/transactions/nope/refunds', org.tokens.hq.admin, { idempotencyKey: key(), reason: 'x' })).statusCode).toBe(404);
+    expect((await call('POST', '/transactions/nope/refunds', rest.org.tokens.hq.admin, { idempotencyKey: key(), reason: 'x' })).statusCode).toBe(404);
     for (const bad of [{ reason: 'x' }, { idempotencyKey: key(), reason: '' }, { idempotencyKey: key(), reason: 'x', extra: 1 }]) {
-      expect((await call('POST', `/transactions/${paidTxId}/refunds`, org.tokens.hq.admin, bad)).statusCode).toBe(400);
+      expect((await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.hq.admin, bad)).statusCode).toBe(400);
     }
   });
 
   it('lists lots and the expiring-soon warning; runs the expiry job for HQ admins only', async () => {
     const { memberId } = await paidMember();
-    const lots = await call('GET', `/members/${memberId}/points-lots`, org.tokens.xuhui.cashier);
+    const lots = await call('GET', `/members/${memberId}/points-lots`, rest.org.tokens.xuhui.cashier);
     expect(lots.statusCode).toBe(200);
     expect(lots.json().lots).toMatchObject([{ points: 100, remaining: 100, expiresAt: '2026-12-31T16:00:00.000Z' }]);
-    expect((await call('GET', `/members/${memberId}/points-lots`, org.tokens.tianhe.cashier)).statusCode).toBe(403);
-    expect((await call('GET', `/members/${memberId}/points-lots`, org.tokens.xuhui.technician)).statusCode).toBe(403);
+    expect((await call('GET', `/members/${memberId}/points-lots`, rest.org.tokens.tianhe.cashier)).statusCode).toBe(403);
+    expect((await call('GET', `/members/${memberId}/points-lots`, rest.org.tokens.xuhui.technician)).statusCode).toBe(403);
 
-    const soon = await call('GET', `/members/${memberId}/points-lots/expiring-soon?withinDays=3660`, org.tokens.xuhui.cashier);
+    const soon = await call('GET', `/members/${memberId}/points-lots/expiring-soon?withinDays=3660`, rest.org.tokens.xuhui.cashier);
     expect(soon.statusCode).toBe(200);
     expect(soon.json()).toMatchObject({ points: 100, message: '您有 100 积分将于 2026-12-31 后过期 / 100 points expire after 2026-12-31' });
-    expect((await call('GET', `/members/${memberId}/points-lots/expiring-soon?withinDays=-1`, org.tokens.xuhui.cashier)).statusCode).toBe(400);
+    expect((await call('GET', `/members/${memberId}/points-lots/expiring-soon?withinDays=-1`, rest.org.tokens.xuhui.cashier)).statusCode).toBe(400);
 
     const asOf = { asOf: '2027-01-01T00:00:00+08:00' };
-    expect((await call('POST', '/jobs/points-expiry', org.tokens.east.admin, asOf)).statusCode).toBe(403);
-    expect((await call('POST', '/jobs/points-expiry', org.tokens.hq.manager, asOf)).statusCode).toBe(403);
-    const run = await call('POST', '/jobs/points-expiry', org.tokens.hq.admin, asOf);
+    expect((await call('POST', '/jobs/points-expiry', rest.org.tokens.east.admin, asOf)).statusCode).toBe(403);
+    expect((await call('POST', '/jobs/points-expiry', rest.org.tokens.hq.manager, asOf)).statusCode).toBe(403);
+    const run = await call('POST', '/jobs/points-expiry', rest.org.tokens.hq.admin, asOf);
     expect(run.statusCode).toBe(200);
     expect(run.json().expiredPoints).toBeGreaterThanOrEqual(100);
     expect((await ledger.getMember(memberId)).balances.points).toBe(0);
-    expect((await call('POST', '/jobs/points-expiry', org.tokens.hq.admin, { asOf: 'tomorrow' })).statusCode).toBe(400);
+    expect((await call('POST', '/jobs/points-expiry', rest.org.tokens.hq.admin, { asOf: 'tomorrow' })).statusCode).toBe(400);
   });
 });

@@ -1,11 +1,7 @@
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
+import { describe, expect, it } from 'vitest';
 import { auditTrail } from '../../cloud/org/audit.ts';
 import { scopeCoversScope, scopeCoversStore } from '../../cloud/org/access.ts';
-import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, useDatabases } from './support.ts';
 
 const databases = useDatabases();
@@ -37,32 +33,21 @@ describe('scope rules (pure)', () => {
 });
 
 describe.each(BACKENDS)('organisation REST on %s', (backend) => {
-  let db: Database;
-  let app: FastifyInstance;
-  let org: SeededOrg;
-
-  beforeAll(async () => {
-    db = await databases.open(backend);
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
-  });
-  afterAll(() => app.close());
-
-  const send = (method: 'GET' | 'POST', url: string, token: string, payload?: object) =>
-    app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: bearer(token) });
+  const rest = useRestApi(() => databases.open(backend));
+  const { send } = rest;
   const counts = async () =>
     (
-      await db.query<Record<string, number>>(
+      await rest.db.query<Record<string, number>>(
         `SELECT (SELECT count(*) FROM regions)::int AS regions, (SELECT count(*) FROM stores)::int AS stores,
                 (SELECT count(*) FROM operators)::int AS operators, (SELECT count(*) FROM operator_audit)::int AS audit`,
       )
     ).rows[0]!;
 
   it('lets the HQ admin create regions and stores, audited with actor and reason', async () => {
-    const region = await send('POST', '/regions', org.tokens.hq.admin, { regionId: 'north', name: '华北 North', reason: 'Opening Beijing' });
+    const region = await send('POST', '/regions', rest.org.tokens.hq.admin, { regionId: 'north', name: '华北 North', reason: 'Opening Beijing' });
     expect(region.statusCode).toBe(201);
     expect(region.json()).toEqual({ regionId: 'north', name: '华北 North' });
-    const store = await send('POST', '/stores', org.tokens.hq.admin, {
+    const store = await send('POST', '/stores', rest.org.tokens.hq.admin, {
       storeId: 'bj-chaoyang',
       regionId: 'north',
       name: '朝阳店 Chaoyang',
@@ -71,7 +56,7 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
     });
     expect(store.statusCode).toBe(201);
     expect(store.json()).toEqual({ storeId: 'bj-chaoyang', regionId: 'north', name: '朝阳店 Chaoyang', kind: 'franchise', timeZone: 'Asia/Shanghai' });
-    const urumqi = await send('POST', '/stores', org.tokens.hq.admin, {
+    const urumqi = await send('POST', '/stores', rest.org.tokens.hq.admin, {
       storeId: 'xj-urumqi',
       regionId: 'north',
       name: '乌鲁木齐店 Ürümqi',
@@ -80,14 +65,14 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
       reason: 'New direct store',
     });
     expect(urumqi.json().timeZone).toBe('Asia/Urumqi');
-    expect(await auditTrail(db, 'bj-chaoyang')).toEqual([
+    expect(await auditTrail(rest.db, 'bj-chaoyang')).toEqual([
       expect.objectContaining({
         action: 'store_created',
-        actor: { type: 'operator', id: org.operatorIds.hq.admin },
+        actor: { type: 'operator', id: rest.org.operatorIds.hq.admin },
         reason: 'Franchise contract signed',
       }),
     ]);
-    expect((await send('GET', '/stores', org.tokens.hq.cashier)).json().stores.map((s: { storeId: string }) => s.storeId)).toEqual([
+    expect((await send('GET', '/stores', rest.org.tokens.hq.cashier)).json().stores.map((s: { storeId: string }) => s.storeId)).toEqual([
       'bj-chaoyang',
       'gz-tianhe',
       'sh-jingan',
@@ -98,21 +83,21 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
 
   it('keeps region and store admins inside their scope, and non-admins out', async () => {
     const store = (storeId: string, regionId: string) => ({ storeId, regionId, name: 'New', kind: 'direct', reason: 'Expansion' });
-    expect((await send('POST', '/stores', org.tokens.east.admin, store('sh-pudong', 'east'))).statusCode).toBe(201);
+    expect((await send('POST', '/stores', rest.org.tokens.east.admin, store('sh-pudong', 'east'))).statusCode).toBe(201);
     const before = await counts();
     const refusals: Array<[string, string, string, object, number]> = [
-      ['region admin, other region', org.tokens.east.admin, '/stores', store('gz-panyu', 'south'), 403],
-      ['region admin, new region', org.tokens.east.admin, '/regions', { regionId: 'west', name: 'West', reason: 'x' }, 403],
-      ['store admin, new store', org.tokens.xuhui.admin, '/stores', store('sh-minhang', 'east'), 403],
-      ['HQ manager, new region', org.tokens.hq.manager, '/regions', { regionId: 'west', name: 'West', reason: 'x' }, 403],
-      ['HQ technician, new store', org.tokens.hq.technician, '/stores', store('sh-minhang', 'east'), 403],
-      ['duplicate store', org.tokens.hq.admin, '/stores', store('sh-xuhui', 'east'), 409],
-      ['unknown region', org.tokens.hq.admin, '/stores', store('xx-nowhere', 'nowhere'), 404],
-      ['bad time zone', org.tokens.hq.admin, '/stores', { ...store('sh-minhang', 'east'), timeZone: 'Mars/Olympus' }, 400],
-      ['bad kind', org.tokens.hq.admin, '/stores', { ...store('sh-minhang', 'east'), kind: 'partner' }, 400],
-      ['no reason', org.tokens.hq.admin, '/regions', { regionId: 'west', name: 'West' }, 400],
-      ['upper-case code', org.tokens.hq.admin, '/regions', { regionId: 'West', name: 'West', reason: 'x' }, 400],
-      ['extra field', org.tokens.hq.admin, '/regions', { regionId: 'west', name: 'West', reason: 'x', hq: true }, 400],
+      ['region admin, other region', rest.org.tokens.east.admin, '/stores', store('gz-panyu', 'south'), 403],
+      ['region admin, new region', rest.org.tokens.east.admin, '/regions', { regionId: 'west', name: 'West', reason: 'x' }, 403],
+      ['store admin, new store', rest.org.tokens.xuhui.admin, '/stores', store('sh-minhang', 'east'), 403],
+      ['HQ manager, new region', rest.org.tokens.hq.manager, '/regions', { regionId: 'west', name: 'West', reason: 'x' }, 403],
+      ['HQ technician, new store', rest.org.tokens.hq.technician, '/stores', store('sh-minhang', 'east'), 403],
+      ['duplicate store', rest.org.tokens.hq.admin, '/stores', store('sh-xuhui', 'east'), 409],
+      ['unknown region', rest.org.tokens.hq.admin, '/stores', store('xx-nowhere', 'nowhere'), 404],
+      ['bad time zone', rest.org.tokens.hq.admin, '/stores', { ...store('sh-minhang', 'east'), timeZone: 'Mars/Olympus' }, 400],
+      ['bad kind', rest.org.tokens.hq.admin, '/stores', { ...store('sh-minhang', 'east'), kind: 'partner' }, 400],
+      ['no reason', rest.org.tokens.hq.admin, '/regions', { regionId: 'west', name: 'West' }, 400],
+      ['upper-case code', rest.org.tokens.hq.admin, '/regions', { regionId: 'West', name: 'West', reason: 'x' }, 400],
+      ['extra field', rest.org.tokens.hq.admin, '/regions', { regionId: 'west', name: 'West', reason: 'x', hq: true }, 400],
     ];
     for (const [label, token, url, body, status] of refusals) {
       const reply = await send('POST', url, token, body);
@@ -123,7 +108,7 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
   });
 
   it('creates an operator whose token is shown once, works at once, and is stored only as a hash', async () => {
-    const created = await send('POST', '/operators', org.tokens.east.admin, {
+    const created = await send('POST', '/operators', rest.org.tokens.east.admin, {
       name: '王五 Wang Wu',
       role: 'cashier',
       scope: { level: 'store', id: 'sh-jingan' },
@@ -135,42 +120,42 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
     expect(token).toMatch(/^mko_[A-Za-z0-9_-]{43}$/);
     expect((await send('GET', '/me', token)).json()).toMatchObject({ operatorId: operator.operatorId, role: 'cashier' });
 
-    const listed = (await send('GET', '/operators', org.tokens.east.admin)).json().operators;
+    const listed = (await send('GET', '/operators', rest.org.tokens.east.admin)).json().operators;
     expect(JSON.stringify(listed)).not.toContain(token);
     expect(listed.find((o: { operatorId: string }) => o.operatorId === operator.operatorId)).toEqual(operator);
-    const rows = await db.query('SELECT * FROM operators WHERE id = $1', [operator.operatorId]);
+    const rows = await rest.db.query('SELECT * FROM operators WHERE id = $1', [operator.operatorId]);
     expect(JSON.stringify(rows.rows)).not.toContain(token);
-    expect(await auditTrail(db, operator.operatorId)).toEqual([
-      expect.objectContaining({ action: 'operator_created', actor: { type: 'operator', id: org.operatorIds.east.admin }, reason: 'New hire' }),
+    expect(await auditTrail(rest.db, operator.operatorId)).toEqual([
+      expect.objectContaining({ action: 'operator_created', actor: { type: 'operator', id: rest.org.operatorIds.east.admin }, reason: 'New hire' }),
     ]);
   });
 
   it('lists operators within the admin’s scope only', async () => {
     const scopesSeenBy = async (token: string) =>
       new Set((await send('GET', '/operators', token)).json().operators.map((o: { scope: { id: string } }) => o.scope.id));
-    expect(await scopesSeenBy(org.tokens.east.admin)).toEqual(new Set(['east', 'sh-xuhui', 'sh-jingan']));
-    expect(await scopesSeenBy(org.tokens.tianhe.admin)).toEqual(new Set(['gz-tianhe']));
-    expect((await scopesSeenBy(org.tokens.hq.admin)).size).toBe(6);
-    expect((await send('GET', '/operators', org.tokens.hq.manager)).statusCode).toBe(403);
-    expect((await send('GET', '/regions', org.tokens.xuhui.cashier)).json()).toEqual({ regions: [{ regionId: 'east', name: '华东 East' }] });
+    expect(await scopesSeenBy(rest.org.tokens.east.admin)).toEqual(new Set(['east', 'sh-xuhui', 'sh-jingan']));
+    expect(await scopesSeenBy(rest.org.tokens.tianhe.admin)).toEqual(new Set(['gz-tianhe']));
+    expect((await scopesSeenBy(rest.org.tokens.hq.admin)).size).toBe(6);
+    expect((await send('GET', '/operators', rest.org.tokens.hq.manager)).statusCode).toBe(403);
+    expect((await send('GET', '/regions', rest.org.tokens.xuhui.cashier)).json()).toEqual({ regions: [{ regionId: 'east', name: '华东 East' }] });
   });
 
   it('refuses operators outside the admin’s scope or malformed, creating nothing', async () => {
     const body = (level: string, id: string, role = 'cashier') => ({ name: 'X', role, scope: { level, id }, reason: 'x' });
     const before = await counts();
     const refusals: Array<[string, string, object, number, string]> = [
-      ['region admin → other region store', org.tokens.east.admin, body('store', 'gz-tianhe'), 403, 'FORBIDDEN'],
-      ['region admin → HQ', org.tokens.east.admin, body('hq', 'hq', 'admin'), 403, 'FORBIDDEN'],
-      ['region admin → other region', org.tokens.east.admin, body('region', 'south'), 403, 'FORBIDDEN'],
-      ['store admin → its region', org.tokens.xuhui.admin, body('region', 'east'), 403, 'FORBIDDEN'],
-      ['store admin → other store', org.tokens.xuhui.admin, body('store', 'sh-jingan'), 403, 'FORBIDDEN'],
-      ['manager', org.tokens.hq.manager, body('store', 'sh-xuhui'), 403, 'FORBIDDEN'],
-      ['unknown store', org.tokens.hq.admin, body('store', 'nowhere'), 404, 'STORE_NOT_FOUND'],
-      ['unknown region', org.tokens.hq.admin, body('region', 'nowhere'), 404, 'NOT_FOUND'],
-      ['hq with another id', org.tokens.hq.admin, body('hq', 'east'), 400, 'INVALID_INPUT'],
-      ['unknown role', org.tokens.hq.admin, body('store', 'sh-xuhui', 'owner'), 400, 'VALIDATION_FAILED'],
-      ['unknown level', org.tokens.hq.admin, body('country', 'cn'), 400, 'VALIDATION_FAILED'],
-      ['no reason', org.tokens.hq.admin, { name: 'X', role: 'cashier', scope: { level: 'hq', id: 'hq' } }, 400, 'VALIDATION_FAILED'],
+      ['region admin → other region store', rest.org.tokens.east.admin, body('store', 'gz-tianhe'), 403, 'FORBIDDEN'],
+      ['region admin → HQ', rest.org.tokens.east.admin, body('hq', 'hq', 'admin'), 403, 'FORBIDDEN'],
+      ['region admin → other region', rest.org.tokens.east.admin, body('region', 'south'), 403, 'FORBIDDEN'],
+      ['store admin → its region', rest.org.tokens.xuhui.admin, body('region', 'east'), 403, 'FORBIDDEN'],
+      ['store admin → other store', rest.org.tokens.xuhui.admin, body('store', 'sh-jingan'), 403, 'FORBIDDEN'],
+      ['manager', rest.org.tokens.hq.manager, body('store', 'sh-xuhui'), 403, 'FORBIDDEN'],
+      ['unknown store', rest.org.tokens.hq.admin, body('store', 'nowhere'), 404, 'STORE_NOT_FOUND'],
+      ['unknown region', rest.org.tokens.hq.admin, body('region', 'nowhere'), 404, 'NOT_FOUND'],
+      ['hq with another id', rest.org.tokens.hq.admin, body('hq', 'east'), 400, 'INVALID_INPUT'],
+      ['unknown role', rest.org.tokens.hq.admin, body('store', 'sh-xuhui', 'owner'), 400, 'VALIDATION_FAILED'],
+      ['unknown level', rest.org.tokens.hq.admin, body('country', 'cn'), 400, 'VALIDATION_FAILED'],
+      ['no reason', rest.org.tokens.hq.admin, { name: 'X', role: 'cashier', scope: { level: 'hq', id: 'hq' } }, 400, 'VALIDATION_FAILED'],
     ];
     for (const [label, token, payload, status, code] of refusals) {
       const reply = await send('POST', '/operators', token, payload);
@@ -178,32 +163,32 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
     }
     expect(await counts()).toEqual(before);
     // A store admin may staff their own store.
-    expect((await send('POST', '/operators', org.tokens.xuhui.admin, body('store', 'sh-xuhui'))).statusCode).toBe(201);
+    expect((await send('POST', '/operators', rest.org.tokens.xuhui.admin, body('store', 'sh-xuhui'))).statusCode).toBe(201);
   });
 
   it('deactivates an operator in scope: their token stops at once; audited; refusals change nothing', async () => {
-    const target = org.operatorIds.jingan.technician;
-    const token = org.tokens.jingan.technician;
-    expect((await send('POST', `/operators/${target}/deactivation`, org.tokens.south.admin, { reason: 'x' })).statusCode).toBe(403);
-    expect((await send('POST', `/operators/${target}/deactivation`, org.tokens.east.manager, { reason: 'x' })).statusCode).toBe(403);
-    expect((await send('POST', `/operators/${target}/deactivation`, org.tokens.east.admin, {})).statusCode).toBe(400);
+    const target = rest.org.operatorIds.jingan.technician;
+    const token = rest.org.tokens.jingan.technician;
+    expect((await send('POST', `/operators/${target}/deactivation`, rest.org.tokens.south.admin, { reason: 'x' })).statusCode).toBe(403);
+    expect((await send('POST', `/operators/${target}/deactivation`, rest.org.tokens.east.manager, { reason: 'x' })).statusCode).toBe(403);
+    expect((await send('POST', `/operators/${target}/deactivation`, rest.org.tokens.east.admin, {})).statusCode).toBe(400);
     expect((await send('GET', '/me', token)).statusCode).toBe(200);
 
-    const done = await send('POST', `/operators/${target}/deactivation`, org.tokens.east.admin, { reason: 'Contract ended' });
+    const done = await send('POST', `/operators/${target}/deactivation`, rest.org.tokens.east.admin, { reason: 'Contract ended' });
     expect(done.statusCode).toBe(200);
     expect(done.json()).toMatchObject({ operatorId: target, active: false });
     expect((await send('GET', '/me', token)).json().error).toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/deactivated/) });
-    expect((await auditTrail(db, target)).map((entry) => [entry.action, entry.actor.id, entry.reason])).toEqual([
+    expect((await auditTrail(rest.db, target)).map((entry) => [entry.action, entry.actor.id, entry.reason])).toEqual([
       ['operator_created', 'test-seed', 'test chain'],
-      ['operator_deactivated', org.operatorIds.east.admin, 'Contract ended'],
+      ['operator_deactivated', rest.org.operatorIds.east.admin, 'Contract ended'],
     ]);
 
-    const again = await send('POST', `/operators/${target}/deactivation`, org.tokens.east.admin, { reason: 'again' });
+    const again = await send('POST', `/operators/${target}/deactivation`, rest.org.tokens.east.admin, { reason: 'again' });
     expect([again.statusCode, again.json().error.code]).toEqual([409, 'CONFLICT']);
-    const self = await send('POST', `/operators/${org.operatorIds.east.admin}/deactivation`, org.tokens.east.admin, { reason: 'x' });
+    const self = await send('POST', `/operators/${rest.org.operatorIds.east.admin}/deactivation`, rest.org.tokens.east.admin, { reason: 'x' });
     expect([self.statusCode, self.json().error.code]).toEqual([409, 'CONFLICT']);
-    const unknown = await send('POST', '/operators/01900000-0000-7000-8000-000000000000/deactivation', org.tokens.hq.admin, { reason: 'x' });
+    const unknown = await send('POST', '/operators/01900000-0000-7000-8000-000000000000/deactivation', rest.org.tokens.hq.admin, { reason: 'x' });
     expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'OPERATOR_NOT_FOUND']);
-    await expect(db.query('DELETE FROM operator_audit')).rejects.toThrow(/append-only/);
+    await expect(rest.db.query('DELETE FROM operator_audit')).rejects.toThrow(/append-only/);
   });
 });

@@ -1,8 +1,5 @@
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import { readMember } from '../../cloud/ledger/members.ts';
 import type { Actor } from '../../cloud/ledger/types.ts';
@@ -15,7 +12,8 @@ import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store
 import { recordQualifyingSpend, refreshMemberTier, runTierReview, tierStatus, windowSpendFen } from '../../cloud/program/tiers.ts';
 import type { BudgetRules } from '../../shared/rules/budget.ts';
 import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/program.ts';
-import { bearer, seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { seedOrg, type SeededOrg } from '../helpers/org.ts';
+import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.ts';
 
 const databases = useDatabases();
@@ -433,68 +431,59 @@ describe('referrals', () => {
 });
 
 describe('program REST', () => {
-  let db: Database;
-  let app: FastifyInstance;
-  let org: SeededOrg;
-  beforeAll(async () => {
-    db = await databases.open('pglite');
-    org = await seedOrg(db);
-    app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
-  });
-  afterAll(() => app.close());
-  const send = (method: 'GET' | 'POST' | 'PUT', url: string, token: string, payload?: object) =>
-    app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: bearer(token) });
+  const rest = useRestApi(() => databases.open('pglite'));
+  const { send } = rest;
 
   it('GET /program/rules for any operator; PUT for HQ admins only, invalid rules refused with every problem', async () => {
-    const current = await send('GET', '/program/rules', org.tokens.xuhui.cashier);
+    const current = await send('GET', '/program/rules', rest.org.tokens.xuhui.cashier);
     expect(current.statusCode).toBe(200);
     expect(current.json()).toMatchObject({ version: 1, rules: DEFAULT_PROGRAM_RULES });
     const body = { rules: { ...DEFAULT_PROGRAM_RULES, spendingOrder: 'proportional' }, reason: 'proportional spending' };
-    expect((await send('PUT', '/program/rules', org.tokens.east.admin, body)).statusCode).toBe(403);
-    expect((await send('PUT', '/program/rules', org.tokens.hq.manager, body)).statusCode).toBe(403);
-    const invalid = await send('PUT', '/program/rules', org.tokens.hq.admin, { rules: { ...DEFAULT_PROGRAM_RULES, spendingOrder: 'x', referral: {} }, reason: 'bad' });
+    expect((await send('PUT', '/program/rules', rest.org.tokens.east.admin, body)).statusCode).toBe(403);
+    expect((await send('PUT', '/program/rules', rest.org.tokens.hq.manager, body)).statusCode).toBe(403);
+    const invalid = await send('PUT', '/program/rules', rest.org.tokens.hq.admin, { rules: { ...DEFAULT_PROGRAM_RULES, spendingOrder: 'x', referral: {} }, reason: 'bad' });
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().error.code).toBe('RULES_INVALID');
     expect(invalid.json().error.message).toMatch(/spendingOrder: .*referral: enabled must be true or false/);
-    const published = await send('PUT', '/program/rules', org.tokens.hq.admin, body);
+    const published = await send('PUT', '/program/rules', rest.org.tokens.hq.admin, body);
     expect(published.statusCode).toBe(201);
-    expect(published.json()).toMatchObject({ version: 2, reason: 'proportional spending', actor: { type: 'operator', id: org.operatorIds.hq.admin } });
-    expect((await send('GET', '/program/rules/1', org.tokens.xuhui.cashier)).json().rules.spendingOrder).toBe('principal_first');
-    expect((await send('GET', '/program/rules/7', org.tokens.xuhui.cashier)).statusCode).toBe(404);
+    expect(published.json()).toMatchObject({ version: 2, reason: 'proportional spending', actor: { type: 'operator', id: rest.org.operatorIds.hq.admin } });
+    expect((await send('GET', '/program/rules/1', rest.org.tokens.xuhui.cashier)).json().rules.spendingOrder).toBe('principal_first');
+    expect((await send('GET', '/program/rules/7', rest.org.tokens.xuhui.cashier)).statusCode).toBe(404);
   });
 
   it('tier, check-in and alerts, within the operator’s scope', async () => {
-    const created = await send('POST', '/members', org.tokens.xuhui.cashier, { name: 'REST member' });
+    const created = await send('POST', '/members', rest.org.tokens.xuhui.cashier, { name: 'REST member' });
     const memberId = created.json().memberId as string;
-    const tier = await send('GET', `/members/${memberId}/tier`, org.tokens.xuhui.cashier);
+    const tier = await send('GET', `/members/${memberId}/tier`, rest.org.tokens.xuhui.cashier);
     expect(tier.statusCode).toBe(200);
     expect(tier.json()).toMatchObject({ tier: 'standard', windowSpendFen: 0, progress: { nextTier: 'silver', message: '再消费¥1000.00升级银卡 / Spend ¥1000.00 more to reach Silver' } });
-    expect((await send('GET', `/members/${memberId}/tier`, org.tokens.tianhe.cashier)).statusCode).toBe(403);
+    expect((await send('GET', `/members/${memberId}/tier`, rest.org.tokens.tianhe.cashier)).statusCode).toBe(403);
 
-    const first = await send('POST', `/members/${memberId}/check-ins`, org.tokens.xuhui.cashier, {});
+    const first = await send('POST', `/members/${memberId}/check-ins`, rest.org.tokens.xuhui.cashier, {});
     expect(first.statusCode).toBe(201);
     expect(first.json()).toMatchObject({ streak: 1, points: 5, member: { balances: { points: 5 } } });
-    const second = await send('POST', `/members/${memberId}/check-ins`, org.tokens.xuhui.cashier, {});
+    const second = await send('POST', `/members/${memberId}/check-ins`, rest.org.tokens.xuhui.cashier, {});
     expect([second.statusCode, second.json().error.code]).toEqual([409, 'ALREADY_CHECKED_IN']);
-    expect((await send('POST', `/members/${memberId}/check-ins`, org.tokens.xuhui.technician, {})).statusCode).toBe(403);
-    expect((await send('POST', `/members/${memberId}/check-ins`, org.tokens.xuhui.cashier, { storeId: org.stores.tianhe.storeId })).statusCode).toBe(403);
+    expect((await send('POST', `/members/${memberId}/check-ins`, rest.org.tokens.xuhui.technician, {})).statusCode).toBe(403);
+    expect((await send('POST', `/members/${memberId}/check-ins`, rest.org.tokens.xuhui.cashier, { storeId: rest.org.stores.tianhe.storeId })).statusCode).toBe(403);
 
-    const alerts = await send('GET', '/budgets/alerts', org.tokens.hq.manager);
+    const alerts = await send('GET', '/budgets/alerts', rest.org.tokens.hq.manager);
     expect([alerts.statusCode, Array.isArray(alerts.json().alerts)]).toEqual([200, true]);
-    expect((await send('GET', '/budgets/alerts', org.tokens.hq.cashier)).statusCode).toBe(403);
+    expect((await send('GET', '/budgets/alerts', rest.org.tokens.hq.cashier)).statusCode).toBe(403);
 
-    const other = (await send('POST', '/members', org.tokens.xuhui.cashier, { name: 'Referrer' })).json().memberId as string;
-    const referral = await send('POST', `/members/${memberId}/referral`, org.tokens.xuhui.cashier, { referrerId: other, reason: 'friend' });
+    const other = (await send('POST', '/members', rest.org.tokens.xuhui.cashier, { name: 'Referrer' })).json().memberId as string;
+    const referral = await send('POST', `/members/${memberId}/referral`, rest.org.tokens.xuhui.cashier, { referrerId: other, reason: 'friend' });
     expect([referral.statusCode, referral.json().referrerId]).toEqual([201, other]);
-    expect((await send('POST', `/members/${memberId}/referral`, org.tokens.xuhui.cashier, { referrerId: other, reason: 'again' })).statusCode).toBe(409);
+    expect((await send('POST', `/members/${memberId}/referral`, rest.org.tokens.xuhui.cashier, { referrerId: other, reason: 'again' })).statusCode).toBe(409);
 
-    const review = await send('POST', '/program/tier-reviews', org.tokens.hq.admin, { reason: 'manual review' });
+    const review = await send('POST', '/program/tier-reviews', rest.org.tokens.hq.admin, { reason: 'manual review' });
     expect([review.statusCode, review.json().reviewed]).toEqual([200, 0]);
-    expect((await send('POST', '/program/tier-reviews', org.tokens.xuhui.admin, { reason: 'x' })).statusCode).toBe(403);
+    expect((await send('POST', '/program/tier-reviews', rest.org.tokens.xuhui.admin, { reason: 'x' })).statusCode).toBe(403);
   });
 
   it('documents every program route in OpenAPI', async () => {
-    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const doc = (await rest.app.inject({ method: 'GET', url: '/docs/json' })).json();
     for (const path of ['/api/v1/program/rules', '/api/v1/program/rules/{version}', '/api/v1/members/{memberId}/tier', '/api/v1/members/{memberId}/check-ins',
       '/api/v1/members/{memberId}/referral', '/api/v1/budgets/alerts', '/api/v1/program/tier-reviews']) {
       expect(doc.paths[path], path).toBeDefined();

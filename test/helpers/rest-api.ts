@@ -1,0 +1,58 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import type { Database } from '../../cloud/db/database.ts';
+import { buildHttpApp, type HttpAppOptions } from '../../cloud/http/app.ts';
+import { bearer, seedOrg, type SeededOrg } from './org.ts';
+
+export type RestMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RestApi {
+  /** The hub database under the app (closed by whoever opened it). */
+  readonly db: Database;
+  /** The test chain seeded into `db` (see seedOrg). */
+  readonly org: SeededOrg;
+  readonly app: FastifyInstance;
+  /** `method /api/v1{url}`, signed in with `token` (none: anonymous), with `payload` as the body when given. */
+  send(method: RestMethod, url: string, token?: string, payload?: object): Promise<LightMyRequestResponse>;
+}
+
+/** buildHttpApp's options but the database; the logger defaults to a silent one. */
+export type RestApiOptions = Partial<Omit<HttpAppOptions, 'db'>>;
+
+/**
+ * The hub's REST app for a describe block: before its tests, a database from `open` with the test chain
+ * seeded (seedOrg) and the app built on it; after them, the app closed.
+ *
+ *   const rest = useRestApi(() => databases.open(backend));
+ *   const { send } = rest;
+ *   await send('POST', '/members', rest.org.tokens.xuhui.manager, { name: 'Li Lei' });
+ */
+export function useRestApi(open: () => Promise<Database>, { logger = pino({ level: 'silent' }), ...options }: RestApiOptions = {}): RestApi {
+  let state: { db: Database; org: SeededOrg; app: FastifyInstance } | undefined;
+  beforeAll(async () => {
+    const db = await open();
+    const org = await seedOrg(db);
+    const app = await buildHttpApp({ ...options, db, logger });
+    state = { db, org, app };
+  });
+  afterAll(() => state?.app.close());
+
+  const ready = () => {
+    if (!state) throw new Error('useRestApi: the app is only there inside tests and later hooks');
+    return state;
+  };
+  return {
+    get db() {
+      return ready().db;
+    },
+    get org() {
+      return ready().org;
+    },
+    get app() {
+      return ready().app;
+    },
+    send: (method, url, token, payload) =>
+      ready().app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: token ? bearer(token) : {} }),
+  };
+}
