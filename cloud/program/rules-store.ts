@@ -50,6 +50,8 @@ export function rulesInvalid(problems: readonly string[]): LedgerError {
 
 export class RulesStore {
   private readonly listeners = new Set<PublishListener>();
+  /** Versions already read (immutable, so never stale). */
+  private readonly published = new Map<number, PublishedRules>();
 
   /**
    * Call it outside your own database transaction (on PGlite a query on `db` inside one would wait for it):
@@ -69,13 +71,20 @@ export class RulesStore {
     return (await this.latest(this.db))!;
   }
 
-  /** One version; NOT_FOUND when it was never published. */
+  /**
+   * One version; NOT_FOUND when it was never published. Versions never change once published, so each is read
+   * from the database once: every kiosk top-up asks for the version it was priced with.
+   */
   async byVersion(version: number): Promise<PublishedRules> {
     if (!Number.isSafeInteger(version) || version < 1) throw new LedgerError('INVALID_INPUT', `Rule version must be a whole number ≥ 1: ${String(version)}.`);
+    const known = this.published.get(version);
+    if (known) return known;
     if (version === 1) await this.current();
     const { rows } = await this.db.query<RuleSetRow>('SELECT * FROM program_rule_sets WHERE version = $1', [version]);
     if (!rows[0]) throw new LedgerError('NOT_FOUND', `No program rules have version ${version}.`);
-    return toPublished(rows[0]);
+    const published = toPublished(rows[0]);
+    this.published.set(version, published);
+    return published;
   }
 
   /** Every version, newest first (for the history view). */
