@@ -3,7 +3,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { encodePayload, MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
 import type { ConfigReported, DesiredConfig, DesiredProgram, DeviceConfig, DeviceStatus, ProgramReported } from '../../shared/contract/payloads.ts';
-import { DEFAULT_OFFLINE_LIMITS } from '../../device/kiosk/offline-limits.ts';
+import { DEFAULT_OFFLINE_LIMITS } from '../../shared/offline-limits.ts';
 import type { Database } from '../db/database.ts';
 import type { PublishedRules } from '../program/rules-store.ts';
 import type { Publish } from './publish.ts';

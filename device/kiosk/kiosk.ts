@@ -7,7 +7,8 @@ import { HubUnavailableError, type CardLookupResult } from '../sync/hub-link.ts'
 import type { CardTap } from '../nfc/card-reader.ts';
 import { CashAcceptance, type CashAcceptorPort } from './cash-acceptance.ts';
 import { printTopUpReceipt, type ReceiptPort } from './receipt-job.ts';
-import { DEFAULT_OFFLINE_LIMITS, mayServeOffline, mayTopUpOffline, type OfflineLimits } from './offline-limits.ts';
+import { DEFAULT_OFFLINE_LIMITS, type OfflineLimits } from '../../shared/offline-limits.ts';
+import { mayServeOffline, mayTopUpOffline } from './offline-limits.ts';
 import { messages, offerMessage, type Bilingual } from './messages.ts';
 import { priceBill, sessionOffer } from './session-pricing.ts';
 import type { TopUpOffer } from '../../shared/rules/session-topup.ts';

@@ -1,6 +1,6 @@
 import type { Ledger } from '../../cloud/ledger/index.ts';
 import type { ConfigShadow } from '../../cloud/sync/index.ts';
-import { DEFAULT_OFFLINE_LIMITS } from '../../device/kiosk/offline-limits.ts';
+import { DEFAULT_OFFLINE_LIMITS } from '../../shared/offline-limits.ts';
 
 /** The demo's members and cards; one card is deliberately unregistered to show the refusal. */
 export const DEMO_CARDS = [

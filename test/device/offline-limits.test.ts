@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OFFLINE_LIMITS, mayServeOffline, mayTopUpOffline, type UnconfirmedTopUp } from '../../device/kiosk/offline-limits.ts';
+import { mayServeOffline, mayTopUpOffline, type UnconfirmedTopUp } from '../../device/kiosk/offline-limits.ts';
+import { DEFAULT_OFFLINE_LIMITS } from '../../shared/offline-limits.ts';
 
 const limits = { perTransactionFen: 10_000, perCardPerDayFen: 20_000, perKioskTotalFen: 30_000, maxOfflineHours: 24 };
 const now = new Date('2026-11-23T10:00:00+08:00');
