@@ -6,6 +6,7 @@
  * a seeding step, and the defaults are pinned in the database: a later code change to the defaults does
  * not silently change what version 1 meant).
  */
+import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
 import { DEFAULT_PROGRAM_RULES, programRuleProblems, type ProgramRules } from '../../shared/rules/program.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
@@ -47,6 +48,12 @@ export type PublishListener = (published: PublishedRules) => void;
 export function rulesInvalid(problems: readonly string[]): LedgerError {
   return new LedgerError('RULES_INVALID', `The program rules were not published because: ${problems.join('; ')}.`);
 }
+
+/**
+ * Rules travel to kiosks inside their configuration message, which kiosks refuse above MAX_PAYLOAD_BYTES; the
+ * rest of that message (store name, footer, limits, envelope) stays well under 2 KiB.
+ */
+export const MAX_RULES_BYTES = MAX_PAYLOAD_BYTES - 2 * 1024;
 
 export class RulesStore {
   private readonly listeners = new Set<PublishListener>();
@@ -99,6 +106,8 @@ export class RulesStore {
     const who = actorOf(actor);
     const why = textOf(reason, 'reason', 200);
     const problems = programRuleProblems(rules);
+    const bytes = Buffer.byteLength(JSON.stringify(rules ?? null));
+    if (bytes > MAX_RULES_BYTES) problems.push(`the rule set is ${bytes} bytes; kiosks receive at most ${MAX_RULES_BYTES} (trim campaigns or brackets)`);
     if (problems.length > 0) throw rulesInvalid(problems);
     await this.current();
     const published = await this.db.transaction(async (tx) => {

@@ -20,6 +20,7 @@ import { RecordingClient, TestHub } from '../helpers/hub.ts';
 import { SimulatedKiosk } from '../helpers/simulated-kiosk.ts';
 import { nextEvent } from '../helpers/events.ts';
 import { StandInAcceptor } from '../helpers/stand-in-acceptor.ts';
+import { MAX_RULES_BYTES } from '../../cloud/program/rules-store.ts';
 
 /**
  * "Kiosk and hub give identical results": a cash session priced by the kiosk (device/kiosk/session-pricing.ts)
@@ -297,6 +298,13 @@ describe('kiosk and hub produce identical results: end to end through the real M
   it('malformed rules change nothing: refused at the hub, and refused by the kiosk when they reach it anyway', async () => {
     const broken = { ...rules, topUpBonus: [{ id: 'neg', thresholdFen: 10_000, bonusFen: -1 }] };
     await expect(hub.running.sync.program.publish(broken, actor, 'typo')).rejects.toMatchObject({ code: 'RULES_INVALID' });
+    // Valid, but too big for the configuration message kiosks accept: refused before it could strand them.
+    const campaigns = Array.from({ length: 400 }, (_, i) => ({ id: `holiday-campaign-${i}`, multiplierPercent: 200, categories: ['food', 'drink'] }));
+    const oversized = { ...rules, earning: { ...rules.earning, campaigns } };
+    await expect(hub.running.sync.program.publish(oversized, actor, 'every holiday at once')).rejects.toMatchObject({
+      code: 'RULES_INVALID',
+      message: expect.stringContaining(`kiosks receive at most ${MAX_RULES_BYTES}`),
+    });
     expect((await hub.running.sync.program.current()).version).toBe(3);
 
     // A retained message from a misbehaving publisher: the kiosk refuses the rules, keeps version 3, and says why.
