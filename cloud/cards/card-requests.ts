@@ -93,10 +93,15 @@ async function withFee<C, R extends object>(
   return { ...twin, replay: true };
 }
 
+/**
+ * What a replay must repeat: what was asked, by whom, why and where. Not the fee: it follows from the price
+ * list in force, and a retry after new program rules were published is still the same request (it gets the
+ * first result, fee included), not a different one.
+ */
 function hashOf(request: CardRequest): string {
-  const { intent, memberId, actor, reason, storeId, feeFen } = request;
+  const { intent, memberId, actor, reason, storeId } = request;
   return createHash('sha256')
-    .update(JSON.stringify([intent, memberId, actor.type, actor.id, reason, storeId ?? null, feeFen]))
+    .update(JSON.stringify([intent, memberId, actor.type, actor.id, reason, storeId ?? null]))
     .digest('hex');
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskCardUid } from '../../shared/card.ts';
+import { programCardFees, type ProgramRules } from '../../shared/rules/program.ts';
 import type { Database } from '../db/database.ts';
 import * as S from '../http/schemas.ts';
 import { actingStoreOf, assertMemberInScope, operatorActor, requireRole } from '../org/access.ts';
@@ -9,8 +10,8 @@ import { type CardChange, CardService, type StatusAction } from './card-service.
 
 export interface CardRouteDeps {
   db: Database;
-  /** Default: a service with the chain's default fee schedule. */
-  cards?: CardService;
+  /** The program rules in force (the hub's latest published set): every fee is charged by their card fee schedule. */
+  rules: () => Promise<ProgramRules>;
 }
 
 /**
@@ -33,7 +34,8 @@ const STATUS_ROUTES: ReadonlyArray<{ method: 'POST' | 'DELETE'; path: string; ac
  * signed-in operator, and reaches only cards whose member is in the operator's scope. 201 when done now,
  * 200 with the first result when the key was used before.
  */
-export function registerCardRoutes(api: FastifyInstance, { db, cards = new CardService(db) }: CardRouteDeps): void {
+export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRouteDeps): void {
+  const cards = new CardService(db, { feeSchedule: async () => programCardFees(await rules()) });
   /** The operator may act on this card's member; the card's view for the handler. */
   async function cardInScope(request: FastifyRequest, cardUid: string) {
     requireRole(request, CARD_ROLES);

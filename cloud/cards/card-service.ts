@@ -58,7 +58,15 @@ export interface IssueSupplementaryInput extends Omit<CardChangeInput, 'cardUid'
 
 export interface ChargeFeeInput extends Omit<CardChangeInput, 'by'> {
   kind: 'joining' | 'annual';
+  /** The instant whose local year an annual fee is for; default now (the annual-fee job passes its run's asOf). */
+  asOf?: Date;
 }
+
+/**
+ * The price list a card change is charged by: a fixed schedule, or where to read the one in force (the hub's
+ * published program rules), asked once per change.
+ */
+export type FeeScheduleSource = CardFeeSchedule | (() => Promise<CardFeeSchedule>);
 
 /** The outcome of a card change; `replay` when the key was used before (nothing new happened). */
 export interface CardChange {
@@ -89,14 +97,24 @@ interface Checked {
  * reason in card_events, and commits together with its fee (cloud/cards/card-requests.ts).
  */
 export class CardService {
-  private readonly feeSchedule: CardFeeSchedule;
+  private readonly feeSchedule: () => Promise<CardFeeSchedule>;
 
   constructor(
     private readonly db: Database,
-    options: { feeSchedule?: CardFeeSchedule } = {},
+    options: { feeSchedule?: FeeScheduleSource } = {},
   ) {
-    this.feeSchedule = options.feeSchedule ?? DEFAULT_CARD_FEE_SCHEDULE;
-    validateCardFeeSchedule(this.feeSchedule);
+    const source = options.feeSchedule ?? DEFAULT_CARD_FEE_SCHEDULE;
+    if (typeof source === 'function') {
+      // A schedule read later is checked as it is read: published rules were validated, but a bad one must not be charged by.
+      this.feeSchedule = async () => {
+        const schedule = await source();
+        validateCardFeeSchedule(schedule);
+        return schedule;
+      };
+    } else {
+      validateCardFeeSchedule(source);
+      this.feeSchedule = async () => source;
+    }
   }
 
   async getCard(cardUid: string): Promise<CardView> {
@@ -143,7 +161,7 @@ export class CardService {
       throw new LedgerError('INVALID_INPUT', `replacementReason must be one of ${REPLACEMENT_REASONS.join(', ')}.`);
     }
     const current = await readCard(this.db, common.cardUid);
-    const quote = cardFee(this.feeSchedule, current.type, 'replacement', input.replacementReason);
+    const quote = cardFee(await this.feeSchedule(), current.type, 'replacement', input.replacementReason);
     return runCardRequest<Checked, Omit<CardChange, 'replay'>>(
       this.db,
       {
@@ -204,7 +222,7 @@ export class CardService {
     const cardNumber = input.cardNumber === undefined ? undefined : cardNumberOf(input.cardNumber);
     const holderName = textOf(input.holderName, 'holderName', 64);
     const dailyLimitFen = input.dailyLimitFen === undefined ? undefined : fenOf(input.dailyLimitFen);
-    const quote = cardFee(this.feeSchedule, 'supplementary', 'joining');
+    const quote = cardFee(await this.feeSchedule(), 'supplementary', 'joining');
     return runCardRequest<CardView, Omit<CardChange, 'replay'>>(
       this.db,
       {
@@ -248,9 +266,11 @@ export class CardService {
   async chargeFee(input: ChargeFeeInput): Promise<CardChange> {
     const common = commonOf(input);
     if (input.kind !== 'joining' && input.kind !== 'annual') throw new LedgerError('INVALID_INPUT', 'kind must be joining or annual.');
+    const asOf = input.asOf ?? new Date();
+    if (!(asOf instanceof Date) || !Number.isSafeInteger(asOf.getTime())) throw new LedgerError('INVALID_INPUT', 'asOf must be a valid instant.');
     const current = await readCard(this.db, common.cardUid);
-    const quote = cardFee(this.feeSchedule, current.type, input.kind);
-    const period = input.kind === 'annual' ? (await localCalendarOf(this.db, common.request.storeId, new Date())).year : 'once';
+    const quote = cardFee(await this.feeSchedule(), current.type, input.kind);
+    const period = input.kind === 'annual' ? (await localCalendarOf(this.db, common.request.storeId, asOf)).year : 'once';
     return runCardRequest<CardView, Omit<CardChange, 'replay'>>(
       this.db,
       { ...common.request, memberId: current.memberId, intent: { action: 'fee', cardUid: common.cardUid, kind: input.kind, period }, feeFen: quote.amountFen },

@@ -83,7 +83,7 @@ export async function buildHttpApp({ db, logger, rules = new RulesStore(db), vou
       registerProgramRoutes(api, { db, rules });
       registerCheckoutRoutes(api, { db, program: () => rules.current() });
       registerRefundAndPointsRoutes(api, { db });
-      registerCardRoutes(api, { db });
+      registerCardRoutes(api, { db, rules: async () => (await rules.current()).rules });
       await registerCatalogRoutes(api, { db, logger, rules: async () => (await rules.current()).rules, voucherKey });
     },
     { prefix: API_PREFIX },

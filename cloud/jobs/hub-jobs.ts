@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/logger.ts';
+import { chargeAnnualFees } from '../cards/annual-fee-job.ts';
 import { expireVouchers } from '../catalog/vouchers.ts';
 import { expireCoupons } from '../coupons/expiry-job.ts';
 import type { Database } from '../db/database.ts';
@@ -11,14 +12,16 @@ import { type ScheduledJob, type Scheduler, startScheduler } from './scheduler.t
 
 /**
  * The hub's periodic jobs, each the same function its REST route runs (POST /jobs/points-expiry,
- * /jobs/coupon-expiry, /jobs/voucher-expiry, /program/tier-reviews), here run on a timer by the system.
+ * /jobs/coupon-expiry, /jobs/voucher-expiry, /program/tier-reviews), here run on a timer by the system; the
+ * annual card fees (cloud/cards/annual-fee-job.ts) run only here.
  *
- * Every job is idempotent: an expired lot, coupon or voucher is not expired again, and a member reviewed twice
- * at nearly the same instant keeps their tier (a downgrade restarts the retention). So several hubs on one
- * database may all run them; on PostgreSQL an advisory lock per job (job-lock.ts) lets one hub at a time work.
+ * Every job is idempotent: an expired lot, coupon or voucher is not expired again, a member reviewed twice
+ * at nearly the same instant keeps their tier (a downgrade restarts the retention), and a card's annual fee
+ * is recorded once per local year. So several hubs on one database may all run them; on PostgreSQL an
+ * advisory lock per job (job-lock.ts) lets one hub at a time work.
  */
 
-export const HUB_JOB_NAMES = ['points-expiry', 'coupon-expiry', 'voucher-expiry', 'tier-review'] as const;
+export const HUB_JOB_NAMES = ['points-expiry', 'coupon-expiry', 'voucher-expiry', 'tier-review', 'annual-fees'] as const;
 export type HubJobName = (typeof HUB_JOB_NAMES)[number];
 
 export const TIER_REVIEW_JOB_ACTOR: Actor = { type: 'system', id: 'tier-review-job' };
@@ -26,7 +29,7 @@ const TIER_REVIEW_REASON = '定期等级评审 / Scheduled tier review';
 
 export interface ScheduledJobsOptions {
   readonly db: Database;
-  /** The tier review uses the rules current when each run starts. */
+  /** The tier review and the annual fees use the rules current when each run starts. */
   readonly rules: Pick<RulesStore, 'current'>;
   readonly logger: Logger;
   /** Time between the end of one round of jobs and the start of the next (e.g. hourly). */
@@ -46,6 +49,7 @@ function hubJobs(db: Database, rules: ScheduledJobsOptions['rules']): Record<Hub
     'voucher-expiry': ({ asOf }) => expireVouchers(db, { asOf }),
     'tier-review': async ({ asOf, logger }) =>
       runTierReview(db, { program: await rules.current(), at: asOf, actor: TIER_REVIEW_JOB_ACTOR, reason: TIER_REVIEW_REASON, logger }),
+    'annual-fees': async ({ asOf, logger }) => chargeAnnualFees(db, { program: await rules.current(), asOf, logger }),
   };
 }
 

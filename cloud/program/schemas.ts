@@ -15,7 +15,7 @@ const ActorSchema = Type.Object(
 
 const RULES_DESCRIPTION =
   'ProgramRules (shared/rules/program.ts): { tiers, tierReview, earning, topUpBonus, spendingOrder, pointsExpiry, budgets, ' +
-  'checkIn, referral }. Amounts in whole fen, points whole, multipliers in integer percent.';
+  'checkIn, referral, cardFees? }. Amounts in whole fen, points whole, multipliers in integer percent.';
 
 export const PublishedRules = Type.Object(
   {

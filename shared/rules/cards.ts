@@ -182,7 +182,11 @@ export type CardFeeKind = (typeof CARD_FEE_KINDS)[number];
 export type CardFees = Readonly<Record<CardFeeKind, number>>;
 export type CardFeeSchedule = Readonly<Record<CardType, CardFees>>;
 
-/** The chain's default price list (¥10 = 1000 fen). VIP fees are listed at their face value and waived below. */
+/**
+ * The chain's default price list (¥10 = 1000 fen). VIP fees are listed at their face value and waived below.
+ * The program rules carry the schedule in force (shared/rules/program.ts `cardFees`); a rule set published
+ * before fees were part of the program means this one, so change the fees by publishing rules, not here.
+ */
 export const DEFAULT_CARD_FEE_SCHEDULE: CardFeeSchedule = {
   personal: { joining: 0, annual: 0, replacement: 2_000 },
   supplementary: { joining: 1_000, annual: 0, replacement: 1_000 },
@@ -223,14 +227,45 @@ export function cardFee(schedule: CardFeeSchedule, type: CardType, kind: CardFee
   return { kind, scheduledFen, amountFen: scheduledFen };
 }
 
-/** Every problem with a fee schedule (a fee missing, negative, fractional or absurd), or nothing. */
-export function validateCardFeeSchedule(schedule: CardFeeSchedule): void {
-  const problems: string[] = [];
+/**
+ * Every problem with a fee schedule: a type or fee missing, unknown (a typo would otherwise be ignored and
+ * the fee silently default), negative, fractional or absurd. Accepts any JSON (a published rule set).
+ */
+export function cardFeeScheduleProblems(schedule: unknown): string[] {
+  if (!isPlainObject(schedule)) return ['must be an object of card types'];
+  const problems = Object.keys(schedule)
+    .filter((type) => !(CARD_TYPES as readonly string[]).includes(type))
+    .map((type) => `${type}: unknown card type (the types are ${CARD_TYPES.join(', ')})`);
   for (const type of CARD_TYPES) {
+    const fees = schedule[type];
+    if (!isPlainObject(fees)) {
+      problems.push(`${type}: must be an object of fees (${CARD_FEE_KINDS.join(', ')})`);
+      continue;
+    }
+    for (const kind of Object.keys(fees)) {
+      if (!(CARD_FEE_KINDS as readonly string[]).includes(kind)) problems.push(`${type}.${kind}: unknown fee (the fees are ${CARD_FEE_KINDS.join(', ')})`);
+    }
     for (const kind of CARD_FEE_KINDS) {
-      const fee: unknown = schedule?.[type]?.[kind];
+      const fee = fees[kind];
       if (!isFen(fee) || fee < 0) problems.push(`${type}.${kind}: must be a whole number of fen ≥ 0, got ${String(fee)}`);
     }
   }
-  assertNoProblems('card fee schedule', problems);
+  return problems;
+}
+
+/** Throws a RuleSetError listing every problem of the schedule. */
+export function validateCardFeeSchedule(schedule: unknown): asserts schedule is CardFeeSchedule {
+  assertNoProblems('card fee schedule', cardFeeScheduleProblems(schedule));
+}
+
+/**
+ * The card types the annual-fee run visits: those with an annual fee on the price list, waived ones
+ * included, so the year's fee record shows the waiver (cardFee decides what is actually charged).
+ */
+export function cardTypesWithAnnualFee(schedule: CardFeeSchedule): CardType[] {
+  return CARD_TYPES.filter((type) => schedule[type].annual > 0);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

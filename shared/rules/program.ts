@@ -4,6 +4,7 @@
  * the same pure functions on the same rules. Plain JSON: no Dates, no functions.
  */
 import { budgetRuleProblems, type BudgetRules } from './budget.ts';
+import { type CardFeeSchedule, cardFeeScheduleProblems, DEFAULT_CARD_FEE_SCHEDULE } from './cards.ts';
 import { checkInRuleProblems, type CheckInRules } from './check-in.ts';
 import { type EarningRules, validateEarningRules } from './earning.ts';
 import { assertNoProblems, RuleSetError } from './errors.ts';
@@ -24,6 +25,11 @@ export interface ProgramRules {
   readonly budgets: BudgetRules;
   readonly checkIn: CheckInRules;
   readonly referral: ReferralRules;
+  /**
+   * Joining, annual and replacement fees by card type. Rule sets published before card fees were part of
+   * the program have none, and mean DEFAULT_CARD_FEE_SCHEDULE: read it with programCardFees.
+   */
+  readonly cardFees?: CardFeeSchedule;
 }
 
 const CHAIN_ZONE = 'Asia/Shanghai';
@@ -56,11 +62,23 @@ export const DEFAULT_PROGRAM_RULES: ProgramRules = {
   },
   checkIn: { enabled: true, points: 5, timeZone: CHAIN_ZONE, streakBonus: { everyDays: 7, bonusPoints: 20 } },
   referral: { enabled: true, trigger: 'first_purchase', referrerPoints: 100, refereePoints: 50 },
+  cardFees: DEFAULT_CARD_FEE_SCHEDULE,
 };
 
 export const PROGRAM_SECTIONS = [
-  'tiers', 'tierReview', 'earning', 'topUpBonus', 'spendingOrder', 'pointsExpiry', 'budgets', 'checkIn', 'referral',
+  'tiers', 'tierReview', 'earning', 'topUpBonus', 'spendingOrder', 'pointsExpiry', 'budgets', 'checkIn', 'referral', 'cardFees',
 ] as const satisfies readonly (keyof ProgramRules)[];
+
+/**
+ * Sections added after rule sets were first published: a rule set without one (an older version on the hub,
+ * a kiosk's stored copy) is still valid and means that section's default. Present, it is checked in full.
+ */
+const OPTIONAL_SECTIONS: ReadonlySet<string> = new Set(['cardFees'] satisfies (typeof PROGRAM_SECTIONS)[number][]);
+
+/** The card fee schedule of a rule set: its own, or the default one for a rule set published without. */
+export function programCardFees(rules: ProgramRules): CardFeeSchedule {
+  return rules.cardFees ?? DEFAULT_CARD_FEE_SCHEDULE;
+}
 
 /** Problems of one section; the section validators that throw are turned into lists here. */
 function sectionProblems(run: () => string[] | void): string[] {
@@ -94,10 +112,14 @@ export function programRuleProblems(rules: unknown): string[] {
     budgets: () => budgetRuleProblems(r.budgets as BudgetRules),
     checkIn: () => checkInRuleProblems(r.checkIn as CheckInRules),
     referral: () => referralRuleProblems(r.referral as ReferralRules),
+    cardFees: () => cardFeeScheduleProblems(r.cardFees),
   };
   for (const section of PROGRAM_SECTIONS) {
     const value = r[section];
-    if (value === undefined || value === null) problems.push(`${section}: missing`);
+    const optional = OPTIONAL_SECTIONS.has(section);
+    if (value === undefined && optional) continue;
+    if (value === null && optional) problems.push(`${section}: must be an object, or left out for the default`);
+    else if (value === undefined || value === null) problems.push(`${section}: missing`);
     else if (section !== 'spendingOrder' && typeof value !== 'object') problems.push(`${section}: must be an object`);
     else problems.push(...sectionProblems(checks[section]).map((p) => `${section}: ${p}`));
   }

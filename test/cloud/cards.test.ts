@@ -11,7 +11,9 @@ import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { Ledger, type Actor } from '../../cloud/ledger/index.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
-import { CARD_ACTIONS, CARD_STATUSES, type CardAction, type CardStatus } from '../../shared/rules/cards.ts';
+import { CARD_ACTIONS, CARD_STATUSES, DEFAULT_CARD_FEE_SCHEDULE, type CardAction, type CardFeeSchedule, type CardStatus } from '../../shared/rules/cards.ts';
+import { RuleSetError } from '../../shared/rules/errors.ts';
+import { DEFAULT_PROGRAM_RULES } from '../../shared/rules/program.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases } from './support.ts';
@@ -170,6 +172,7 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
       [() => cards.replace({ ...change(cardUid), newCardUid: newCardUid(), newCardNumber: '123', replacementReason: 'lost' }), 'INVALID_CARD_NUMBER'],
       [() => cards.replace({ ...change(cardUid), newCardUid: cardUid, replacementReason: 'defective' }), 'CARD_ALREADY_BOUND'],
       [() => cards.chargeFee({ ...change(cardUid), kind: 'replacement' as 'joining' }), 'INVALID_INPUT'],
+      [() => cards.chargeFee({ ...change(cardUid), kind: 'annual', asOf: new Date(Number.NaN) }), 'INVALID_INPUT'],
       [() => cards.issueSupplementary({ ...change(newCardUid()), memberId, primaryCardUid: cardUid, holderName: '' }), 'INVALID_INPUT'],
       [() => cards.issueSupplementary({ ...change(newCardUid()), memberId, primaryCardUid: cardUid, holderName: 'Han', dailyLimitFen: 0.5 }), 'INVALID_AMOUNT'],
       [() => cards.issueSupplementary({ ...change(newCardUid()), memberId: 'nobody', primaryCardUid: cardUid, holderName: 'Han' }), 'MEMBER_NOT_FOUND'],
@@ -361,6 +364,44 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
       expect((await refusal(cards.chargeFee({ ...change(group.cardUid), kind: 'joining' }))).code).toBe('INSUFFICIENT_BALANCE');
       expect(await snapshot(db, group.cardUid, group.memberId)).toEqual(before);
     });
+
+    it('an annual fee is for the local year of asOf at the store (the job passes its run instant)', async () => {
+      const group = await memberWithCard({ type: 'group', topUpFen: 30_000 });
+      // 16:30 UTC on New Year's Eve is already 00:30 on 1 January in Shanghai.
+      const newYear = await cards.chargeFee({ ...change(group.cardUid), kind: 'annual', asOf: new Date('2030-12-31T16:30:00Z') });
+      expect(newYear.fee).toMatchObject({ kind: 'annual', amountFen: 10_000, period: '2031' });
+      const eve = await cards.chargeFee({ ...change(group.cardUid), kind: 'annual', asOf: new Date('2030-12-31T15:59:59Z') });
+      expect(eve.fee).toMatchObject({ period: '2030' });
+      expect((await refusal(cards.chargeFee({ ...change(group.cardUid), kind: 'annual', asOf: new Date('2031-06-30T00:00:00Z') }))).code).toBe('CONFLICT');
+    });
+
+    it('reads the schedule from its source at each change; a retry after the schedule changed replays the first fee', async () => {
+      let schedule: CardFeeSchedule = DEFAULT_CARD_FEE_SCHEDULE;
+      const priced = new CardService(db, { feeSchedule: async () => schedule });
+      const first = await memberWithCard({ topUpFen: 20_000 });
+      const request = { ...change(first.cardUid), newCardUid: newCardUid(), replacementReason: 'lost' as const };
+      const replaced = await priced.replace(request);
+      expect(replaced.fee).toMatchObject({ scheduledFen: 2_000, amountFen: 2_000 });
+
+      schedule = { ...DEFAULT_CARD_FEE_SCHEDULE, personal: { joining: 0, annual: 0, replacement: 3_300 } };
+      expect(await priced.replace(request)).toEqual({ ...replaced, replay: true });
+      expect((await ledger.getMember(first.memberId)).balances.principalFen).toBe(18_000);
+      const second = await memberWithCard({ topUpFen: 20_000 });
+      const repriced = await priced.replace({ ...change(second.cardUid), newCardUid: newCardUid(), replacementReason: 'damaged' });
+      expect(repriced.fee).toMatchObject({ scheduledFen: 3_300, amountFen: 3_300 });
+      expect(repriced.member.balances.principalFen).toBe(16_700);
+      await expectLedgerConsistent(db);
+    });
+
+    it('refuses a bad schedule: a fixed one when the service is made, one read from a source before anything changes', async () => {
+      const bad = { ...DEFAULT_CARD_FEE_SCHEDULE, group: { joining: -1, annual: 0, replacement: 0 } };
+      expect(() => new CardService(db, { feeSchedule: bad })).toThrow(RuleSetError);
+      const sourced = new CardService(db, { feeSchedule: async () => bad });
+      const group = await memberWithCard({ type: 'group', topUpFen: 10_000 });
+      const before = await snapshot(db, group.cardUid, group.memberId);
+      await expect(sourced.chargeFee({ ...change(group.cardUid), kind: 'joining' })).rejects.toThrow(/group\.joining: must be a whole number of fen/);
+      expect(await snapshot(db, group.cardUid, group.memberId)).toEqual(before);
+    });
   });
 });
 
@@ -461,6 +502,33 @@ describe('card routes (REST, PGlite)', () => {
     expect(again.json()).toEqual({ ...first.json(), replay: true });
     expect((await call('GET', `/cards/${replace.newCardUid}/member`, token)).json().balances.principalFen).toBe(7_000);
     expect((await call('GET', `/cards/${supplementaryUid}`, token)).json().primaryCardUid).toBe(replace.newCardUid);
+    await expectLedgerConsistent(rest.db);
+  });
+
+  it('fees are charged by the published program rules: a new schedule applies to the next change; a set without card fees means the defaults', async () => {
+    const { cardUid, memberId } = await memberWithCard(10_000);
+    const cashier = rest.org.tokens.xuhui.cashier;
+    const admin = rest.org.tokens.hq.admin;
+    const cardFees = { ...DEFAULT_CARD_FEE_SCHEDULE, personal: { joining: 0, annual: 0, replacement: 1_500 } };
+    expect((await call('PUT', '/program/rules', admin, { rules: { ...DEFAULT_PROGRAM_RULES, cardFees }, reason: '补卡费降至¥15 replacement ¥15' })).statusCode).toBe(201);
+    const replace = { idempotencyKey: key(), reason: 'lost on the bus', newCardUid: newCardUid(), replacementReason: 'lost' };
+    const replaced = await call('POST', `/cards/${cardUid}/replace`, cashier, replace);
+    expect(replaced.statusCode).toBe(201);
+    expect(replaced.json()).toMatchObject({ fee: { scheduledFen: 1_500, amountFen: 1_500 }, member: { memberId, balances: { principalFen: 8_500 } } });
+
+    const bad = await call('PUT', '/program/rules', admin, { rules: { ...DEFAULT_PROGRAM_RULES, cardFees: { ...cardFees, vip: { joining: 0, annual: -5, replacement: 0 } } }, reason: 'typo' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatchObject({ code: 'RULES_INVALID', message: expect.stringContaining('cardFees: vip.annual: must be a whole number of fen ≥ 0, got -5') });
+
+    // A rule set as published before card fees were part of the program (no cardFees): the default price list.
+    const { cardFees: _none, ...withoutCardFees } = DEFAULT_PROGRAM_RULES;
+    expect((await call('PUT', '/program/rules', admin, { rules: withoutCardFees, reason: 'rules without card fees' })).statusCode).toBe(201);
+    const again = await call('POST', `/cards/${replace.newCardUid}/replace`, cashier, { idempotencyKey: key(), reason: 'lost again', newCardUid: newCardUid(), replacementReason: 'lost' });
+    expect(again.json()).toMatchObject({ fee: { scheduledFen: 2_000, amountFen: 2_000 }, member: { balances: { principalFen: 6_500 } } });
+    // The first replacement's retry is still the same request: its first result, its first fee.
+    const retry = await call('POST', `/cards/${cardUid}/replace`, cashier, replace);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json()).toEqual({ ...replaced.json(), replay: true });
     await expectLedgerConsistent(rest.db);
   });
 

@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ANNUAL_FEE_JOB_ACTOR, chargeAnnualFees } from '../../cloud/cards/annual-fee-job.ts';
+import { CardService } from '../../cloud/cards/card-service.ts';
 import { createItem } from '../../cloud/catalog/items.ts';
 import { redeem } from '../../cloud/catalog/redeem.ts';
 import { generateVoucherSigningKey } from '../../cloud/catalog/signing-key.ts';
@@ -11,10 +13,14 @@ import type { Database, Queryable } from '../../cloud/db/database.ts';
 import { HUB_JOB_NAMES, TIER_REVIEW_JOB_ACTOR, startScheduledJobs, type ScheduledJobsOptions } from '../../cloud/jobs/hub-jobs.ts';
 import { jobsIntervalMsFromEnv } from '../../cloud/jobs/interval.ts';
 import { Ledger, LedgerError, type Actor } from '../../cloud/ledger/index.ts';
-import { RulesStore } from '../../cloud/program/rules-store.ts';
+import { createStore } from '../../cloud/org/structure.ts';
+import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
+import { maskCardUid } from '../../shared/card.ts';
 import { EnvReader } from '../../shared/config-env.ts';
+import { DEFAULT_CARD_FEE_SCHEDULE } from '../../shared/rules/cards.ts';
+import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/program.ts';
 import { seedOrg } from '../helpers/org.ts';
-import { expectLedgerConsistent, key, useDatabases } from './support.ts';
+import { expectLedgerConsistent, key, newCardUid, useDatabases } from './support.ts';
 
 const databases = useDatabases();
 const SETUP: Actor = { type: 'system', id: 'jobs-test' };
@@ -40,9 +46,9 @@ function logSink() {
     logger: pino({ level: 'info' }, stream),
     lines,
     finished,
-    /** Resolves once `count` runs of the last job (tier-review) have been logged as finished. */
+    /** Resolves once `count` runs of the last job of a round have been logged as finished. */
     async ticksLogged(count: number): Promise<void> {
-      while (finished('tier-review').length < count) await new Promise<void>((resolve) => (wake = resolve));
+      while (finished(HUB_JOB_NAMES.at(-1)!).length < count) await new Promise<void>((resolve) => (wake = resolve));
     },
   };
 }
@@ -201,6 +207,7 @@ describe('scheduled hub jobs on pglite', () => {
     expect(report.runs.find((r) => r.job === 'coupon-expiry')).toMatchObject({ result: { expired: 1 } });
     expect(report.runs.find((r) => r.job === 'voucher-expiry')).toMatchObject({ result: { expired: 1 } });
     expect(report.runs.find((r) => r.job === 'tier-review')).toMatchObject({ result: { asOf: AS_OF.toISOString(), rulesVersion: 1 } });
+    expect(report.runs.find((r) => r.job === 'annual-fees')).toMatchObject({ result: { asOf: AS_OF.toISOString(), rulesVersion: 1, charged: 0 } });
 
     expect((await ledger.getMember(pointsMember)).balances.points).toBe(0);
     expect((await ledger.pointsLots(pointsMember)).lots).toEqual([]);
@@ -221,7 +228,7 @@ describe('scheduled hub jobs on pglite', () => {
     expect(done[1]).toMatchObject({ expired: 1 });
 
     const again = await jobs.runNow();
-    expect(again.runs.map((r) => r.status)).toEqual(['done', 'done', 'done', 'done']);
+    expect(again.runs.map((r) => r.status)).toEqual(HUB_JOB_NAMES.map(() => 'done'));
     expect(again.runs.slice(0, 3).map((r) => r.status === 'done' && r.result)).toEqual([
       { asOf: AS_OF.toISOString(), expiredLots: 0, expiredPoints: 0, skippedLots: 0 },
       { expired: 0 },
@@ -237,7 +244,7 @@ describe('scheduled hub jobs on pglite', () => {
     expect(await couponStatus(memberId)).toBe('expired');
     const refusal = await jobs.runNow('coupon-purge' as never).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(LedgerError);
-    expect(refusal).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('points-expiry, coupon-expiry, voucher-expiry, tier-review') });
+    expect(refusal).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('points-expiry, coupon-expiry, voucher-expiry, tier-review, annual-fees') });
   });
 
   it('a failed run is logged, the jobs after it still run, and the next tick runs it again', async () => {
@@ -257,7 +264,7 @@ describe('scheduled hub jobs on pglite', () => {
     expect(sink.finished('coupon-expiry')).toEqual([
       expect.objectContaining({ level: 50, status: 'failed', error: 'connection reset by peer', stack: expect.any(String) }),
     ]);
-    expect(HUB_JOB_NAMES.filter((job) => job !== 'coupon-expiry').map((job) => sink.finished(job)[0]!.status)).toEqual(['done', 'done', 'done']);
+    expect(HUB_JOB_NAMES.filter((job) => job !== 'coupon-expiry').map((job) => sink.finished(job)[0]!.status)).toEqual(['done', 'done', 'done', 'done']);
     expect(await couponStatus(coupon.memberId)).toBe('issued');
     expect(await voucherStatus(voucher.memberId)).toBe('expired');
 
@@ -327,6 +334,173 @@ describe('scheduled hub jobs on pglite', () => {
   });
 });
 
+/** A member at home in `homeStoreId` holding one card of `type` and `topUpFen` of stored value. */
+async function cardHolder(db: Database, type: 'personal' | 'group' | 'vip', topUpFen: number, homeStoreId = STORE) {
+  const ledger = new Ledger(db);
+  const { memberId } = await ledger.createMember({ name: '年费 Annual', actor: SETUP, homeStoreId });
+  const cardUid = newCardUid();
+  await ledger.bindCard({ memberId, cardUid, actor: SETUP, type });
+  if (topUpFen > 0) await ledger.topUpCash({ idempotencyKey: key('top'), memberId, amountFen: topUpFen, actor: SETUP });
+  return { memberId, cardUid };
+}
+
+async function annualFees(db: Database, cardUid: string) {
+  const { rows } = await db.query<{ period: string; amount_fen: number; waived_by: string | null; tx_id: string | null; actor_id: string; reason: string }>(
+    `SELECT period, amount_fen::int AS amount_fen, waived_by, tx_id, actor_id, reason FROM card_fees WHERE card_uid = $1 AND kind = 'annual' ORDER BY period`,
+    [cardUid],
+  );
+  return rows;
+}
+
+const principalOf = async (db: Database, memberId: string) => (await new Ledger(db).getMember(memberId)).balances.principalFen;
+
+/** A published rule set as a rules store would return it (tests pin the version and the schedule). */
+const publishedAs = (version: number, rules: ProgramRules): PublishedRules => ({
+  version,
+  rules,
+  publishedAt: '2099-06-01T00:00:00.000Z',
+  actor: SETUP,
+  reason: 'test rules',
+});
+
+describe('annual card fees (scheduled job, pglite)', () => {
+  let db: Database;
+  let store: RulesStore;
+  let cards: CardService;
+  const LA = 'us-la';
+  const stopAfterTest: Array<{ stop(): Promise<void> }> = [];
+
+  beforeAll(async () => {
+    db = await databases.open('pglite');
+    store = new RulesStore(db);
+    cards = new CardService(db);
+    await seedOrg(db);
+    await createStore(db, { storeId: LA, regionId: 'east', name: '洛杉矶店 Los Angeles', kind: 'direct', timeZone: 'America/Los_Angeles' }, SETUP, 'test chain');
+  });
+  afterEach(async () => {
+    await Promise.all(stopAfterTest.splice(0).map((jobs) => jobs.stop()));
+  });
+
+  function start(options: Partial<ScheduledJobsOptions> = {}) {
+    const jobs = startScheduledJobs({ db, rules: store, logger: pino({ level: 'silent' }), intervalMs: HOUR, now, ...options });
+    stopAfterTest.push(jobs);
+    return jobs;
+  }
+
+  const block = (cardUid: string, action: 'freeze' | 'report_loss') =>
+    cards.changeStatus(action, { cardUid, idempotencyKey: key('block'), reason: 'test', actor: { type: 'operator', id: 'mgr' }, by: 'manager' });
+
+  it('charges each active card whose type has an annual fee once per local year of its home store, from stored value; VIP waived; nothing else touched', async () => {
+    const group = await cardHolder(db, 'group', 25_000);
+    const groupLa = await cardHolder(db, 'group', 10_000, LA);
+    const vip = await cardHolder(db, 'vip', 0);
+    const personal = await cardHolder(db, 'personal', 5_000);
+    const frozen = await cardHolder(db, 'group', 20_000);
+    const lost = await cardHolder(db, 'group', 20_000);
+    await block(frozen.cardUid, 'freeze');
+    await block(lost.cardUid, 'report_loss');
+    const jobs = start();
+
+    const report = await jobs.runNow('annual-fees');
+    expect(report.runs).toMatchObject([
+      {
+        job: 'annual-fees',
+        status: 'done',
+        result: { asOf: AS_OF.toISOString(), rulesVersion: 1, charged: 2, chargedFen: 20_000, waived: 1, unpaid: 0, unpaidFen: 0, skipped: 0, failed: 0 },
+      },
+    ]);
+    // 2100-01-01T00:00Z is already 2100 in Shanghai, still 2099 in Los Angeles.
+    const reason = (year: number) => `${year}年年费 / Annual card fee ${year}`;
+    expect(await annualFees(db, group.cardUid)).toEqual([
+      { period: '2100', amount_fen: 10_000, waived_by: null, tx_id: expect.any(String), actor_id: ANNUAL_FEE_JOB_ACTOR.id, reason: reason(2100) },
+    ]);
+    expect(await annualFees(db, groupLa.cardUid)).toMatchObject([{ period: '2099', amount_fen: 10_000, reason: reason(2099) }]);
+    expect(await annualFees(db, vip.cardUid)).toMatchObject([{ period: '2100', amount_fen: 0, waived_by: 'vip_card', tx_id: null }]);
+    for (const untouched of [personal, frozen, lost]) expect(await annualFees(db, untouched.cardUid)).toEqual([]);
+    expect(await principalOf(db, group.memberId)).toBe(15_000);
+    expect(await principalOf(db, groupLa.memberId)).toBe(0);
+    expect(await principalOf(db, frozen.memberId)).toBe(20_000);
+    // Each fee is booked to the member's home store, as a 'card_fee' by the job.
+    const fee = await db.query<{ kind: string; store_id: string; actor_id: string }>(
+      'SELECT kind, store_id, actor_id FROM ledger_transactions WHERE id = $1',
+      [(await annualFees(db, groupLa.cardUid))[0]!.tx_id],
+    );
+    expect(fee.rows).toEqual([{ kind: 'card_fee', store_id: LA, actor_id: ANNUAL_FEE_JOB_ACTOR.id }]);
+
+    // Once a year: the next run finds nothing due.
+    expect((await jobs.runNow('annual-fees')).runs[0]).toMatchObject({ result: { charged: 0, chargedFen: 0, waived: 0, unpaid: 0, skipped: 0 } });
+    expect(await principalOf(db, group.memberId)).toBe(15_000);
+
+    // A card unfrozen later in the year owes that year's fee at the next run.
+    await cards.changeStatus('unfreeze', { cardUid: frozen.cardUid, idempotencyKey: key('unfreeze'), reason: 'dispute settled', actor: { type: 'operator', id: 'mgr' }, by: 'manager' });
+    expect((await jobs.runNow('annual-fees')).runs[0]).toMatchObject({ result: { charged: 1, chargedFen: 10_000 } });
+    expect(await principalOf(db, frozen.memberId)).toBe(10_000);
+
+    // A new local year: due again.
+    const nextYear = new Date('2101-01-01T12:00:00Z');
+    const later = start({ now: () => nextYear });
+    expect((await later.runNow('annual-fees')).runs[0]).toMatchObject({ result: { charged: 2, chargedFen: 20_000, waived: 1, unpaid: 1, unpaidFen: 10_000 } });
+    expect((await annualFees(db, group.cardUid)).map((f) => f.period)).toEqual(['2100', '2101']);
+    expect(await principalOf(db, group.memberId)).toBe(5_000);
+    expect((await annualFees(db, groupLa.cardUid)).map((f) => f.period)).toEqual(['2099']);
+    await expectLedgerConsistent(db);
+  });
+
+  it('a member who cannot pay is counted and logged, charged nothing (never in part, never below zero), and charged by a later run once they can', async () => {
+    const poor = await cardHolder(db, 'group', 9_999);
+    const sink = logSink();
+    const jobs = start({ logger: sink.logger });
+    const ledgerRows = async () => (await db.query('SELECT id FROM ledger_transactions WHERE member_id = $1', [poor.memberId])).rows.length;
+    const txBefore = await ledgerRows();
+
+    for (const attempt of [1, 2]) {
+      expect((await jobs.runNow('annual-fees')).runs[0], `run ${attempt}`).toMatchObject({ result: { charged: 0, unpaid: 1, unpaidFen: 10_000 } });
+      expect(await principalOf(db, poor.memberId)).toBe(9_999);
+      expect(await annualFees(db, poor.cardUid)).toEqual([]);
+      expect(await ledgerRows()).toBe(txBefore);
+    }
+    const unpaid = sink.lines.filter((l) => l.msg === 'annual fee unpaid: stored value too low; tried again next run');
+    expect(unpaid).toHaveLength(2);
+    expect(unpaid[0]).toMatchObject({ level: 40, job: 'annual-fees', card: maskCardUid(poor.cardUid), memberId: poor.memberId, year: '2100', feeFen: 10_000 });
+    expect(JSON.stringify(sink.lines)).not.toContain(poor.cardUid);
+    expect(sink.lines.filter((l) => l.msg === 'scheduled job done').at(-1)).toMatchObject({ job: 'annual-fees', unpaid: 1, unpaidFen: 10_000 });
+
+    await new Ledger(db).topUpCash({ idempotencyKey: key('top'), memberId: poor.memberId, amountFen: 1, actor: SETUP });
+    expect((await jobs.runNow('annual-fees')).runs[0]).toMatchObject({ result: { charged: 1, chargedFen: 10_000, unpaid: 0 } });
+    expect(await principalOf(db, poor.memberId)).toBe(0);
+    expect(await annualFees(db, poor.cardUid)).toMatchObject([{ period: '2100', amount_fen: 10_000 }]);
+    await expectLedgerConsistent(db);
+  });
+
+  it('charges by the card fee schedule of the rules current at the run; a rule set published before card fees means the defaults; progress is logged per page', async () => {
+    const asOf = new Date('2102-06-01T00:00:00Z');
+    const personalFee = { ...DEFAULT_CARD_FEE_SCHEDULE, personal: { joining: 0, annual: 1_200, replacement: 2_000 }, group: { joining: 0, annual: 0, replacement: 0 }, vip: { joining: 0, annual: 0, replacement: 0 } };
+    const a = await cardHolder(db, 'personal', 1_200);
+    const b = await cardHolder(db, 'personal', 1_500);
+    const progress: object[] = [];
+    const logger = { info: (fields: object, msg: string) => progress.push({ ...fields, msg }), warn: () => {}, error: () => {} };
+    const published = await chargeAnnualFees(db, { program: publishedAs(7, { ...DEFAULT_PROGRAM_RULES, cardFees: personalFee }), asOf, batchSize: 1, logger });
+    // The personal card of the first test (5,000 fen) pays too: 3 personal cards, one page each.
+    expect(published).toMatchObject({ rulesVersion: 7, charged: 3, chargedFen: 3_600, waived: 0, unpaid: 0 });
+    expect([await principalOf(db, a.memberId), await principalOf(db, b.memberId)]).toEqual([0, 300]);
+    expect(progress.map((p) => (p as { msg: string }).msg)).toEqual(['annual fees in progress', 'annual fees in progress', 'annual fees in progress', 'annual fees finished']);
+    expect(progress[0]).toMatchObject({ page: 1, charged: 1 });
+    expect(progress.at(-1)).toMatchObject({ charged: 3, chargedFen: 3_600 });
+
+    const { cardFees: _none, ...beforeCardFees } = DEFAULT_PROGRAM_RULES;
+    const fresh = await cardHolder(db, 'group', 10_000);
+    const old = await chargeAnnualFees(db, { program: publishedAs(3, beforeCardFees), asOf });
+    expect(old.rulesVersion).toBe(3);
+    expect(await annualFees(db, fresh.cardUid)).toMatchObject([{ period: '2102', amount_fen: 10_000 }]);
+    expect(await annualFees(db, a.cardUid)).toMatchObject([{ period: '2102', amount_fen: 1_200 }]);
+
+    // No type with an annual fee: nothing is listed at all.
+    const free = { ...personalFee, personal: { joining: 0, annual: 0, replacement: 0 } };
+    expect(await chargeAnnualFees(db, { program: publishedAs(8, { ...DEFAULT_PROGRAM_RULES, cardFees: free }), asOf: new Date('2103-06-01T00:00:00Z') })).toMatchObject({ charged: 0, waived: 0, unpaid: 0 });
+    await expectLedgerConsistent(db);
+  });
+});
+
 describe('HUB_JOBS_INTERVAL_MS', () => {
   it.each([
     [undefined, 3_600_000, []],
@@ -366,5 +540,22 @@ describe('scheduled hub jobs on postgres (several hubs, one database)', () => {
     } finally {
       await Promise.all([hubA.stop(), hubB.stop()]);
     }
+  });
+
+  it('annual fees: runs racing without the lock charge each card exactly once', async () => {
+    const db = await databases.open('postgres');
+    await seedOrg(db);
+    const holders = await Promise.all(Array.from({ length: 6 }, () => cardHolder(db, 'group', 15_000)));
+    const program = await new RulesStore(db).current();
+    const runs = await Promise.all([1, 2, 3].map(() => chargeAnnualFees(db, { program, asOf: AS_OF, batchSize: 2 })));
+    expect(runs.reduce((sum, run) => sum + run.charged, 0)).toBe(holders.length);
+    expect(runs.every((run) => run.unpaid === 0 && run.failed === 0)).toBe(true);
+    for (const holder of holders) {
+      expect(await annualFees(db, holder.cardUid)).toMatchObject([{ period: '2100', amount_fen: 10_000 }]);
+      expect(await principalOf(db, holder.memberId)).toBe(5_000);
+    }
+    const fees = await db.query("SELECT id FROM ledger_transactions WHERE kind = 'card_fee'");
+    expect(fees.rows).toHaveLength(holders.length);
+    await expectLedgerConsistent(db);
   });
 });

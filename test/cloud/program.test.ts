@@ -11,7 +11,8 @@ import { getReferral, registerReferral, rewardReferralOnPurchase } from '../../c
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
 import { recordQualifyingSpend, refreshMemberTier, runTierReview, tierStatus, windowSpendFen } from '../../cloud/program/tiers.ts';
 import type { BudgetRules } from '../../shared/rules/budget.ts';
-import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/program.ts';
+import { DEFAULT_CARD_FEE_SCHEDULE } from '../../shared/rules/cards.ts';
+import { DEFAULT_PROGRAM_RULES, programCardFees, programRuleProblems, type ProgramRules } from '../../shared/rules/program.ts';
 import { seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.ts';
@@ -87,6 +88,32 @@ describe('rules store: versioned, immutable, validated', () => {
   it('concurrent publishers get distinct, gap-free versions', async () => {
     const published = await Promise.all([1, 2, 3].map((i) => store.publish(DEFAULT_PROGRAM_RULES, actor, `parallel ${i}`)));
     expect(published.map((p) => p.version).sort()).toEqual([3, 4, 5]);
+  });
+
+  it('card fees: published with the rules, validated with them; a set published before card fees still reads and means the defaults', async () => {
+    const cardFees = { ...DEFAULT_CARD_FEE_SCHEDULE, group: { joining: 3_000, annual: 8_800, replacement: 2_000 } };
+    const withFees = await store.publish({ ...DEFAULT_PROGRAM_RULES, cardFees }, actor, 'group cards ¥88 a year');
+    expect(programCardFees((await store.byVersion(withFees.version)).rules)).toEqual(cardFees);
+    const bad = { ...DEFAULT_PROGRAM_RULES, cardFees: { ...cardFees, staff: {}, vip: { joining: 0, annual: 0.5, replacement: 0 } } };
+    await expect(store.publish(bad, actor, 'typo')).rejects.toMatchObject({
+      code: 'RULES_INVALID',
+      message: expect.stringContaining('cardFees: staff: unknown card type (the types are personal, supplementary, group, vip); cardFees: vip.annual: must be a whole number of fen ≥ 0, got 0.5'),
+    });
+
+    // A version as an earlier hub wrote it, straight into the table: no cardFees section.
+    const { cardFees: _none, ...before } = DEFAULT_PROGRAM_RULES;
+    const version = withFees.version + 1;
+    await db.query(
+      `INSERT INTO program_rule_sets (version, rules, actor_type, actor_id, reason) VALUES ($1, $2::jsonb, 'system', 'earlier-hub', 'before card fees')`,
+      [version, JSON.stringify(before)],
+    );
+    const old = await store.current();
+    expect(old.version).toBe(version);
+    expect(old.rules).toEqual(before);
+    expect(programRuleProblems(old.rules)).toEqual([]);
+    expect(programCardFees(old.rules)).toEqual(DEFAULT_CARD_FEE_SCHEDULE);
+    // An operator can publish it again unchanged (the form they loaded) without adding the section.
+    expect((await store.publish(old.rules, actor, 'unchanged')).version).toBe(version + 1);
   });
 });
 

@@ -9,6 +9,8 @@ import {
   DEFAULT_CARD_FEE_SCHEDULE,
   bilingualText,
   cardFee,
+  cardFeeScheduleProblems,
+  cardTypesWithAnnualFee,
   cardUseRefusal,
   checkCardAction,
   dailyLimitRefusal,
@@ -194,6 +196,38 @@ describe('card fees', () => {
       'personal.annual: must be a whole number of fen ≥ 0, got 0.5',
       'group.annual: must be a whole number of fen ≥ 0, got NaN',
     ]);
+  });
+
+  it.each([
+    [undefined, ['must be an object of card types']],
+    ['free', ['must be an object of card types']],
+    [{}, CARD_TYPES.map((type) => `${type}: must be an object of fees (joining, annual, replacement)`)],
+    [
+      { ...DEFAULT_CARD_FEE_SCHEDULE, staff: {}, group: { joining: 0, annual: 0, replacement: 0, renewal: 1 } },
+      ['staff: unknown card type (the types are personal, supplementary, group, vip)', 'group.renewal: unknown fee (the fees are joining, annual, replacement)'],
+    ],
+    [{ ...DEFAULT_CARD_FEE_SCHEDULE, vip: { joining: 0, annual: 100_000_000_000_000, replacement: '20' } }, [
+      'vip.annual: must be a whole number of fen ≥ 0, got 100000000000000',
+      'vip.replacement: must be a whole number of fen ≥ 0, got 20',
+    ]],
+  ])('a schedule %j has problems %j', (schedule, problems) => {
+    expect(cardFeeScheduleProblems(schedule)).toEqual(problems);
+  });
+
+  it.each([
+    [DEFAULT_CARD_FEE_SCHEDULE, ['group', 'vip']],
+    [{ ...DEFAULT_CARD_FEE_SCHEDULE, group: { joining: 0, annual: 0, replacement: 0 }, personal: { joining: 0, annual: 1, replacement: 0 } }, ['personal', 'vip']],
+  ] as const)('the annual-fee run visits the types with an annual fee on the price list, waived ones included', (schedule, types) => {
+    expect(cardTypesWithAnnualFee(schedule)).toEqual(types);
+  });
+
+  it('the default schedule is pinned: rule sets published before card fees were in the program mean exactly this', () => {
+    expect(DEFAULT_CARD_FEE_SCHEDULE).toEqual({
+      personal: { joining: 0, annual: 0, replacement: 2_000 },
+      supplementary: { joining: 1_000, annual: 0, replacement: 1_000 },
+      group: { joining: 5_000, annual: 10_000, replacement: 2_000 },
+      vip: { joining: 0, annual: 20_000, replacement: 2_000 },
+    });
   });
 
   it('has a price for every type and occasion', () => {

@@ -1,0 +1,166 @@
+import { maskCardUid } from '../../shared/card.ts';
+import { type CardFeeSchedule, type CardType, cardFee, cardTypesWithAnnualFee } from '../../shared/rules/cards.ts';
+import { localDateOf } from '../../shared/rules/points-expiry.ts';
+import { programCardFees, type ProgramRules } from '../../shared/rules/program.ts';
+import type { Database } from '../db/database.ts';
+import { LedgerError } from '../ledger/errors.ts';
+import type { Actor } from '../ledger/types.ts';
+import { CHAIN_TIME_ZONE } from './card-guard.ts';
+import { CardService } from './card-service.ts';
+
+/**
+ * The annual-fee job: every active card whose type has an annual fee owes it once per local year, the year of
+ * the member's home store (the chain's calendar for a member without one), taken from stored value and booked
+ * to that store. It charges through CardService.chargeFee, so the fee record (unique per card, kind and year)
+ * is what makes it once a year: a card with this year's record is not listed again, and the idempotency key
+ * names the card and the year, so overlapping runs charge it once. VIP fees are waived: the record shows it.
+ *
+ * A member whose stored value cannot pay is not charged at all (never part of it, never below zero): the card is
+ * counted as unpaid, logged, and tried again on every run until the balance covers it or the year ends.
+ */
+
+export const ANNUAL_FEE_JOB_ACTOR: Actor = { type: 'system', id: 'annual-fee-job' };
+
+export interface AnnualFeeRun {
+  asOf: string;
+  /** The program rules version whose card fee schedule was charged. */
+  rulesVersion: number;
+  /** Fees taken from stored value by this run, and their total. */
+  charged: number;
+  chargedFen: number;
+  /** Fees waived (VIP cards): recorded, nothing taken. */
+  waived: number;
+  /** Cards whose member's stored value could not pay: nothing taken, tried again next run. */
+  unpaid: number;
+  unpaidFen: number;
+  /** Cards charged, cancelled or replaced by someone else between the listing and the charge. */
+  skipped: number;
+  /** Cards the ledger refused for another reason (logged as errors): tried again next run. */
+  failed: number;
+}
+
+export interface AnnualFeeOptions {
+  /** The published rules the run charges by (the latest when it starts). */
+  program: { readonly version: number; readonly rules: ProgramRules };
+  asOf?: Date;
+  /** Cards per page; progress is logged per page on runs longer than one page. */
+  batchSize?: number;
+  /** pino (the job's logger); unpaid cards are warnings, other refusals errors. */
+  logger?: Record<'info' | 'warn' | 'error', (fields: object, message: string) => void>;
+}
+
+interface DueCard {
+  uid: string;
+  type: CardType;
+  member_id: string;
+  home_store_id: string | null;
+  time_zone: string;
+}
+
+export async function chargeAnnualFees(db: Database, { program, asOf = new Date(), batchSize = 200, logger }: AnnualFeeOptions): Promise<AnnualFeeRun> {
+  if (!Number.isSafeInteger(asOf.getTime())) throw new LedgerError('INVALID_INPUT', 'asOf must be a valid instant.');
+  const schedule = programCardFees(program.rules);
+  const cards = new CardService(db, { feeSchedule: schedule });
+  const run: AnnualFeeRun = { asOf: asOf.toISOString(), rulesVersion: program.version, charged: 0, chargedFen: 0, waived: 0, unpaid: 0, unpaidFen: 0, skipped: 0, failed: 0 };
+  const types = cardTypesWithAnnualFee(schedule);
+  if (types.length === 0) {
+    logger?.info(run, 'annual fees finished: no card type has an annual fee');
+    return run;
+  }
+  const years = await localYears(db, asOf);
+  let after = '';
+  for (let page = 1; ; page++) {
+    const due = await dueCards(db, { types, years, after, limit: batchSize });
+    for (const card of due) await chargeOne({ cards, schedule, card, year: yearOf(years, card.time_zone, asOf), asOf, run, logger });
+    if (due.length < batchSize) break;
+    after = due[due.length - 1]!.uid;
+    logger?.info({ page, ...run }, 'annual fees in progress');
+  }
+  logger?.info(run, 'annual fees finished');
+  return run;
+}
+
+interface OneCharge {
+  cards: CardService;
+  schedule: CardFeeSchedule;
+  card: DueCard;
+  year: string;
+  asOf: Date;
+  /** Counted into. */
+  run: AnnualFeeRun;
+  logger: AnnualFeeOptions['logger'];
+}
+
+/**
+ * Charges one card's fee for the year and counts the outcome. A refusal of this one card does not stop the
+ * others; anything else (the database gone) fails the run, and the next run picks up where it stopped.
+ */
+async function chargeOne({ cards, schedule, card, year, asOf, run, logger }: OneCharge): Promise<void> {
+  try {
+    const { fee, replay } = await cards.chargeFee({
+      cardUid: card.uid,
+      kind: 'annual',
+      idempotencyKey: `annual-fee:${card.uid}:${year}`,
+      reason: `${year}年年费 / Annual card fee ${year}`,
+      actor: ANNUAL_FEE_JOB_ACTOR,
+      ...(card.home_store_id === null ? {} : { storeId: card.home_store_id }),
+      asOf,
+    });
+    if (replay) run.skipped++;
+    else if (fee!.amountFen > 0) {
+      run.charged++;
+      run.chargedFen += fee!.amountFen;
+    } else run.waived++;
+  } catch (error) {
+    if (!(error instanceof LedgerError)) throw error;
+    const fields = { card: maskCardUid(card.uid), memberId: card.member_id, year };
+    if (error.code === 'INSUFFICIENT_BALANCE') {
+      const feeFen = cardFee(schedule, card.type, 'annual').amountFen;
+      run.unpaid++;
+      run.unpaidFen += feeFen;
+      logger?.warn({ ...fields, feeFen }, 'annual fee unpaid: stored value too low; tried again next run');
+    } else if (error.code === 'CONFLICT' || error.code === 'CARD_INVALID_STATE') {
+      run.skipped++;
+    } else {
+      run.failed++;
+      logger?.error({ ...fields, code: error.code, message: error.message }, 'annual fee refused; tried again next run');
+    }
+  }
+}
+
+/** The local year at asOf in every time zone a store uses, and the chain's. */
+async function localYears(db: Database, asOf: Date): Promise<Record<string, string>> {
+  const { rows } = await db.query<{ time_zone: string }>('SELECT DISTINCT time_zone FROM stores');
+  const zones = new Set([CHAIN_TIME_ZONE, ...rows.map((row) => row.time_zone)]);
+  return Object.fromEntries([...zones].map((zone) => [zone, String(localDateOf(asOf, zone).year)]));
+}
+
+/** A store created with a new zone since the run started is not in `years`. */
+function yearOf(years: Record<string, string>, zone: string, asOf: Date): string {
+  return years[zone] ?? String(localDateOf(asOf, zone).year);
+}
+
+/**
+ * Active cards of the types that owe an annual fee and have no fee record for their local year, in uid order
+ * after `after` (a card left unpaid is passed over for the rest of this run, not listed again on every page).
+ */
+async function dueCards(
+  db: Database,
+  page: { types: readonly string[]; years: Record<string, string>; after: string; limit: number },
+): Promise<DueCard[]> {
+  const { rows } = await db.query<DueCard>(
+    `SELECT c.uid, c.type, c.member_id, m.home_store_id, coalesce(s.time_zone, $3) AS time_zone
+       FROM cards c
+       JOIN members m ON m.id = c.member_id
+       LEFT JOIN stores s ON s.id = m.home_store_id
+      WHERE c.status = 'active'
+        AND c.type IN (SELECT jsonb_array_elements_text($1::jsonb))
+        AND c.uid > $4
+        AND NOT EXISTS (SELECT 1 FROM card_fees f
+                         WHERE f.card_uid = c.uid AND f.kind = 'annual' AND f.period = $2::jsonb ->> coalesce(s.time_zone, $3))
+      ORDER BY c.uid
+      LIMIT $5`,
+    [JSON.stringify(page.types), JSON.stringify(page.years), CHAIN_TIME_ZONE, page.after, page.limit],
+  );
+  return rows;
+}
