@@ -12,6 +12,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
 import type { Actor } from '../ledger/types.ts';
 import { actorOf, textOf } from '../ledger/validate.ts';
+import { getTemplate } from '../coupons/templates.ts';
 import { getStore, storeNotFound } from '../org/structure.ts';
 import type { CatalogRulesSource } from './rules.ts';
 
@@ -32,6 +33,8 @@ export interface CatalogItemDefinition {
   validUntil?: string;
   voucherValidDays: number;
   active?: boolean;
+  /** Kind 'coupon': the active coupon template a redemption issues (required for a new or edited coupon item). */
+  couponTemplateId?: string;
 }
 
 export interface CatalogItem extends CatalogItemRules {
@@ -63,6 +66,7 @@ export interface ItemRow {
   valid_until: Date | null;
   voucher_valid_days: number;
   active: boolean;
+  coupon_template_id: string | null;
   stock: number | null;
   per_store_stock: boolean;
   version: number;
@@ -85,6 +89,7 @@ export function rulesOf(row: ItemRow): CatalogItemRules {
     ...(row.valid_until ? { validUntil: row.valid_until.toISOString() } : {}),
     voucherValidDays: row.voucher_valid_days,
     active: row.active,
+    ...(row.coupon_template_id ? { couponTemplateId: row.coupon_template_id } : {}),
   };
 }
 
@@ -121,7 +126,7 @@ async function toItem(q: Queryable, row: ItemRow): Promise<CatalogItem> {
 }
 
 /** Validates a definition with the pure rules (every problem in one message) before any SQL runs. */
-async function checkedDefinition(id: string, input: CatalogItemDefinition, rules: CatalogRulesSource): Promise<CatalogItemRules> {
+async function checkedDefinition(db: Queryable, id: string, input: CatalogItemDefinition, rules: CatalogRulesSource): Promise<CatalogItemRules> {
   const item: CatalogItemRules = {
     id,
     kind: input.kind,
@@ -134,6 +139,7 @@ async function checkedDefinition(id: string, input: CatalogItemDefinition, rules
     ...(input.validUntil !== undefined ? { validUntil: input.validUntil } : {}),
     voucherValidDays: input.voucherValidDays,
     active: input.active ?? true,
+    ...(input.couponTemplateId !== undefined ? { couponTemplateId: input.couponTemplateId } : {}),
   };
   try {
     validateCatalogItem(item, (await rules()).tiers);
@@ -141,7 +147,26 @@ async function checkedDefinition(id: string, input: CatalogItemDefinition, rules
     if (error instanceof RuleSetError) throw new LedgerError('INVALID_INPUT', `Invalid catalog item: ${error.problems.join('; ')}.`);
     throw error;
   }
+  if (item.kind === 'coupon') await assertIssuableTemplate(db, item.couponTemplateId);
   return item;
+}
+
+/**
+ * A coupon item must name a template that exists, is active and has not ended: otherwise every redemption of it
+ * would be refused. (Redemption checks again: a template stopped later makes the item unavailable.)
+ */
+async function assertIssuableTemplate(q: Queryable, templateId: string | undefined): Promise<void> {
+  const invalid = (why: string) => new LedgerError('INVALID_INPUT', `Invalid catalog item: ${why}.`);
+  if (templateId === undefined) throw invalid('an item of kind coupon must name the coupon template it issues (couponTemplateId)');
+  const template = await getTemplate(q, templateId).catch((error: unknown) => {
+    if (error instanceof LedgerError && error.code === 'COUPON_NOT_FOUND') throw invalid(`no coupon template has the id ${templateId}`);
+    throw error;
+  });
+  if (!template.active) throw invalid(`coupon template ${templateId} ("${template.nameEn}") is not active; activate it or choose another`);
+  const { validUntil } = template.conditions;
+  if (validUntil !== undefined && Date.parse(validUntil) <= Date.now()) {
+    throw invalid(`coupon template ${templateId} ("${template.nameEn}") ended on ${validUntil}; no coupon can be issued from it`);
+  }
 }
 
 function stockOf(value: unknown): number | null {
@@ -169,11 +194,13 @@ function definitionValues(item: CatalogItemRules): unknown[] {
     item.validUntil ?? null,
     item.voucherValidDays,
     item.active,
+    item.couponTemplateId ?? null,
   ];
 }
 const DEFINITION_COLUMNS = [
   'kind', 'name_zh', 'name_en', 'price_points', 'price_value_fen', 'cash_fen', 'allowed_tiers',
   'limit_count', 'limit_period', 'valid_from', 'valid_until', 'voucher_valid_days', 'active',
+  'coupon_template_id',
 ];
 
 interface AuditInput {
@@ -214,7 +241,7 @@ export interface CreateItemInput extends CatalogItemDefinition {
 export async function createItem(db: Database, rules: CatalogRulesSource, input: CreateItemInput): Promise<CatalogItem> {
   const actor = actorOf(input.actor);
   const reason = textOf(input.reason, 'reason', 200);
-  const item = await checkedDefinition(newId(), input, rules);
+  const item = await checkedDefinition(db, newId(), input, rules);
   const stock = stockOf(input.stock);
   const perStoreStock = input.perStoreStock ?? false;
   if (typeof perStoreStock !== 'boolean') throw new LedgerError('INVALID_INPUT', 'perStoreStock must be true or false.');
@@ -243,7 +270,7 @@ export async function updateItem(db: Database, rules: CatalogRulesSource, input:
   const itemId = itemIdOf(input.itemId);
   const actor = actorOf(input.actor);
   const reason = textOf(input.reason, 'reason', 200);
-  const item = await checkedDefinition(itemId, input, rules);
+  const item = await checkedDefinition(db, itemId, input, rules);
   return db.transaction(async (tx) => {
     const before = await toItem(tx, await readItemRow(tx, itemId, { forUpdate: true }));
     if (before.version !== input.expectedVersion) {
@@ -311,6 +338,21 @@ export async function adjustStock(db: Database, input: AdjustStockInput): Promis
     await audit(tx, { itemId, action: 'stock_adjusted', ...(input.storeId ? { storeId: input.storeId } : {}), actor, reason, before, after });
     return after;
   });
+}
+
+/**
+ * Puts units back: chain-wide stock when the item counts it, and the store's stock for a per-store redemption
+ * (a voucher or coupon refunded, a voucher expired).
+ */
+export async function returnToStock(tx: Queryable, itemId: string, storeId: string | null, units: number): Promise<void> {
+  await tx.query('UPDATE catalog_items SET stock = stock + $2 WHERE id = $1 AND stock IS NOT NULL', [itemId, units]);
+  if (storeId !== null) {
+    await tx.query('UPDATE catalog_store_stock SET stock = stock + $3, updated_at = now() WHERE item_id = $1 AND store_id = $2', [
+      itemId,
+      storeId,
+      units,
+    ]);
+  }
 }
 
 function notEnoughStock(current: number, delta: number): LedgerError {

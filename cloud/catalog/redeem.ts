@@ -8,6 +8,7 @@ import {
 } from '../../shared/rules/redemption.ts';
 import { maskMember, newVoucherCode, signVoucher } from '../../shared/rules/voucher.ts';
 import { instantOf } from '../../shared/rules/window.ts';
+import type { CouponView } from '../coupons/coupons.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { systemAccounts } from '../ledger/accounts.ts';
 import { LedgerError, type LedgerErrorCode } from '../ledger/errors.ts';
@@ -18,6 +19,7 @@ import { actorOf, cardUidOf, deviceOf, idempotencyKeyOf, memberIdOf, textOf } fr
 import { getStore, storeNotFound, type Store } from '../org/structure.ts';
 import { type Allowance, type BudgetUse, budgetAllowance, consumeBudget } from '../program/budgets.ts';
 import { type ItemRow, itemIdOf, readItemRow, rulesOf } from './items.ts';
+import { couponRedemptionByTx, couponTermsFor, issueRedemptionCoupon } from './coupon-redemptions.ts';
 import type { CatalogRules } from './rules.ts';
 import type { VoucherSigningKey } from './signing-key.ts';
 import { type Voucher, recordVoucherEvent, voucherByTx } from './vouchers.ts';
@@ -27,9 +29,9 @@ import { type Voucher, recordVoucherEvent, voucherByTx } from './vouchers.ts';
  * from stored value, split by the program's spending order under the member lock), and in the same database
  * transaction its effects lock the item, re-check the rules with the member's count and the stock as they are
  * now, take one unit from the chain-wide and the store stock with guarded UPDATEs (stock > 0), write the
- * signed voucher, and take the points from the member's and the store's 'spend' budgets (cloud/program/
- * budgets.ts; all or nothing: BUDGET_EXCEEDED when a cap would be passed). Any refusal rolls all of it back.
- * Idempotent by key: a retry gets the same voucher. Refunding the voucher gives the budget back (a trigger,
+ * signed voucher (or, for a coupon item, issue the coupon: coupon-redemptions.ts), and take the points from
+ * the member's and the store's 'spend' budgets (cloud/program/budgets.ts; all or nothing: BUDGET_EXCEEDED when a cap would be passed). Any refusal rolls all of it back.
+ * Idempotent by key: a retry gets the same voucher or coupon. Refunding it gives the budget back (a trigger,
  * migration 012).
  *
  * Lock order: idempotency key → member → member accounts (postTransaction) → item → store stock → budget
@@ -52,8 +54,10 @@ export interface RedeemInput {
   at?: Date;
 }
 
+/** Exactly one of voucher (every kind but a coupon item) and coupon (an item naming a coupon template). */
 export interface RedemptionResult extends PostedTransaction {
-  voucher: Voucher;
+  voucher?: Voucher;
+  coupon?: CouponView;
 }
 
 const CODE_OF_REFUSAL: Record<RefusalReason, LedgerErrorCode> = {
@@ -97,11 +101,15 @@ async function stockLeftAt(q: Queryable, row: ItemRow, storeId: string): Promise
   return row.stock === null ? rows[0].stock : Math.min(row.stock, rows[0].stock);
 }
 
-/** The member's live redemptions of the item in the period containing `at` (refunded ones do not count). */
+/**
+ * The member's live redemptions of the item in the period containing `at`: its vouchers, or for a coupon item
+ * its coupon redemptions (an item edited from voucher to coupon counts both). Refunded ones do not count.
+ */
 async function redeemedInPeriod(q: Queryable, memberId: string, item: CatalogItemRules, at: Date, timeZone: string): Promise<number> {
   const periodKey = limitPeriodKey(item.memberLimit?.period ?? 'lifetime', at, timeZone);
   const { rows } = await q.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM vouchers WHERE member_id = $1 AND item_id = $2 AND period_key = $3 AND status <> 'refunded'`,
+    `SELECT ((SELECT count(*) FROM vouchers WHERE member_id = $1 AND item_id = $2 AND period_key = $3 AND status <> 'refunded')
+          + (SELECT count(*) FROM catalog_coupon_redemptions WHERE member_id = $1 AND item_id = $2 AND period_key = $3 AND refund_tx_id IS NULL))::int AS n`,
     [memberId, item.id, periodKey],
   );
   return rows[0]!.n;
@@ -152,6 +160,8 @@ export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: Redee
   const budgetUse: BudgetUse = { memberId, storeId, direction: 'spend', points, at };
   const { limitedBy } = await budgetAllowance(db, rules.budgets, budgetUse);
   if (limitedBy) throw budgetExceeded(item, points, limitedBy);
+  // A stopped coupon template refuses here, clearly, rather than in the effects after the points are counted.
+  if (item.couponTemplateId !== undefined) await couponTermsFor(db, item, at);
 
   const pointsLegs: Leg[] = [
     { account: 'points', amount: -points },
@@ -170,12 +180,21 @@ export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: Redee
     legs: cashFen === 0 ? pointsLegs : (balances) => [...storedValueSpendLegs(rules.spendingOrder, balances, cashFen, systemAccounts.storedValueSpent()), ...pointsLegs],
     intent: { itemId, itemVersion: row.version, points, cashFen, spendingOrder: rules.spendingOrder },
     effects: async (tx, txId) => {
-      await issueVoucher(tx, { txId, voucherKey, rules, pricedRow: row, member, store, at, points, cashFen, actor });
+      await issue(tx, { txId, voucherKey, rules, pricedRow: row, member, store, at, points, cashFen, actor });
       // Recorded against txId, so refunding the voucher releases it; after the item and stock (see the lock order).
       await consumeBudget(tx, rules.budgets, budgetUse, txId);
     },
   });
-  return { ...posted, voucher: (await voucherByTx(db, posted.txId))! };
+  return { ...posted, ...(await issuedBy(db, posted.txId)) };
+}
+
+/** What a redemption gave the member: its voucher, or the coupon of a coupon item. */
+async function issuedBy(q: Queryable, txId: string): Promise<{ voucher: Voucher } | { coupon: CouponView }> {
+  const voucher = await voucherByTx(q, txId);
+  if (voucher) return { voucher };
+  const redemption = await couponRedemptionByTx(q, txId);
+  if (!redemption) throw new Error(`redemption ${txId} issued neither a voucher nor a coupon`);
+  return { coupon: redemption.coupon };
 }
 
 /** The result of an earlier request with this key, or undefined; the key used for anything else is a conflict. */
@@ -185,8 +204,11 @@ async function earlierRedemption(
   wanted: { memberId: string; itemId: string; storeId: string },
 ): Promise<RedemptionResult | undefined> {
   const { rows } = await db.query<{ id: string; member_id: string; store_id: string | null; result: { member: MemberView } | null; item_id: string | null }>(
-    `SELECT t.id, t.member_id, t.store_id, t.result, v.item_id
-       FROM ledger_transactions t LEFT JOIN vouchers v ON v.ledger_tx_id = t.id WHERE t.idempotency_key = $1`,
+    `SELECT t.id, t.member_id, t.store_id, t.result, coalesce(v.item_id, c.item_id) AS item_id
+       FROM ledger_transactions t
+       LEFT JOIN vouchers v ON v.ledger_tx_id = t.id
+       LEFT JOIN catalog_coupon_redemptions c ON c.ledger_tx_id = t.id
+      WHERE t.idempotency_key = $1`,
     [idempotencyKey],
   );
   const first = rows[0];
@@ -197,7 +219,7 @@ async function earlierRedemption(
       'This request key was already used for a different request, so nothing was done. Start a new request.',
     );
   }
-  return { txId: first.id, replay: true, member: first.result.member, voucher: (await voucherByTx(db, first.id))! };
+  return { txId: first.id, replay: true, member: first.result.member, ...(await issuedBy(db, first.id)) };
 }
 
 interface IssueInput {
@@ -214,8 +236,11 @@ interface IssueInput {
   actor: Actor;
 }
 
-/** The redemption's effects, inside its ledger transaction (see the module comment). */
-async function issueVoucher(tx: Queryable, input: IssueInput): Promise<void> {
+/**
+ * The redemption's effects, inside its ledger transaction (see the module comment): the unit taken, then the
+ * voucher written, or for an item naming a coupon template the coupon issued (coupon-redemptions.ts).
+ */
+async function issue(tx: Queryable, input: IssueInput): Promise<void> {
   const { pricedRow, member, store, at } = input;
   const row = await readItemRow(tx, pricedRow.id, { forUpdate: true });
   const item = rulesOf(row);
@@ -242,6 +267,22 @@ async function issueVoucher(tx: Queryable, input: IssueInput): Promise<void> {
     if (taken.rows.length === 0) throw outOfStock(item);
   }
 
+  if (item.couponTemplateId !== undefined) {
+    const { txId, points, cashFen, actor } = input;
+    await issueRedemptionCoupon(tx, {
+      txId,
+      item,
+      memberId: member.memberId,
+      storeId: store.storeId,
+      stockStoreId: row.per_store_stock ? store.storeId : null,
+      points,
+      cashFen,
+      periodKey: check.periodKey,
+      at,
+      actor,
+    });
+    return;
+  }
   const { rows } = await tx.query<{ name: string; phone: string | null }>('SELECT name, phone FROM members WHERE id = $1', [member.memberId]);
   const code = newVoucherCode();
   const writeOffStore = row.per_store_stock ? store.storeId : null;

@@ -9,6 +9,7 @@ import { assertMemberInScope, assertStoreInScope, operatorActor, principalOf, re
 import type { Role } from '../org/principal.ts';
 import type { Store } from '../org/structure.ts';
 import { adjustStock, createItem, getItem, itemAudit, listItems, updateItem } from './items.ts';
+import { couponRedemptionByTx, couponRedemptionNotFound, refundCouponRedemption } from './coupon-redemptions.ts';
 import { redeem } from './redeem.ts';
 import type { CatalogRulesSource } from './rules.ts';
 import * as S from './schemas.ts';
@@ -30,7 +31,7 @@ import {
  *   catalog is chain-wide); a store's stock: admin or manager whose scope covers the store;
  * - redeem for a member: admin, manager, cashier, with the member and the store in scope;
  * - write off / verify a voucher: admin, manager, cashier at a store in scope;
- * - refund a voucher: admin or manager with the member in scope; run the expiry job: admin at HQ.
+ * - refund a voucher or a coupon redemption: admin or manager with the member in scope; run the expiry job: admin at HQ.
  */
 
 const CATALOG_ROLES: readonly Role[] = ['admin', 'manager', 'cashier'];
@@ -166,6 +167,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       schema: {
         summary: 'Redeem an item for a member: points (and cash part from stored value) and stock taken, signed voucher issued — atomically',
         description:
+          'An item of kind coupon naming a coupon template issues that coupon instead of a voucher (used at checkout by its code). ' +
           '409: OUT_OF_STOCK, REDEMPTION_LIMIT_REACHED, ITEM_NOT_AVAILABLE (inactive, outside its window, tier, not at this store), ' +
           'INSUFFICIENT_POINTS, INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT, CONFLICT (item changed meanwhile: retry).',
         tags: TAGS,
@@ -184,6 +186,35 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       );
       request.log.info({ memberId, itemId, storeId: store.storeId, txId: result.txId, replay: result.replay }, 'catalog item redeemed');
       return reply.status(result.replay ? 200 : 201).send(result);
+    },
+  );
+
+  app.post<{ Params: S.RedemptionParams; Body: S.RefundVoucherBody }>(
+    '/catalog/redemptions/:txId/refunds',
+    {
+      schema: {
+        summary: 'Refund a coupon redemption: points and cash part back, the unit back to stock, the coupon voided (admin or manager)',
+        description:
+          'For items that issued a coupon (a voucher is refunded with POST /vouchers/:code/refunds). ' +
+          '409: COUPON_ALREADY_USED (refund the checkout that used it first), COUPON_NOT_APPLICABLE (expired), ALREADY_REFUNDED, IDEMPOTENCY_CONFLICT. ' +
+          'A refusal changes nothing.',
+        tags: TAGS,
+        params: S.RedemptionParams,
+        body: S.RefundVoucherBody,
+        response: { ...S.RefundRedemptionResponses, ...errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      requireRole(request, MANAGER_ROLES);
+      const found = await couponRedemptionByTx(db, request.params.txId);
+      if (!found) throw couponRedemptionNotFound(request.params.txId);
+      await assertMemberInScope(db, request, found.memberId);
+      if (request.body.storeId !== undefined) await assertStoreInScope(db, request, request.body.storeId);
+      const { refund, redemption } = await refundCouponRedemption(db, { ...request.body, txId: found.txId, actor: operatorActor(request) });
+      request.log.info({ txId: found.txId, couponId: redemption.coupon.couponId, refundTxId: refund.txId, replay: refund.replay }, 'coupon redemption refunded');
+      return reply
+        .status(refund.replay ? 200 : 201)
+        .send({ refundTxId: refund.txId, replay: refund.replay, member: refund.member, coupon: redemption.coupon });
     },
   );
 

@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
 import { CATALOG_ITEM_KINDS, LIMIT_PERIODS } from '../../shared/rules/redemption.ts';
+import { COUPON_STATUSES } from '../coupons/coupons.ts';
+import { Coupon as CouponSchema } from '../coupons/schemas.ts';
 import { Member } from '../http/schemas.ts';
 import { MAX_STOCK } from './items.ts';
 import { VOUCHER_STATUSES } from './vouchers.ts';
@@ -50,6 +52,14 @@ const definition = {
   validUntil: Type.Optional(Type.String({ maxLength: 40, description: 'ISO instant with offset, exclusive' })),
   voucherValidDays: Type.Integer({ minimum: 1, maximum: 3660, description: 'A voucher is valid this many days (× 24 h) after issue' }),
   active: Type.Optional(Type.Boolean({ description: 'Default true' })),
+  couponTemplateId: Type.Optional(
+    Type.String({
+      format: 'uuid',
+      description:
+        "Kind coupon: the active coupon template a redemption issues (required for a new or edited coupon item). The member gets the coupon, " +
+        "used at checkout by its code, and no voucher; the coupon's validity is the template's (voucherValidDays does not apply).",
+    }),
+  ),
 };
 
 export const CreateItemBody = Type.Object(
@@ -142,10 +152,23 @@ export const RedeemBody = Type.Object(
 );
 export type RedeemBody = Static<typeof RedeemBody>;
 
-const Redeemed = { txId: Uuid, replay: Type.Boolean(), member: Member, voucher: Voucher };
+/**
+ * A coupon as cloud/coupons/schemas.ts describes it, with every status: a refunded coupon redemption shows its
+ * coupon 'voided'.
+ */
+export const Coupon = Type.Object({ ...CouponSchema.properties, status: literals(COUPON_STATUSES) }, strict);
+
+const Redeemed = {
+  txId: Uuid,
+  replay: Type.Boolean(),
+  member: Member,
+  // Exactly one of the two: a coupon for an item of kind coupon naming a template, else a voucher.
+  voucher: Type.Optional(Voucher),
+  coupon: Type.Optional(Coupon),
+};
 export const RedeemResponses = {
-  201: Type.Object(Redeemed, { ...strict, description: 'Redeemed now: points (and cash part) taken, stock taken, voucher issued' }),
-  200: Type.Object(Redeemed, { ...strict, description: 'Already redeemed under this idempotency key: the same voucher' }),
+  201: Type.Object(Redeemed, { ...strict, description: 'Redeemed now: points (and cash part) taken, stock taken, voucher (or coupon) issued' }),
+  200: Type.Object(Redeemed, { ...strict, description: 'Already redeemed under this idempotency key: the same voucher (or coupon)' }),
 };
 
 export const ScanBody = Type.Object(
@@ -177,6 +200,15 @@ const Refunded = { refundTxId: Uuid, replay: Type.Boolean(), member: Member, vou
 export const RefundVoucherResponses = {
   201: Type.Object(Refunded, { ...strict, description: 'Refunded now: points and cash part returned, unit back in stock' }),
   200: Type.Object(Refunded, { ...strict, description: 'Already refunded under this idempotency key: the first result' }),
+};
+
+export const RedemptionParams = Type.Object({ txId: Type.String({ minLength: 1, maxLength: 64, description: 'The redemption transaction (txId)' }) }, strict);
+export type RedemptionParams = Static<typeof RedemptionParams>;
+
+const RefundedRedemption = { refundTxId: Uuid, replay: Type.Boolean(), member: Member, coupon: Coupon };
+export const RefundRedemptionResponses = {
+  201: Type.Object(RefundedRedemption, { ...strict, description: 'Refunded now: points and cash part returned, unit back in stock, coupon voided' }),
+  200: Type.Object(RefundedRedemption, { ...strict, description: 'Already refunded under this idempotency key: the first result' }),
 };
 
 export const SigningKey = Type.Object(

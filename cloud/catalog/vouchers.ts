@@ -11,6 +11,7 @@ import { refund, type RefundResult } from '../ledger/refunds.ts';
 import type { Actor } from '../ledger/types.ts';
 import { actorOf, memberIdOf, textOf } from '../ledger/validate.ts';
 import { getStore, storeNotFound } from '../org/structure.ts';
+import { returnToStock } from './items.ts';
 import type { VoucherSigningKey } from './signing-key.ts';
 
 /**
@@ -295,18 +296,6 @@ export async function refundVoucher(db: Database, input: RefundVoucherInput): Pr
     },
   });
   return { refund: result, voucher: (await voucherByCode(db, code))! };
-}
-
-/** Puts units back: chain-wide stock when the item counts it, and the store's stock for a per-store voucher. */
-async function returnToStock(tx: Queryable, itemId: string, storeId: string | null, units: number): Promise<void> {
-  await tx.query('UPDATE catalog_items SET stock = stock + $2 WHERE id = $1 AND stock IS NOT NULL', [itemId, units]);
-  if (storeId !== null) {
-    await tx.query('UPDATE catalog_store_stock SET stock = stock + $3, updated_at = now() WHERE item_id = $1 AND store_id = $2', [
-      itemId,
-      storeId,
-      units,
-    ]);
-  }
 }
 
 export const VOUCHER_EXPIRY_ACTOR: Actor = { type: 'system', id: 'voucher-expiry-job' };

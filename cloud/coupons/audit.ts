@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import type { Actor } from '../ledger/types.ts';
 
-export type CouponAuditAction = 'template_created' | 'template_updated' | 'issued' | 'used' | 'restored' | 'expired' | 'birthday_set';
+export type CouponAuditAction = 'template_created' | 'template_updated' | 'issued' | 'used' | 'restored' | 'expired' | 'birthday_set' | 'voided';
 
 /** One change to a coupon template, a coupon or a member's birthday: who, why, what (coupon_audit is append-only). */
 export interface CouponAuditEntry {

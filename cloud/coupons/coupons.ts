@@ -11,11 +11,13 @@ import type { Actor } from '../ledger/types.ts';
 import { actorOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
 import { budgetAllowance, consumeBudget } from '../program/budgets.ts';
 import { recordCouponAudit } from './audit.ts';
-import { getTemplate } from './templates.ts';
+import { getTemplate, type CouponTemplateView } from './templates.ts';
 
 /** Coupons in members' hands: issue (given or bought with points), use inside a checkout, restore on refund. */
 
-export type CouponStatus = 'issued' | 'used' | 'expired';
+/** 'voided': the catalog redemption that issued it was refunded (cloud/catalog/coupon-redemptions.ts). */
+export const COUPON_STATUSES = ['issued', 'used', 'expired', 'voided'] as const;
+export type CouponStatus = (typeof COUPON_STATUSES)[number];
 
 export interface CouponView {
   couponId: string;
@@ -108,30 +110,9 @@ export async function issueCoupon(db: Database, input: IssueCouponInput): Promis
   const template = await getTemplate(db, input.templateId);
   const existing = await byIssueKey(db, issueKey);
   if (existing) return { coupon: sameIssue(existing, template.templateId, memberId), created: false };
-  if (!template.active) throw new LedgerError('COUPON_NOT_APPLICABLE', 'This coupon template is no longer issued.');
-  const { validUntil } = template.conditions;
-  if (validUntil !== undefined && Date.parse(validUntil) <= (input.at ?? new Date()).getTime()) {
-    throw new LedgerError('COUPON_NOT_APPLICABLE', 'This coupon template has expired; it cannot be issued any more.');
-  }
-  const terms: CouponTemplate = {
-    nameZh: template.nameZh,
-    nameEn: template.nameEn,
-    offer: template.offer,
-    conditions: template.conditions,
-    ...(template.pointsCost === undefined ? {} : { pointsCost: template.pointsCost }),
-  };
-  const insert = async (tx: Queryable, purchaseTxId: string | null): Promise<CouponRow | undefined> => {
-    const { rows } = await tx.query<CouponRow>(
-      `INSERT INTO coupons (id, code, template_id, member_id, terms, valid_until, issue_key, purchase_tx_id)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) ON CONFLICT (issue_key) DO NOTHING RETURNING *`,
-      [newId(), newCouponCode(), template.templateId, memberId, JSON.stringify(terms), validUntil ?? null, issueKey, purchaseTxId],
-    );
-    const row = rows[0];
-    if (row) {
-      await recordCouponAudit(tx, { couponId: row.id, templateId: row.template_id, action: 'issued', actor, reason, detail: { memberId } });
-    }
-    return row;
-  };
+  const terms = termsToIssue(template, input.at ?? new Date());
+  const insert = (tx: Queryable, purchaseTxId: string | null) =>
+    insertCoupon(tx, { template, terms, memberId, issueKey, purchaseTxId, actor, reason });
 
   const pointsCost = template.pointsCost ?? 0;
   if (pointsCost > 0) {
@@ -141,7 +122,7 @@ export async function issueCoupon(db: Database, input: IssueCouponInput): Promis
     if (input.budgets && (await budgetAllowance(db, input.budgets, use)).allowedPoints < pointsCost) {
       throw new LedgerError('BUDGET_EXCEEDED', '积分使用额度不足 / The points spending budget does not allow this many points now; nothing was changed.');
     }
-    let created: CouponRow | undefined;
+    let created: CouponView | undefined;
     const posted = await postTransaction(db, {
       kind: 'points_redemption',
       idempotencyKey: issueKey,
@@ -159,19 +140,66 @@ export async function issueCoupon(db: Database, input: IssueCouponInput): Promis
         if (input.budgets) await consumeBudget(tx, input.budgets, use, txId);
       },
     });
-    const row = created ?? (await byIssueKey(db, issueKey));
+    if (created) return { coupon: created, created: true };
+    const row = await byIssueKey(db, issueKey);
     if (!row) throw new Error(`points were taken under ${posted.txId} but no coupon was found`);
     return { coupon: sameIssue(row, template.templateId, memberId), created: !posted.replay };
   }
   try {
-    const row = await db.transaction((tx) => insert(tx, null));
-    if (row) return { coupon: toView(row), created: true };
+    const coupon = await db.transaction((tx) => insert(tx, null));
+    if (coupon) return { coupon, created: true };
   } catch (error) {
     if ((error as { code?: string }).code === '23503') throw memberNotFound(memberId);
     throw error;
   }
   // A concurrent request with the same key got there first.
   return { coupon: sameIssue((await byIssueKey(db, issueKey))!, template.templateId, memberId), created: false };
+}
+
+/**
+ * The terms a coupon issued from this template at `at` carries; refuses (COUPON_NOT_APPLICABLE) a template that
+ * is no longer issued or whose validity has ended.
+ */
+export function termsToIssue(template: CouponTemplateView, at: Date): CouponTemplate {
+  if (!template.active) throw new LedgerError('COUPON_NOT_APPLICABLE', 'This coupon template is no longer issued.');
+  const { validUntil } = template.conditions;
+  if (validUntil !== undefined && Date.parse(validUntil) <= at.getTime()) {
+    throw new LedgerError('COUPON_NOT_APPLICABLE', 'This coupon template has expired; it cannot be issued any more.');
+  }
+  return {
+    nameZh: template.nameZh,
+    nameEn: template.nameEn,
+    offer: template.offer,
+    conditions: template.conditions,
+    ...(template.pointsCost === undefined ? {} : { pointsCost: template.pointsCost }),
+  };
+}
+
+export interface InsertCouponInput {
+  template: CouponTemplateView;
+  terms: CouponTemplate;
+  memberId: string;
+  issueKey: string;
+  /** The ledger transaction that paid for it (a points exchange, a catalog redemption), or null when given. */
+  purchaseTxId: string | null;
+  actor: Actor;
+  reason: string;
+}
+
+/**
+ * Writes one coupon and its 'issued' audit row inside the caller's transaction (e.g. a ledger transaction's
+ * effects); undefined when a coupon with this issue key already exists.
+ */
+export async function insertCoupon(tx: Queryable, input: InsertCouponInput): Promise<CouponView | undefined> {
+  const { rows } = await tx.query<CouponRow>(
+    `INSERT INTO coupons (id, code, template_id, member_id, terms, valid_until, issue_key, purchase_tx_id)
+     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) ON CONFLICT (issue_key) DO NOTHING RETURNING *`,
+    [newId(), newCouponCode(), input.template.templateId, input.memberId, JSON.stringify(input.terms), input.terms.conditions.validUntil ?? null, input.issueKey, input.purchaseTxId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  await recordCouponAudit(tx, { couponId: row.id, templateId: row.template_id, action: 'issued', actor: input.actor, reason: input.reason, detail: { memberId: input.memberId } });
+  return toView(row);
 }
 
 async function byIssueKey(q: Queryable, issueKey: string): Promise<CouponRow | undefined> {
@@ -198,6 +226,7 @@ export async function usableCoupon(q: Queryable, memberId: string, rawCode: unkn
   if (!row) throw notFound;
   if (row.status === 'used') throw alreadyUsed();
   if (row.status === 'expired') throw new LedgerError('COUPON_NOT_APPLICABLE', '此券已过期 / This coupon has expired.');
+  if (row.status === 'voided') throw new LedgerError('COUPON_NOT_APPLICABLE', '此券已作废（兑换已退款） / This coupon was cancelled: its redemption was refunded.');
   return toView(row);
 }
 
@@ -227,4 +256,34 @@ export async function restoreCoupon(tx: Queryable, restore: { couponId: string; 
   );
   if (rows.length === 0) throw new Error(`coupon ${restore.couponId} was not used by checkout ${restore.checkoutId}`);
   await recordCouponAudit(tx, { couponId: restore.couponId, action: 'restored', actor: restore.actor, reason: restore.reason, detail: { checkoutId: restore.checkoutId } });
+}
+
+/**
+ * Voids an unused coupon inside the caller's transaction (the refund of the redemption that issued it): one
+ * guarded UPDATE, so a coupon used by a concurrent checkout is never voided. Refuses a used coupon
+ * (COUPON_ALREADY_USED) and an expired one (COUPON_NOT_APPLICABLE); the caller's transaction then rolls back.
+ */
+export async function voidCoupon(tx: Queryable, input: { couponId: string; actor: Actor; reason: string; detail?: Record<string, unknown> }): Promise<CouponView> {
+  const { rows } = await tx.query<CouponRow>(`UPDATE coupons SET status = 'voided' WHERE id = $1 AND status = 'issued' RETURNING *`, [input.couponId]);
+  const row = rows[0];
+  if (!row) {
+    const { rows: now } = await tx.query<CouponRow>('SELECT * FROM coupons WHERE id = $1', [input.couponId]);
+    const status = now[0]?.status;
+    if (status === 'used') {
+      throw new LedgerError(
+        'COUPON_ALREADY_USED',
+        `此券已在结账${now[0]!.used_in_checkout_id}中使用，不能退款；请先退该笔结账 / This coupon was already used in checkout ${now[0]!.used_in_checkout_id}; refund that checkout first.`,
+      );
+    }
+    if (status === 'expired') throw new LedgerError('COUPON_NOT_APPLICABLE', '此券已过期，不能退款 / This coupon has expired; it cannot be refunded.');
+    throw new Error(`coupon ${input.couponId} cannot be voided (status ${String(status)})`);
+  }
+  await recordCouponAudit(tx, { couponId: row.id, templateId: row.template_id, action: 'voided', actor: input.actor, reason: input.reason, ...(input.detail ? { detail: input.detail } : {}) });
+  return toView(row);
+}
+
+/** The coupon with this id (any status), for callers that keep the id, e.g. a catalog redemption. */
+export async function couponById(q: Queryable, couponId: string): Promise<CouponView | undefined> {
+  const { rows } = await q.query<CouponRow>('SELECT * FROM coupons WHERE id = $1', [couponId]);
+  return rows[0] && toView(rows[0]);
 }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
+import { COUPON_STATUSES } from './coupons.ts';
 import { orgCode } from '../http/schemas.ts';
 
 /** Request and response schemas of the coupon routes. */
@@ -85,7 +86,7 @@ export const Coupon = Type.Object(
     memberId: Uuid,
     terms: Type.Object(templateFields, { ...strict, description: 'The template as it was when the coupon was issued' }),
     label: Bilingual,
-    status: Type.Union([Type.Literal('issued'), Type.Literal('used'), Type.Literal('expired')]),
+    status: Type.Union(COUPON_STATUSES.map((status) => Type.Literal(status))),
     issuedAt: Type.String({ format: 'date-time' }),
     usedInCheckoutId: Type.Optional(Uuid),
     purchaseTxId: Type.Optional(Uuid),
@@ -98,7 +99,7 @@ export const MemberParams = Type.Object({ memberId: Uuid }, strict);
 export type MemberParams = Static<typeof MemberParams>;
 
 export const MemberCouponsQuery = Type.Object(
-  { status: Type.Optional(Type.Union([Type.Literal('issued'), Type.Literal('used'), Type.Literal('expired')])) },
+  { status: Type.Optional(Type.Union(COUPON_STATUSES.map((status) => Type.Literal(status)))) },
   strict,
 );
 export type MemberCouponsQuery = Static<typeof MemberCouponsQuery>;

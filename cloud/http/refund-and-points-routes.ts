@@ -97,7 +97,7 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
           'Posts the exact reverse of a top-up, payment, checkout, redemption or card fee. A top-up returns its principal ' +
           'less any of its bonus already spent; points it took go back to their lots, points it awarded are taken back. ' +
           'Refused: a refund (NOT_REFUNDABLE), an already refunded transaction (ALREADY_REFUNDED), unknown id (TRANSACTION_NOT_FOUND), ' +
-          'and a transaction with effects beyond the ledger (NOT_REFUNDABLE naming the route that reverses them all: a checkout, a voucher).',
+          'and a transaction with effects beyond the ledger (NOT_REFUNDABLE naming the route that reverses them all: a checkout, a voucher, a catalog coupon).',
         tags: [TAG],
         params: TxParams,
         body: RefundBody,
@@ -207,13 +207,15 @@ async function homeTimeZone(db: Database, memberId: string): Promise<string> {
 
 
 /**
- * A sale or redemption changed more than balances (a coupon used, stock taken, a voucher issued): reversing only
- * its postings here would leave those behind, so it is refused with the route that reverses every effect.
+ * A sale or redemption changed more than balances (a coupon used, stock taken, a voucher or coupon issued):
+ * reversing only its postings here would leave those behind, so it is refused with the route that reverses every
+ * effect. A catalog coupon redemption is asked first: its coupon also names the transaction as its purchase.
  */
 async function assertLedgerOnly(db: Database, txId: string): Promise<void> {
-  const { rows } = await db.query<{ checkout_id: string | null; voucher_code: string | null; coupon_id: string | null }>(
+  const { rows } = await db.query<{ checkout_id: string | null; voucher_code: string | null; catalog_coupon: boolean; coupon_id: string | null }>(
     `SELECT (SELECT id FROM checkouts WHERE tx_id = $1) AS checkout_id,
             (SELECT code FROM vouchers WHERE ledger_tx_id = $1) AS voucher_code,
+            EXISTS (SELECT 1 FROM catalog_coupon_redemptions WHERE ledger_tx_id = $1) AS catalog_coupon,
             (SELECT id FROM coupons WHERE purchase_tx_id = $1) AS coupon_id`,
     [txId],
   );
@@ -223,6 +225,12 @@ async function assertLedgerOnly(db: Database, txId: string): Promise<void> {
   }
   if (owner?.voucher_code) {
     throw new LedgerError('NOT_REFUNDABLE', `This is a voucher redemption: refund it with POST /api/v1/vouchers/${owner.voucher_code}/refunds, which also returns the stock.`);
+  }
+  if (owner?.catalog_coupon) {
+    throw new LedgerError(
+      'NOT_REFUNDABLE',
+      `This is a catalog coupon redemption: refund it with POST /api/v1/catalog/redemptions/${txId}/refunds, which also voids the coupon and returns the stock.`,
+    );
   }
   if (owner?.coupon_id) {
     throw new LedgerError('NOT_REFUNDABLE', 'This bought a points-exchange coupon; coupons bought with points are not refunded.');

@@ -14,6 +14,7 @@
  * the store's IANA time zone. The hub keeps the period key (e.g. "2026-11") on each voucher and counts the
  * member's live vouchers with that key.
  */
+import { isUuid } from '../ids.ts';
 import { formatFen, isFen } from '../money.ts';
 import { assertNoProblems, isWholeNonNegative } from './errors.ts';
 import { localDateOf } from './points-expiry.ts';
@@ -22,7 +23,10 @@ import { DEFAULT_TIER_RULES, type TierRules } from './tiers.ts';
 import { instantOf, isActiveAt, parseInstant, windowProblems, type ValidityWindow } from './window.ts';
 
 export const CATALOG_ITEM_KINDS = ['goods', 'service', 'coupon', 'gift_card'] as const;
-/** What the voucher is exchanged for at the counter; the kind does not change the rules below. */
+/**
+ * What the member gets. 'coupon' with a couponTemplateId issues that coupon (used at checkout by its code, no
+ * voucher); every other kind issues a voucher exchanged at the counter. The kind does not change the rules below.
+ */
 export type CatalogItemKind = (typeof CATALOG_ITEM_KINDS)[number];
 
 export const LIMIT_PERIODS = ['day', 'month', 'year', 'lifetime'] as const;
@@ -49,6 +53,11 @@ export interface CatalogItemRules extends ValidityWindow {
   /** Tier ids allowed to redeem; absent or empty = every tier. */
   readonly allowedTiers?: readonly string[];
   readonly memberLimit?: MemberLimit;
+  /**
+   * Kind 'coupon' only: the coupon template redeeming issues (the hub requires it for a new or edited coupon
+   * item and checks the template is active). The coupon's own validity comes from the template.
+   */
+  readonly couponTemplateId?: string;
   /** A voucher is valid this many days (× 24 h) after it is issued, and never past validUntil. */
   readonly voucherValidDays: number;
   /** A manager can take an item off the catalog without deleting its history. */
@@ -107,6 +116,10 @@ export function validateCatalogItem(item: CatalogItemRules, tiers: TierRules = D
     if (typeof name !== 'string' || name.trim() === '' || name.length > 64) problems.push(`${field} must be 1 to 64 characters`);
   }
   problems.push(...priceProblems(item.price));
+  if (item.couponTemplateId !== undefined) {
+    if (item.kind !== 'coupon') problems.push('couponTemplateId is only for items of kind coupon');
+    else if (!isUuid(item.couponTemplateId)) problems.push('couponTemplateId must be a coupon template id (UUID)');
+  }
   const tierIds = new Set(tiers.tiers.map((tier) => tier.id as string));
   for (const tier of item.allowedTiers ?? []) if (!tierIds.has(tier)) problems.push(`allowedTiers: unknown tier "${tier}"`);
   if (item.memberLimit !== undefined) {

@@ -8,6 +8,7 @@ import { redeem } from '../../cloud/catalog/redeem.ts';
 import type { CatalogRules } from '../../cloud/catalog/rules.ts';
 import { VoucherKeyError, loadVoucherSigningKey, parseVoucherSigningKey } from '../../cloud/catalog/signing-key.ts';
 import { expireVouchers, refundVoucher, writeOffVoucher } from '../../cloud/catalog/vouchers.ts';
+import { expireCoupons } from '../../cloud/coupons/expiry-job.ts';
 import type { Database } from '../../cloud/db/database.ts';
 import { buildHttpApp } from '../../cloud/http/app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
@@ -298,7 +299,7 @@ describe('catalog on pglite', () => {
     });
 
     it('value-priced items cost points at the tier ratio (standard: 100 points per ¥1)', async () => {
-      const item = await api.item({ kind: 'coupon', nameZh: '10元券', nameEn: '¥10 coupon', price: { kind: 'value', valueFen: 1_000 } });
+      const item = await api.item({ kind: 'gift_card', nameZh: '10元礼品卡', nameEn: '¥10 gift card', price: { kind: 'value', valueFen: 1_000 } });
       const memberId = await api.member({ points: 1_500 });
       expect((await api.redeem(memberId, item.id)).json().voucher.points).toBe(1_000);
     });
@@ -362,7 +363,7 @@ describe('catalog on pglite', () => {
       await expect(redeemAt(june)).rejects.toMatchObject({ code: 'REDEMPTION_LIMIT_REACHED', message: '「拿铁」每月限兑2次，您已兑满 / "Latte" is limited to 2 per month; you have reached it' });
       // 16:00Z on 30 June is already 1 July in Shanghai.
       await redeemAt('2026-06-30T16:00:00Z');
-      await refundVoucher(world.db, { code: first.voucher.code, idempotencyKey: key('ref'), actor: SYSTEM, reason: 'changed mind' });
+      await refundVoucher(world.db, { code: first.voucher!.code, idempotencyKey: key('ref'), actor: SYSTEM, reason: 'changed mind' });
       await redeemAt(june);
     });
   });
@@ -543,7 +544,7 @@ describe('catalog on pglite', () => {
       expect([await points(third!), await spendUsed(world.db, third!, '2026-09-15'), await spendUsed(world.db, JINGAN, '2026-09')]).toEqual([1_000, 0, 800]);
 
       // Refunded (today, in another period): the September counters get the 400 points back, once.
-      const { refund } = await refundVoucher(world.db, { code: firstRedemption.voucher.code, idempotencyKey: key('ref'), actor: SYSTEM, reason: 'changed mind' });
+      const { refund } = await refundVoucher(world.db, { code: firstRedemption.voucher!.code, idempotencyKey: key('ref'), actor: SYSTEM, reason: 'changed mind' });
       expect([await spendUsed(world.db, first!, '2026-09-15'), await spendUsed(world.db, JINGAN, '2026-09')]).toEqual([0, 400]);
       const { rows } = await world.db.query('SELECT scope, released_by_tx_id FROM points_budget_consumptions WHERE tx_id = $1 ORDER BY scope', [firstRedemption.txId]);
       expect(rows).toEqual([{ scope: 'member', released_by_tx_id: refund.txId }, { scope: 'store', released_by_tx_id: refund.txId }]);
@@ -574,6 +575,214 @@ describe('catalog on pglite', () => {
     });
   });
 
+  describe('coupon items (issue a coupon, no voucher)', () => {
+    const hq = () => world.org.tokens.hq.manager;
+    const manager = () => world.org.tokens.xuhui.manager;
+    const manJian = { nameZh: '满100减20', nameEn: '¥20 off ¥100', offer: { kind: 'amount_off', amountOffFen: 2_000 }, conditions: { minSpendFen: 10_000 } };
+    async function template(overrides: object = {}): Promise<string> {
+      const created = await api.call('POST', '/coupon-templates', hq(), { ...manJian, ...overrides, reason: 'catalog coupon' });
+      expect(created.statusCode, created.body).toBe(201);
+      return created.json().templateId;
+    }
+    const couponItem = async (templateId: string, overrides: Record<string, unknown> = {}) =>
+      api.item({ kind: 'coupon', nameZh: '满减券', nameEn: 'Coupon ¥20', couponTemplateId: templateId, stock: 5, ...overrides });
+    /** Everything a refused coupon item or redemption or refund must leave as it was. */
+    async function snapshot() {
+      const { rows } = await world.db.query<Record<string, number>>(
+        `SELECT (SELECT count(*)::int FROM catalog_items) AS items, (SELECT count(*)::int FROM coupons) AS coupons,
+                (SELECT count(*)::int FROM coupons WHERE status = 'issued') AS issued,
+                (SELECT count(*)::int FROM catalog_coupon_redemptions WHERE refund_tx_id IS NULL) AS live,
+                (SELECT count(*)::int FROM coupon_audit) AS coupon_audit`,
+      );
+      return { ...rows[0]!, ...(await counts(world.db)) };
+    }
+    const checkout = (memberId: string, couponCode: string) =>
+      api.call('POST', '/checkout', world.org.tokens.xuhui.cashier, {
+        idempotencyKey: key('co'),
+        memberId,
+        storeId: XUHUI,
+        lines: [{ sku: 'food-1', category: 'food', unitPriceFen: 10_000, quantity: 1 }],
+        couponCode,
+        payment: { cashFen: 8_000 },
+      });
+
+    it('redeeming issues the coupon (no voucher) in the same transaction; a replay returns the same coupon; it works at checkout', async () => {
+      const templateId = await template();
+      const item = await couponItem(templateId);
+      expect(item).toMatchObject({ kind: 'coupon', couponTemplateId: templateId });
+      const memberId = await api.member({ points: 1_000 });
+      const vouchersBefore = (await counts(world.db)).vouchers;
+      const idempotencyKey = key('redeem');
+      const first = await api.redeem(memberId, item.id, undefined, idempotencyKey);
+      expect(first.statusCode, first.body).toBe(201);
+      const { coupon, txId } = first.json();
+      expect(first.json().voucher).toBeUndefined();
+      expect(coupon).toMatchObject({ templateId, memberId, status: 'issued', purchaseTxId: txId, label: { zh: '满100减20' } });
+      expect(await points(memberId)).toBe(500);
+      expect((await counts(world.db)).vouchers).toBe(vouchersBefore);
+      expect((await api.call('GET', `/catalog/items/${item.id}`, hq())).json().stock).toBe(4);
+
+      const replay = await api.redeem(memberId, item.id, undefined, idempotencyKey);
+      expect([replay.statusCode, replay.json().txId, replay.json().coupon]).toEqual([200, txId, coupon]);
+      const held = (await api.call('GET', `/members/${memberId}/coupons`, manager())).json().coupons;
+      expect(held.map((c: { couponId: string }) => c.couponId)).toEqual([coupon.couponId]);
+      expect(await points(memberId)).toBe(500);
+
+      const paid = await checkout(memberId, coupon.code);
+      expect(paid.statusCode, paid.body).toBe(201);
+      expect((await api.call('GET', `/members/${memberId}/coupons?status=used`, manager())).json().coupons).toHaveLength(1);
+      await expectLedgerConsistent(world.db);
+    });
+
+    it('the per-member limit counts coupon redemptions', async () => {
+      const item = await couponItem(await template(), { memberLimit: { count: 1, period: 'lifetime' } });
+      const memberId = await api.member({ points: 2_000 });
+      expect((await api.redeem(memberId, item.id)).statusCode).toBe(201);
+      const again = await api.redeem(memberId, item.id);
+      expect([again.statusCode, codeOf(again)]).toEqual([409, 'REDEMPTION_LIMIT_REACHED']);
+    });
+
+    it.each([
+      ['an unknown template', async () => '01900000-0000-7000-8000-000000000000', /no coupon template has the id 01900000-0000-7000-8000-000000000000/],
+      ['an inactive template', async () => {
+        const id = await template();
+        expect((await api.call('PUT', `/coupon-templates/${id}`, hq(), { active: false, reason: 'stopped' })).statusCode).toBe(200);
+        return id;
+      }, /is not active/],
+      ['an ended template', async () => template({ conditions: { validFrom: '2020-01-01T00:00:00Z', validUntil: '2020-02-01T00:00:00Z' } }), /ended on 2020-02-01/],
+      ['no template', async () => undefined, /must name the coupon template/],
+    ])('an item naming %s is refused at create and update, changing nothing', async (_label, templateOf, message) => {
+      const templateId = await templateOf();
+      const good = await couponItem(await template());
+      const before = await snapshot();
+      const body = {
+        kind: 'coupon', nameZh: '满减券', nameEn: 'Coupon ¥20', price: { kind: 'points', points: 500 }, voucherValidDays: 30, reason: 'spring',
+        ...(templateId === undefined ? {} : { couponTemplateId: templateId }),
+      };
+      const created = await api.call('POST', '/catalog/items', hq(), { ...body, stock: 5 });
+      expect([created.statusCode, codeOf(created), created.json().error.message]).toEqual([400, 'INVALID_INPUT', expect.stringMatching(message)]);
+      const updated = await api.call('PUT', `/catalog/items/${good.id}`, hq(), { ...body, expectedVersion: good.version });
+      expect([updated.statusCode, codeOf(updated), updated.json().error.message]).toEqual([400, 'INVALID_INPUT', expect.stringMatching(message)]);
+      expect(await snapshot()).toEqual(before);
+      expect((await api.call('GET', `/catalog/items/${good.id}`, hq())).json().version).toBe(good.version);
+    });
+
+    it('a template on another kind of item is refused', async () => {
+      const reply = await api.call('POST', '/catalog/items', hq(), {
+        kind: 'goods', nameZh: '拿铁', nameEn: 'Latte', price: { kind: 'points', points: 500 }, voucherValidDays: 30, stock: 5,
+        couponTemplateId: await template(), reason: 'spring',
+      });
+      expect([reply.statusCode, reply.json().error.message]).toEqual([400, expect.stringContaining('couponTemplateId is only for items of kind coupon')]);
+    });
+
+    it('a template stopped after the item was defined makes the item unavailable; nothing changes', async () => {
+      const templateId = await template();
+      const item = await couponItem(templateId);
+      expect((await api.call('PUT', `/coupon-templates/${templateId}`, hq(), { active: false, reason: 'stopped' })).statusCode).toBe(200);
+      const memberId = await api.member({ points: 1_000 });
+      const before = await snapshot();
+      const reply = await api.redeem(memberId, item.id);
+      expect([reply.statusCode, codeOf(reply), reply.json().error.message]).toEqual([
+        409,
+        'ITEM_NOT_AVAILABLE',
+        '「满减券」暂停兑换：优惠券已停发 / "Coupon ¥20" cannot be redeemed now: its coupon is no longer issued',
+      ]);
+      expect(await snapshot()).toEqual(before);
+      expect(await points(memberId)).toBe(1_000);
+    });
+
+    it('a refund voids the unused coupon and returns points, cash part and stock once; the generic refund names this route', async () => {
+      const item = await couponItem(await template(), { price: { kind: 'points', points: 400, cashFen: 1_000 } });
+      const memberId = await api.member({ points: 1_000, storedFen: 1_000 });
+      const { coupon, txId } = (await api.redeem(memberId, item.id)).json();
+      const generic = await api.call('POST', `/transactions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'wrong route' });
+      expect([generic.statusCode, codeOf(generic), generic.json().error.message]).toEqual([
+        409,
+        'NOT_REFUNDABLE',
+        expect.stringContaining(`POST /api/v1/catalog/redemptions/${txId}/refunds`),
+      ]);
+      const url = `/catalog/redemptions/${txId}/refunds`;
+      const idempotencyKey = key('refund');
+      expect((await api.call('POST', url, world.org.tokens.xuhui.cashier, { idempotencyKey, reason: 'no' })).statusCode).toBe(403);
+      const first = await api.call('POST', url, manager(), { idempotencyKey, reason: 'changed mind', storeId: XUHUI });
+      expect(first.statusCode, first.body).toBe(201);
+      expect(first.json()).toMatchObject({
+        replay: false,
+        member: { balances: { points: 1_000, principalFen: 1_000 } },
+        coupon: { couponId: coupon.couponId, status: 'voided' },
+      });
+      const replay = await api.call('POST', url, manager(), { idempotencyKey, reason: 'changed mind', storeId: XUHUI });
+      expect([replay.statusCode, replay.json().refundTxId]).toEqual([200, first.json().refundTxId]);
+      const twice = await api.call('POST', url, manager(), { idempotencyKey: key(), reason: 'again' });
+      expect([twice.statusCode, codeOf(twice)]).toEqual([409, 'ALREADY_REFUNDED']);
+      expect((await api.call('GET', `/catalog/items/${item.id}`, hq())).json().stock).toBe(5);
+      const listed = await api.call('GET', `/members/${memberId}/coupons`, manager());
+      expect(listed.statusCode, listed.body).toBe(200);
+      const use = await checkout(memberId, coupon.code);
+      expect([use.statusCode, codeOf(use), use.json().error.message]).toEqual([
+        409,
+        'COUPON_NOT_APPLICABLE',
+        '此券已作废（兑换已退款） / This coupon was cancelled: its redemption was refunded.',
+      ]);
+      const { rows } = await world.db.query('SELECT action, actor_id, reason FROM coupon_audit WHERE coupon_id = $1 ORDER BY id', [coupon.couponId]);
+      expect(rows.map((r) => r.action)).toEqual(['issued', 'voided']);
+      expect(rows[1]).toMatchObject({ actor_id: world.org.operatorIds.xuhui.manager, reason: 'changed mind' });
+      // The refunded redemption no longer counts, and replaying the redemption shows the coupon voided.
+      expect((await api.redeem(memberId, item.id)).statusCode).toBe(201);
+      await expectLedgerConsistent(world.db);
+    });
+
+    it('a refund is refused while the coupon is used, changing nothing; after the checkout is refunded it goes through', async () => {
+      const item = await couponItem(await template());
+      const memberId = await api.member({ points: 1_000 });
+      const { coupon, txId } = (await api.redeem(memberId, item.id)).json();
+      const paid = await checkout(memberId, coupon.code);
+      expect(paid.statusCode, paid.body).toBe(201);
+      const before = await snapshot();
+      const pointsBefore = await points(memberId);
+      const refused = await api.call('POST', `/catalog/redemptions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'no' });
+      expect([refused.statusCode, codeOf(refused), refused.json().error.message]).toEqual([
+        409,
+        'COUPON_ALREADY_USED',
+        expect.stringContaining(`This coupon was already used in checkout ${paid.json().receipt.checkoutId}; refund that checkout first.`),
+      ]);
+      expect(await snapshot()).toEqual(before);
+      expect(await points(memberId)).toBe(pointsBefore);
+
+      const back = await api.call('POST', `/checkout/${paid.json().receipt.checkoutId}/refund`, manager(), { idempotencyKey: key(), reason: 'returned' });
+      expect(back.statusCode, back.body).toBe(201);
+      const refunded = await api.call('POST', `/catalog/redemptions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'returned' });
+      expect([refunded.statusCode, refunded.json().coupon.status]).toEqual([201, 'voided']);
+      await expectLedgerConsistent(world.db);
+    });
+
+    it('a refund is refused once the coupon expired (its points are forfeited, like an expired voucher), changing nothing', async () => {
+      const item = await couponItem(await template({ conditions: { validUntil: '2099-01-01T00:00:00Z' } }));
+      const memberId = await api.member({ points: 1_000 });
+      const { coupon, txId } = (await api.redeem(memberId, item.id)).json();
+      expect(coupon.status).toBe('issued');
+      await expireCoupons(world.db, { asOf: new Date('2099-01-01T00:00:00Z') });
+      const before = await snapshot();
+      const refused = await api.call('POST', `/catalog/redemptions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'too late' });
+      expect([refused.statusCode, codeOf(refused), refused.json().error.message]).toEqual([
+        409,
+        'COUPON_NOT_APPLICABLE',
+        '此券已过期，不能退款 / This coupon has expired; it cannot be refunded.',
+      ]);
+      expect(await snapshot()).toEqual(before);
+      expect(await points(memberId)).toBe(500);
+    });
+
+    it('an unknown redemption is 404; a voucher redemption is not refunded here', async () => {
+      const unknown = await api.call('POST', `/catalog/redemptions/${'01900000-0000-7000-8000-000000000000'}/refunds`, manager(), { idempotencyKey: key(), reason: 'x' });
+      expect([unknown.statusCode, codeOf(unknown)]).toEqual([404, 'TRANSACTION_NOT_FOUND']);
+      const voucherItem = await api.item();
+      const { txId } = (await api.redeem(await api.member(), voucherItem.id)).json();
+      const viaCoupon = await api.call('POST', `/catalog/redemptions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'x' });
+      expect([viaCoupon.statusCode, codeOf(viaCoupon)]).toEqual([404, 'TRANSACTION_NOT_FOUND']);
+    });
+  });
+
   it('every catalog route is in the OpenAPI document with the catalog tag', async () => {
     const doc = (await world.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, { tags?: string[]; summary?: string }>> };
     const catalogPaths = Object.entries(doc.paths).filter(([path]) => /catalog|voucher/.test(path));
@@ -583,6 +792,7 @@ describe('catalog on pglite', () => {
       '/api/v1/catalog/items/{itemId}/audit',
       '/api/v1/catalog/items/{itemId}/stock-adjustments',
       '/api/v1/catalog/redemptions',
+      '/api/v1/catalog/redemptions/{txId}/refunds',
       '/api/v1/jobs/voucher-expiry',
       '/api/v1/members/{memberId}/vouchers',
       '/api/v1/vouchers/signing-key',
@@ -622,6 +832,30 @@ describe.each(BACKENDS)('concurrency on %s', (backend) => {
       [item.id, members],
     );
     expect(rows[0]).toEqual({ vouchers: 10, charged: 10, stock: 0, spent: 10 });
+    await expectLedgerConsistent(world.db);
+  });
+
+  it('a coupon item under concurrency: 20 buyers for 5 units → 5 coupons; 5 resends of one request → one coupon', async () => {
+    const template = await api.call('POST', '/coupon-templates', world.org.tokens.hq.manager, {
+      nameZh: '立减10元', nameEn: '¥10 off', offer: { kind: 'amount_off', amountOffFen: 1_000 }, conditions: {}, reason: 'catalog coupon',
+    });
+    const item = await api.item({ kind: 'coupon', couponTemplateId: template.json().templateId, stock: 5 });
+    const members = await Promise.all(Array.from({ length: 20 }, () => api.member({ points: 500 })));
+    const replies = await Promise.all(members.map((memberId) => api.redeem(memberId, item.id)));
+    expect(replies.filter((r) => r.statusCode === 201)).toHaveLength(5);
+    const resendKey = key('resend');
+    const resender = await api.member({ points: 5_000 });
+    await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.hq.manager, { delta: 5, reason: 'restock' });
+    const resends = await Promise.all(Array.from({ length: 5 }, () => api.redeem(resender, item.id, undefined, resendKey)));
+    expect(new Set(resends.map((r) => r.json().coupon.couponId)).size).toBe(1);
+    const { rows } = await world.db.query<{ coupons: number; redemptions: number; stock: number }>(
+      `SELECT (SELECT count(*)::int FROM coupons c JOIN catalog_coupon_redemptions r ON r.coupon_id = c.id WHERE r.item_id = $1) AS coupons,
+              (SELECT count(*)::int FROM ledger_transactions t JOIN catalog_coupon_redemptions r ON r.ledger_tx_id = t.id WHERE r.item_id = $1) AS redemptions,
+              (SELECT stock FROM catalog_items WHERE id = $1) AS stock`,
+      [item.id],
+    );
+    expect(rows[0]).toEqual({ coupons: 6, redemptions: 6, stock: 4 });
+    expect(await world.ledger.getMember(resender).then((m) => m.balances.points)).toBe(4_500);
     await expectLedgerConsistent(world.db);
   });
 
