@@ -1,5 +1,5 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/logger.ts';
 import { voucherKeyId } from '../../shared/rules/voucher.ts';
@@ -92,12 +92,18 @@ async function readOrCreateDevKey(file: string): Promise<VoucherSigningKey> {
   if (existing !== undefined) return parseVoucherSigningKey(existing, file);
   const key = generateVoucherSigningKey();
   await mkdir(join(file, '..'), { recursive: true });
+  // Written whole to a private temporary file, then linked into place: link() never overwrites and makes the
+  // file appear complete, so a hub starting at the same moment reads either no key or a whole one — and if it
+  // linked its key first, that is the one both use.
+  const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  await writeFile(temporary, key.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': never overwrite — a hub starting at the same moment may have written its key first; then use that one.
-    await writeFile(file, key.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+    await link(temporary, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return parseVoucherSigningKey(await readFile(file, 'utf8'), file);
+  } finally {
+    await unlink(temporary);
   }
   return key;
 }

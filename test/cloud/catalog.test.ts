@@ -1,5 +1,5 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -131,9 +131,14 @@ describe('voucher signing key', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'voucher-key-'));
     try {
       const { lines, logger } = capturedLogger();
-      const [first, concurrent] = await Promise.all([loadVoucherSigningKey({ dataDir, logger }), loadVoucherSigningKey({ dataDir })]);
-      expect(concurrent.keyId).toBe(first.keyId);
+      // Hubs starting together on one data directory all end up with the one key, never a half-written file.
+      const [first, ...concurrent] = await Promise.all([
+        loadVoucherSigningKey({ dataDir, logger }),
+        ...Array.from({ length: 8 }, () => loadVoucherSigningKey({ dataDir })),
+      ]);
+      expect(concurrent.map((key) => key.keyId)).toEqual(concurrent.map(() => first.keyId));
       const file = join(dataDir, 'voucher-signing-key.pem');
+      expect(await readdir(dataDir)).toEqual(['voucher-signing-key.pem']);
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect((await loadVoucherSigningKey({ dataDir })).keyId).toBe(first.keyId);
       expect(lines.join('')).not.toContain((await readFile(file, 'utf8')).split('\n')[1]);
