@@ -26,6 +26,11 @@ export interface HubConfig {
   voucherSigningKeyPem?: string;
   /** How often the hub runs its scheduled jobs (points/coupon/voucher expiry, tier review); absent = hourly. */
   jobsIntervalMs?: number;
+  /**
+   * Program notices (tier progress, tier at risk, points expiring) on the member snapshots kiosks get; absent =
+   * on. Kiosk software from before them refuses such snapshots: turn them off while a fleet is being upgraded.
+   */
+  kioskNotices?: boolean;
 }
 
 /** Reads the hub's configuration from the environment (see README, "Configuration"). */
@@ -43,11 +48,14 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
     adminToken: read.optional('HUB_ADMIN_TOKEN'),
     voucherSigningKeyPem: read.optional('HUB_VOUCHER_SIGNING_KEY'),
     jobsIntervalMs: jobsIntervalMsFromEnv(read),
+    kioskNotices: read.optional('HUB_KIOSK_NOTICES') !== 'off',
   };
   if (config.adminToken !== undefined && !isWellFormedToken(config.adminToken)) {
     // Never echo the value: it is a credential.
     read.problems.push(`HUB_ADMIN_TOKEN must be ${MIN_TOKEN_LENGTH} to 200 characters of letters, digits or -._~+/= (e.g. openssl rand -base64 32)`);
   }
+  const notices = read.optional('HUB_KIOSK_NOTICES');
+  if (notices !== undefined && notices !== 'on' && notices !== 'off') read.problems.push(`HUB_KIOSK_NOTICES must be on or off, got "${notices}"`);
   // Aedes has no shared subscriptions: a group there would silently receive nothing.
   if (config.mqttShareGroup && !config.mqttUrl) read.problems.push('MQTT_SHARE_GROUP needs an external broker (MQTT_URL)');
   if (config.mqttShareGroup && !/^[A-Za-z0-9_-]{1,64}$/.test(config.mqttShareGroup)) {

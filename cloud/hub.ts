@@ -14,6 +14,8 @@ import { ensureBootstrapAdmin } from './org/operators.ts';
 import { loadVoucherSigningKey } from './catalog/signing-key.ts';
 import { startScheduledJobs } from './jobs/hub-jobs.ts';
 import { DEFAULT_JOBS_INTERVAL_MS } from './jobs/interval.ts';
+import { KioskNotices } from './program/member-notices.ts';
+import type { MemberSnapshot } from '../shared/contract/payloads.ts';
 
 export interface RunningHub {
   db: Database;
@@ -21,20 +23,32 @@ export interface RunningHub {
   gateway: DeviceGateway;
   sync: DeviceSync;
   fleet: Fleet;
+  /** Program notices on the snapshots kiosks get; `notices.enabled` switches them on at run time too. */
+  notices: KioskNotices;
   httpUrl: string;
   mqttUrl: string;
   stop(): Promise<void>;
 }
 
-/** The ledger as the device gateway needs it: device transactions act as the device that recorded them. */
-export function gatewayLedgerOf(ledger: Ledger): GatewayLedger {
+/** The member holding a card as a kiosk gets them in a member update: with their notices, as a lookup does. */
+export function kioskSnapshotOf(ledger: Ledger, notices: KioskNotices): (cardUid: string) => Promise<MemberSnapshot | undefined> {
+  return async (cardUid) => notices.attach(await ledger.findMemberByCard(cardUid));
+}
+
+/**
+ * The ledger as the device gateway needs it: device transactions act as the device that recorded them. Card
+ * lookups carry the member's program notices (when `notices` is given and enabled); transaction acks do not, so
+ * the ack after a commit costs no extra queries (a kiosk keeps the notices it has when a snapshot has none).
+ */
+export function gatewayLedgerOf(ledger: Ledger, notices?: KioskNotices): GatewayLedger {
+  const withNotices = async (found: Promise<MemberSnapshot | undefined>) => (notices ? notices.attach(await found) : found);
   return {
     async topUpCash(input) {
       const posted = await ledger.topUpCash({ ...input, actor: { type: 'device', id: input.deviceId } });
       return { replay: posted.replay, member: toSnapshot(posted.member) };
     },
-    findMemberByCard: (cardUid) => ledger.findMemberByCard(cardUid),
-    findMemberByCardNumber: (cardNumber) => ledger.findMemberByCardNumber(cardNumber),
+    findMemberByCard: (cardUid) => withNotices(ledger.findMemberByCard(cardUid)),
+    findMemberByCardNumber: (cardNumber) => withNotices(ledger.findMemberByCardNumber(cardNumber)),
     businessErrorOf,
   };
 }
@@ -61,10 +75,13 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
   }
   const mqttUrl = config.mqttUrl ?? broker!.url;
   const fleet = await startFleet({ mqttUrl, db, logger: logger.child({ component: 'fleet' }), username, password });
-  const sync = createDeviceSync({ db, snapshotOf: (cardUid) => ledger.findMemberByCard(cardUid), logger: logger.child({ component: 'device-sync' }) });
+  // The rules store the notices follow is created with the sync that sends them.
+  const snapshotOf = (cardUid: string) => kioskSnapshotOf(ledger, notices)(cardUid);
+  const sync = createDeviceSync({ db, snapshotOf, logger: logger.child({ component: 'device-sync' }) });
+  const notices = new KioskNotices({ db, program: sync.program, logger: logger.child({ component: 'member-notices' }), enabled: config.kioskNotices ?? true });
   const gateway = new DeviceGateway({
     url: mqttUrl,
-    ledger: gatewayLedgerOf(ledger),
+    ledger: gatewayLedgerOf(ledger, notices),
     sync,
     onSequenceConflict: (deviceId) => fleet.recordSyncConflict(deviceId),
     logger: logger.child({ component: 'device-gateway' }),
@@ -97,6 +114,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     gateway,
     sync,
     fleet,
+    notices,
     httpUrl,
     mqttUrl,
     async stop() {

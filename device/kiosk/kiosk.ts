@@ -360,7 +360,10 @@ export class Kiosk extends EventEmitter<{ change: [KioskView] }> {
   private onMemberUpdate(member: MemberSnapshot): void {
     if (this.screen.name !== 'member' || this.screen.member.memberId !== member.memberId) return;
     if (member.version < this.screen.member.version) return;
-    this.showMember(member, false, this.screen.identifiedBy, this.screen.message);
+    // A snapshot without notices (a transaction ack) says nothing about them: the ones on screen stay.
+    const { notices } = this.screen.member;
+    const shown = member.notices === undefined && notices !== undefined ? { ...member, notices } : member;
+    this.showMember(shown, false, this.screen.identifiedBy, this.screen.message);
   }
 
   private showMember(member: MemberSnapshot, offline: boolean, identifiedBy: IdentifiedBy, message: Bilingual): void {

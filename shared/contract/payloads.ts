@@ -22,6 +22,27 @@ export const Balances = Type.Object(
 );
 export type Balances = Static<typeof Balances>;
 
+/** What a notice is about; the kiosk shows any of them the same way (the text says it all). */
+export const MEMBER_NOTICE_KINDS = ['tier_progress', 'tier_at_risk', 'points_expiring'] as const;
+export type MemberNoticeKind = (typeof MEMBER_NOTICE_KINDS)[number];
+
+/**
+ * One program notice for the member, written by the hub in both languages (cloud/program/member-notices.ts),
+ * e.g. `{ kind: 'tier_progress', zh: '再消费¥1200.00升级金卡', en: 'Spend ¥1200.00 more to reach Gold' }`.
+ */
+export const MemberNotice = Type.Object(
+  {
+    kind: Type.Union(MEMBER_NOTICE_KINDS.map((kind) => Type.Literal(kind))),
+    zh: Type.String({ minLength: 1, maxLength: 120 }),
+    en: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+export type MemberNotice = Static<typeof MemberNotice>;
+
+/** At most one notice of each kind. */
+export const MAX_MEMBER_NOTICES = MEMBER_NOTICE_KINDS.length;
+
 /** What a kiosk knows about a member: enough to greet them and show balances, nothing more. */
 export const MemberSnapshot = Type.Object(
   {
@@ -32,6 +53,12 @@ export const MemberSnapshot = Type.Object(
     /** The number of that card, when it has one: a kiosk offline finds a magstripe swipe's member by it. */
     cardNumber: Type.Optional(CardNumber),
     balances: Balances,
+    /**
+     * The member's program notices as of `asOf`, soonest-to-act first; `[]`: none. Absent: this snapshot says
+     * nothing about notices (an ack, or a hub that does not send them), so a kiosk keeps what it showed.
+     * Kiosk software from before this field refuses a snapshot carrying it: see protocol.md.
+     */
+    notices: Type.Optional(Type.Array(MemberNotice, { maxItems: MAX_MEMBER_NOTICES })),
     /** Increases with every ledger change of this member, so a kiosk never replaces newer data with older. */
     version: Type.Integer({ minimum: 0 }),
     asOf: Timestamp,

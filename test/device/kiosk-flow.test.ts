@@ -10,6 +10,7 @@ import { Kiosk, type HubPort, type KioskView } from '../../device/kiosk/kiosk.ts
 import type { BillEvent } from '../../device/kiosk/cash-acceptance.ts';
 import { messages } from '../../device/kiosk/messages.ts';
 import type { TopUpReceipt } from '../../device/printer/receipt.ts';
+import type { MemberNotice } from '../../shared/contract/payloads.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
 import { StandInAcceptor } from '../helpers/stand-in-acceptor.ts';
 
@@ -90,6 +91,33 @@ describe('kiosk member flow', () => {
     expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', member, balances: member.balances, offline: false, identifiedBy: 'nfc', canSpendStoredValue: true, message: messages.insertCash });
     expect(acceptor.enabled).toBe(true);
     expect(store.cash.session?.member.memberId).toBe(member.memberId);
+  });
+
+  it("shows the hub's notices with the member, keeps them through an ack's snapshot, and takes a fresh set", async () => {
+    const notices: MemberNotice[] = [
+      { kind: 'tier_progress', zh: '再消费¥1200.00升级金卡', en: 'Spend ¥1200.00 more to reach Gold' },
+      { kind: 'points_expiring', zh: '您有 300 积分将于 12月31日 到期', en: '300 points expire on 31 Dec' },
+    ];
+    hub.lookup = async () => ({ found: true, member: { ...member, notices } });
+    await tap('04A22B1C');
+    expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', member: { notices } });
+    // An ack's snapshot says nothing about notices: the balances change, the notices stay.
+    const balances = { ...member.balances, principalFen: member.balances.principalFen + 10_000 };
+    hub.emit('member', { ...member, balances, version: member.version + 1 });
+    expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', balances, member: { version: member.version + 1, notices } });
+    hub.emit('member', { ...member, balances, version: member.version + 2, notices: [] });
+    expect(screenOf(kiosk.view())).toMatchObject({ member: { version: member.version + 2, notices: [] } });
+  });
+
+  it('shows the cached notices when it serves a member offline', async () => {
+    const notices: MemberNotice[] = [{ kind: 'tier_at_risk', zh: '再消费¥5000.00保级金卡（12月31日前）', en: 'Spend ¥5000.00 more by 31 Dec to keep Gold' }];
+    await store.cacheMember({ ...member, notices });
+    hub.connected = false;
+    hub.lookup = async () => {
+      throw new HubUnavailableError('not connected to the hub');
+    };
+    await tap('04A22B1C');
+    expect(screenOf(kiosk.view())).toMatchObject({ name: 'member', offline: true, member: { notices } });
   });
 
   it('refuses a card the reader could not verify without asking the hub, and takes no cash', async () => {

@@ -5,6 +5,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type RunningDemo } from '../../scripts/demo/demo-stack.ts';
 import { keepScreenshot, launchBrowser } from '../helpers/browser.ts';
+import { newId } from '../../shared/ids.ts';
 
 /**
  * The pages a person sees, in a real Chromium: the kiosk touch page and the emulator control page of
@@ -60,6 +61,39 @@ describe('kiosk page and emulator control page in Chromium', () => {
     expect(text).toContain('￥100.00');
     expect(text).toContain('￥150.00');
     await keepScreenshot(control, 'emulator-control-receipt');
+
+    await kioskPage.getByRole('button', { name: '完成 Done' }).click();
+    await kioskPage.getByText('请刷会员卡').waitFor();
+  });
+
+  it('shows the member their program notices under the balances', async () => {
+    expect(demo.hub.notices.enabled).toBe(true); // on by default (HUB_KIOSK_NOTICES)
+    const member = (await demo.hub.ledger.findMemberByCard('04A22B1C'))!;
+    // 300 points from a top-up 20 days ago that expire a month after it: within the 30 days the kiosk warns about.
+    await demo.hub.ledger.topUpCash({
+      idempotencyKey: newId(), memberId: member.memberId, amountFen: 100, actor: { type: 'operator', id: 'browser-test' },
+      at: new Date(Date.now() - 20 * 86_400_000), bonusRules: [{ id: 'points-gift', thresholdFen: 100, bonusFen: 0, bonusPoints: 300 }],
+      pointsExpiry: { kind: 'months_after_award', months: 1, timeZone: 'Asia/Shanghai' },
+    });
+
+    const kioskPage = await browser.newPage({ viewport: { width: 900, height: 820 } });
+    await kioskPage.goto(demo.kiosk.url);
+    await expect.poll(() => kioskPage.locator('#screen').textContent()).toContain('请刷会员卡');
+    const control = await browser.newPage();
+    await control.goto(demo.controlUrl);
+    await control.locator('button[data-uid="04A22B1C"]').click();
+
+    const notices = kioskPage.locator('[data-testid="notices"]');
+    const progress = notices.locator('[data-kind="tier_progress"]');
+    await progress.getByText('再消费¥1000.00升级银卡').waitFor();
+    expect(await progress.locator('.nen').textContent()).toBe('Spend ¥1000.00 more to reach Silver');
+    const expiring = notices.locator('[data-kind="points_expiring"]');
+    expect(await expiring.locator('.nzh').textContent()).toMatch(/^您有 300 积分将于 (\d{4}年)?\d{1,2}月\d{1,2}日 到期$/);
+    expect(await expiring.locator('.nen').textContent()).toMatch(/^300 points expire on \d{1,2} [A-Z][a-z]{2}( \d{4})?$/);
+    const balancesBox = (await kioskPage.locator('.balances').boundingBox())!;
+    const noticesBox = (await notices.boundingBox())!;
+    expect(noticesBox.y).toBeGreaterThanOrEqual(balancesBox.y + balancesBox.height);
+    await keepScreenshot(kioskPage, 'kiosk-member-notices');
 
     await kioskPage.getByRole('button', { name: '完成 Done' }).click();
     await kioskPage.getByText('请刷会员卡').waitFor();

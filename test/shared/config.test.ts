@@ -75,7 +75,14 @@ describe('hub configuration', () => {
       mqttShareGroup: undefined,
       embeddedMqtt: { host: '127.0.0.1', port: 1883 },
       jobsIntervalMs: 3_600_000,
+      kioskNotices: true,
     });
+  });
+
+  it('turns kiosk notices off only when asked, and refuses anything but on or off', () => {
+    expect(hubConfigFromEnv({ HUB_KIOSK_NOTICES: 'off' }).kioskNotices).toBe(false);
+    expect(hubConfigFromEnv({ HUB_KIOSK_NOTICES: 'on' }).kioskNotices).toBe(true);
+    expect(() => hubConfigFromEnv({ HUB_KIOSK_NOTICES: 'yes' })).toThrow(/HUB_KIOSK_NOTICES must be on or off, got "yes"/);
   });
 
   it('refuses a database URL that is not PostgreSQL', () => {

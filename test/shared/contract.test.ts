@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../../shared/ids.ts';
 import {
   CardLookupRequest,
+  CardLookupResponse,
   ConfigReported,
   DesiredConfig,
   SyncRequest,
   decodePayload,
   DeviceTransaction,
   MemberSnapshot,
+  MemberUpdate,
   InvalidTopicError,
   MAX_PAYLOAD_BYTES,
   parseDeviceTopic,
@@ -115,6 +117,37 @@ describe('member snapshot', () => {
     expect(decodePayload(MemberSnapshot, JSON.stringify({ ...snapshot, cardNumber: '6200123412345678' })).ok).toBe(true);
     const bad = decodePayload(MemberSnapshot, JSON.stringify({ ...snapshot, cardNumber: '6200-1234' }));
     expect(bad).toMatchObject({ ok: false, reason: expect.stringContaining('/cardNumber') });
+  });
+
+  const notices = [
+    { kind: 'tier_progress', zh: '再消费¥1200.00升级金卡', en: 'Spend ¥1200.00 more to reach Gold' },
+    { kind: 'points_expiring', zh: '您有 300 积分将于 12月31日 到期', en: '300 points expire on 31 Dec' },
+  ];
+
+  it.each([
+    ['without notices (an older hub, or an ack)', {}],
+    ['with no notices', { notices: [] }],
+    ['with notices', { notices }],
+    ['with one notice of each kind', { notices: [...notices, { kind: 'tier_at_risk', zh: '再消费¥5000.00保级金卡（1月16日前）', en: 'Spend ¥5000.00 more by 16 Jan to keep Gold' }] }],
+  ])('accepts a snapshot %s, in a lookup answer and a member update too', (_label, extra) => {
+    const member = { ...snapshot, ...extra };
+    expect(decodePayload(MemberSnapshot, JSON.stringify(member))).toEqual({ ok: true, value: member });
+    expect(decodePayload(CardLookupResponse, JSON.stringify({ v: 1, correlationId: newId(), status: 'ok', data: member })).ok).toBe(true);
+    expect(decodePayload(MemberUpdate, JSON.stringify({ v: 1, member })).ok).toBe(true);
+  });
+
+  it.each([
+    ['an unknown kind', [{ ...notices[0], kind: 'birthday' }], '/notices/0/kind'],
+    ['no English', [{ kind: 'tier_progress', zh: '再消费¥1200.00升级金卡' }], '/notices/0/en'],
+    ['an empty text', [{ ...notices[0], zh: '' }], '/notices/0/zh'],
+    ['a text too long for the screen', [{ ...notices[0], en: 'x'.repeat(201) }], '/notices/0/en'],
+    ['an extra field', [{ ...notices[0], colour: 'red' }], '/notices/0'],
+    ['more than one per kind allows', [...notices, ...notices], '/notices'],
+    ['a notice as plain text', ['Spend more'], '/notices/0'],
+    ['notices as an object', { tier_progress: notices[0] }, '/notices'],
+  ])('refuses a snapshot whose notices have %s', (_label, bad, reasonPart) => {
+    const decoded = decodePayload(MemberSnapshot, JSON.stringify({ ...snapshot, notices: bad }));
+    expect(decoded).toMatchObject({ ok: false, reason: expect.stringContaining(reasonPart) });
   });
 });
 
