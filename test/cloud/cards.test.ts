@@ -1,14 +1,7 @@
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CardService, type CardChangeInput, type StatusAction } from '../../cloud/cards/card-service.ts';
 import type { Database } from '../../cloud/db/database.ts';
-import { KioskStore } from '../../device/store/kiosk-store.ts';
-import { HubLink } from '../../device/sync/hub-link.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
-import { createLogger } from '../../shared/logger.ts';
 import { Ledger, type Actor } from '../../cloud/ledger/index.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import { CARD_ACTIONS, CARD_STATUSES, DEFAULT_CARD_FEE_SCHEDULE, type CardAction, type CardFeeSchedule, type CardStatus } from '../../shared/rules/cards.ts';
@@ -16,6 +9,7 @@ import { RuleSetError } from '../../shared/rules/errors.ts';
 import { DEFAULT_PROGRAM_RULES } from '../../shared/rules/program.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
+import { linkKiosk } from '../helpers/sync-hub.ts';
 import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases } from './support.ts';
 
 const manager: Actor = { type: 'operator', id: 'manager-1' };
@@ -556,32 +550,20 @@ describe('card routes (REST, PGlite)', () => {
 
 describe('a blocked card at the kiosk (hub over MQTT, PGlite)', () => {
   let hub: TestHub;
-  let dir: string;
 
   beforeAll(async () => {
     hub = await TestHub.create();
     await hub.start();
-    dir = await mkdtemp(join(tmpdir(), 'mk-cards-'));
   });
-  afterAll(async () => {
-    await hub?.cleanup();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => hub?.cleanup());
 
   it('the kiosk lookup gets the refusal code and the bilingual text, and member updates keep flowing', async () => {
     const { ledger, db, mqttUrl } = hub.running;
     const created = await ledger.createMember({ name: '王五', actor: manager });
     await ledger.bindCard({ memberId: created.memberId, cardUid: '04C0FFEE', cardNumber: '6200000000000077', actor: manager });
-    const link = new HubLink({
-      url: mqttUrl,
-      deviceId: 'kiosk-cards-1',
-      softwareVersion: 'test',
-      store: await KioskStore.open(join(dir, 'kiosk.json')),
-      logger: createLogger('test-link'),
-    });
+    const kiosk = await linkKiosk({ mqttUrl }, 'kiosk-cards-1');
+    const { link } = kiosk;
     try {
-      link.start();
-      await once(link, 'connected');
       expect(await link.lookupCard({ cardUid: '04C0FFEE' })).toMatchObject({ found: true });
       await new CardService(db).changeStatus('report_loss', {
         cardUid: '04C0FFEE',
@@ -602,7 +584,7 @@ describe('a blocked card at the kiosk (hub over MQTT, PGlite)', () => {
       await ledger.topUpCash({ idempotencyKey: key('top'), memberId: other.memberId, amountFen: 500, actor: cashier });
       expect((await updated).balances.principalFen).toBe(500);
     } finally {
-      await link.stop();
+      await kiosk.stop();
     }
   });
 });

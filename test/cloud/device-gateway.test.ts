@@ -1,16 +1,10 @@
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KioskStore } from '../../device/store/kiosk-store.ts';
-import { HubLink } from '../../device/sync/hub-link.ts';
-import { createLogger } from '../../shared/logger.ts';
 import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
 import type { CardLookupResponse, DeviceTransaction, MemberSnapshot, TxAck } from '../../shared/contract/payloads.ts';
 import { RecordingClient, TestHub } from '../helpers/hub.ts';
+import { linkKiosk } from '../helpers/sync-hub.ts';
 
 const DEVICE = 'kiosk-gw-1';
 
@@ -138,24 +132,15 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
     const { ledger, mqttUrl } = hub.current.running;
     const created = await ledger.createMember({ name: '钱七', actor: operator });
     await ledger.bindCard({ memberId: created.memberId, cardUid: '04BEEF02', cardNumber: '6200000000000088', actor: operator });
-    const dir = await mkdtemp(join(tmpdir(), 'mk-link-'));
-    const link = new HubLink({
-      url: mqttUrl,
-      deviceId: 'kiosk-gw-link',
-      softwareVersion: 'test',
-      store: await KioskStore.open(join(dir, 'kiosk.json')),
-      logger: createLogger('test-link'),
-    });
+    const kiosk = await linkKiosk({ mqttUrl }, 'kiosk-gw-link');
+    const { link } = kiosk;
     try {
-      link.start();
-      await once(link, 'connected');
       const expected = { found: true, member: { memberId: created.memberId, cardUid: '04BEEF02', cardNumber: '6200000000000088' } };
       expect(await link.lookupCard({ cardNumber: '6200000000000088' })).toMatchObject(expected);
       expect(await link.lookupCard({ cardUid: '04BEEF02' })).toMatchObject(expected);
       expect(await link.lookupCard({ cardNumber: '6200000000000089' })).toMatchObject({ found: false, code: 'CARD_NOT_FOUND' });
     } finally {
-      await link.stop();
-      await rm(dir, { recursive: true, force: true });
+      await kiosk.stop();
     }
   });
 

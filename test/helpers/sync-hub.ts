@@ -88,7 +88,7 @@ export interface LinkedKiosk {
   stop(): Promise<void>;
 }
 
-export async function linkKiosk(hub: SyncHub, deviceId: string, beforeStart?: (kiosk: LinkedKiosk) => void): Promise<LinkedKiosk> {
+export async function linkKiosk(hub: Pick<SyncHub, 'mqttUrl'>, deviceId: string, beforeStart?: (kiosk: LinkedKiosk) => void): Promise<LinkedKiosk> {
   const dir = await mkdtemp(join(tmpdir(), 'mk-sync-kiosk-'));
   const file = join(dir, 'kiosk.json');
   const store = await KioskStore.open(file);
