@@ -54,9 +54,3 @@ const FAULT_WORDS: Record<PrinterFaultCode, string> = {
 export function describeFault(code: PrinterFaultCode): string {
   return FAULT_WORDS[code];
 }
-
-/** Why the printer cannot print now, for the log and the error; null when it can. */
-export function notReadyReason(status: PrinterStatus): string | null {
-  const faults = printerFaults(status);
-  return faults.length > 0 ? faults.map(describeFault).join(', ') : null;
-}

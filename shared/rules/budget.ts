@@ -7,7 +7,7 @@
  * fail: the award is cut down to what is left (possibly 0). Spending against a cap is all-or-nothing — the
  * caller refuses a redemption the allowance does not cover (see `allowance`).
  */
-import { assertNoProblems, isWholeNonNegative } from './errors.ts';
+import { isWholeNonNegative } from './errors.ts';
 import { isTimeZone, localDateOf, startOfLocalDay } from './points-expiry.ts';
 import { instantOf } from './window.ts';
 
@@ -59,10 +59,6 @@ export function budgetRuleProblems(rules: BudgetRules): string[] {
     else if (index > 0 && !(p > percents[index - 1]!)) problems.push(`alertPercents ${index}: must be ascending`);
   });
   return problems;
-}
-
-export function validateBudgetRules(rules: BudgetRules): void {
-  assertNoProblems('budget rules', budgetRuleProblems(rules));
 }
 
 export interface PeriodInstant {
