@@ -5,7 +5,7 @@ import { normalizeVoucherCode } from '../../shared/rules/voucher.ts';
 import type { Database } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
 import { MemberParams, errors } from '../http/schemas.ts';
-import { assertMemberInScope, assertStoreInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
+import { actingStore, assertMemberInScope, assertStoreInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
 import type { Role } from '../org/principal.ts';
 import type { Store } from '../org/structure.ts';
 import { adjustStock, createItem, getItem, itemAudit, listItems, updateItem } from './items.ts';
@@ -53,12 +53,11 @@ function requireHq(request: FastifyRequest): void {
   }
 }
 
-/** The store a request acts at: the one named, else the operator's own store; it must be in scope. */
-async function actingStore(db: Database, request: FastifyRequest, requested: string | undefined): Promise<Store> {
-  const { scope } = principalOf(request);
-  const storeId = requested ?? (scope.level === 'store' ? scope.id : undefined);
-  if (storeId === undefined) throw new LedgerError('INVALID_INPUT', 'storeId is required: you are not signed in at one store.');
-  return assertStoreInScope(db, request, storeId);
+/** The store a redemption or write-off happens at (see actingStore): here one is required. */
+async function requiredStore(db: Database, request: FastifyRequest, requested: string | undefined): Promise<Store> {
+  const store = await actingStore(db, request, requested);
+  if (store === undefined) throw new LedgerError('INVALID_INPUT', 'storeId is required: you are not signed in at one store.');
+  return store;
 }
 
 export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRoutesDeps): Promise<void> {
@@ -179,7 +178,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       requireRole(request, CATALOG_ROLES);
       const { memberId, itemId, idempotencyKey } = request.body;
       await assertMemberInScope(db, request, memberId);
-      const store = await actingStore(db, request, request.body.storeId);
+      const store = await requiredStore(db, request, request.body.storeId);
       const result = await redeem(
         { db, voucherKey, rules: await rules() },
         { idempotencyKey, memberId, itemId, storeId: store.storeId, actor: operatorActor(request) },
@@ -258,7 +257,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
     },
     async (request) => {
       requireRole(request, CATALOG_ROLES);
-      const store = await actingStore(db, request, request.body.storeId);
+      const store = await requiredStore(db, request, request.body.storeId);
       return verifyAtHub(db, voucherKey, { voucher: request.body.voucher, storeId: store.storeId });
     },
   );
@@ -276,7 +275,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
     },
     async (request) => {
       requireRole(request, CATALOG_ROLES);
-      const store = await actingStore(db, request, request.body.storeId);
+      const store = await requiredStore(db, request, request.body.storeId);
       const voucher = await writeOffVoucher(db, voucherKey, { voucher: request.body.voucher, storeId: store.storeId, actor: operatorActor(request) });
       request.log.info({ voucherId: voucher.voucherId, storeId: store.storeId }, 'voucher written off');
       return voucher;

@@ -102,9 +102,13 @@ export async function assertScopeInScope(db: Queryable, request: FastifyRequest,
  * The store a request acts at: the one named in the body, else the operator's own store. It must be in the
  * operator's scope. Undefined when neither names one (an HQ or region operator acting for no store).
  */
-export async function actingStoreOf(db: Queryable, request: FastifyRequest, requested: string | undefined): Promise<string | undefined> {
+export async function actingStore(db: Queryable, request: FastifyRequest, requested: string | undefined): Promise<Store | undefined> {
   const { scope } = principalOf(request);
   const storeId = requested ?? (scope.level === 'store' ? scope.id : undefined);
-  if (storeId !== undefined) await assertStoreInScope(db, request, storeId);
-  return storeId;
+  return storeId === undefined ? undefined : assertStoreInScope(db, request, storeId);
+}
+
+/** The id of actingStore, for requests that only record where they happened. */
+export async function actingStoreOf(db: Queryable, request: FastifyRequest, requested: string | undefined): Promise<string | undefined> {
+  return (await actingStore(db, request, requested))?.storeId;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
 import { errors, MemberParams } from '../http/schemas.ts';
-import { assertMemberInScope, assertStoreInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
+import { actingStoreOf, assertMemberInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
 import { listBudgetAlerts } from './budgets.ts';
 import { checkIn } from './check-ins.ts';
 import { registerReferral } from './referrals.ts';
@@ -86,10 +86,9 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
       },
     },
     async (request, reply) => {
-      const principal = requireRole(request, FRONT_DESK);
+      requireRole(request, FRONT_DESK);
       await assertMemberInScope(db, request, request.params.memberId);
-      const storeId = request.body.storeId ?? (principal.scope.level === 'store' ? principal.scope.id : undefined);
-      if (storeId !== undefined) await assertStoreInScope(db, request, storeId);
+      const storeId = await actingStoreOf(db, request, request.body.storeId);
       const result = await checkIn(db, await rules.current(), {
         memberId: request.params.memberId,
         ...(storeId !== undefined ? { storeId } : {}),
