@@ -1,5 +1,5 @@
 import { EnvReader } from '../shared/config-env.ts';
-import { jobsIntervalMsFromEnv } from './jobs/interval.ts';
+import { jobsIntervalMsFromEnv } from './kernel/interval.ts';
 import { isWellFormedToken, MIN_TOKEN_LENGTH } from './org/tokens.ts';
 
 export interface HubConfig {

@@ -1,15 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { maskCardUid } from '../../shared/card.ts';
+import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
+import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { programCardFees, type ProgramRules } from '../../shared/rules/program.ts';
 import type { Database } from '../db/database.ts';
 import * as S from '../http/schemas.ts';
-import { actingStoreOf, assertMemberInScope, operatorActor, requireRole } from '../org/access.ts';
-import type { Role } from '../org/principal.ts';
+import { operatorActor, operatorOf, scope, type OperatorAccess } from '../kernel/access.ts';
+import type { Role } from '../kernel/principal.ts';
+import type { Ledger } from '../ledger/index.ts';
 import * as C from './card-schemas.ts';
 import { type CardChange, CardService, type StatusAction } from './card-service.ts';
 
 export interface CardRouteDeps {
   db: Database;
+  ledger: Ledger;
   /** The program rules in force (the hub's latest published set): every fee is charged by their card fee schedule. */
   rules: () => Promise<ProgramRules>;
 }
@@ -34,20 +37,20 @@ const STATUS_ROUTES: ReadonlyArray<{ method: 'POST' | 'DELETE'; path: string; ac
  * signed-in operator, and reaches only cards whose member is in the operator's scope. 201 when done now,
  * 200 with the first result when the key was used before.
  */
-export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRouteDeps): void {
+export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: CardRouteDeps): void {
   const cards = new CardService(db, { feeSchedule: async () => programCardFees(await rules()) });
-  /** The operator may act on this card's member; the card's view for the handler. */
-  async function cardInScope(request: FastifyRequest, cardUid: string) {
-    requireRole(request, CARD_ROLES);
-    const card = await cards.getCard(cardUid);
-    await assertMemberInScope(db, request, card.memberId);
-    return card;
-  }
+  /** The card in the path: its member must be in the operator's scope. */
+  const cardInPath = scope.of('params', 'cardUid', 'card', [{ code: 'CARD_NOT_FOUND', status: 404 }, { code: 'INVALID_CARD_UID', status: 400 }], async (cardUid) => ({
+    member: (await cards.getCard(String(cardUid))).memberId,
+  }));
+  const cardAccess: OperatorAccess = { roles: CARD_ROLES, scope: [cardInPath] };
+  /** A change to the card in the path, made at the body's store or the operator's own. */
+  const changeAccess: OperatorAccess = { roles: CARD_ROLES, scope: [cardInPath, scope.actingStore()] };
 
-  async function changeBy(request: FastifyRequest, body: C.CardChangeBody) {
-    const { storeId: _ignored, ...rest } = body;
-    const storeId = await actingStoreOf(db, request, body.storeId);
-    return { ...rest, ...(storeId === undefined ? {} : { storeId }), actor: operatorActor(request), by: request.operator!.role };
+  function changeBy(request: FastifyRequest, body: C.CardChangeBody) {
+    const { storeId: _acting, ...rest } = body;
+    const storeId = request.actingStoreId;
+    return { ...rest, ...(storeId === undefined ? {} : { storeId }), actor: operatorActor(request), by: operatorOf(request).role };
   }
 
   function answer(request: FastifyRequest, reply: FastifyReply, what: string, result: CardChange) {
@@ -59,13 +62,17 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
 
   api.get<{ Params: S.CardParams }>(
     '/cards/:cardUid',
-    { schema: { summary: 'A card: type, status, links', tags: ['cards'], params: S.CardParams, response: { 200: C.Card, ...S.errors(400, 404) } } },
-    async (request) => cardInScope(request, request.params.cardUid),
+    {
+      config: { access: cardAccess },
+      schema: { summary: 'A card: type, status, links', tags: ['cards'], params: S.CardParams, response: { 200: C.Card, ...S.errors(400, 404) } },
+    },
+    async (request) => cards.getCard(request.params.cardUid),
   );
 
   api.get<{ Params: S.CardParams }>(
     '/cards/:cardUid/events',
     {
+      config: { access: cardAccess },
       schema: {
         summary: "A card's history (who changed it, when, why), newest first",
         tags: ['cards'],
@@ -74,7 +81,7 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
       },
     },
     async (request) => {
-      const card = await cardInScope(request, request.params.cardUid);
+      const card = await cards.getCard(request.params.cardUid);
       return { cardUid: card.cardUid, events: await cards.events(card.cardUid) };
     },
   );
@@ -83,10 +90,11 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
     api.route<{ Params: S.CardParams; Body: C.CardChangeBody }>({
       method: route.method,
       url: route.path,
+      config: { access: changeAccess },
       schema: { summary: route.summary, tags: ['cards'], params: S.CardParams, body: C.CardChangeBody, response: changeResponses },
       handler: async (request, reply) => {
-        const card = await cardInScope(request, request.params.cardUid);
-        const result = await cards.changeStatus(route.action, { ...(await changeBy(request, request.body)), cardUid: card.cardUid });
+        const card = await cards.getCard(request.params.cardUid);
+        const result = await cards.changeStatus(route.action, { ...changeBy(request, request.body), cardUid: card.cardUid });
         return answer(request, reply, `card ${route.action}`, result);
       },
     });
@@ -95,6 +103,7 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
   api.post<{ Params: S.CardParams; Body: C.ReplaceCardBody }>(
     '/cards/:cardUid/replace',
     {
+      config: { access: changeAccess },
       schema: {
         summary: 'Replace a lost or damaged card (补卡): balances stay with the member, supplementary cards follow; the replacement fee is taken from stored value',
         tags: ['cards'],
@@ -104,10 +113,10 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
       },
     },
     async (request, reply) => {
-      const card = await cardInScope(request, request.params.cardUid);
+      const card = await cards.getCard(request.params.cardUid);
       const { newCardUid, newCardNumber, replacementReason, ...change } = request.body;
       const result = await cards.replace({
-        ...(await changeBy(request, change)),
+        ...changeBy(request, change),
         cardUid: card.cardUid,
         newCardUid,
         replacementReason,
@@ -120,6 +129,7 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
   api.post<{ Params: S.CardParams; Body: C.CardFeeBody }>(
     '/cards/:cardUid/fees',
     {
+      config: { access: changeAccess },
       schema: {
         summary: "Charge a card's joining fee (once) or annual fee (once a year) from stored value; VIP annual fees are waived",
         tags: ['cards'],
@@ -129,9 +139,9 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
       },
     },
     async (request, reply) => {
-      const card = await cardInScope(request, request.params.cardUid);
+      const card = await cards.getCard(request.params.cardUid);
       const { kind, ...change } = request.body;
-      const { by: _role, ...input } = await changeBy(request, change);
+      const { by: _role, ...input } = changeBy(request, change);
       const result = await cards.chargeFee({ ...input, cardUid: card.cardUid, kind });
       return answer(request, reply, `card ${kind} fee`, result);
     },
@@ -140,6 +150,7 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
   api.post<{ Params: S.MemberParams; Body: C.SupplementaryCardBody }>(
     '/members/:memberId/supplementary-cards',
     {
+      config: { access: { roles: CARD_ROLES, scope: [scope.member(), scope.actingStore()] } },
       schema: {
         summary: "Issue a supplementary card (副卡) linked to one of the member's cards: it spends the member's balances, optionally capped per day",
         tags: ['cards'],
@@ -149,12 +160,10 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
       },
     },
     async (request, reply) => {
-      requireRole(request, CARD_ROLES);
       const { memberId } = request.params;
-      await assertMemberInScope(db, request, memberId);
       const { primaryCardUid, cardUid, cardNumber, holderName, dailyLimitFen, ...change } = request.body;
       const result = await cards.issueSupplementary({
-        ...(await changeBy(request, change)),
+        ...changeBy(request, change),
         memberId,
         primaryCardUid,
         cardUid,
@@ -163,6 +172,70 @@ export function registerCardRoutes(api: FastifyInstance, { db, rules }: CardRout
         ...(dailyLimitFen === undefined ? {} : { dailyLimitFen }),
       });
       return answer(request, reply, 'supplementary card issued', result);
+    },
+  );
+
+  api.post<{ Params: S.MemberParams; Body: S.BindCardBody }>(
+    '/members/:memberId/cards',
+    {
+      config: { access: { roles: CARD_ROLES, scope: [scope.member()] } },
+      schema: {
+        summary: 'Bind a card, with its card number if it has one, to a member (201 bound now, 200 already bound to this member)',
+        tags: ['members'],
+        params: S.MemberParams,
+        body: S.BindCardBody,
+        response: { ...S.BindCardResponses, ...S.errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const result = await ledger.bindCard({ ...request.body, memberId: request.params.memberId, actor: operatorActor(request) });
+      const { cardUid, cardNumber } = result.member;
+      const masked = { card: maskCardUid(cardUid), ...(cardNumber === undefined ? {} : { cardNumber: maskCardNumber(cardNumber) }) };
+      request.log.info({ memberId: request.params.memberId, ...masked, type: request.body.type ?? 'personal' }, 'card bound');
+      return reply.status(result.alreadyBound ? 200 : 201).send(result);
+    },
+  );
+
+  /** A looked-up card's member must be in scope; an unknown card is 404 whoever asks. */
+  const heldBy = (field: string, names: string, find: (value: string) => Promise<MemberSnapshot | undefined>) =>
+    scope.of('params', field, names, [{ code: 'CARD_NOT_FOUND', status: 404 }], async (value) => {
+      const member = typeof value === 'string' ? await find(value) : undefined;
+      return member && { member: member.memberId };
+    });
+
+  api.get<{ Params: S.CardParams }>(
+    '/cards/:cardUid/member',
+    {
+      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardUid', 'card', (uid) => ledger.findMemberByCard(uid))] } },
+      schema: {
+        summary: 'The member holding a card, as a kiosk sees them',
+        tags: ['members'],
+        params: S.CardParams,
+        response: { 200: MemberSnapshot, ...S.errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const member = await ledger.findMemberByCard(request.params.cardUid);
+      if (member) return member;
+      return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: '此卡未登记给任何会员 / This card is not registered to any member.' } });
+    },
+  );
+
+  api.get<{ Params: S.CardNumberParams }>(
+    '/card-numbers/:cardNumber/member',
+    {
+      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardNumber', 'card number', (number) => ledger.findMemberByCardNumber(number))] } },
+      schema: {
+        summary: 'The member holding the card with this number (e.g. from a magnetic-stripe swipe), as a kiosk sees them',
+        tags: ['members'],
+        params: S.CardNumberParams,
+        response: { 200: MemberSnapshot, ...S.errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const member = await ledger.findMemberByCardNumber(request.params.cardNumber);
+      if (member) return member;
+      return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: '此卡号未登记给任何会员 / This card number is not registered to any member.' } });
     },
   );
 }

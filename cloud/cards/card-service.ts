@@ -17,7 +17,7 @@ import { LedgerError } from '../ledger/errors.ts';
 import { readMember } from '../ledger/members.ts';
 import type { Actor, MemberView } from '../ledger/types.ts';
 import { actorOf, cardNumberOf, cardUidOf, fenOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
-import type { Role } from '../org/principal.ts';
+import type { Role } from '../kernel/principal.ts';
 import { type CardEventView, listCardEvents, recordCardEvent } from './card-events.ts';
 import { type CardFeeView, assertFeeNotRecorded, recordCardFee } from './card-fees.ts';
 import { cardRefusalError, localCalendarOf } from './card-guard.ts';

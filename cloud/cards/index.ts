@@ -1,8 +1,22 @@
 /** Member cards on the hub: lifecycle, supplementary cards, fees (rules: shared/rules/cards.ts). */
+import type { HubModule, HubServices } from '../kernel/module.ts';
+import { chargeAnnualFees } from './annual-fee-job.ts';
+import { registerCardRoutes } from './card-routes.ts';
+
 export { CardService, type CardChange, type CardChangeInput, type ChargeFeeInput, type FeeScheduleSource, type IssueSupplementaryInput, type ReplaceCardInput, type StatusAction } from './card-service.ts';
 export { ANNUAL_FEE_JOB_ACTOR, chargeAnnualFees, type AnnualFeeRun } from './annual-fee-job.ts';
-export { registerCardRoutes, type CardRouteDeps } from './card-routes.ts';
 export { admitPresentedCard, assertCardUsable, cardRefusalError } from './card-guard.ts';
 export type { CardView } from './card-records.ts';
 export type { CardEventView } from './card-events.ts';
 export type { CardFeeView } from './card-fees.ts';
+
+export function cardsModule(hub: HubServices): HubModule {
+  const { db, ledger, rules } = hub;
+  return {
+    name: 'cards',
+    tables: ['cards', 'card_events', 'card_requests', 'card_fees', 'card_spending'],
+    routes: async (api) => registerCardRoutes(api, { db, ledger, rules: async () => (await rules.current()).rules }),
+    jobs: [{ name: 'annual-fees', run: async ({ asOf, logger }) => chargeAnnualFees(db, { program: await rules.current(), asOf, logger }) }],
+  };
+}
+

@@ -1,13 +1,11 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import { normalizeVoucherCode } from '../../shared/rules/voucher.ts';
 import type { Database } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
 import { MemberParams, errors } from '../http/schemas.ts';
-import { actingStore, assertMemberInScope, assertStoreInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
-import type { Role } from '../org/principal.ts';
-import type { Store } from '../org/structure.ts';
+import { ALL_ROLES, forbidden, operatorActor, operatorOf, scope, type OperatorAccess, type ScopeSource } from '../kernel/access.ts';
+import type { Role } from '../kernel/principal.ts';
 import { adjustStock, createItem, getItem, itemAudit, listItems, updateItem } from './items.ts';
 import { couponRedemptionByTx, couponRedemptionNotFound, refundCouponRedemption } from './coupon-redemptions.ts';
 import { redeem } from './redeem.ts';
@@ -47,27 +45,42 @@ export interface CatalogRoutesDeps {
   logger?: Logger;
 }
 
-function requireHq(request: FastifyRequest): void {
-  if (principalOf(request).scope.level !== 'hq') {
-    throw new LedgerError('FORBIDDEN', 'The catalog is chain-wide: only headquarters operators define items and chain-wide stock.');
-  }
-}
+const chainWideOnly = (): never => {
+  throw forbidden('目录是全连锁统一的：只有总部操作员可以定义商品和全连锁库存', 'The catalog is chain-wide: only headquarters operators define items and chain-wide stock.');
+};
 
-/** The store a redemption or write-off happens at (see actingStore): here one is required. */
-async function requiredStore(db: Database, request: FastifyRequest, requested: string | undefined): Promise<Store> {
-  const store = await actingStore(db, request, requested);
-  if (store === undefined) throw new LedgerError('INVALID_INPUT', 'storeId is required: you are not signed in at one store.');
-  return store;
-}
+/** Defining items and chain-wide stock: managers and admins at headquarters. */
+const HQ_CATALOG: OperatorAccess = { roles: MANAGER_ROLES, levels: ['hq'], scope: scope.none('the catalog is chain-wide: headquarters only') };
+const BROWSE: OperatorAccess = { roles: CATALOG_ROLES, scope: scope.none('the catalog is the same at every store') };
+
+/** A stock adjustment of one store's stock needs that store in scope; without a store it is chain-wide stock, for HQ. */
+const stockOwner: ScopeSource = scope.of('body', 'storeId', 'store', [{ code: 'STORE_NOT_FOUND', status: 404 }], async (value, request) => {
+  if (typeof value === 'string') return { store: value };
+  return operatorOf(request).scope.level === 'hq' ? undefined : chainWideOnly();
+});
+
+/** The store a redemption, verification or write-off happens at: the body's, else the operator's own; one is required. */
+const AT_STORE = scope.actingStore({ required: true });
 
 export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRoutesDeps): Promise<void> {
   const { db } = deps;
   const { voucherKey } = deps;
   const { rules } = deps;
+  /** The voucher in the path: its member must be in scope. */
+  const voucherInPath = scope.of('params', 'code', 'voucher', [{ code: 'VOUCHER_NOT_FOUND', status: 404 }], async (code) => ({
+    member: (await voucherOr404(db, String(code))).memberId,
+  }));
+  /** The coupon redemption in the path: its member must be in scope. */
+  const couponRedemptionInPath = scope.of('params', 'txId', 'coupon redemption', [{ code: 'TRANSACTION_NOT_FOUND', status: 404 }], async (txId) => {
+    const found = await couponRedemptionByTx(db, String(txId));
+    if (!found) throw couponRedemptionNotFound(String(txId));
+    return { member: found.memberId };
+  });
 
   app.get<{ Querystring: S.ItemsQuery }>(
     '/catalog/items',
     {
+      config: { access: BROWSE },
       schema: {
         summary: 'Catalog items, newest first (?active=true for what members may browse)',
         tags: TAGS,
@@ -75,24 +88,19 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
         response: { 200: Type.Array(S.CatalogItem), ...errors(400) },
       },
     },
-    async (request) => {
-      requireRole(request, CATALOG_ROLES);
-      return listItems(db, { activeOnly: request.query.active === 'true' });
-    },
+    async (request) => listItems(db, { activeOnly: request.query.active === 'true' }),
   );
 
   app.get<{ Params: S.ItemParams }>(
     '/catalog/items/:itemId',
-    { schema: { summary: 'One catalog item with its stock', tags: TAGS, params: S.ItemParams, response: { 200: S.CatalogItem, ...errors(404) } } },
-    async (request) => {
-      requireRole(request, CATALOG_ROLES);
-      return getItem(db, request.params.itemId);
-    },
+    { config: { access: BROWSE }, schema: { summary: 'One catalog item with its stock', tags: TAGS, params: S.ItemParams, response: { 200: S.CatalogItem, ...errors(404) } } },
+    async (request) => getItem(db, request.params.itemId),
   );
 
   app.post<{ Body: S.CreateItemBody }>(
     '/catalog/items',
     {
+      config: { access: HQ_CATALOG },
       schema: {
         summary: 'Add an item to the catalog (admin or manager at HQ)',
         tags: TAGS,
@@ -101,8 +109,6 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request, reply) => {
-      requireRole(request, MANAGER_ROLES);
-      requireHq(request);
       const item = await createItem(db, rules, { ...request.body, actor: operatorActor(request) });
       request.log.info({ itemId: item.id }, 'catalog item created');
       return reply.status(201).send(item);
@@ -112,6 +118,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.put<{ Params: S.ItemParams; Body: S.UpdateItemBody }>(
     '/catalog/items/:itemId',
     {
+      config: { access: HQ_CATALOG },
       schema: {
         summary: "Replace an item's definition, not its stock (admin or manager at HQ; 409 CONFLICT if it changed since expectedVersion)",
         tags: TAGS,
@@ -121,8 +128,6 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request) => {
-      requireRole(request, MANAGER_ROLES);
-      requireHq(request);
       const item = await updateItem(db, rules, { ...request.body, itemId: request.params.itemId, actor: operatorActor(request) });
       request.log.info({ itemId: item.id, version: item.version }, 'catalog item updated');
       return item;
@@ -132,6 +137,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Params: S.ItemParams; Body: S.StockAdjustmentBody }>(
     '/catalog/items/:itemId/stock-adjustments',
     {
+      config: { access: { roles: MANAGER_ROLES, scope: [stockOwner] } },
       schema: {
         summary: 'Add or remove units: a store\'s stock (storeId, manager of that store) or chain-wide stock (manager at HQ)',
         tags: TAGS,
@@ -141,10 +147,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request) => {
-      requireRole(request, MANAGER_ROLES);
       const { storeId } = request.body;
-      if (storeId === undefined) requireHq(request);
-      else await assertStoreInScope(db, request, storeId);
       const item = await adjustStock(db, { ...request.body, itemId: request.params.itemId, actor: operatorActor(request) });
       request.log.info({ itemId: item.id, storeId, delta: request.body.delta }, 'catalog stock adjusted');
       return item;
@@ -153,16 +156,17 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
 
   app.get<{ Params: S.ItemParams }>(
     '/catalog/items/:itemId/audit',
-    { schema: { summary: 'Who changed an item, when and why', tags: TAGS, params: S.ItemParams, response: { 200: S.ItemAudit, ...errors(404) } } },
-    async (request) => {
-      requireRole(request, MANAGER_ROLES);
-      return itemAudit(db, request.params.itemId);
+    {
+      config: { access: { roles: MANAGER_ROLES, scope: scope.none('the catalog is the same at every store') } },
+      schema: { summary: 'Who changed an item, when and why', tags: TAGS, params: S.ItemParams, response: { 200: S.ItemAudit, ...errors(404) } },
     },
+    async (request) => itemAudit(db, request.params.itemId),
   );
 
   app.post<{ Body: S.RedeemBody }>(
     '/catalog/redemptions',
     {
+      config: { access: { roles: CATALOG_ROLES, scope: [scope.member('body'), AT_STORE] } },
       schema: {
         summary: 'Redeem an item for a member: points (and cash part from stored value) and stock taken, signed voucher issued — atomically',
         description:
@@ -175,15 +179,10 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request, reply) => {
-      requireRole(request, CATALOG_ROLES);
       const { memberId, itemId, idempotencyKey } = request.body;
-      await assertMemberInScope(db, request, memberId);
-      const store = await requiredStore(db, request, request.body.storeId);
-      const result = await redeem(
-        { db, voucherKey, rules: await rules() },
-        { idempotencyKey, memberId, itemId, storeId: store.storeId, actor: operatorActor(request) },
-      );
-      request.log.info({ memberId, itemId, storeId: store.storeId, txId: result.txId, replay: result.replay }, 'catalog item redeemed');
+      const storeId = request.actingStoreId!;
+      const result = await redeem({ db, voucherKey, rules: await rules() }, { idempotencyKey, memberId, itemId, storeId, actor: operatorActor(request) });
+      request.log.info({ memberId, itemId, storeId, txId: result.txId, replay: result.replay }, 'catalog item redeemed');
       return reply.status(result.replay ? 200 : 201).send(result);
     },
   );
@@ -191,6 +190,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Params: S.RedemptionParams; Body: S.RefundVoucherBody }>(
     '/catalog/redemptions/:txId/refunds',
     {
+      config: { access: { roles: MANAGER_ROLES, scope: [couponRedemptionInPath, scope.store()] } },
       schema: {
         summary: 'Refund a coupon redemption: points and cash part back, the unit back to stock, the coupon voided (admin or manager)',
         description:
@@ -204,13 +204,9 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request, reply) => {
-      requireRole(request, MANAGER_ROLES);
-      const found = await couponRedemptionByTx(db, request.params.txId);
-      if (!found) throw couponRedemptionNotFound(request.params.txId);
-      await assertMemberInScope(db, request, found.memberId);
-      if (request.body.storeId !== undefined) await assertStoreInScope(db, request, request.body.storeId);
-      const { refund, redemption } = await refundCouponRedemption(db, { ...request.body, txId: found.txId, actor: operatorActor(request) });
-      request.log.info({ txId: found.txId, couponId: redemption.coupon.couponId, refundTxId: refund.txId, replay: refund.replay }, 'coupon redemption refunded');
+      const { txId } = request.params;
+      const { refund, redemption } = await refundCouponRedemption(db, { ...request.body, txId, actor: operatorActor(request) });
+      request.log.info({ txId, couponId: redemption.coupon.couponId, refundTxId: refund.txId, replay: refund.replay }, 'coupon redemption refunded');
       return reply
         .status(refund.replay ? 200 : 201)
         .send({ refundTxId: refund.txId, replay: refund.replay, member: refund.member, coupon: redemption.coupon });
@@ -220,6 +216,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.get<{ Params: MemberParams }>(
     '/members/:memberId/vouchers',
     {
+      config: { access: { roles: CATALOG_ROLES, scope: [scope.member()] } },
       schema: {
         summary: "A member's vouchers, newest first",
         tags: TAGS,
@@ -227,27 +224,22 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
         response: { 200: Type.Array(S.Voucher), ...errors(400, 404) },
       },
     },
-    async (request) => {
-      requireRole(request, CATALOG_ROLES);
-      await assertMemberInScope(db, request, request.params.memberId);
-      return memberVouchers(db, request.params.memberId);
-    },
+    async (request) => memberVouchers(db, request.params.memberId),
   );
 
   app.get<{ Params: S.CodeParams }>(
     '/vouchers/:code',
-    { schema: { summary: 'A voucher by its code', tags: TAGS, params: S.CodeParams, response: { 200: S.Voucher, ...errors(404) } } },
-    async (request) => {
-      requireRole(request, CATALOG_ROLES);
-      const voucher = await voucherOr404(db, request.params.code);
-      await assertMemberInScope(db, request, voucher.memberId);
-      return voucher;
+    {
+      config: { access: { roles: CATALOG_ROLES, scope: [voucherInPath] } },
+      schema: { summary: 'A voucher by its code', tags: TAGS, params: S.CodeParams, response: { 200: S.Voucher, ...errors(404) } },
     },
+    async (request) => voucherOr404(db, request.params.code),
   );
 
   app.post<{ Body: S.ScanBody }>(
     '/vouchers/verifications',
     {
+      config: { access: { roles: CATALOG_ROLES, scope: [AT_STORE] } },
       schema: {
         summary: 'Check a scanned or typed voucher at a store without using it: signature, expiry, store, and whether it was used',
         tags: TAGS,
@@ -256,15 +248,14 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request) => {
-      requireRole(request, CATALOG_ROLES);
-      const store = await requiredStore(db, request, request.body.storeId);
-      return verifyAtHub(db, voucherKey, { voucher: request.body.voucher, storeId: store.storeId });
+      return verifyAtHub(db, voucherKey, { voucher: request.body.voucher, storeId: request.actingStoreId! });
     },
   );
 
   app.post<{ Body: S.ScanBody }>(
     '/vouchers/write-offs',
     {
+      config: { access: { roles: CATALOG_ROLES, scope: [AT_STORE] } },
       schema: {
         summary: 'Write a voucher off (核销) at a store: exactly once, at the right store, before it expires',
         description: '409: VOUCHER_ALREADY_USED, VOUCHER_EXPIRED, VOUCHER_WRONG_STORE. 400: VOUCHER_INVALID (not a voucher, altered, another key).',
@@ -274,10 +265,9 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request) => {
-      requireRole(request, CATALOG_ROLES);
-      const store = await requiredStore(db, request, request.body.storeId);
-      const voucher = await writeOffVoucher(db, voucherKey, { voucher: request.body.voucher, storeId: store.storeId, actor: operatorActor(request) });
-      request.log.info({ voucherId: voucher.voucherId, storeId: store.storeId }, 'voucher written off');
+      const storeId = request.actingStoreId!;
+      const voucher = await writeOffVoucher(db, voucherKey, { voucher: request.body.voucher, storeId, actor: operatorActor(request) });
+      request.log.info({ voucherId: voucher.voucherId, storeId }, 'voucher written off');
       return voucher;
     },
   );
@@ -285,6 +275,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Params: S.CodeParams; Body: S.RefundVoucherBody }>(
     '/vouchers/:code/refunds',
     {
+      config: { access: { roles: MANAGER_ROLES, scope: [voucherInPath, scope.store()] } },
       schema: {
         summary: 'Refund an unused voucher: points and cash part back to the member, the unit back to stock (admin or manager)',
         tags: TAGS,
@@ -294,10 +285,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request, reply) => {
-      requireRole(request, MANAGER_ROLES);
       const found = await voucherOr404(db, request.params.code);
-      await assertMemberInScope(db, request, found.memberId);
-      if (request.body.storeId !== undefined) await assertStoreInScope(db, request, request.body.storeId);
       const { refund, voucher } = await refundVoucher(db, { ...request.body, code: found.code, actor: operatorActor(request) });
       request.log.info({ voucherId: voucher.voucherId, refundTxId: refund.txId, replay: refund.replay }, 'voucher refunded');
       return reply.status(refund.replay ? 200 : 201).send({ refundTxId: refund.txId, replay: refund.replay, member: refund.member, voucher });
@@ -307,6 +295,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.get(
     '/vouchers/signing-key',
     {
+      config: { access: { roles: ALL_ROLES, scope: scope.none('a public key: the same for every store, secret to no one') } },
       schema: {
         summary: 'The public key kiosks and cashier terminals verify voucher signatures with, offline',
         tags: TAGS,
@@ -319,6 +308,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post(
     '/jobs/voucher-expiry',
     {
+      config: { access: { roles: ['admin'], levels: ['hq'], scope: scope.none('the job touches every store: headquarters only') } },
       schema: {
         summary: 'Expire issued vouchers past their expiry: points forfeited, units back to stock (admin at HQ)',
         tags: TAGS,
@@ -326,8 +316,6 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
       },
     },
     async (request) => {
-      requireRole(request, ['admin']);
-      requireHq(request);
       const run = await expireVouchers(db);
       request.log.info(run, 'voucher expiry run');
       return run;

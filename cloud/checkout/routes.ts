@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { errors } from '../http/schemas.ts';
-import { assertStoreInScope, operatorActor, requireRole } from '../org/access.ts';
+import { operatorActor, scope } from '../kernel/access.ts';
 import { getCheckout, payCheckout, quoteCheckout, type ProgramSource } from './checkout.ts';
 import { refundCheckout } from './refund.ts';
 import * as S from './schemas.ts';
@@ -19,10 +19,15 @@ const REFUNDERS = ['admin', 'manager'] as const;
 
 /** POS checkout: quote, pay, look up, refund. A sale happens at a store, which must be in the operator's scope. */
 export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rules }: CheckoutRouteDeps): void {
+  /** The store of the checkout in the path. */
+  const checkoutInPath = scope.of('params', 'checkoutId', 'checkout', [{ code: 'NOT_FOUND', status: 404 }], async (checkoutId) => ({
+    store: (await getCheckout(db, checkoutId)).storeId,
+  }));
 
   api.post<{ Body: S.QuoteBody }>(
     '/checkout/quote',
     {
+      config: { access: { roles: CASHIERS, scope: [scope.store()] } },
       schema: {
         summary: 'Price a basket for a member (tier discount, then one coupon); optionally plan a payment. Changes nothing.',
         tags,
@@ -30,16 +35,13 @@ export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rule
         response: { 200: S.Quote, ...errors(400, 404, 409) },
       },
     },
-    async (request) => {
-      requireRole(request, CASHIERS);
-      await assertStoreInScope(db, request, request.body.storeId);
-      return quoteCheckout(db, rules, request.body);
-    },
+    async (request) => quoteCheckout(db, rules, request.body),
   );
 
   api.post<{ Body: S.PayBody }>(
     '/checkout',
     {
+      config: { access: { roles: CASHIERS, scope: [scope.store()] } },
       schema: {
         summary: 'Pay a basket with any mix of points, stored value and cash summing to the payable amount; earns points on the money paid',
         tags,
@@ -48,8 +50,6 @@ export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rule
       },
     },
     async (request, reply) => {
-      requireRole(request, CASHIERS);
-      await assertStoreInScope(db, request, request.body.storeId);
       const result = await payCheckout(db, rules, { ...request.body, actor: operatorActor(request) }, request.log);
       request.log.info({ checkoutId: result.receipt.checkoutId, txId: result.receipt.txId, replay: result.replay }, 'checkout paid');
       return reply.status(result.replay ? 200 : 201).send(result);
@@ -58,17 +58,17 @@ export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rule
 
   api.get<{ Params: S.CheckoutParams }>(
     '/checkout/:checkoutId',
-    { schema: { summary: 'A checkout receipt', tags, params: S.CheckoutParams, response: { 200: S.Receipt, ...errors(400, 404) } } },
-    async (request) => {
-      const receipt = await getCheckout(db, request.params.checkoutId);
-      await assertStoreInScope(db, request, receipt.storeId);
-      return receipt;
+    {
+      config: { access: { roles: CASHIERS, scope: [checkoutInPath] } },
+      schema: { summary: 'A checkout receipt', tags, params: S.CheckoutParams, response: { 200: S.Receipt, ...errors(400, 404) } },
     },
+    async (request) => getCheckout(db, request.params.checkoutId),
   );
 
   api.post<{ Params: S.CheckoutParams; Body: S.RefundBody }>(
     '/checkout/:checkoutId/refund',
     {
+      config: { access: { roles: REFUNDERS, scope: [checkoutInPath] } },
       schema: {
         summary: 'Refund a checkout: every effect reversed exactly once (stored value, points spent and earned, coupon back to issued)',
         tags,
@@ -78,9 +78,6 @@ export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rule
       },
     },
     async (request, reply) => {
-      requireRole(request, REFUNDERS);
-      const original = await getCheckout(db, request.params.checkoutId);
-      await assertStoreInScope(db, request, original.storeId);
       const result = await refundCheckout(db, { ...request.body, checkoutId: request.params.checkoutId, actor: operatorActor(request) });
       request.log.info({ checkoutId: result.receipt.checkoutId, replay: result.replay }, 'checkout refunded');
       return reply.status(result.replay ? 200 : 201).send(result);

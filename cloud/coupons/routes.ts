@@ -4,7 +4,7 @@ import type { CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { Database } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
 import { errors } from '../http/schemas.ts';
-import { assertMemberInScope, assertStoreInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
+import { ALL_ROLES, forbidden, operatorActor, operatorOf, scope, type ScopeSource } from '../kernel/access.ts';
 import { RulesStore, type PublishedRules } from '../program/rules-store.ts';
 import { listMemberCoupons, issueCoupon } from './coupons.ts';
 import { expireCoupons } from './expiry-job.ts';
@@ -24,54 +24,65 @@ const STAFF = ['admin', 'manager', 'cashier'] as const;
 
 /**
  * Headquarters' templates apply anywhere; an operator scoped to a region or store may only make templates
- * restricted to stores in their scope, so a store manager cannot hand out chain-wide discounts.
+ * restricted to stores in their scope, so a store manager cannot hand out chain-wide discounts. The stores a
+ * template is valid at, for the access check; a template valid everywhere is for headquarters only.
  */
-async function assertTemplateInScope(db: Database, request: FastifyRequest, template: CouponTemplate): Promise<void> {
-  if (principalOf(request).scope.level === 'hq') return;
-  const storeIds = template.conditions.storeIds;
+function templateStores(request: FastifyRequest, template: Pick<CouponTemplate, 'conditions'> | undefined) {
+  if (operatorOf(request).scope.level === 'hq' || template === undefined) return [];
+  const storeIds = (template.conditions as { storeIds?: unknown } | undefined)?.storeIds;
   if (storeIds === undefined) {
-    throw new LedgerError('FORBIDDEN', 'Only headquarters may create coupons valid at every store: list the stores (conditions.storeIds).');
+    throw forbidden('只有总部可以创建全门店通用的优惠券：请列出适用门店（conditions.storeIds）', 'Only headquarters may create coupons valid at every store: list the stores (conditions.storeIds).');
   }
-  for (const storeId of storeIds) await assertStoreInScope(db, request, storeId);
+  return Array.isArray(storeIds) ? storeIds.filter((id): id is string => typeof id === 'string').map((store) => ({ store })) : [];
 }
+
+const asObject = (value: unknown) => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined);
+
+/** The conditions of the template a request creates, read raw: a malformed one is refused by validation next. */
+const templateConditions: ScopeSource = scope.of('body', 'conditions', 'coupon template stores', [{ code: 'STORE_NOT_FOUND', status: 404 }], async (value, request) =>
+  templateStores(request, { conditions: (asObject(value) ?? {}) as CouponTemplate['conditions'] }),
+);
+
+/** The new definition a template change brings, if any. */
+const changedDefinition: ScopeSource = scope.of('body', 'definition', 'coupon template stores', [{ code: 'STORE_NOT_FOUND', status: 404 }], async (value, request) =>
+  templateStores(request, asObject(value) as CouponTemplate | undefined),
+);
 
 /** The stores whose members a targeted issue reaches: the given one, or all in the operator's scope (undefined = HQ, every member). */
 async function segmentStores(db: Database, request: FastifyRequest, storeId: string | undefined): Promise<string[] | undefined> {
-  if (storeId !== undefined) {
-    await assertStoreInScope(db, request, storeId);
-    return [storeId];
-  }
-  const { scope } = principalOf(request);
-  if (scope.level === 'hq') return undefined;
-  if (scope.level === 'store') return [scope.id];
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM stores WHERE region_id = $1', [scope.id]);
+  if (storeId !== undefined) return [storeId];
+  const { scope: own } = operatorOf(request);
+  if (own.level === 'hq') return undefined;
+  if (own.level === 'store') return [own.id];
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM stores WHERE region_id = $1', [own.id]);
   return rows.map((row) => row.id);
 }
 
 /** Coupon templates, issuing (one member, a segment), members' coupons, birthdays, the expiry job. */
 export function registerCouponRoutes(api: FastifyInstance, { db, program }: CouponRouteDeps): void {
   const rules = program ?? (() => new RulesStore(db).current());
+  const everyone = { roles: ALL_ROLES, scope: scope.none('coupon templates are the chain’s offers, readable by every operator') };
+  /** The template in the path, as it is now: changing it needs its stores in scope. */
+  const storedTemplate = scope.of('params', 'templateId', 'coupon template', [{ code: 'NOT_FOUND', status: 404 }], async (templateId, request) =>
+    templateStores(request, await getTemplate(db, String(templateId))),
+  );
+
   api.get(
     '/coupon-templates',
-    { schema: { summary: 'Coupon templates, newest first', tags, response: { 200: S.CouponTemplateList, ...errors() } } },
-    async (request) => {
-      principalOf(request);
-      return { templates: await listTemplates(db) };
-    },
+    { config: { access: everyone }, schema: { summary: 'Coupon templates, newest first', tags, response: { 200: S.CouponTemplateList, ...errors() } } },
+    async () => ({ templates: await listTemplates(db) }),
   );
 
   api.get<{ Params: S.TemplateParams }>(
     '/coupon-templates/:templateId',
-    { schema: { summary: 'One coupon template', tags, params: S.TemplateParams, response: { 200: S.CouponTemplate, ...errors(400, 404) } } },
-    async (request) => {
-      principalOf(request);
-      return getTemplate(db, request.params.templateId);
-    },
+    { config: { access: everyone }, schema: { summary: 'One coupon template', tags, params: S.TemplateParams, response: { 200: S.CouponTemplate, ...errors(400, 404) } } },
+    async (request) => getTemplate(db, request.params.templateId),
   );
 
   api.post<{ Body: S.CreateTemplateBody }>(
     '/coupon-templates',
     {
+      config: { access: { roles: MANAGERS, scope: [templateConditions] } },
       schema: {
         summary: 'Create a coupon template: amount off (满减 with minSpendFen), percent off (optional cap), points-exchange (pointsCost)',
         tags,
@@ -80,9 +91,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
       },
     },
     async (request, reply) => {
-      requireRole(request, MANAGERS);
       const { reason, ...template } = request.body;
-      await assertTemplateInScope(db, request, template);
       const created = await createTemplate(db, template, operatorActor(request), reason);
       request.log.info({ templateId: created.templateId }, 'coupon template created');
       return reply.status(201).send(created);
@@ -92,6 +101,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
   api.put<{ Params: S.TemplateParams; Body: S.UpdateTemplateBody }>(
     '/coupon-templates/:templateId',
     {
+      config: { access: { roles: MANAGERS, scope: [storedTemplate, changedDefinition] } },
       schema: {
         summary: 'Change a template or stop issuing it (coupons already issued keep their terms)',
         tags,
@@ -101,10 +111,6 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
       },
     },
     async (request) => {
-      requireRole(request, MANAGERS);
-      const current = await getTemplate(db, request.params.templateId);
-      await assertTemplateInScope(db, request, current);
-      if (request.body.definition) await assertTemplateInScope(db, request, request.body.definition);
       const { reason, ...change } = request.body;
       const updated = await updateTemplate(db, request.params.templateId, change, operatorActor(request), reason);
       request.log.info({ templateId: updated.templateId, version: updated.version }, 'coupon template updated');
@@ -115,6 +121,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
   api.post<{ Params: S.MemberParams; Body: S.IssueBody }>(
     '/members/:memberId/coupons',
     {
+      config: { access: { roles: STAFF, scope: [scope.member(), scope.store()] } },
       schema: {
         summary: 'Issue a coupon to a member (a points-exchange coupon takes its points in the same transaction)',
         tags,
@@ -124,9 +131,6 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
       },
     },
     async (request, reply) => {
-      requireRole(request, STAFF);
-      await assertMemberInScope(db, request, request.params.memberId);
-      if (request.body.storeId !== undefined) await assertStoreInScope(db, request, request.body.storeId);
       const { idempotencyKey, ...rest } = request.body;
       const { budgets } = (await rules()).rules;
       const result = await issueCoupon(db, { ...rest, issueKey: idempotencyKey, memberId: request.params.memberId, actor: operatorActor(request), budgets });
@@ -138,6 +142,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
   api.get<{ Params: S.MemberParams; Querystring: S.MemberCouponsQuery }>(
     '/members/:memberId/coupons',
     {
+      config: { access: { roles: STAFF, scope: [scope.member()] } },
       schema: {
         summary: "A member's coupons, newest first",
         tags,
@@ -146,15 +151,13 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
         response: { 200: S.CouponList, ...errors(400, 404) },
       },
     },
-    async (request) => {
-      await assertMemberInScope(db, request, request.params.memberId);
-      return { coupons: await listMemberCoupons(db, request.params.memberId, request.query.status) };
-    },
+    async (request) => ({ coupons: await listMemberCoupons(db, request.params.memberId, request.query.status) }),
   );
 
   api.post<{ Params: S.TemplateParams; Body: S.TargetedIssueBody }>(
     '/coupon-templates/:templateId/targeted-issues',
     {
+      config: { access: { roles: MANAGERS, scope: [scope.store()] } },
       schema: {
         summary: 'Issue the coupon to every member of a segment in your scope (no purchase in N days, birthday month); once per member per campaign key',
         tags,
@@ -164,7 +167,6 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
       },
     },
     async (request) => {
-      requireRole(request, MANAGERS);
       const storeIds = await segmentStores(db, request, request.body.storeId);
       const { segment, campaignKey, reason } = request.body;
       return issueToSegment(db, {
@@ -182,6 +184,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
   api.put<{ Params: S.MemberParams; Body: S.BirthdayBody }>(
     '/members/:memberId/birthday',
     {
+      config: { access: { roles: STAFF, scope: [scope.member()] } },
       schema: {
         summary: "Set or clear a member's birthday (MM-DD) for birthday-month coupons",
         tags,
@@ -191,8 +194,6 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
       },
     },
     async (request, reply) => {
-      requireRole(request, STAFF);
-      await assertMemberInScope(db, request, request.params.memberId);
       await setBirthday(db, request.params.memberId, request.body.birthMonthDay, operatorActor(request), request.body.reason);
       return reply.status(204).send();
     },
@@ -201,6 +202,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
   api.post<{ Body: S.ExpiryJobBody }>(
     '/jobs/coupon-expiry',
     {
+      config: { access: { roles: ['admin'], levels: ['hq'], scope: scope.none('the job touches every store: headquarters only') } },
       schema: {
         summary: 'Expire issued coupons whose validity has ended (HQ admin)',
         tags,
@@ -209,7 +211,6 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
       },
     },
     async (request) => {
-      if (requireRole(request, ['admin']).scope.level !== 'hq') throw new LedgerError('FORBIDDEN', 'Only headquarters runs the coupon expiry job.');
       const asOf = request.body.asOf === undefined ? new Date() : parseInstant(request.body.asOf);
       if (asOf === null) throw new LedgerError('INVALID_INPUT', 'asOf must be an ISO timestamp with an offset.');
       return expireCoupons(db, { asOf: new Date(asOf), actor: operatorActor(request), logger: request.log });

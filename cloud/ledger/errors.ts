@@ -1,3 +1,5 @@
+import { HubError, type ErrorStatus } from '../kernel/errors.ts';
+
 /**
  * Every refusal the ledger can give, as a stable code plus a sentence a store clerk understands.
  * A LedgerError always means nothing was changed.
@@ -43,12 +45,54 @@ export type LedgerErrorCode =
   /** A valid operator whose role or scope does not allow this (HTTP 403). */
   | 'FORBIDDEN';
 
-export class LedgerError extends Error {
-  constructor(
-    readonly code: LedgerErrorCode,
-    message: string,
-  ) {
-    super(message);
+/**
+ * HTTP status of each refusal. 409 covers every "understood, but the ledger's current state refuses it" case —
+ * including insufficient funds — so clients retry none of them unchanged.
+ */
+const STATUS_OF: Record<LedgerErrorCode, ErrorStatus> = {
+  INVALID_INPUT: 400,
+  INVALID_AMOUNT: 400,
+  INVALID_CARD_UID: 400,
+  INVALID_CARD_NUMBER: 400,
+  MEMBER_NOT_FOUND: 404,
+  CARD_NOT_FOUND: 404,
+  CARD_ALREADY_BOUND: 409,
+  INSUFFICIENT_BALANCE: 409,
+  INSUFFICIENT_POINTS: 409,
+  IDEMPOTENCY_CONFLICT: 409,
+  NOT_FOUND: 404,
+  TRANSACTION_NOT_FOUND: 404,
+  NOT_REFUNDABLE: 409,
+  ALREADY_REFUNDED: 409,
+  RULES_INVALID: 400,
+  BUDGET_EXCEEDED: 409,
+  ALREADY_CHECKED_IN: 409,
+  OUT_OF_STOCK: 409,
+  REDEMPTION_LIMIT_REACHED: 409,
+  VOUCHER_NOT_FOUND: 404,
+  VOUCHER_INVALID: 400,
+  VOUCHER_ALREADY_USED: 409,
+  VOUCHER_EXPIRED: 409,
+  VOUCHER_WRONG_STORE: 409,
+  ITEM_NOT_AVAILABLE: 409,
+  COUPON_NOT_FOUND: 404,
+  COUPON_NOT_APPLICABLE: 409,
+  COUPON_ALREADY_USED: 409,
+  CARD_LOST: 409,
+  CARD_FROZEN: 409,
+  CARD_INVALID_STATE: 409,
+  CARD_DAILY_LIMIT_EXCEEDED: 409,
+  STORE_NOT_FOUND: 404,
+  OPERATOR_NOT_FOUND: 404,
+  CONFLICT: 409,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+};
+
+export class LedgerError extends HubError {
+  declare readonly code: LedgerErrorCode;
+  constructor(code: LedgerErrorCode, message: string) {
+    super(code, STATUS_OF[code], message, 'ledger');
     this.name = 'LedgerError';
   }
 }

@@ -63,6 +63,14 @@ export async function readMember(q: Queryable, memberId: string, usedCardUid?: s
   };
 }
 
+/** The member's home store (null: none, e.g. registered at HQ); MEMBER_NOT_FOUND for an unknown or malformed id. */
+export async function homeStoreOf(q: Queryable, memberId: unknown): Promise<string | null> {
+  const id = memberIdOf(memberId);
+  const { rows } = await q.query<{ home_store_id: string | null }>('SELECT home_store_id FROM members WHERE id = $1', [id]);
+  if (!rows[0]) throw memberNotFound(id);
+  return rows[0].home_store_id;
+}
+
 export function memberNotFound(memberId: string): LedgerError {
   return new LedgerError('MEMBER_NOT_FOUND', `No member has the id ${memberId}.`);
 }

@@ -1,13 +1,7 @@
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { LedgerError } from './errors.ts';
 
-export type ActorType = 'member' | 'operator' | 'device' | 'system';
-
-/** Who caused a change (DESIGN.md decision 11); stored on every ledger transaction. */
-export interface Actor {
-  type: ActorType;
-  id: string;
-}
+export type { Actor, ActorType } from '../kernel/actor.ts';
 
 export type Asset = 'CNY' | 'POINTS';
 

@@ -4,48 +4,19 @@ import { sharedSubscription } from './shared-subscriptions.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { hubSubscriptions, parseDeviceTopic, topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
-import {
-  CardLookupRequest,
-  ConfigReported,
-  DeviceStatus,
-  DeviceTransaction,
-  type CardLookupResponse,
-  type MemberSnapshot,
-  type SyncRequest,
-  type TxAck,
-} from '../../shared/contract/payloads.ts';
-import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
-import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
-import type { TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
-import type { DeviceSync } from '../sync/index.ts';
-import { topUpPricingOf } from './topup-pricing.ts';
+import { CardLookupRequest, ConfigReported, DeviceStatus, DeviceTransaction, type SyncRequest, type TxAck } from '../../shared/contract/payloads.ts';
+import type { RequestOp } from '../../shared/contract/topics.ts';
+import { refusalOf } from '../kernel/errors.ts';
+import type { DeviceOperationsRegistry } from '../kernel/module.ts';
+import type { DeviceSync } from '../sync/device-sync.ts';
 
-/** What the gateway needs from the ledger; the hub wires in the real one. */
-export interface GatewayLedger {
-  topUpCash(input: {
-    idempotencyKey: string;
-    memberId: string;
-    cardUid: string;
-    amountFen: number;
-    deviceId: string;
-    deviceSeq: number;
-    /** The bonus rules as they apply to this bill (see topup-pricing.ts); absent: the kiosk priced no bonus. */
-    bonusRules?: readonly TopUpBonusRule[];
-    /** The instant the rules are evaluated at: the kiosk's occurredAt, never the hub's "now". */
-    at?: Date;
-    pointsExpiry?: PointsExpiryPolicy;
-    /** Names the bonus rule and rules version that priced it. */
-    reason?: string;
-  }): Promise<{ replay: boolean; member: MemberSnapshot }>;
-  findMemberByCard(cardUid: string): Promise<MemberSnapshot | undefined>;
-  findMemberByCardNumber(cardNumber: string): Promise<MemberSnapshot | undefined>;
-  /** A business refusal (insufficient balance, idempotency conflict…) is final; anything else is retried. */
-  businessErrorOf(error: unknown): { code: string; message: string } | undefined;
-}
+/** The request payload schema of each request op (the contract in shared/contract). */
+const REQUEST_SCHEMAS = { 'card.lookup': CardLookupRequest } as const satisfies Record<RequestOp, unknown>;
 
 export interface DeviceGatewayOptions {
   url: string;
-  ledger: GatewayLedger;
+  /** The modules' device operations: the transactions and requests they handle (kernel/module.ts). */
+  operations: DeviceOperationsRegistry;
   logger: Logger;
   /**
    * Sequence tracking with gap detection and conflicts, member update fan-out and configuration shadows
@@ -72,18 +43,18 @@ export interface GatewayCounters {
   invalid: number;
   /** Transactions refused because another transaction already holds their device sequence number. */
   conflicts: number;
-  /** Top-ups whose bonus the hub computed differently from the kiosk's promise (the hub's result is posted). */
-  pricingMismatches: number;
+  /** Posted transactions that staff must look at, by kind (e.g. 'pricing-mismatch': the hub priced a top-up differently). */
+  anomalies: Record<string, number>;
 }
 
 /**
- * The hub's side of the device link. Applies device transactions to the ledger exactly once (the device's
- * txId is the idempotency key) and acknowledges each only after the database commit. Answers card lookups
- * (by NFC UID or by card number).
- * Every inbound payload is validated; an invalid one is logged with its reason and changes nothing.
+ * The hub's side of the device link. Hands each device transaction to the module that handles its kind, which
+ * applies it exactly once (the device's txId is the idempotency key); acknowledges each only after the database
+ * commit. Hands each request to the module that answers its op. Every inbound payload is validated; an invalid
+ * one is logged with its reason and changes nothing.
  */
 export class DeviceGateway {
-  readonly counters: GatewayCounters = { applied: 0, replayed: 0, refused: 0, invalid: 0, conflicts: 0, pricingMismatches: 0 };
+  readonly counters: GatewayCounters = { applied: 0, replayed: 0, refused: 0, invalid: 0, conflicts: 0, anomalies: {} };
   private client: MqttClient | undefined;
   /** Messages being applied: stop() lets them finish, so no ack is lost to a closing client. */
   private readonly inFlight = new Set<Promise<void>>();
@@ -151,7 +122,7 @@ export class DeviceGateway {
     const parsed = parseDeviceTopic(topic);
     if (!parsed) return this.reject(topic, 'topic is outside the device contract');
     if (parsed.channel === 'tx') return this.onTransaction(parsed.deviceId, topic, payload);
-    if (parsed.channel === 'req' && parsed.op === 'card.lookup') return this.onCardLookup(parsed.deviceId, topic, payload);
+    if (parsed.channel === 'req' && parsed.op) return this.onRequest(parsed.deviceId, parsed.op, topic, payload);
     if (parsed.channel === 'config/reported') return this.onConfigReported(parsed.deviceId, topic, payload);
     if (parsed.channel === 'status') {
       const status = decodePayload(DeviceStatus, payload);
@@ -167,36 +138,29 @@ export class DeviceGateway {
     if (!decoded.ok) return this.reject(topic, decoded.reason);
     const tx = decoded.value;
     if (tx.deviceId !== deviceId) return this.reject(topic, `payload device id ${tx.deviceId} does not match the topic`);
+    const handler = this.options.operations.transaction(tx.body.kind);
+    if (!handler) return this.reject(topic, `no module handles device transactions of kind ${tx.body.kind}`);
     const log = this.options.logger.child({ deviceId, txId: tx.txId, seq: tx.seq });
     const { sync } = this.options;
     let ack: TxAck;
     try {
       const claim = await sync?.sequences.claim(deviceId, tx.seq, tx.txId);
       if (claim && !claim.ok) return await this.refuseSequenceConflict(tx.txId, tx.seq, deviceId, claim.claimedBy);
-      const pricing = sync ? await topUpPricingOf(sync.program, tx) : undefined;
-      if (pricing?.mismatch) {
-        this.counters.pricingMismatches += 1;
-        log.warn({ kiosk: tx.body.pricing, hub: pricing.price }, 'kiosk and hub priced a top-up differently; posting the hub\'s result');
+      const result = await handler.apply(tx, { deviceId, logger: log });
+      if (result.anomaly) {
+        const { kind, detail } = result.anomaly;
+        this.counters.anomalies[kind] = (this.counters.anomalies[kind] ?? 0) + 1;
+        log.warn({ anomaly: kind, ...detail }, 'device transaction posted with an anomaly for staff to look at');
       }
-      const result = await this.options.ledger.topUpCash({
-        idempotencyKey: tx.txId,
-        memberId: tx.body.memberId,
-        cardUid: tx.body.cardUid,
-        amountFen: tx.body.amountFen,
-        deviceId,
-        deviceSeq: tx.seq,
-        ...(pricing ? { bonusRules: pricing.bonusRules, at: pricing.at, pointsExpiry: pricing.pointsExpiry, reason: pricing.reason } : {}),
-      });
       ack = { v: 1, txId: tx.txId, seq: tx.seq, status: 'ok', replay: result.replay, member: result.member };
       await this.settle(deviceId, tx.seq);
       this.counters[result.replay ? 'replayed' : 'applied'] += 1;
-      const priced = pricing && { rulesVersion: pricing.rulesVersion, ...pricing.price };
-      log.info({ replay: result.replay, amountFen: tx.body.amountFen, priced }, 'device transaction applied');
+      log.info({ replay: result.replay, ...result.logged }, 'device transaction applied');
       // Not awaited (nor below): tracking never delays an answer, and a late row only means one more update.
       void sync?.members.seen(deviceId, result.member);
       if (!result.replay) sync?.members.poke();
     } catch (error) {
-      const refusal = this.options.ledger.businessErrorOf(error);
+      const refusal = refusalOf(error);
       if (!refusal) {
         // Not acknowledged: the device keeps it in its outbox and sends it again.
         log.error({ err: (error as Error).message }, 'device transaction failed; not acknowledged');
@@ -245,35 +209,25 @@ export class DeviceGateway {
     await this.client!.publishAsync(topics.txAck(deviceId), encodePayload(ack), { qos: 1 });
   }
 
-  private async onCardLookup(deviceId: string, topic: string, payload: Buffer): Promise<void> {
-    const decoded = decodePayload(CardLookupRequest, payload);
+  /** A request to the module that answers its op; its refusal goes back as the error envelope. */
+  private async onRequest(deviceId: string, op: RequestOp, topic: string, payload: Buffer): Promise<void> {
+    const decoded = decodePayload(REQUEST_SCHEMAS[op], payload);
     if (!decoded.ok) return this.reject(topic, decoded.reason);
-    const request = decoded.value;
+    const handler = this.options.operations.request(op);
+    if (!handler) return this.reject(topic, `no module answers ${op} requests`);
+    const request = decoded.value as { correlationId: string } & Record<string, unknown>;
     const { correlationId } = request;
-    const { ledger } = this.options;
-    let response: CardLookupResponse;
+    const logger = this.options.logger.child({ deviceId, op });
+    let response: object;
     try {
-      // The schema admits exactly one of the two keys.
-      const member =
-        'cardUid' in request ? await ledger.findMemberByCard(request.cardUid) : await ledger.findMemberByCardNumber(request.cardNumber);
-      if (member) void this.options.sync?.members.seen(deviceId, member);
-      response = member
-        ? { v: 1, correlationId, status: 'ok', data: member }
-        : { v: 1, correlationId, status: 'error', error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered' } };
+      response = { v: 1, correlationId, status: 'ok', data: await handler.answer(request, { deviceId, logger }) };
     } catch (error) {
-      const card = 'cardUid' in request ? maskCardUid(request.cardUid) : maskCardNumber(request.cardNumber);
-      // A refusal (lost, frozen, cancelled or replaced card) goes to the kiosk as is: its code and bilingual text.
-      const refusal = ledger.businessErrorOf(error);
-      if (refusal) this.options.logger.info({ deviceId, card, code: refusal.code }, 'card lookup refused');
-      else this.options.logger.error({ deviceId, card, err: (error as Error).message }, 'card lookup failed');
-      response = {
-        v: 1,
-        correlationId,
-        status: 'error',
-        error: refusal ?? { code: 'HUB_ERROR', message: 'The hub could not look up this card' },
-      };
+      const refusal = refusalOf(error);
+      if (refusal) logger.info({ code: refusal.code }, 'device request refused');
+      else logger.error({ err: (error as Error).message }, 'device request failed');
+      response = { v: 1, correlationId, status: 'error', error: refusal ?? { code: 'HUB_ERROR', message: '中心暂时无法处理，请稍后再试 / The hub could not answer this request; please try again' } };
     }
-    await this.client!.publishAsync(topics.response(deviceId, 'card.lookup'), encodePayload(response), { qos: 1 });
+    await this.client!.publishAsync(topics.response(deviceId, op), encodePayload(response), { qos: 1 });
   }
 
   private async onConfigReported(deviceId: string, topic: string, payload: Buffer): Promise<void> {

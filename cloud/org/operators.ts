@@ -4,7 +4,7 @@ import { LedgerError } from '../ledger/errors.ts';
 import type { Actor } from '../ledger/types.ts';
 import { textOf } from '../ledger/validate.ts';
 import { recordAudit } from './audit.ts';
-import { ROLES, SCOPE_LEVELS, type OperatorPrincipal, type OperatorScope, type Role } from './principal.ts';
+import { ROLES, SCOPE_LEVELS, type OperatorPrincipal, type OperatorScope, type Role } from '../kernel/principal.ts';
 import { storeNotFound, storesInScopeSql } from './structure.ts';
 import { hashToken, isWellFormedToken, MIN_TOKEN_LENGTH, newOperatorToken } from './tokens.ts';
 
@@ -95,7 +95,7 @@ async function scopeColumns(q: Queryable, scope: OperatorScope): Promise<{ regio
 
 /**
  * A new active operator and its bearer token. The token is returned here once and never again: only its
- * hash is stored. Whether `actor` may create this operator is the caller's check (cloud/org/access.ts).
+ * hash is stored. Whether `actor` may create this operator is the route's access declaration (cloud/kernel/access.ts).
  */
 export async function createOperator(db: Database, input: CreateOperatorInput, actor: Actor, reason: string): Promise<{ operator: Operator; token: string }> {
   const name = textOf(input.name, 'name', 64);

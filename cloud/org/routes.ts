@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
+import { SCOPE_LEVELS, type OperatorScope } from '../kernel/principal.ts';
 import { LedgerError } from '../ledger/errors.ts';
 import { errors } from '../http/schemas.ts';
-import { assertScopeInScope, operatorActor, principalOf, requireRole } from './access.ts';
+import { ALL_ROLES, operatorActor, operatorOf, scope } from '../kernel/access.ts';
 import { createOperator, deactivateOperator, getOperator, listOperators } from './operators.ts';
 import { settlementReport } from './settlement.ts';
 import * as S from './schemas.ts';
@@ -13,7 +14,26 @@ export interface OrgRouteDeps {
 }
 
 const tags = ['org'];
-const SETTLEMENT_ROLES = ['admin', 'manager'] as const;
+const ADMINS = ['admin'] as const;
+const OWN_SCOPE = scope.none('answers only what lies inside the caller’s own scope');
+
+/** A well-formed operator scope in a raw body, else undefined (validation refuses it next). */
+function scopeIn(value: unknown): OperatorScope | undefined {
+  const candidate = value as Partial<OperatorScope> | null;
+  if (typeof candidate !== 'object' || candidate === null) return undefined;
+  return SCOPE_LEVELS.includes(candidate.level!) && typeof candidate.id === 'string' ? { level: candidate.level!, id: candidate.id } : undefined;
+}
+
+/** The scope a new operator gets: the caller's must reach it. */
+const newOperatorScope = scope.of('body', 'scope', 'operator scope', [{ code: 'STORE_NOT_FOUND', status: 404 }], async (value) => {
+  const wanted = scopeIn(value);
+  return wanted && { scope: wanted };
+});
+
+/** The region a new store goes into: the caller's scope must reach it. */
+const newStoreRegion = scope.of('body', 'regionId', 'region', [], async (value) =>
+  typeof value === 'string' ? { scope: { level: 'region' as const, id: value } } : undefined,
+);
 
 /**
  * The organisation over REST: who am I, regions, stores and operators. Only admins change it, and only inside
@@ -21,22 +41,28 @@ const SETTLEMENT_ROLES = ['admin', 'manager'] as const;
  * change is audited with the operator and the reason given. Register inside the API prefix.
  */
 export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): void {
-  api.get('/me', { schema: { summary: 'The signed-in operator: role and scope', tags, response: { 200: S.Me, ...errors() } } }, async (request) =>
-    principalOf(request),
+  api.get(
+    '/me',
+    {
+      config: { access: { roles: ALL_ROLES, scope: scope.none('the caller’s own account') } },
+      schema: { summary: 'The signed-in operator: role and scope', tags, response: { 200: S.Me, ...errors() } },
+    },
+    async (request) => operatorOf(request),
   );
 
   api.get(
     '/regions',
-    { schema: { summary: 'Regions in your scope', tags, response: { 200: S.RegionList, ...errors() } } },
-    async (request) => ({ regions: await listRegions(db, principalOf(request).scope) }),
+    { config: { access: { roles: ALL_ROLES, scope: OWN_SCOPE } }, schema: { summary: 'Regions in your scope', tags, response: { 200: S.RegionList, ...errors() } } },
+    async (request) => ({ regions: await listRegions(db, operatorOf(request).scope) }),
   );
 
   api.post<{ Body: S.CreateRegionBody }>(
     '/regions',
-    { schema: { summary: 'Create a region (HQ admin)', tags, body: S.CreateRegionBody, response: { 201: S.Region, ...errors(400, 409) } } },
+    {
+      config: { access: { roles: ADMINS, levels: ['hq'], scope: scope.none('regions are created by headquarters only') } },
+      schema: { summary: 'Create a region (HQ admin)', tags, body: S.CreateRegionBody, response: { 201: S.Region, ...errors(400, 409) } },
+    },
     async (request, reply) => {
-      requireRole(request, ['admin']);
-      await assertScopeInScope(db, request, { level: 'hq', id: 'hq' });
       const { reason, ...region } = request.body;
       const created = await createRegion(db, region, operatorActor(request), reason);
       request.log.info({ regionId: created.regionId }, 'region created');
@@ -46,13 +72,19 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
 
   api.get(
     '/stores',
-    { schema: { summary: 'Stores in your scope', tags, response: { 200: S.StoreList, ...errors() } } },
-    async (request) => ({ stores: await listStores(db, principalOf(request).scope) }),
+    { config: { access: { roles: ALL_ROLES, scope: OWN_SCOPE } }, schema: { summary: 'Stores in your scope', tags, response: { 200: S.StoreList, ...errors() } } },
+    async (request) => ({ stores: await listStores(db, operatorOf(request).scope) }),
   );
 
   api.post<{ Body: S.CreateStoreBody }>(
     '/stores',
     {
+      config: {
+        access: {
+          roles: ADMINS,
+          scope: [newStoreRegion],
+        },
+      },
       schema: {
         summary: 'Create a store in a region (HQ admin, or that region’s admin)',
         tags,
@@ -61,9 +93,7 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
       },
     },
     async (request, reply) => {
-      requireRole(request, ['admin']);
       const { reason, ...store } = request.body;
-      await assertScopeInScope(db, request, { level: 'region', id: store.regionId });
       const created = await createStore(db, store, operatorActor(request), reason);
       request.log.info({ storeId: created.storeId, regionId: created.regionId }, 'store created');
       return reply.status(201).send(created);
@@ -72,13 +102,17 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
 
   api.get(
     '/operators',
-    { schema: { summary: 'Operators in your scope (admin)', tags, response: { 200: S.OperatorList, ...errors() } } },
-    async (request) => ({ operators: await listOperators(db, requireRole(request, ['admin']).scope) }),
+    {
+      config: { access: { roles: ADMINS, scope: OWN_SCOPE } },
+      schema: { summary: 'Operators in your scope (admin)', tags, response: { 200: S.OperatorList, ...errors() } },
+    },
+    async (request) => ({ operators: await listOperators(db, operatorOf(request).scope) }),
   );
 
   api.post<{ Body: S.CreateOperatorBody }>(
     '/operators',
     {
+      config: { access: { roles: ADMINS, scope: [newOperatorScope] } },
       schema: {
         summary: 'Create an operator in your scope (admin); the response holds its token, shown only this once',
         tags,
@@ -87,9 +121,7 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
       },
     },
     async (request, reply) => {
-      requireRole(request, ['admin']);
       const { reason, ...input } = request.body;
-      await assertScopeInScope(db, request, input.scope);
       const created = await createOperator(db, input, operatorActor(request), reason);
       request.log.info({ createdOperatorId: created.operator.operatorId, role: input.role, scope: input.scope }, 'operator created');
       return reply.status(201).send(created);
@@ -99,6 +131,12 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
   api.post<{ Params: S.OperatorParams; Body: S.ReasonBody }>(
     '/operators/:operatorId/deactivation',
     {
+      config: {
+        access: {
+          roles: ADMINS,
+          scope: [scope.of('params', 'operatorId', 'operator', [{ code: 'OPERATOR_NOT_FOUND', status: 404 }], async (value) => ({ scope: (await getOperator(db, String(value))).scope }))],
+        },
+      },
       schema: {
         summary: 'Deactivate an operator in your scope (admin): their token stops working at once',
         tags,
@@ -108,10 +146,8 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
       },
     },
     async (request) => {
-      const principal = requireRole(request, ['admin']);
       const { operatorId } = request.params;
-      if (operatorId === principal.operatorId) throw new LedgerError('CONFLICT', 'You cannot deactivate yourself; ask another admin.');
-      await assertScopeInScope(db, request, (await getOperator(db, operatorId)).scope);
+      if (operatorId === operatorOf(request).operatorId) throw new LedgerError('CONFLICT', 'You cannot deactivate yourself; ask another admin.');
       const operator = await deactivateOperator(db, operatorId, operatorActor(request), request.body.reason);
       request.log.info({ deactivatedOperatorId: operatorId }, 'operator deactivated');
       return operator;
@@ -121,6 +157,7 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
   api.get<{ Querystring: S.SettlementQuery }>(
     '/settlement',
     {
+      config: { access: { roles: ['admin', 'manager'], levels: ['hq', 'region'], scope: OWN_SCOPE } },
       schema: {
         summary: 'Cross-store settlement for a period: what each store owes HQ or is owed (HQ or region admin or manager)',
         tags,
@@ -129,9 +166,7 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
       },
     },
     async (request) => {
-      const { scope } = requireRole(request, SETTLEMENT_ROLES);
-      if (scope.level === 'store') throw new LedgerError('FORBIDDEN', 'Settlement is for headquarters and region operators; ask your region for your store’s line.');
-      return settlementReport(db, scope, { from: new Date(request.query.from), to: new Date(request.query.to) });
+      return settlementReport(db, operatorOf(request).scope, { from: new Date(request.query.from), to: new Date(request.query.to) });
     },
   );
 }

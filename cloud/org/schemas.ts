@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { orgCode } from '../http/schemas.ts';
-import { ROLES, SCOPE_LEVELS } from './principal.ts';
+import { ROLES, SCOPE_LEVELS } from '../kernel/principal.ts';
 import { STORE_KINDS } from './structure.ts';
 
 /** Request and response schemas of the organisation routes (regions, stores, operators, /me). */

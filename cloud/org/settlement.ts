@@ -1,7 +1,7 @@
 import { settle, type Settlement, type StoreFlows, type StoreKind } from '../../shared/rules/settlement.ts';
 import type { Queryable } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
-import type { OperatorScope } from './principal.ts';
+import type { OperatorScope } from '../kernel/principal.ts';
 import { listStores, storesInScopeSql } from './structure.ts';
 
 export interface SettlementPeriod {

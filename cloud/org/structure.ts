@@ -3,7 +3,7 @@ import { LedgerError } from '../ledger/errors.ts';
 import type { Actor } from '../ledger/types.ts';
 import { textOf } from '../ledger/validate.ts';
 import { recordAudit } from './audit.ts';
-import type { OperatorScope } from './principal.ts';
+import type { OperatorScope } from '../kernel/principal.ts';
 
 /** Regions and stores under the one headquarters. Ids are short codes chosen by HQ (see 006_org.sql). */
 

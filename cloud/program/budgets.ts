@@ -21,7 +21,7 @@ import { alertsCrossed, allowance, capsFor, periodOf, type BudgetCap, type Budge
 import { instantOf } from '../../shared/rules/window.ts';
 import type { Queryable } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
-import type { OperatorScope } from '../org/principal.ts';
+import type { OperatorScope } from '../kernel/principal.ts';
 
 export interface BudgetUse {
   readonly memberId: string;

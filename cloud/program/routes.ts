@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { LedgerError } from '../ledger/errors.ts';
 import { errors, MemberParams } from '../http/schemas.ts';
-import { actingStoreOf, assertMemberInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
+import { ALL_ROLES, operatorActor, operatorOf, scope, type OperatorAccess } from '../kernel/access.ts';
 import { listBudgetAlerts } from './budgets.ts';
 import { checkIn } from './check-ins.ts';
 import { registerReferral } from './referrals.ts';
@@ -17,32 +17,32 @@ export interface ProgramRouteDeps {
 
 const tags = ['program'];
 const FRONT_DESK = ['admin', 'manager', 'cashier'] as const;
+/** Changing the program is for HQ admins only: it applies to every store. */
+const HQ_ADMIN: OperatorAccess = { roles: ['admin'], levels: ['hq'], scope: scope.none('the program applies to every store: headquarters only') };
+/** The rules are the same for everyone: every operator may read them. */
+const ANY_OPERATOR: OperatorAccess = { roles: ALL_ROLES, scope: scope.none('the program rules are chain-wide and the same for everyone') };
 
 /** Program rules, tiers, daily check-in, referrals and budget alerts over REST. Register inside the API prefix. */
 export function registerProgramRoutes(api: FastifyInstance, { db, rules }: ProgramRouteDeps): void {
-  /** Changing the program is for HQ admins only: it applies to every store. */
-  const requireHqAdmin = (request: Parameters<typeof principalOf>[0]) => {
-    const principal = requireRole(request, ['admin']);
-    if (principal.scope.level !== 'hq') throw new LedgerError('FORBIDDEN', 'Only a headquarters admin can change the program rules.');
-  };
-
-  api.get('/program/rules', { schema: { summary: 'The current program rules and their version', tags, response: { 200: S.PublishedRules, ...errors() } } }, async (request) => {
-    principalOf(request);
-    return rules.current();
-  });
+  api.get(
+    '/program/rules',
+    { config: { access: ANY_OPERATOR }, schema: { summary: 'The current program rules and their version', tags, response: { 200: S.PublishedRules, ...errors() } } },
+    async () => rules.current(),
+  );
 
   api.get<{ Params: S.VersionParams }>(
     '/program/rules/:version',
-    { schema: { summary: 'One published version of the program rules', tags, params: S.VersionParams, response: { 200: S.PublishedRules, ...errors(400, 404) } } },
-    async (request) => {
-      principalOf(request);
-      return rules.byVersion(request.params.version);
+    {
+      config: { access: ANY_OPERATOR },
+      schema: { summary: 'One published version of the program rules', tags, params: S.VersionParams, response: { 200: S.PublishedRules, ...errors(400, 404) } },
     },
+    async (request) => rules.byVersion(request.params.version),
   );
 
   api.put<{ Body: S.PublishRulesBody }>(
     '/program/rules',
     {
+      config: { access: HQ_ADMIN },
       schema: {
         summary: 'Publish new program rules as the next version (HQ admin); invalid rules are refused with every problem listed',
         tags,
@@ -51,7 +51,6 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
       },
     },
     async (request, reply) => {
-      requireHqAdmin(request);
       const published = await rules.publish(request.body.rules, operatorActor(request), request.body.reason);
       request.log.info({ version: published.version }, 'program rules published');
       return reply.status(201).send(published);
@@ -61,6 +60,7 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
   api.get<{ Params: MemberParams }>(
     '/members/:memberId/tier',
     {
+      config: { access: { roles: FRONT_DESK, scope: [scope.member()] } },
       schema: {
         summary: 'A member’s tier, qualifying spend, progress to the next tier and any warning of a drop',
         tags,
@@ -68,15 +68,13 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
         response: { 200: S.TierStatus, ...errors(400, 404) },
       },
     },
-    async (request) => {
-      await assertMemberInScope(db, request, request.params.memberId);
-      return tierStatus(db, request.params.memberId, await rules.current(), new Date());
-    },
+    async (request) => tierStatus(db, request.params.memberId, await rules.current(), new Date()),
   );
 
   api.post<{ Params: MemberParams; Body: S.CheckInBody }>(
     '/members/:memberId/check-ins',
     {
+      config: { access: { roles: FRONT_DESK, scope: [scope.member(), scope.actingStore()] } },
       schema: {
         summary: 'Daily check-in: points once per local day (409 ALREADY_CHECKED_IN on a second one)',
         tags,
@@ -86,9 +84,7 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
       },
     },
     async (request, reply) => {
-      requireRole(request, FRONT_DESK);
-      await assertMemberInScope(db, request, request.params.memberId);
-      const storeId = await actingStoreOf(db, request, request.body.storeId);
+      const storeId = request.actingStoreId;
       const result = await checkIn(db, await rules.current(), {
         memberId: request.params.memberId,
         ...(storeId !== undefined ? { storeId } : {}),
@@ -102,6 +98,7 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
   api.post<{ Params: MemberParams; Body: S.ReferralBody }>(
     '/members/:memberId/referral',
     {
+      config: { access: { roles: FRONT_DESK, scope: [scope.member()] } },
       schema: {
         summary: 'Record who referred this member (once per member); rewards follow the program’s referral rule',
         tags,
@@ -111,8 +108,6 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
       },
     },
     async (request, reply) => {
-      requireRole(request, FRONT_DESK);
-      await assertMemberInScope(db, request, request.params.memberId);
       const referral = await registerReferral(db, await rules.current(), {
         refereeId: request.params.memberId,
         referrerId: request.body.referrerId,
@@ -126,16 +121,17 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
 
   api.get<{ Querystring: S.AlertsQuery }>(
     '/budgets/alerts',
-    { schema: { summary: 'Points budget alerts in your scope, newest first (admin, manager)', tags, querystring: S.AlertsQuery, response: { 200: S.AlertList, ...errors(400) } } },
-    async (request) => {
-      const principal = requireRole(request, ['admin', 'manager']);
-      return { alerts: await listBudgetAlerts(db, principal.scope, request.query.limit ?? 100) };
+    {
+      config: { access: { roles: ['admin', 'manager'], scope: scope.none('lists only the alerts inside the caller’s own scope') } },
+      schema: { summary: 'Points budget alerts in your scope, newest first (admin, manager)', tags, querystring: S.AlertsQuery, response: { 200: S.AlertList, ...errors(400) } },
     },
+    async (request) => ({ alerts: await listBudgetAlerts(db, operatorOf(request).scope, request.query.limit ?? 100) }),
   );
 
   api.post<{ Body: S.TierReviewBody }>(
     '/program/tier-reviews',
     {
+      config: { access: HQ_ADMIN },
       schema: {
         summary: 'Run the periodic tier review now (HQ admin): downgrades members whose retention ended',
         tags,
@@ -144,7 +140,6 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
       },
     },
     async (request) => {
-      requireHqAdmin(request);
       const at = request.body.asOf === undefined ? new Date() : new Date(request.body.asOf);
       if (Number.isNaN(at.getTime())) throw new LedgerError('INVALID_INPUT', 'asOf must be an ISO timestamp.');
       return runTierReview(db, { program: await rules.current(), at, actor: operatorActor(request), reason: request.body.reason, logger: request.log });

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { DEVICE_ID_PATTERN } from '../../shared/ids.ts';
 import { DeviceConfig } from '../../shared/contract/payloads.ts';
 import { errors } from '../http/schemas.ts';
+import { scope, type OperatorAccess } from '../kernel/access.ts';
 import type { ConfigShadow } from './config-shadow.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -61,6 +62,9 @@ const ConfigState = Type.Object(
   },
 );
 
+/** The people who run the kiosks. Kiosks are not tied to operator scopes yet, so configuration is chain-wide. */
+const KIOSK_KEEPERS: OperatorAccess = { roles: ['admin', 'technician'], scope: scope.none('kiosks are not tied to operator scopes yet: configuration is chain-wide') };
+
 /**
  * REST for device configuration: PUT stores the next desired version and publishes it to the kiosk; GET shows
  * desired next to reported. Register under the API prefix: `app.register(deviceConfigRoutes(shadow), { prefix: API_PREFIX })`.
@@ -70,6 +74,7 @@ export function deviceConfigRoutes(shadow: ConfigShadow) {
     app.put<{ Params: DeviceParams; Body: DeviceConfig }>(
       '/devices/:deviceId/config',
       {
+        config: { access: KIOSK_KEEPERS },
         schema: {
           summary: "Set a device's desired configuration; it gets the next version and is sent to the device",
           tags: ['devices'],
@@ -87,6 +92,7 @@ export function deviceConfigRoutes(shadow: ConfigShadow) {
     app.get<{ Params: DeviceParams }>(
       '/devices/:deviceId/config',
       {
+        config: { access: KIOSK_KEEPERS },
         schema: {
           summary: "A device's desired and reported configuration",
           tags: ['devices'],

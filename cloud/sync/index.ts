@@ -1,40 +1,73 @@
-import type { Logger } from '../../shared/logger.ts';
-import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
-import type { Database } from '../db/database.ts';
-import { RulesStore } from '../program/rules-store.ts';
-import { ConfigShadow } from './config-shadow.ts';
-import { DeviceSequences } from './device-sequences.ts';
-import { MemberFanout } from './member-fanout.ts';
+/**
+ * The device link: the gateway every kiosk message goes through (device transactions to the module that handles
+ * their kind, requests to the module that answers their op), device sequence numbers and gaps, member updates
+ * to the kiosks that hold a member, and each kiosk's configuration shadow with the program rules. It also decides
+ * what a kiosk sees of a member: the snapshot with the member's program notices.
+ */
+import type { HubModule, HubServices } from '../kernel/module.ts';
+import { DeviceGateway } from '../mqtt/device-gateway.ts';
+import { KioskNotices } from '../program/index.ts';
+import { cardLookups } from './card-lookups.ts';
+import { deviceConfigRoutes } from './config-routes.ts';
+import { createDeviceSync, type DeviceSync } from './device-sync.ts';
 
 export { ConfigShadow, DEFAULT_DEVICE_CONFIG, type DeviceConfigState, type ProgramSource } from './config-shadow.ts';
-export { deviceConfigRoutes } from './config-routes.ts';
+export { createDeviceSync, type DeviceSync } from './device-sync.ts';
 export { DeviceSequences, type SequenceGap, type SettledSequence } from './device-sequences.ts';
 export { MemberFanout } from './member-fanout.ts';
 export type { Publish } from './publish.ts';
 
-/** The hub's device synchronisation features; the device gateway starts and stops them with its MQTT link. */
-export interface DeviceSync {
-  sequences: DeviceSequences;
-  members: MemberFanout;
-  config: ConfigShadow;
-  /** The published program rules: sent to kiosks with their configuration, and used to re-price their top-ups. */
-  program: RulesStore;
+export interface SyncModule extends HubModule {
+  readonly sync: DeviceSync;
+  /** Program notices on the snapshots kiosks get; `notices.enabled` switches them at run time too. */
+  readonly notices: KioskNotices;
+  /** The gateway, once started (only with a device link). */
+  readonly gateway: DeviceGateway | undefined;
 }
 
-export interface DeviceSyncOptions {
-  db: Database;
-  snapshotOf(cardUid: string): Promise<MemberSnapshot | undefined>;
-  logger: Logger;
-  /** How often member changes made outside the gateway are looked for (default 1 s). */
-  memberSweepMs?: number;
-}
-
-export function createDeviceSync({ db, snapshotOf, logger, memberSweepMs }: DeviceSyncOptions): DeviceSync {
-  const program = new RulesStore(db);
+export function syncModule(hub: HubServices): SyncModule {
+  const { db, ledger, rules, logger, config } = hub;
+  const notices = new KioskNotices({ db, program: rules, logger: logger.child({ component: 'member-notices' }), enabled: config.kioskNotices ?? true, now: hub.clock });
+  const sync = createDeviceSync({
+    db,
+    rules,
+    snapshotOf: async (cardUid) => notices.attach(await ledger.findMemberByCard(cardUid)),
+    logger: logger.child({ component: 'device-sync' }),
+  });
+  let gateway: DeviceGateway | undefined;
+  let stopListening: (() => void) | undefined;
   return {
-    sequences: new DeviceSequences(db),
-    members: new MemberFanout({ db, snapshotOf, logger: logger.child({ component: 'member-fanout' }), intervalMs: memberSweepMs }),
-    config: new ConfigShadow(db, logger.child({ component: 'config-shadow' }), program),
-    program,
+    name: 'sync',
+    tables: ['device_seqs', 'device_sync', 'device_members', 'device_config'],
+    routes: deviceConfigRoutes(sync.config),
+    deviceOperations: { requests: { 'card.lookup': cardLookups(ledger, notices, sync.members) } },
+    sync,
+    notices,
+    get gateway() {
+      return gateway;
+    },
+    async start() {
+      if (!hub.mqtt) return;
+      const { url, username, password, shareGroup } = hub.mqtt;
+      gateway = new DeviceGateway({
+        url,
+        operations: hub.deviceOperations,
+        sync,
+        onSequenceConflict: (deviceId) => hub.events.emit('device.sequenceConflict', deviceId),
+        logger: logger.child({ component: 'device-gateway' }),
+        ...(username === undefined ? {} : { username }),
+        ...(password === undefined ? {} : { password }),
+        ...(shareGroup === undefined ? {} : { shareGroup }),
+      });
+      await gateway.start();
+      // A publish over REST reaches the kiosks at once.
+      stopListening = rules.onPublished(() => {
+        sync.config.checkProgram().catch((error: Error) => logger.warn({ err: error.message }, 'could not send the new program rules to kiosks'));
+      });
+    },
+    async stop() {
+      stopListening?.();
+      await gateway?.stop();
+    },
   };
 }

@@ -1,10 +1,9 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { hubConfigFromEnv } from '../../cloud/config.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
+import { restAppOn } from '../helpers/hub-app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import { deactivateOperator, ensureBootstrapAdmin } from '../../cloud/org/operators.ts';
-import type { Role } from '../../cloud/org/principal.ts';
+import type { Role } from '../../cloud/kernel/principal.ts';
 import { auditTrail } from '../../cloud/org/audit.ts';
 import { ConfigError } from '../../shared/config-env.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
@@ -127,7 +126,7 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
     expect(await byRole('cashier')).toEqual({ read: 200, topUp: 201, points: 403, register: 201 });
     expect(await byRole('technician')).toEqual({ read: 403, topUp: 403, points: 403, register: 403 });
     const refused = await send('GET', `/members/${memberId}`, rest.org.tokens.xuhui.technician);
-    expect(refused.json()).toEqual({ error: { code: 'FORBIDDEN', message: 'This needs the role admin or manager or cashier; you are signed in as technician.' } });
+    expect(refused.json()).toEqual({ error: { code: 'FORBIDDEN', message: '此操作需要 admin 或 manager 或 cashier 角色；您的角色是 technician / This needs the role admin or manager or cashier; you are signed in as technician.' } });
   });
 
   it('registers members at a home store: the operator’s own, or a named one in scope', async () => {
@@ -144,7 +143,7 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
     const refusals: Array<[string, string, object, number, string, RegExp]> = [
       ['another store', rest.org.tokens.jingan.cashier, { name: 'X', storeId: 'sh-xuhui' }, 403, 'FORBIDDEN', /outside your scope \(store "sh-jingan"\)/],
       ['another region', rest.org.tokens.east.cashier, { name: 'X', storeId: 'gz-tianhe' }, 403, 'FORBIDDEN', /outside your scope \(region "east"\)/],
-      ['HQ without a store', rest.org.tokens.hq.cashier, { name: 'X' }, 400, 'INVALID_INPUT', /storeId is required/],
+      ['HQ without a store', rest.org.tokens.hq.cashier, { name: 'X' }, 400, 'INVALID_INPUT', /Name the store \(storeId\)/],
       ['unknown store', rest.org.tokens.hq.cashier, { name: 'X', storeId: 'nowhere' }, 404, 'STORE_NOT_FOUND', /nowhere/],
       ['malformed store', rest.org.tokens.hq.cashier, { name: 'X', storeId: 'Not A Code' }, 400, 'VALIDATION_FAILED', /storeId/],
     ];
@@ -199,7 +198,7 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
 describe('bootstrap HQ admin (HUB_ADMIN_TOKEN)', () => {
   it('is created at first start, left alone on the same token, re-keyed on a new one; the old token stops working', async () => {
     const db = await databases.open('pglite');
-    const app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
+    const app = await restAppOn(db);
     const me = (token: string) => app.inject({ method: 'GET', url: '/api/v1/me', headers: bearer(token) });
     const first = 'first-bootstrap-token-0123456789';
     const admin = await ensureBootstrapAdmin(db, first);
@@ -237,7 +236,7 @@ describe('bootstrap HQ admin (HUB_ADMIN_TOKEN)', () => {
 describe('every API route', () => {
   it('except /health refuses an anonymous caller with 401, whichever module defines it', async () => {
     const db = await databases.open('pglite');
-    const app = await buildHttpApp({ db, logger: pino({ level: 'silent' }) });
+    const app = await restAppOn(db);
     const paths = (await app.inject({ method: 'GET', url: '/docs/json' })).json().paths as Record<string, Record<string, unknown>>;
     const answered: string[] = [];
     for (const [path, methods] of Object.entries(paths)) {

@@ -3,7 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
-import { gatewayLedgerOf } from '../../cloud/hub.ts';
+import { assembleTestHub } from '../helpers/hub-app.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
@@ -32,10 +32,12 @@ describe('two hub instances behind one external broker', () => {
     const operator = { type: 'operator' as const, id: 'test' };
     const created = await ledger.createMember({ name: '赵六', actor: operator });
     member = (await ledger.bindCard({ memberId: created.memberId, cardUid: '04ABCDEF', actor: operator })).member;
+    // Both instances run the hub's real device operations on the one database.
+    const operations = (await assembleTestHub(db)).services.deviceOperations;
     for (const clientId of ['hub-a', 'hub-b']) {
       const gateway = new DeviceGateway({
         url: broker.hubUrl, ...HUB, clientId, shareGroup: 'hubs',
-        ledger: gatewayLedgerOf(ledger), logger: createLogger('test-gateway').child({ clientId }),
+        operations, logger: createLogger('test-gateway').child({ clientId }),
       });
       await gateway.start();
       gateways.push(gateway);

@@ -10,7 +10,7 @@ import { VoucherKeyError, loadVoucherSigningKey, parseVoucherSigningKey } from '
 import { expireVouchers, refundVoucher, writeOffVoucher } from '../../cloud/catalog/vouchers.ts';
 import { expireCoupons } from '../../cloud/coupons/expiry-job.ts';
 import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
+import { restAppOn } from '../helpers/hub-app.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import type { Actor } from '../../cloud/ledger/types.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -43,7 +43,7 @@ interface World {
 async function openWorld(backend: (typeof BACKENDS)[number]): Promise<World> {
   const db = await databases.open(backend);
   const org = await seedOrg(db);
-  const app = await buildHttpApp({ db, logger: createLogger('catalog-test'), voucherKey });
+  const app = await restAppOn(db, { logger: createLogger('catalog-test'), voucherKey });
   return { db, app, org, ledger: new Ledger(db) };
 }
 
@@ -353,7 +353,7 @@ describe('catalog on pglite', () => {
       expect((await api.redeem(memberId, item.id, world.org.tokens.jingan.cashier)).statusCode).toBe(403);
       expect((await api.redeem(memberId, item.id, world.org.tokens.xuhui.technician)).statusCode).toBe(403);
       const unnamed = await api.redeem(memberId, item.id, world.org.tokens.hq.cashier);
-      expect([unnamed.statusCode, unnamed.json().error.message]).toEqual([400, 'storeId is required: you are not signed in at one store.']);
+      expect([unnamed.statusCode, unnamed.json().error.message]).toEqual([400, '请指定门店（storeId）：您不是在某一门店登录的 / Name the store (storeId): you are not signed in at a store']);
       expect((await api.redeem(memberId, item.id, world.org.tokens.hq.cashier, key(), JINGAN)).statusCode).toBe(201);
     });
 

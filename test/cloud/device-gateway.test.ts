@@ -94,7 +94,7 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
     const correlationId = newId();
     await device.client.publishAsync(topics.request(DEVICE, 'card.lookup'), JSON.stringify({ v: 1, correlationId, cardUid: '0BADCAFE' }), { qos: 1 });
     const [lookup] = await device.waitFor<CardLookupResponse>(topics.response(DEVICE, 'card.lookup'), 1);
-    expect(lookup).toEqual({ v: 1, correlationId, status: 'error', error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered' } });
+    expect(lookup).toEqual({ v: 1, correlationId, status: 'error', error: { code: 'CARD_NOT_FOUND', message: '此卡未登记 / This card is not registered' } });
     expect(await ledgerCounts(hub.current)).toEqual(before);
   });
 
@@ -123,7 +123,7 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
       v: 1,
       correlationId: unknown,
       status: 'error',
-      error: { code: 'CARD_NOT_FOUND', message: 'This card is not registered' },
+      error: { code: 'CARD_NOT_FOUND', message: '此卡未登记 / This card is not registered' },
     });
   });
 

@@ -5,10 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
 import { CommandTimeoutError } from '../../cloud/fleet/commands.ts';
-import { registerFleetDashboard } from '../../cloud/fleet/dashboard.ts';
 import { startFleet, type Fleet } from '../../cloud/fleet/fleet-service.ts';
 import type { FleetDevice } from '../../cloud/fleet/registry.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
+import type { AssembledHub } from '../../cloud/hub.ts';
 import { createOperator } from '../../cloud/org/operators.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
@@ -16,6 +15,7 @@ import { startCommandHandler } from '../../device/sync/commands.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { nextEvent } from '../helpers/events.ts';
+import { assembleTestHub } from '../helpers/hub-app.ts';
 import { bearer } from '../helpers/org.ts';
 
 const logger = createLogger('test');
@@ -30,6 +30,7 @@ describe('fleet commands, hub to kiosk and back', () => {
   let db: Database;
   let fleet: Fleet;
   let laggingFleet: Fleet;
+  let hub: AssembledHub;
   let app: FastifyInstance;
   let dir: string;
   let link: HubLink;
@@ -39,12 +40,13 @@ describe('fleet commands, hub to kiosk and back', () => {
   beforeAll(async () => {
     broker = await startEmbeddedBroker({ port: 0, logger });
     db = await openDatabase();
-    fleet = await startFleet({ mqttUrl: broker.url, db, logger });
+    hub = await assembleTestHub(db, { logger, mqtt: { url: broker.url } });
+    await hub.start();
+    fleet = hub.fleet.fleet!;
+    app = hub.app;
     laggingFleet = await startFleet({ mqttUrl: broker.url, db, logger, now: () => new Date(Date.now() - 120_000) });
     const technician = { name: 'Technician', role: 'technician', scope: { level: 'hq', id: 'hq' } } as const;
     headers = bearer((await createOperator(db, technician, { type: 'system', id: 'test' }, 'fleet test')).token);
-    app = await buildHttpApp({ db, logger });
-    await registerFleetDashboard(app, fleet);
     dir = await mkdtemp(join(tmpdir(), 'mk-cmd-'));
     const store = await KioskStore.open(join(dir, 'kiosk.json'));
     link = new HubLink({ url: broker.url, deviceId: DEVICE, softwareVersion: '1.0.0', store, logger });
@@ -64,9 +66,8 @@ describe('fleet commands, hub to kiosk and back', () => {
 
   afterAll(async () => {
     await link.stop();
-    await app.close();
     await laggingFleet.stop();
-    await fleet.stop();
+    await hub.stop();
     await broker.close();
     await db.close();
     await rm(dir, { recursive: true, force: true });

@@ -245,7 +245,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
       ['empty name', () => post('/members', { name: '' }), 400, 'VALIDATION_FAILED', /name/],
       ['bad limit', () => get(`/members/${memberId}/statement?limit=1.5`), 400, 'VALIDATION_FAILED', /limit/],
       ['limit too high', () => get(`/members/${memberId}/statement?limit=201`), 400, 'VALIDATION_FAILED', /limit/],
-      ['unknown route', () => get('/nothing-here'), 404, 'NOT_FOUND', /No such endpoint/],
+      ['unknown route', () => get('/nothing-here'), 404, 'ROUTE_NOT_FOUND', /No such endpoint/],
     ];
     const before = await rowCounts(rest.db);
     for (const [label, send, status, code, message] of cases) {

@@ -10,15 +10,19 @@ import { memberVouchers } from '../../cloud/catalog/vouchers.ts';
 import { issueCoupon, listMemberCoupons } from '../../cloud/coupons/coupons.ts';
 import { createTemplate } from '../../cloud/coupons/templates.ts';
 import type { Database, Queryable } from '../../cloud/db/database.ts';
-import { HUB_JOB_NAMES, TIER_REVIEW_JOB_ACTOR, startScheduledJobs, type ScheduledJobsOptions } from '../../cloud/jobs/hub-jobs.ts';
-import { jobsIntervalMsFromEnv } from '../../cloud/jobs/interval.ts';
-import { Ledger, LedgerError, type Actor } from '../../cloud/ledger/index.ts';
+import { HubError } from '../../cloud/kernel/errors.ts';
+import { hubJobLock } from '../../cloud/kernel/job-lock.ts';
+import { startScheduler, type SchedulerOptions } from '../../cloud/kernel/scheduler.ts';
+import { TIER_REVIEW_JOB_ACTOR } from '../../cloud/program/index.ts';
+import { jobsIntervalMsFromEnv } from '../../cloud/kernel/interval.ts';
+import { Ledger, type Actor } from '../../cloud/ledger/index.ts';
 import { createStore } from '../../cloud/org/structure.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
 import { maskCardUid } from '../../shared/card.ts';
 import { EnvReader } from '../../shared/config-env.ts';
 import { DEFAULT_CARD_FEE_SCHEDULE } from '../../shared/rules/cards.ts';
 import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/program.ts';
+import { assembleTestHub } from '../helpers/hub-app.ts';
 import { seedOrg } from '../helpers/org.ts';
 import { expectLedgerConsistent, key, newCardUid, useDatabases } from './support.ts';
 
@@ -29,6 +33,21 @@ const STORE = 'sh-xuhui';
 const AS_OF = new Date('2100-01-01T00:00:00Z');
 const now = () => AS_OF;
 const HOUR = 3_600_000;
+/** The hub's jobs, in the order its modules list them. */
+const HUB_JOB_NAMES = ['points-expiry', 'coupon-expiry', 'voucher-expiry', 'tier-review', 'annual-fees'] as const;
+
+interface StartOptions extends Partial<Omit<SchedulerOptions, 'jobs'>> {
+  rules?: Pick<RulesStore, 'current'>;
+  /** The database the jobs work on (a faulty one, say); default the test's. */
+  db?: Database;
+}
+
+/** The hub's scheduler with every module's jobs on `db` (as startHub runs it), reading `rules`. */
+async function startHubJobs(db: Database, rules: Pick<RulesStore, 'current'>, options: Partial<Omit<SchedulerOptions, 'jobs'>> = {}) {
+  const hub = await assembleTestHub(db, { rules: rules as RulesStore });
+  expect(hub.jobs.map((job) => job.name)).toEqual([...HUB_JOB_NAMES]);
+  return startScheduler({ jobs: hub.jobs, lock: hubJobLock(db), logger: pino({ level: 'silent' }), intervalMs: HOUR, now, ...options });
+}
 
 /** pino into memory, with a way to wait for a log line instead of for time to pass. */
 function logSink() {
@@ -135,8 +154,8 @@ describe('scheduled hub jobs on pglite', () => {
     await Promise.all(stopAfterTest.splice(0).map((jobs) => jobs.stop()));
   });
 
-  function start(options: Partial<ScheduledJobsOptions> = {}) {
-    const jobs = startScheduledJobs({ db, rules: store, logger: pino({ level: 'silent' }), intervalMs: HOUR, now, ...options });
+  async function start({ rules = store, db: on = db, ...options }: StartOptions = {}) {
+    const jobs = await startHubJobs(on, rules, options);
     stopAfterTest.push(jobs);
     return jobs;
   }
@@ -199,7 +218,7 @@ describe('scheduled hub jobs on pglite', () => {
     const voucher = await issuedVoucher();
     const runsBefore = (await tierRuns()).length;
     const sink = logSink();
-    const jobs = start({ logger: sink.logger });
+    const jobs = await start({ logger: sink.logger });
 
     const report = await jobs.runNow();
     expect(report.runs.map((r) => [r.job, r.status, r.asOf])).toEqual(HUB_JOB_NAMES.map((job) => [job, 'done', AS_OF.toISOString()]));
@@ -238,12 +257,12 @@ describe('scheduled hub jobs on pglite', () => {
 
   it('runNow(name) runs that job alone; an unknown name is refused', async () => {
     const { memberId } = await couponValidUntil('2099-08-01T00:00:00+08:00');
-    const jobs = start();
+    const jobs = await start();
     const report = await jobs.runNow('coupon-expiry');
     expect(report.runs.map((r) => r.job)).toEqual(['coupon-expiry']);
     expect(await couponStatus(memberId)).toBe('expired');
     const refusal = await jobs.runNow('coupon-purge' as never).catch((error: unknown) => error);
-    expect(refusal).toBeInstanceOf(LedgerError);
+    expect(refusal).toBeInstanceOf(HubError);
     expect(refusal).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('points-expiry, coupon-expiry, voucher-expiry, tier-review, annual-fees') });
   });
 
@@ -253,7 +272,7 @@ describe('scheduled hub jobs on pglite', () => {
     const coupon = await couponValidUntil('2099-09-01T00:00:00+08:00');
     const voucher = await issuedVoucher();
     const sink = logSink();
-    start({ db: faulty.db, logger: sink.logger });
+    await start({ db: faulty.db, logger: sink.logger });
     faulty.fail(/UPDATE coupons/);
 
     // Nothing runs before the first interval has passed (a run's first statement is issued as it starts).
@@ -283,7 +302,7 @@ describe('scheduled hub jobs on pglite', () => {
     const faulty = faultyDatabase(db);
     const held = faulty.hold(/points_lots/);
     const sink = logSink();
-    const jobs = start({ db: faulty.db, logger: sink.logger });
+    const jobs = await start({ db: faulty.db, logger: sink.logger });
     await vi.advanceTimersByTimeAsync(HOUR);
     await held.inside; // the tick is in its first job, the points expiry
 
@@ -307,7 +326,7 @@ describe('scheduled hub jobs on pglite', () => {
 
   it('overlapping runNow calls join the run under way instead of running the job twice at once', async () => {
     const gated = gatedRules(store);
-    const jobs = start({ rules: gated.rules });
+    const jobs = await start({ rules: gated.rules });
     const runsBefore = (await tierRuns()).length;
     const first = jobs.runNow('tier-review');
     await gated.inside;
@@ -330,7 +349,7 @@ describe('scheduled hub jobs on pglite', () => {
   });
 
   it.each([0, 999, 1.5, 2_147_483_648, Number.NaN])('refuses an interval of %s ms', (intervalMs) => {
-    expect(() => startScheduledJobs({ db, rules: store, logger: pino({ level: 'silent' }), intervalMs })).toThrow(LedgerError);
+    expect(() => startScheduler({ jobs: [], logger: pino({ level: 'silent' }), intervalMs })).toThrow(HubError);
   });
 });
 
@@ -381,8 +400,8 @@ describe('annual card fees (scheduled job, pglite)', () => {
     await Promise.all(stopAfterTest.splice(0).map((jobs) => jobs.stop()));
   });
 
-  function start(options: Partial<ScheduledJobsOptions> = {}) {
-    const jobs = startScheduledJobs({ db, rules: store, logger: pino({ level: 'silent' }), intervalMs: HOUR, now, ...options });
+  async function start({ rules = store, db: on = db, ...options }: StartOptions = {}) {
+    const jobs = await startHubJobs(on, rules, options);
     stopAfterTest.push(jobs);
     return jobs;
   }
@@ -399,7 +418,7 @@ describe('annual card fees (scheduled job, pglite)', () => {
     const lost = await cardHolder(db, 'group', 20_000);
     await block(frozen.cardUid, 'freeze');
     await block(lost.cardUid, 'report_loss');
-    const jobs = start();
+    const jobs = await start();
 
     const report = await jobs.runNow('annual-fees');
     expect(report.runs).toMatchObject([
@@ -438,7 +457,7 @@ describe('annual card fees (scheduled job, pglite)', () => {
 
     // A new local year: due again.
     const nextYear = new Date('2101-01-01T12:00:00Z');
-    const later = start({ now: () => nextYear });
+    const later = await start({ now: () => nextYear });
     expect((await later.runNow('annual-fees')).runs[0]).toMatchObject({ result: { charged: 2, chargedFen: 20_000, waived: 1, unpaid: 1, unpaidFen: 10_000 } });
     expect((await annualFees(db, group.cardUid)).map((f) => f.period)).toEqual(['2100', '2101']);
     expect(await principalOf(db, group.memberId)).toBe(5_000);
@@ -449,7 +468,7 @@ describe('annual card fees (scheduled job, pglite)', () => {
   it('a member who cannot pay is counted and logged, charged nothing (never in part, never below zero), and charged by a later run once they can', async () => {
     const poor = await cardHolder(db, 'group', 9_999);
     const sink = logSink();
-    const jobs = start({ logger: sink.logger });
+    const jobs = await start({ logger: sink.logger });
     const ledgerRows = async () => (await db.query('SELECT id FROM ledger_transactions WHERE member_id = $1', [poor.memberId])).rows.length;
     const txBefore = await ledgerRows();
 
@@ -525,8 +544,8 @@ describe('scheduled hub jobs on postgres (several hubs, one database)', () => {
     const store = new RulesStore(db);
     const gated = gatedRules(store);
     const sinkB = logSink();
-    const hubA = startScheduledJobs({ db, rules: gated.rules, logger: pino({ level: 'silent' }), intervalMs: HOUR, now });
-    const hubB = startScheduledJobs({ db, rules: store, logger: sinkB.logger, intervalMs: HOUR, now });
+    const hubA = await startHubJobs(db, gated.rules);
+    const hubB = await startHubJobs(db, store, { logger: sinkB.logger });
     try {
       const runA = hubA.runNow('tier-review');
       await gated.inside;

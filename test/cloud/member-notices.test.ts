@@ -4,15 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Queryable } from '../../cloud/db/database.ts';
-import { gatewayLedgerOf, kioskSnapshotOf } from '../../cloud/hub.ts';
+import type { AssembledHub } from '../../cloud/hub.ts';
+import { kioskTopUps } from '../../cloud/ledger/kiosk-topups.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import type { Actor } from '../../cloud/ledger/types.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
-import { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
 import { KioskNotices, loadNoticeFacts, memberNotices, type NoticeFacts } from '../../cloud/program/member-notices.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
 import { recordQualifyingSpend } from '../../cloud/program/tiers.ts';
-import { createDeviceSync, type DeviceSync } from '../../cloud/sync/index.ts';
+import { cardLookups } from '../../cloud/sync/card-lookups.ts';
+import type { DeviceSync } from '../../cloud/sync/index.ts';
 import { decodePayload } from '../../shared/contract/decode.ts';
 import { MemberSnapshot, type MemberNotice } from '../../shared/contract/payloads.ts';
 import { createLogger } from '../../shared/logger.ts';
@@ -20,12 +21,25 @@ import { DEFAULT_PROGRAM_RULES } from '../../shared/rules/program.ts';
 import type { LotBalance } from '../../shared/rules/points-expiry.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
+import { assembleTestHub } from '../helpers/hub-app.ts';
 import { BACKENDS, key, newCardNumber, newCardUid, useDatabases } from './support.ts';
 
 const databases = useDatabases();
 const logger = createLogger('test-member-notices');
 const actor: Actor = { type: 'operator', id: 'notices-test' };
 const DAY = 86_400_000;
+const KIOSK = { deviceId: 'kiosk-notices', logger };
+
+/** A kiosk's card lookup as the hub answers it, with `notices`; undefined for an unknown card. */
+async function lookUp(ledger: Ledger, notices: KioskNotices, card: { cardUid: string } | { cardNumber: string }): Promise<MemberSnapshot | undefined> {
+  const lookups = cardLookups(ledger, notices, { seen: async () => {} });
+  try {
+    return (await lookups.answer({ v: 1, correlationId: 'c-1', ...card }, KIOSK)) as MemberSnapshot;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'CARD_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
 
 /** 12:00 on 15 Dec 2026 in Shanghai. */
 const AT = new Date('2026-12-15T04:00:00Z');
@@ -132,12 +146,11 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
     await spend(memberId, 380_000, new Date(AT.getTime() - DAY), defaults);
     await pointsExpiringAtNewYear(memberId);
 
-    const gatewayLedger = gatewayLedgerOf(ledger, notices(defaults));
-    const member = await gatewayLedger.findMemberByCard(cardUid);
+    const member = await lookUp(ledger, notices(defaults), { cardUid });
     expect(member).toMatchObject({ memberId, tier: expect.any(String), notices: [progressToGold, expiring300] });
     expect(decodePayload(MemberSnapshot, JSON.stringify(member)).ok).toBe(true);
     // A magnetic-stripe swipe finds the member by card number, with the same notices.
-    expect((await gatewayLedger.findMemberByCardNumber(cardNumber))?.notices).toEqual([progressToGold, expiring300]);
+    expect((await lookUp(ledger, notices(defaults), { cardNumber }))?.notices).toEqual([progressToGold, expiring300]);
 
     const { q, count } = counting(db);
     const facts = await loadNoticeFacts(q, memberId, DEFAULT_PROGRAM_RULES, AT);
@@ -150,7 +163,7 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
     // Gold from 1 Jan 2026 01:00 in Auckland (UTC+13), retained 365 days: until 1 Jan 2027 01:00 there, so 1 Jan
     // is the last day (in Shanghai it would still be 31 Dec).
     await spend(memberId, 500_000, new Date('2025-12-31T12:00:00Z'), shortWindow);
-    const member = await kioskSnapshotOf(ledger, notices(shortWindow))(cardUid);
+    const member = await lookUp(ledger, notices(shortWindow), { cardUid });
     expect(member?.notices).toEqual([
       { kind: 'tier_at_risk', zh: '再消费¥5000.00保级金卡（2027年1月1日前）', en: 'Spend ¥5000.00 more by 1 Jan 2027 to keep Gold' },
     ]);
@@ -159,35 +172,33 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
   it('sends an empty list when there is nothing to say, and no list when notices are off or fail', async () => {
     const { memberId, cardUid } = await memberWithCard();
     await spend(memberId, 2_000_000, new Date(AT.getTime() - DAY), defaults);
-    expect((await kioskSnapshotOf(ledger, notices(defaults))(cardUid))?.notices).toEqual([]);
+    expect((await lookUp(ledger, notices(defaults), { cardUid }))?.notices).toEqual([]);
 
-    const off = await gatewayLedgerOf(ledger, notices(defaults, false)).findMemberByCard(cardUid);
+    const off = await lookUp(ledger, notices(defaults, false), { cardUid });
     expect(off).toBeDefined();
     expect(off).not.toHaveProperty('notices');
-    expect(await gatewayLedgerOf(ledger).findMemberByCard(cardUid)).not.toHaveProperty('notices');
 
     // The rules cannot be read: the member still gets their balances, just without notices.
     const broken = new KioskNotices({ db, program: { current: () => Promise.reject(new Error('database gone')) }, logger, enabled: true });
-    const member = await gatewayLedgerOf(ledger, broken).findMemberByCard(cardUid);
+    const member = await lookUp(ledger, broken, { cardUid });
     expect(member).toMatchObject({ memberId });
     expect(member).not.toHaveProperty('notices');
-    expect(await gatewayLedgerOf(ledger, notices(defaults)).findMemberByCard(newCardUid())).toBeUndefined();
+    expect(await lookUp(ledger, notices(defaults), { cardUid: newCardUid() })).toBeUndefined();
   });
 
   it('leaves out a notice too long for kiosks instead of making them refuse the snapshot', async () => {
     const { cardUid } = await memberWithCard();
     const tiers = DEFAULT_PROGRAM_RULES.tiers.tiers.map((t) => (t.id === 'silver' ? { ...t, nameEn: 'Silver'.repeat(40) } : t));
     const longNames = { ...defaults, rules: { ...DEFAULT_PROGRAM_RULES, tiers: { ...DEFAULT_PROGRAM_RULES.tiers, tiers } } };
-    const member = await gatewayLedgerOf(ledger, notices(longNames)).findMemberByCard(cardUid);
+    const member = await lookUp(ledger, notices(longNames), { cardUid });
     expect(member?.notices).toEqual([]);
     expect(decodePayload(MemberSnapshot, JSON.stringify(member)).ok).toBe(true);
   });
 
   it('transaction acks carry no notices (the kiosk keeps what it shows)', async () => {
     const { memberId, cardUid } = await memberWithCard();
-    const ack = await gatewayLedgerOf(ledger, notices(defaults)).topUpCash({
-      idempotencyKey: key('kiosk-tx'), memberId, cardUid, amountFen: 100, deviceId: 'kiosk-notices', deviceSeq: 1,
-    });
+    const transaction = { v: 1, txId: key('kiosk-tx'), seq: 1, deviceId: KIOSK.deviceId, occurredAt: AT.toISOString(), body: { kind: 'cash_topup', memberId, cardUid, amountFen: 100 } };
+    const ack = await kioskTopUps(ledger, new RulesStore(db)).apply(transaction, KIOSK);
     expect(ack.member).not.toHaveProperty('notices');
   });
 });
@@ -196,19 +207,17 @@ describe('member notices over MQTT: card lookup and member update', () => {
   let db: Database;
   let ledger: Ledger;
   let broker: EmbeddedBroker;
+  let hub: AssembledHub;
   let sync: DeviceSync;
-  let gateway: DeviceGateway;
   let kiosk: { dir: string; store: KioskStore; link: HubLink };
 
   beforeAll(async () => {
     db = await databases.open('pglite');
     ledger = new Ledger(db);
     broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
-    const program = new RulesStore(db);
-    const notices = new KioskNotices({ db, program, logger, enabled: true, now: () => AT });
-    sync = createDeviceSync({ db, snapshotOf: kioskSnapshotOf(ledger, notices), logger, memberSweepMs: 60_000 });
-    gateway = new DeviceGateway({ url: broker.url, ledger: gatewayLedgerOf(ledger, notices), sync, logger });
-    await gateway.start();
+    hub = await assembleTestHub(db, { logger, mqtt: { url: broker.url }, clock: () => AT, config: { kioskNotices: true } });
+    await hub.start();
+    sync = hub.sync.sync;
     const dir = await mkdtemp(join(tmpdir(), 'mk-notices-kiosk-'));
     const store = await KioskStore.open(join(dir, 'kiosk.json'));
     const link = new HubLink({ url: broker.url, deviceId: 'kiosk-notices', softwareVersion: 'test', store, logger });
@@ -221,7 +230,7 @@ describe('member notices over MQTT: card lookup and member update', () => {
   afterAll(async () => {
     await kiosk?.link.stop();
     if (kiosk) await rm(kiosk.dir, { recursive: true, force: true });
-    await gateway?.stop();
+    await hub?.stop();
     await broker?.close();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { auditTrail } from '../../cloud/org/audit.ts';
-import { scopeCoversScope, scopeCoversStore } from '../../cloud/org/access.ts';
+import { scopeCoversScope, scopeCoversStore } from '../../cloud/kernel/access.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
 import { BACKENDS, useDatabases } from './support.ts';
 

@@ -75,7 +75,7 @@ describe('a kiosk that no operator has configured gets the program rules', () =>
     kiosk.link.publish(entry);
     expect(await settled).toMatchObject({ state: 'synced' });
     expect((await hub.ledger.findMemberByCard(member.cardUid))!.balances).toMatchObject({ principalFen: 10_000, bonusFen: 2_000 });
-    expect(hub.gateway.counters.pricingMismatches).toBe(0);
+    expect(hub.gateway.counters.anomalies['pricing-mismatch'] ?? 0).toBe(0);
   });
 
   it('receives every newly published rules version, and an operator configuration becomes the next version', async () => {

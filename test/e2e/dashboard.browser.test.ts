@@ -2,13 +2,13 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerFleetDashboard } from '../../cloud/fleet/dashboard.ts';
-import { startFleet, type Fleet } from '../../cloud/fleet/fleet-service.ts';
-import { buildHttpApp } from '../../cloud/http/app.ts';
+import { openDatabase, type Database } from '../../cloud/db/database.ts';
+import type { AssembledHub } from '../../cloud/hub.ts';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
 import { createOperator } from '../../cloud/org/operators.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { keepScreenshot, launchBrowser } from '../helpers/browser.ts';
-import { TestHub } from '../helpers/hub.ts';
+import { assembleTestHub } from '../helpers/hub-app.ts';
 import { SimulatedKiosk, billValidator, printer } from '../helpers/simulated-kiosk.ts';
 
 /**
@@ -17,8 +17,9 @@ import { SimulatedKiosk, billValidator, printer } from '../helpers/simulated-kio
  */
 describe('fleet dashboard in Chromium', () => {
   const logger = createLogger('test');
-  let testHub: TestHub;
-  let fleet: Fleet;
+  let db: Database;
+  let broker: EmbeddedBroker;
+  let hub: AssembledHub;
   let app: FastifyInstance;
   let browser: Browser;
   let url: string;
@@ -26,33 +27,34 @@ describe('fleet dashboard in Chromium', () => {
   const kiosks: SimulatedKiosk[] = [];
 
   beforeAll(async () => {
-    testHub = await TestHub.create();
-    const hub = await testHub.start();
-    fleet = await startFleet({
-      mqttUrl: hub.mqttUrl,
-      db: hub.db,
+    db = await openDatabase({});
+    broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
+    hub = await assembleTestHub(db, {
       logger,
-      thresholds: { offlineAfterSeconds: 0 },
-      placements: {
-        'xh-01': { store: '徐汇店 Xuhui', region: '华东 East' },
-        'xh-02': { store: '徐汇店 Xuhui', region: '华东 East' },
-        'ty-01': { store: '天河店 Tianhe', region: '华南 South' },
+      mqtt: { url: broker.url },
+      fleet: {
+        thresholds: { offlineAfterSeconds: 0 },
+        placements: {
+          'xh-01': { store: '徐汇店 Xuhui', region: '华东 East' },
+          'xh-02': { store: '徐汇店 Xuhui', region: '华东 East' },
+          'ty-01': { store: '天河店 Tianhe', region: '华南 South' },
+        },
       },
     });
+    await hub.start();
+    app = hub.app;
     ({ token: technicianToken } = await createOperator(
-      hub.db,
+      db,
       { name: 'Fleet technician', role: 'technician', scope: { level: 'hq', id: 'hq' } },
       { type: 'system', id: 'test' },
       'dashboard test',
     ));
-    app = await buildHttpApp({ db: hub.db, logger });
-    await registerFleetDashboard(app, fleet);
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/dashboard`;
     browser = await launchBrowser();
 
     const since = new Date().toISOString();
-    for (const id of ['xh-01', 'xh-02', 'ty-01']) kiosks.push(await SimulatedKiosk.connect(hub.mqttUrl, id, { keepaliveSeconds: 2 }));
+    for (const id of ['xh-01', 'xh-02', 'ty-01']) kiosks.push(await SimulatedKiosk.connect(broker.url, id, { keepaliveSeconds: 2 }));
     await kiosks[0]!.telemetry({ outbox: { depth: 2, oldestAgeSeconds: 40 } }, [printer('ok'), billValidator()]);
     await kiosks[1]!.telemetry({}, [printer('out', { code: 'paper-end', message: 'out of paper', since })]);
     await kiosks[2]!.telemetry({ softwareVersion: '1.5.0' }, [billValidator({ code: 'jam', message: 'bill jammed', since })]);
@@ -61,9 +63,9 @@ describe('fleet dashboard in Chromium', () => {
   afterAll(async () => {
     await browser?.close();
     await Promise.all(kiosks.filter((k) => k.client.connected).map((k) => k.close()));
-    await app?.close();
-    await fleet?.stop();
-    await testHub?.cleanup();
+    await hub?.stop();
+    await broker?.close();
+    await db?.close();
   });
 
   it('shows every kiosk and turns one offline with an alert, live', async () => {

@@ -8,7 +8,7 @@ import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import type { CashTopUp, ConfigReported, DeviceConfig, DeviceTransaction, MemberSnapshot, TopUpPricing, TxAck } from '../../shared/contract/payloads.ts';
 import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/program.ts';
-import { repriceTopUp } from '../../cloud/mqtt/topup-pricing.ts';
+import { repriceTopUp } from '../../cloud/ledger/topup-pricing.ts';
 import { KioskStore, type AppliedProgram, type CashSession, type OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import { ConfigSync } from '../../device/sync/config-sync.ts';
@@ -24,7 +24,7 @@ import { MAX_RULES_BYTES } from '../../cloud/program/rules-store.ts';
 
 /**
  * "Kiosk and hub give identical results": a cash session priced by the kiosk (device/kiosk/session-pricing.ts)
- * and re-priced by the hub (cloud/mqtt/topup-pricing.ts) agree on principal, bonus, bonus points and rule —
+ * and re-priced by the hub (cloud/ledger/topup-pricing.ts) agree on principal, bonus, bonus points and rule —
  * first through the pure functions of both code paths, then end to end: a real kiosk store, hub link, config
  * sync and session flow against the real hub (gateway, rules store, configuration shadow, ledger on PGlite).
  */
@@ -218,7 +218,7 @@ describe('kiosk and hub produce identical results: end to end through the real M
       expect(body.pricing?.rulesVersion).toBe(2);
       expect(await posted(entry.tx.txId)).toEqual(promisedBy(body.amountFen, body.pricing!));
     }
-    expect(hub.running.gateway.counters.pricingMismatches).toBe(0);
+    expect(hub.running.gateway.counters.anomalies['pricing-mismatch'] ?? 0).toBe(0);
     // And the balances agree: the hub's member is the opening balance plus everything the kiosk showed.
     const hubMember = (await hub.running.ledger.findMemberByCard(member.cardUid))!;
     expect(hubMember.balances).toEqual({
@@ -266,7 +266,7 @@ describe('kiosk and hub produce identical results: end to end through the real M
     const acks = await RecordingClient.connect(hub.running.mqttUrl, 'test-acks');
     await acks.client.subscribeAsync(topics.txAck(rogueId), { qos: 1 });
     const before = (await hub.running.ledger.findMemberByCard(member.cardUid))!.balances;
-    const mismatchesBefore = hub.running.gateway.counters.pricingMismatches;
+    const mismatchesBefore = hub.running.gateway.counters.anomalies['pricing-mismatch'] ?? 0;
     const tx: DeviceTransaction = {
       v: 1, txId: newId(), deviceId: rogueId, seq: 1, createdAt: new Date().toISOString(),
       body: {
@@ -280,7 +280,7 @@ describe('kiosk and hub produce identical results: end to end through the real M
       expect(ack).toMatchObject({ txId: tx.txId, status: 'ok' });
       expect(await posted(tx.txId)).toEqual({ principalFen: 10_000, bonusFen: 0, bonusPoints: 0, ruleId: null });
       expect((await hub.running.ledger.findMemberByCard(member.cardUid))!.balances.principalFen).toBe(before.principalFen + 10_000);
-      expect(hub.running.gateway.counters.pricingMismatches).toBe(mismatchesBefore + 1);
+      expect(hub.running.gateway.counters.anomalies['pricing-mismatch'] ?? 0).toBe(mismatchesBefore + 1);
 
       // A kiosk without program rules (older software, or none received yet) promised no bonus: none is posted.
       const { pricing: _none, ...unpriced } = tx.body;

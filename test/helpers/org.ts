@@ -1,7 +1,7 @@
 import type { Database } from '../../cloud/db/database.ts';
 import type { Actor } from '../../cloud/ledger/types.ts';
 import { createOperator } from '../../cloud/org/operators.ts';
-import { ROLES, type OperatorScope, type Role } from '../../cloud/org/principal.ts';
+import { ROLES, type OperatorScope, type Role } from '../../cloud/kernel/principal.ts';
 import { createRegion, createStore, type Store } from '../../cloud/org/structure.ts';
 
 /**

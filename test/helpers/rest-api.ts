@@ -1,8 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { buildHttpApp, type HttpAppOptions } from '../../cloud/http/app.ts';
+import { restAppOn, type TestHubOptions } from './hub-app.ts';
 import { bearer, seedOrg, type SeededOrg } from './org.ts';
 
 export type RestMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -17,8 +16,8 @@ export interface RestApi {
   send(method: RestMethod, url: string, token?: string, payload?: object): Promise<LightMyRequestResponse>;
 }
 
-/** buildHttpApp's options but the database; the logger defaults to a silent one. */
-export type RestApiOptions = Partial<Omit<HttpAppOptions, 'db'>>;
+/** The test hub's options (hub-app.ts); the logger defaults to a silent one. */
+export type RestApiOptions = TestHubOptions;
 
 /**
  * The hub's REST app for a describe block: before its tests, a database from `open` with the test chain
@@ -28,12 +27,12 @@ export type RestApiOptions = Partial<Omit<HttpAppOptions, 'db'>>;
  *   const { send } = rest;
  *   await send('POST', '/members', rest.org.tokens.xuhui.manager, { name: 'Li Lei' });
  */
-export function useRestApi(open: () => Promise<Database>, { logger = pino({ level: 'silent' }), ...options }: RestApiOptions = {}): RestApi {
+export function useRestApi(open: () => Promise<Database>, options: RestApiOptions = {}): RestApi {
   let state: { db: Database; org: SeededOrg; app: FastifyInstance } | undefined;
   beforeAll(async () => {
     const db = await open();
     const org = await seedOrg(db);
-    const app = await buildHttpApp({ ...options, db, logger });
+    const app = await restAppOn(db, options);
     state = { db, org, app };
   });
   afterAll(() => state?.app.close());

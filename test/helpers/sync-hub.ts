@@ -4,31 +4,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
-import { API_PREFIX, buildHttpApp } from '../../cloud/http/app.ts';
-import { Ledger } from '../../cloud/ledger/index.ts';
-import { gatewayLedgerOf } from '../../cloud/hub.ts';
+import type { AssembledHub } from '../../cloud/hub.ts';
+import type { Ledger } from '../../cloud/ledger/index.ts';
 import { createOperator } from '../../cloud/org/operators.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
-import { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
-import { createDeviceSync, deviceConfigRoutes, type DeviceSync } from '../../cloud/sync/index.ts';
+import type { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
+import type { DeviceSync } from '../../cloud/sync/index.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import { createLogger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+import { assembleTestHub } from './hub-app.ts';
 import { bearer } from './org.ts';
 
 /**
- * The hub's sync pieces without the rest of startHub (no fleet, no listening HTTP server): in-memory PGlite,
- * embedded broker on a free port, the gateway with sync that reports sequence conflicts to the test, and
- * the REST app with the device configuration routes (use `http.inject` with `headers: hub.adminHeaders`).
+ * Every hub module on an in-memory PGlite and an embedded broker on a free port, started, with no listening HTTP
+ * server: the gateway with sync reports sequence conflicts to the test, and the REST app answers `http.inject`
+ * (with `headers: hub.adminHeaders`).
  */
 export class SyncHub {
   private constructor(
-    readonly db: Database,
-    readonly ledger: Ledger,
-    readonly sync: DeviceSync,
-    readonly gateway: DeviceGateway,
-    readonly http: FastifyInstance,
+    private readonly hub: AssembledHub,
     private readonly broker: EmbeddedBroker,
     /** Device ids, once per sequence conflict the gateway reported. */
     readonly conflictsReported: string[],
@@ -39,24 +35,35 @@ export class SyncHub {
   static async start(): Promise<SyncHub> {
     const logger = createLogger('test-sync-hub');
     const db = await openDatabase({});
-    const ledger = new Ledger(db);
     const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
-    const sync = createDeviceSync({ db, snapshotOf: (cardUid) => ledger.findMemberByCard(cardUid), logger });
+    const hub = await assembleTestHub(db, { logger, config: { kioskNotices: false }, mqtt: { url: broker.url } });
     const conflictsReported: string[] = [];
-    const gateway = new DeviceGateway({
-      url: broker.url,
-      ledger: gatewayLedgerOf(ledger),
-      sync,
-      onSequenceConflict: (deviceId) => conflictsReported.push(deviceId),
-      logger: logger.child({ component: 'device-gateway' }),
-    });
-    await gateway.start();
-    const http = await buildHttpApp({ db, logger });
-    await http.register(deviceConfigRoutes(sync.config), { prefix: API_PREFIX });
-    await http.ready();
+    hub.services.events.on('device.sequenceConflict', (deviceId) => conflictsReported.push(deviceId));
+    await hub.start();
+    await hub.app.ready();
     const admin = { name: 'HQ admin', role: 'admin', scope: { level: 'hq', id: 'hq' } } as const;
     const { token } = await createOperator(db, admin, { type: 'system', id: 'test' }, 'sync hub for tests');
-    return new SyncHub(db, ledger, sync, gateway, http, broker, conflictsReported, bearer(token));
+    return new SyncHub(hub, broker, conflictsReported, bearer(token));
+  }
+
+  get db(): Database {
+    return this.hub.services.db;
+  }
+
+  get ledger(): Ledger {
+    return this.hub.services.ledger;
+  }
+
+  get sync(): DeviceSync {
+    return this.hub.sync.sync;
+  }
+
+  get gateway(): DeviceGateway {
+    return this.hub.sync.gateway!;
+  }
+
+  get http(): FastifyInstance {
+    return this.hub.app;
   }
 
   get mqttUrl(): string {
@@ -71,8 +78,7 @@ export class SyncHub {
   }
 
   async stop(): Promise<void> {
-    await this.http.close();
-    await this.gateway.stop();
+    await this.hub.stop();
     await this.broker.close();
     await this.db.close();
   }

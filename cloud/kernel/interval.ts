@@ -8,6 +8,7 @@ export const DEFAULT_JOBS_INTERVAL_MS = 3_600_000;
  * fires at once for a delay above 2^31 − 1.
  */
 export const INTERVAL_RANGE = 'a whole number of milliseconds from 1000 to 2147483647';
+export const INTERVAL_RANGE_ZH = '1000 至 2147483647 之间的整数毫秒';
 
 export function isValidInterval(intervalMs: number): boolean {
   return Number.isSafeInteger(intervalMs) && intervalMs >= 1_000 && intervalMs <= 2_147_483_647;

@@ -1,23 +1,31 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { isUuid } from '../../shared/ids.ts';
 import { expiryWarningText } from '../../shared/rules/points-expiry.ts';
 import type { Database } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { expirePoints, pointsExpiringSoon, pointsLots } from '../ledger/points-expiry-job.ts';
-import { refund } from '../ledger/refunds.ts';
-import { actingStoreOf, assertMemberInScope, operatorActor, principalOf, requireRole } from '../org/access.ts';
-import type { Role } from '../org/principal.ts';
+import * as S from '../http/schemas.ts';
+import { operatorActor, scope, type OperatorAccess } from '../kernel/access.ts';
+import type { RulesStore } from '../program/index.ts';
+import type { Role } from '../kernel/principal.ts';
 import { DEFAULT_TIME_ZONE } from '../org/structure.ts';
-import * as S from './schemas.ts';
+import { refreshMemberTier } from '../program/tiers.ts';
+import { LedgerError } from './errors.ts';
+import type { Ledger, MovementInput, PostedTransaction } from './index.ts';
+import { expirePoints, pointsExpiringSoon, pointsLots } from './points-expiry-job.ts';
+import { refund } from './refunds.ts';
 
 /**
- * Refunds, points lots and the points expiry job (issue 5). Refunds hand money back, so they need a manager
- * or admin; lots are member data (cashiers too); the expiry job touches every store, so only an HQ admin runs it.
+ * The ledger over REST: members, stored-value and points movements, statements, refunds, points lots and the
+ * points expiry job. Technicians look after kiosks, not members, so they see no member data; discretionary
+ * points grants and refunds (money back) are for managers and admins.
  */
-const REFUND_ROLES: readonly Role[] = ['admin', 'manager'];
 const MEMBER_ROLES: readonly Role[] = ['admin', 'manager', 'cashier'];
+const MANAGERS: readonly Role[] = ['admin', 'manager'];
 const TAG = 'ledger';
+
+const memberAccess = (roles: readonly Role[] = MEMBER_ROLES): OperatorAccess => ({ roles, scope: [scope.member()] });
+/** A movement: the member in the path, acting at the body's store or the operator's own. */
+const movementAccess = (roles: readonly Role[]): OperatorAccess => ({ roles, scope: [scope.member(), scope.actingStore()] });
 
 const strict = { additionalProperties: false } as const;
 const Uuid = Type.String({ format: 'uuid' });
@@ -82,15 +90,128 @@ const ExpiryRunSchema = Type.Object(
   strict,
 );
 
-export interface RefundAndPointsRouteDeps {
+export interface LedgerRouteDeps {
   db: Database;
+  ledger: Ledger;
+  rules: RulesStore;
 }
 
-/** Refunds of ledger transactions, a member's points lots and expiry warnings, and the points-expiry job. */
-export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: RefundAndPointsRouteDeps): void {
+/** POST routes that move value share one shape: member in the path, idempotent body, 201 first / 200 replay. */
+function movementRoute<B extends { idempotencyKey: string; storeId?: string }>(
+  app: FastifyInstance,
+  route: { path: string; summary: string; body: TSchema; roles: readonly Role[] },
+  apply: (input: MovementInput & B) => Promise<PostedTransaction>,
+): void {
+  app.post<{ Params: S.MemberParams; Body: B }>(
+    `/members/:memberId/${route.path}`,
+    {
+      config: { access: movementAccess(route.roles) },
+      schema: {
+        summary: route.summary,
+        tags: [TAG],
+        params: S.MemberParams,
+        body: route.body,
+        response: { ...S.PostedResponses, ...S.errors(400, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { memberId } = request.params;
+      const body = request.body as B;
+      const storeId = request.actingStoreId;
+      const result = await apply({ ...body, memberId, actor: operatorActor(request), ...(storeId === undefined ? {} : { storeId }) });
+      request.log.info({ memberId, storeId, txId: result.txId, replay: result.replay }, route.summary);
+      return reply.status(result.replay ? 200 : 201).send(result);
+    },
+  );
+}
+
+export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: program }: LedgerRouteDeps): void {
+  app.post<{ Body: S.CreateMemberBody }>(
+    '/members',
+    {
+      config: { access: { roles: MEMBER_ROLES, scope: [scope.actingStore({ required: true })] } },
+      schema: {
+        summary: "Register a member at a home store (the body's storeId, else the operator's store)",
+        tags: ['members'],
+        body: S.CreateMemberBody,
+        response: { 201: S.Member, ...S.errors(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { storeId: _acting, ...details } = request.body;
+      const homeStoreId = request.actingStoreId!;
+      const member = await ledger.createMember({ ...details, homeStoreId, actor: operatorActor(request) });
+      request.log.info({ memberId: member.memberId, homeStoreId }, 'member created');
+      return reply.status(201).send(member);
+    },
+  );
+
+  app.get<{ Params: S.MemberParams }>(
+    '/members/:memberId',
+    {
+      config: { access: memberAccess() },
+      schema: { summary: 'A member with balances', tags: ['members'], params: S.MemberParams, response: { 200: S.Member, ...S.errors(400, 404) } },
+    },
+    async (request) => ledger.getMember(request.params.memberId),
+  );
+
+  // Each movement is priced with the program rules published at the moment it is made.
+  const movement = { body: S.StoredValueBody, roles: MEMBER_ROLES };
+  movementRoute<S.StoredValueBody>(app, { ...movement, path: 'topups', summary: 'Cash top-up of stored value (with the top-up bonus in force)' }, async (input) => {
+    const { rules } = await program.current();
+    return ledger.topUpCash({ ...input, bonusRules: rules.topUpBonus, pointsExpiry: rules.pointsExpiry });
+  });
+  movementRoute<S.StoredValueBody>(
+    app,
+    { ...movement, path: 'payments', summary: "Pay with stored value (principal and bonus in the program's spending order)" },
+    async (input) => {
+      const published = await program.current();
+      const paid = await ledger.payWithStoredValue({ ...input, spendingOrder: published.rules.spendingOrder });
+      if (paid.replay) return paid;
+      // Spend counts towards the tier at once (upgrade is immediate; downgrades wait for the review).
+      const at = new Date();
+      const { upgraded } = await refreshMemberTier(db, input.memberId, { program: published, at, actor: input.actor, reason: 'Qualifying stored-value spend' });
+      return upgraded ? { ...paid, member: await ledger.getMember(input.memberId) } : paid;
+    },
+  );
+  movementRoute<S.PointsAdjustmentBody>(
+    app,
+    { path: 'points-adjustments', summary: 'Grant or take back points (manager or admin)', body: S.PointsAdjustmentBody, roles: MANAGERS },
+    async (input) => ledger.adjustPoints({ ...input, pointsExpiry: (await program.current()).rules.pointsExpiry }),
+  );
+  movementRoute<S.RedemptionBody>(
+    app,
+    { path: 'redemptions', summary: 'Redeem points for an item', body: S.RedemptionBody, roles: MEMBER_ROLES },
+    (input) => ledger.redeemPoints(input),
+  );
+
+  app.get<{ Params: S.MemberParams; Querystring: S.StatementQuery }>(
+    '/members/:memberId/statement',
+    {
+      config: { access: memberAccess() },
+      schema: {
+        summary: "The member's latest ledger entries, newest first",
+        tags: [TAG],
+        params: S.MemberParams,
+        querystring: S.StatementQuery,
+        response: { 200: S.StatementResponse, ...S.errors(400, 404) },
+      },
+    },
+    async (request) => ledger.statement(request.params.memberId, { limit: request.query.limit }),
+  );
+
   app.post<{ Params: TxParams; Body: RefundBody }>(
     '/transactions/:txId/refunds',
     {
+      config: {
+        access: {
+          roles: MANAGERS,
+          scope: [
+            scope.of('params', 'txId', 'transaction', [{ code: 'TRANSACTION_NOT_FOUND', status: 404 }], async (txId) => ({ member: await memberOfTransaction(db, txId) })),
+            scope.actingStore(),
+          ],
+        },
+      },
       schema: {
         summary: 'Refund a transaction exactly once (top-up: principal only, bonus and points reversed)',
         description:
@@ -109,11 +230,8 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
       },
     },
     async (request, reply) => {
-      requireRole(request, REFUND_ROLES);
-      const memberId = await memberOfTransaction(db, request.params.txId);
-      await assertMemberInScope(db, request, memberId);
       await assertLedgerOnly(db, request.params.txId);
-      const storeId = await actingStoreOf(db, request, request.body.storeId);
+      const storeId = request.actingStoreId;
       const result = await refund(db, {
         originalTxId: request.params.txId,
         idempotencyKey: request.body.idempotencyKey,
@@ -129,6 +247,7 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
   app.get<{ Params: S.MemberParams }>(
     '/members/:memberId/points-lots',
     {
+      config: { access: memberAccess() },
       schema: {
         summary: "A member's points lots that still hold points, soonest-expiring first",
         tags: [TAG],
@@ -136,16 +255,13 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
         response: { 200: Type.Object({ memberId: Uuid, lots: Type.Array(Lot) }, strict), ...S.errors(400, 404) },
       },
     },
-    async (request) => {
-      requireRole(request, MEMBER_ROLES);
-      await assertMemberInScope(db, request, request.params.memberId);
-      return pointsLots(db, request.params.memberId);
-    },
+    async (request) => pointsLots(db, request.params.memberId),
   );
 
   app.get<{ Params: S.MemberParams; Querystring: ExpiringQuery }>(
     '/members/:memberId/points-lots/expiring-soon',
     {
+      config: { access: memberAccess() },
       schema: {
         summary: 'Points that expire within the next N days, with the warning to show the member',
         tags: [TAG],
@@ -155,9 +271,7 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
       },
     },
     async (request) => {
-      requireRole(request, MEMBER_ROLES);
       const { memberId } = request.params;
-      await assertMemberInScope(db, request, memberId);
       const soon = await pointsExpiringSoon(db, memberId, request.query.withinDays ?? 30);
       const message = expiryWarningText(soon, await homeTimeZone(db, memberId));
       return {
@@ -172,6 +286,7 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
   app.post<{ Body: ExpiryBody }>(
     '/jobs/points-expiry',
     {
+      config: { access: { roles: ['admin'], levels: ['hq'], scope: scope.none('the job touches every store: headquarters only') } },
       schema: {
         summary: 'Run the points expiry job now (HQ admin); safe to repeat',
         tags: [TAG],
@@ -180,10 +295,6 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
       },
     },
     async (request) => {
-      requireRole(request, ['admin']);
-      if (principalOf(request).scope.level !== 'hq') {
-        throw new LedgerError('FORBIDDEN', 'The points expiry job touches every store; only a headquarters admin may run it.');
-      }
       const asOf = request.body?.asOf === undefined ? new Date() : new Date(request.body.asOf);
       return expirePoints(db, { asOf, logger: request.log });
     },
@@ -191,9 +302,9 @@ export function registerRefundAndPointsRoutes(app: FastifyInstance, { db }: Refu
 }
 
 /** The member a transaction belongs to; an unknown or malformed id is TRANSACTION_NOT_FOUND. */
-async function memberOfTransaction(db: Database, txId: string): Promise<string> {
+async function memberOfTransaction(db: Database, txId: unknown): Promise<string> {
   const { rows } = isUuid(txId) ? await db.query<{ member_id: string }>('SELECT member_id FROM ledger_transactions WHERE id = $1', [txId]) : { rows: [] };
-  if (!rows[0]) throw new LedgerError('TRANSACTION_NOT_FOUND', `No transaction has the id ${txId}.`);
+  if (!rows[0]) throw new LedgerError('TRANSACTION_NOT_FOUND', `No transaction has the id ${String(txId)}.`);
   return rows[0].member_id;
 }
 
@@ -204,8 +315,6 @@ async function homeTimeZone(db: Database, memberId: string): Promise<string> {
   );
   return rows[0]?.time_zone ?? DEFAULT_TIME_ZONE;
 }
-
-
 /**
  * A sale or redemption changed more than balances (a coupon used, stock taken, a voucher or coupon issued):
  * reversing only its postings here would leave those behind, so it is refused with the route that reverses every

@@ -16,7 +16,7 @@ import type { DeviceTransaction, TopUpPricing } from '../../shared/contract/payl
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { remainingTopUpRules } from '../../shared/rules/session-topup.ts';
 import { priceTopUp, type TopUpBonusRule, type TopUpPrice } from '../../shared/rules/topup-bonus.ts';
-import { LedgerError } from '../ledger/errors.ts';
+import { LedgerError } from './errors.ts';
 import type { PublishedRules } from '../program/rules-store.ts';
 
 export type RulesSource = {

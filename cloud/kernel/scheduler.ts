@@ -1,6 +1,6 @@
 import type { Logger } from '../../shared/logger.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { INTERVAL_RANGE, isValidInterval } from './interval.ts';
+import { kernelErrors } from './errors.ts';
+import { INTERVAL_RANGE, INTERVAL_RANGE_ZH, isValidInterval } from './interval.ts';
 
 /**
  * A small in-process scheduler for the hub's periodic jobs. Every `intervalMs` it runs each job once, one
@@ -67,7 +67,7 @@ export interface SchedulerOptions {
 
 export function startScheduler({ jobs, logger, intervalMs, lock = runUnlocked, now = () => new Date() }: SchedulerOptions): Scheduler {
   if (!isValidInterval(intervalMs)) {
-    throw new LedgerError('INVALID_INPUT', `The job interval must be ${INTERVAL_RANGE}, got ${String(intervalMs)}.`);
+    throw kernelErrors.INVALID_INPUT({ zh: `任务间隔须为 ${INTERVAL_RANGE_ZH}，收到 ${String(intervalMs)}`, en: `The job interval must be ${INTERVAL_RANGE}, got ${String(intervalMs)}` });
   }
   const running = new Map<string, Promise<JobRun>>();
   let stopped = false;
@@ -133,7 +133,10 @@ export function startScheduler({ jobs, logger, intervalMs, lock = runUnlocked, n
       if (stopped) throw new Error('The job scheduler has been stopped.');
       if (name === undefined) return runInOrder(jobs);
       const job = jobs.find((j) => j.name === name);
-      if (!job) throw new LedgerError('INVALID_INPUT', `No scheduled job is named "${name}"; the jobs are ${jobs.map((j) => j.name).join(', ')}.`);
+      if (!job) {
+        const names = jobs.map((j) => j.name).join(', ');
+        throw kernelErrors.INVALID_INPUT({ zh: `没有名为「${name}」的定时任务；现有任务：${names}`, en: `No scheduled job is named "${name}"; the jobs are ${names}` });
+      }
       return runInOrder([job]);
     },
     async stop() {

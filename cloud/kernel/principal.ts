@@ -1,6 +1,6 @@
 /**
  * Who is calling the hub's REST API: an operator account with one role, scoped to headquarters, one region
- * or one store. The auth plugin (cloud/org/auth.ts) puts it on every authenticated request.
+ * or one store. The access hooks (kernel/access.ts) put it on every authenticated request.
  */
 export const ROLES = ['admin', 'manager', 'cashier', 'technician'] as const;
 export type Role = (typeof ROLES)[number];

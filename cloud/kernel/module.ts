@@ -1,0 +1,135 @@
+/**
+ * The one shape of a hub module (docs/modules.md). `cloud/<module>/index.ts` exports a factory that gets the
+ * shared services and returns the module's descriptor: its REST routes, its device operations, its jobs, its
+ * error codes, the transactions it owns, the follow-ups it consumes, and start/stop. `cloud/hub.ts` builds the
+ * services once and walks the list of modules: it registers every part, starts the modules in order and stops
+ * them in reverse.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { Logger } from '../../shared/logger.ts';
+import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+import type { Database, Queryable } from '../db/database.ts';
+import type { Ledger } from '../ledger/index.ts';
+import type { HubConfig } from '../config.ts';
+import type { Actor } from './actor.ts';
+import type { RulesStore } from '../program/index.ts';
+import type { ErrorCatalog } from './errors.ts';
+import type { Outbox } from './outbox.ts';
+import type { ScheduledJob } from './scheduler.ts';
+
+export type Clock = () => Date;
+
+/** Where the device link's broker is (embedded or external) and how the hub logs in to it. */
+export interface MqttLink {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** With an external broker: several hubs share the device traffic through $share/<group>/…. */
+  readonly shareGroup?: string;
+}
+
+/** What happens on the hub that another module may want to hear of, without either importing the other. */
+export interface HubEventMap {
+  /** Two transactions of one device claimed one sequence number (the device's numbering is broken). */
+  'device.sequenceConflict': [deviceId: string];
+}
+
+export interface HubEvents {
+  on<E extends keyof HubEventMap>(event: E, listener: (...args: HubEventMap[E]) => void): unknown;
+  off<E extends keyof HubEventMap>(event: E, listener: (...args: HubEventMap[E]) => void): unknown;
+  emit<E extends keyof HubEventMap>(event: E, ...args: HubEventMap[E]): boolean;
+}
+
+/** What every module gets: built once by the hub, before any module. */
+export interface HubServices {
+  readonly config: HubConfig;
+  readonly db: Database;
+  readonly ledger: Ledger;
+  /** The published program rules (the program module's store): the one way every module reads them. */
+  readonly rules: RulesStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Follow-ups that must happen after a commit, exactly once (kernel/outbox.ts). */
+  readonly outbox: Outbox;
+  readonly events: HubEvents;
+  /** Absent when the hub runs without a device link (REST-only tools and tests). */
+  readonly mqtt?: MqttLink;
+  /** Every module's device operations, filled in before any module starts (the device link dispatches to them). */
+  readonly deviceOperations: DeviceOperationsRegistry;
+}
+
+/** The device operations of every module, by body kind and request op. */
+export interface DeviceOperationsRegistry {
+  transaction(kind: string): DeviceTransactionHandler | undefined;
+  request(op: string): DeviceRequestHandler | undefined;
+}
+
+/** How a device operation's outcome goes back to the kiosk. */
+export interface DeviceContext {
+  readonly deviceId: string;
+  readonly logger: Logger;
+}
+
+/** A kiosk transaction (tx channel) of one body kind, applied exactly once by its txId. */
+export interface DeviceTransactionHandler {
+  /** Posts it (or replays it) and resolves with the member afterwards; throws a HubError below 500 to refuse it for good. */
+  apply(transaction: { txId: string; seq: number; deviceId: string; body: { kind: string } & Record<string, unknown> }, context: DeviceContext): Promise<{
+    replay: boolean;
+    member: MemberSnapshot;
+    /** Extra fields for the log line (never personal data). */
+    logged?: Record<string, unknown>;
+    /** Something staff must look at although the transaction was posted (logged as a warning, counted by kind). */
+    anomaly?: { kind: string; detail: Record<string, unknown> };
+  }>;
+}
+
+/** A kiosk request (req/<op> channel): resolves with the response data; a HubError below 500 is the error envelope. */
+export interface DeviceRequestHandler {
+  answer(request: Record<string, unknown>, context: DeviceContext): Promise<unknown>;
+}
+
+/** What a module handles of the device link, by body kind and by request op. */
+export interface DeviceOperations {
+  readonly transactions?: Readonly<Record<string, DeviceTransactionHandler>>;
+  readonly requests?: Readonly<Record<string, DeviceRequestHandler>>;
+}
+
+/** Runs inside the transaction that consumes one follow-up; throwing leaves it queued for a retry. */
+export type FollowUpHandler = (tx: Queryable, payload: unknown) => Promise<void>;
+
+/**
+ * Reverses, inside a refund's database transaction, what a module's transaction did beyond the ledger (stock,
+ * coupons, vouchers…), or refuses the refund (a HubError): either way the money and the effects go together.
+ */
+export type Reverser = (tx: Queryable, refund: RefundContext) => Promise<void>;
+
+export interface RefundContext {
+  readonly originalTxId: string;
+  readonly refundTxId: string;
+  readonly idempotencyKey: string;
+  readonly actor: Actor;
+  readonly reason: string;
+  readonly storeId?: string;
+}
+
+export interface HubModule {
+  /** Also the owner name on the transactions it posts. */
+  readonly name: string;
+  /** The tables it owns: only its own files name them in SQL; others go through its functions. */
+  readonly tables: readonly string[];
+  /** Its error codes (kernel/errors.ts defineErrors). */
+  readonly errors?: ErrorCatalog;
+  /** Its REST routes, registered as one encapsulated plugin under /api/v1; every route declares its access. */
+  readonly routes?: FastifyPluginAsync;
+  /** Routes outside the API prefix (a page); they declare their access too. */
+  readonly pages?: FastifyPluginAsync;
+  readonly deviceOperations?: DeviceOperations;
+  /** Periodic jobs, run by the hub's scheduler in module order. */
+  readonly jobs?: readonly ScheduledJob[];
+  /** How the refund of each of its transactions reverses its effects; a transaction with no reverser is not refundable. */
+  readonly reverser?: Reverser;
+  /** Outbox topics it consumes. */
+  readonly followUps?: Readonly<Record<string, FollowUpHandler>>;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
