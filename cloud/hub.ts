@@ -6,11 +6,13 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { MemberSnapshot } from '../shared/contract/payloads.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import type { HubConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { campaignsModule } from './campaigns/index.ts';
 import { catalogModule, type VoucherSigningKey } from './catalog/index.ts';
-import { cardsModule } from './cards/index.ts';
+import { cardsModule, cardsPort, memberByCard } from './cards/index.ts';
 import { checkoutModule } from './checkout/index.ts';
 import { couponsModule } from './coupons/index.ts';
 import { devicesModule, verifyDeviceCredentials } from './devices/index.ts';
@@ -23,12 +25,12 @@ import { hubJobLock } from './kernel/job-lock.ts';
 import type { Clock, DeviceOperations, DeviceOperationsRegistry, HubEvents, HubModule, HubServices, MqttLink } from './kernel/module.ts';
 import { Outbox } from './kernel/outbox.ts';
 import { startScheduler, type ScheduledJob, type Scheduler } from './kernel/scheduler.ts';
-import { Ledger, homeStoreOf, ledgerModule } from './ledger/index.ts';
+import { Ledger, ledgerModule, profileOf } from './ledger/index.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.ts';
 import { orgModule, regionOfStore, signedInOperator } from './org/index.ts';
-import { programModule, RulesStore, type KioskNotices } from './program/index.ts';
+import { programModule, RulesStore, tiersPort, type KioskNotices } from './program/index.ts';
 import { syncModule, type DeviceSync } from './sync/index.ts';
-import type { DeviceGateway } from './mqtt/device-gateway.ts';
+import type { DeviceGateway } from './sync/index.ts';
 
 export type ModuleFactory = (hub: HubServices) => HubModule | Promise<HubModule>;
 
@@ -87,13 +89,18 @@ function deviceOperationsOf(modules: readonly HubModule[]): DeviceOperationsRegi
   return registry;
 }
 
+/** The ledger, asking the cards module about cards and the program about tiers (cloud/ledger/ports.ts). */
+export function createLedger(db: Database, rules: RulesStore): Ledger {
+  return new Ledger(db, { cards: cardsPort, tiers: tiersPort(rules) });
+}
+
 /** What the access hooks ask the org and ledger modules. */
 function accessDirectory(db: Database): AccessDirectory {
   return {
     operatorByToken: (token) => signedInOperator(db, token),
     regionOfStore: (storeId) => regionOfStore(db, storeId),
     async homeOfMember(memberId) {
-      const storeId = await homeStoreOf(db, memberId);
+      const storeId = (await profileOf(db, memberId)).homeStoreId;
       return { storeId, regionId: storeId === null ? null : await regionOfStore(db, storeId) };
     },
   };
@@ -101,11 +108,12 @@ function accessDirectory(db: Database): AccessDirectory {
 
 export async function assembleHub({ config, db, logger, mqtt, strictErrorCodes, voucherKey, rules, fleet: fleetTuning, clock = () => new Date() }: AssembleOptions): Promise<AssembledHub> {
   const operations = deviceOperationsOf([]);
+  const programRules = rules ?? new RulesStore(db);
   const services: HubServices = {
     config,
     db,
-    ledger: new Ledger(db),
-    rules: rules ?? new RulesStore(db),
+    ledger: createLedger(db, programRules),
+    rules: programRules,
     clock,
     logger,
     outbox: new Outbox({ db, logger: logger.child({ component: 'outbox' }) }),
@@ -125,6 +133,7 @@ export async function assembleHub({ config, db, logger, mqtt, strictErrorCodes, 
     programModule,
     cardsModule,
     checkoutModule,
+    campaignsModule,
     devicesModule,
     () => sync,
     () => fleet,
@@ -134,6 +143,7 @@ export async function assembleHub({ config, db, logger, mqtt, strictErrorCodes, 
   assertUniqueCodes(modules.flatMap((module) => (module.errors ? [module.errors] : [])));
   for (const module of modules) {
     operations.add(module);
+    if (module.reverser) services.ledger.reverseTransactionsOf(module.name, module.reverser);
     for (const [topic, handler] of Object.entries(module.followUps ?? {})) services.outbox.handle(topic, handler);
   }
   const jobs = modules.flatMap((module) => module.jobs ?? []);
@@ -182,6 +192,8 @@ export interface RunningHub {
   notices: KioskNotices;
   httpUrl: string;
   mqttUrl: string;
+  /** The member holding a card as a kiosk sees them (tools and tests); undefined for an unknown card. */
+  memberByCard(cardUid: string): Promise<MemberSnapshot | undefined>;
   stop(): Promise<void>;
 }
 
@@ -223,6 +235,7 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
     notices: hub.sync.notices,
     httpUrl,
     mqttUrl,
+    memberByCard: (cardUid) => memberByCard(db, hub.services.ledger, cardUid),
     async stop() {
       await hub.stop();
       await broker?.close();

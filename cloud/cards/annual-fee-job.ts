@@ -3,17 +3,21 @@ import { type CardFeeSchedule, type CardType, cardFee, cardTypesWithAnnualFee } 
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import { programCardFees, type ProgramRules } from '../../shared/rules/program.ts';
 import type { Database } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Actor } from '../ledger/types.ts';
-import { CHAIN_TIME_ZONE } from './card-guard.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { HubError } from '../kernel/errors.ts';
+import { invalid } from '../kernel/input.ts';
+import { profileOf, type Ledger } from '../ledger/index.ts';
+import { DEFAULT_TIME_ZONE, getStore, storeTimeZones } from '../org/index.ts';
 import { CardService } from './card-service.ts';
 
 /**
  * The annual-fee job: every active card whose type has an annual fee owes it once per local year, the year of
  * the member's home store (the chain's calendar for a member without one), taken from stored value and booked
  * to that store. It charges through CardService.chargeFee, so the fee record (unique per card, kind and year)
- * is what makes it once a year: a card with this year's record is not listed again, and the idempotency key
- * names the card and the year, so overlapping runs charge it once. VIP fees are waived: the record shows it.
+ * is what makes it once a year: a card with a record for every local year the chain's stores are in now is not
+ * listed again (only around New Year, when the zones disagree, are such cards looked at one by one), and the
+ * idempotency key names the card and the year, so overlapping runs charge it once. VIP fees are waived: the
+ * record shows it.
  *
  * A member whose stored value cannot pay is not charged at all (never part of it, never below zero): the card is
  * counted as unpaid, logged, and tried again on every run until the balance covers it or the year ends.
@@ -53,14 +57,12 @@ interface DueCard {
   uid: string;
   type: CardType;
   member_id: string;
-  home_store_id: string | null;
-  time_zone: string;
 }
 
-export async function chargeAnnualFees(db: Database, { program, asOf = new Date(), batchSize = 200, logger }: AnnualFeeOptions): Promise<AnnualFeeRun> {
-  if (!Number.isSafeInteger(asOf.getTime())) throw new LedgerError('INVALID_INPUT', 'asOf must be a valid instant.');
+export async function chargeAnnualFees(db: Database, ledger: Ledger, { program, asOf = new Date(), batchSize = 200, logger }: AnnualFeeOptions): Promise<AnnualFeeRun> {
+  if (!Number.isSafeInteger(asOf.getTime())) throw invalid('asOf 须为有效的时间', 'asOf must be a valid instant');
   const schedule = programCardFees(program.rules);
-  const cards = new CardService(db, { feeSchedule: schedule });
+  const cards = new CardService(db, ledger, { feeSchedule: schedule });
   const run: AnnualFeeRun = { asOf: asOf.toISOString(), rulesVersion: program.version, charged: 0, chargedFen: 0, waived: 0, unpaid: 0, unpaidFen: 0, skipped: 0, failed: 0 };
   const types = cardTypesWithAnnualFee(schedule);
   if (types.length === 0) {
@@ -70,8 +72,15 @@ export async function chargeAnnualFees(db: Database, { program, asOf = new Date(
   const years = await localYears(db, asOf);
   let after = '';
   for (let page = 1; ; page++) {
-    const due = await dueCards(db, { types, years, after, limit: batchSize });
-    for (const card of due) await chargeOne({ cards, schedule, card, year: yearOf(years, card.time_zone, asOf), asOf, run, logger });
+    const due = await dueCards(db, { types, years: [...new Set(Object.values(years))], after, limit: batchSize });
+    for (const card of due) {
+      const { homeStoreId } = await profileOf(db, card.member_id);
+      const zone = (homeStoreId === null ? undefined : await getStore(db, homeStoreId))?.timeZone ?? DEFAULT_TIME_ZONE;
+      const year = yearOf(years, zone, asOf);
+      // Listed for a year the chain's other zones are in: its own local year's fee is already recorded.
+      if (await hasAnnualFee(db, card.uid, year)) continue;
+      await chargeOne({ cards, schedule, card, homeStoreId, year, asOf, run, logger });
+    }
     if (due.length < batchSize) break;
     after = due[due.length - 1]!.uid;
     logger?.info({ page, ...run }, 'annual fees in progress');
@@ -84,6 +93,7 @@ interface OneCharge {
   cards: CardService;
   schedule: CardFeeSchedule;
   card: DueCard;
+  homeStoreId: string | null;
   year: string;
   asOf: Date;
   /** Counted into. */
@@ -95,7 +105,7 @@ interface OneCharge {
  * Charges one card's fee for the year and counts the outcome. A refusal of this one card does not stop the
  * others; anything else (the database gone) fails the run, and the next run picks up where it stopped.
  */
-async function chargeOne({ cards, schedule, card, year, asOf, run, logger }: OneCharge): Promise<void> {
+async function chargeOne({ cards, schedule, card, homeStoreId, year, asOf, run, logger }: OneCharge): Promise<void> {
   try {
     const { fee, replay } = await cards.chargeFee({
       cardUid: card.uid,
@@ -103,7 +113,7 @@ async function chargeOne({ cards, schedule, card, year, asOf, run, logger }: One
       idempotencyKey: `annual-fee:${card.uid}:${year}`,
       reason: `${year}年年费 / Annual card fee ${year}`,
       actor: ANNUAL_FEE_JOB_ACTOR,
-      ...(card.home_store_id === null ? {} : { storeId: card.home_store_id }),
+      ...(homeStoreId === null ? {} : { storeId: homeStoreId }),
       asOf,
     });
     if (replay) run.skipped++;
@@ -112,7 +122,7 @@ async function chargeOne({ cards, schedule, card, year, asOf, run, logger }: One
       run.chargedFen += fee!.amountFen;
     } else run.waived++;
   } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
+    if (!(error instanceof HubError) || error.status >= 500) throw error;
     const fields = { card: maskCardUid(card.uid), memberId: card.member_id, year };
     if (error.code === 'INSUFFICIENT_BALANCE') {
       const feeFen = cardFee(schedule, card.type, 'annual').amountFen;
@@ -130,8 +140,7 @@ async function chargeOne({ cards, schedule, card, year, asOf, run, logger }: One
 
 /** The local year at asOf in every time zone a store uses, and the chain's. */
 async function localYears(db: Database, asOf: Date): Promise<Record<string, string>> {
-  const { rows } = await db.query<{ time_zone: string }>('SELECT DISTINCT time_zone FROM stores');
-  const zones = new Set([CHAIN_TIME_ZONE, ...rows.map((row) => row.time_zone)]);
+  const zones = new Set([DEFAULT_TIME_ZONE, ...(await storeTimeZones(db))]);
   return Object.fromEntries([...zones].map((zone) => [zone, String(localDateOf(asOf, zone).year)]));
 }
 
@@ -141,26 +150,27 @@ function yearOf(years: Record<string, string>, zone: string, asOf: Date): string
 }
 
 /**
- * Active cards of the types that owe an annual fee and have no fee record for their local year, in uid order
- * after `after` (a card left unpaid is passed over for the rest of this run, not listed again on every page).
+ * Active cards of the types that owe an annual fee and have no fee record for one of the local years the
+ * chain's stores are in now, in uid order after `after` (a card left unpaid is passed over for the rest of this
+ * run, not listed again on every page). Which of those years is the card's own is decided per card.
  */
-async function dueCards(
-  db: Database,
-  page: { types: readonly string[]; years: Record<string, string>; after: string; limit: number },
-): Promise<DueCard[]> {
+async function dueCards(db: Database, page: { types: readonly string[]; years: readonly string[]; after: string; limit: number }): Promise<DueCard[]> {
   const { rows } = await db.query<DueCard>(
-    `SELECT c.uid, c.type, c.member_id, m.home_store_id, coalesce(s.time_zone, $3) AS time_zone
+    `SELECT c.uid, c.type, c.member_id
        FROM cards c
-       JOIN members m ON m.id = c.member_id
-       LEFT JOIN stores s ON s.id = m.home_store_id
       WHERE c.status = 'active'
-        AND c.type IN (SELECT jsonb_array_elements_text($1::jsonb))
-        AND c.uid > $4
-        AND NOT EXISTS (SELECT 1 FROM card_fees f
-                         WHERE f.card_uid = c.uid AND f.kind = 'annual' AND f.period = $2::jsonb ->> coalesce(s.time_zone, $3))
+        AND c.type = ANY($1::text[])
+        AND c.uid > $3
+        AND (SELECT count(DISTINCT f.period) FROM card_fees f
+              WHERE f.card_uid = c.uid AND f.kind = 'annual' AND f.period = ANY($2::text[])) < cardinality($2::text[])
       ORDER BY c.uid
-      LIMIT $5`,
-    [JSON.stringify(page.types), JSON.stringify(page.years), CHAIN_TIME_ZONE, page.after, page.limit],
+      LIMIT $4`,
+    [page.types, page.years, page.after, page.limit],
   );
   return rows;
+}
+
+async function hasAnnualFee(db: Database, cardUid: string, year: string): Promise<boolean> {
+  const { rows } = await db.query("SELECT 1 FROM card_fees WHERE card_uid = $1 AND kind = 'annual' AND period = $2", [cardUid, year]);
+  return rows.length > 0;
 }

@@ -1,6 +1,6 @@
 import { CARD_ACTIONS, type CardStatus } from '../../shared/rules/cards.ts';
 import type { Queryable } from '../db/database.ts';
-import type { Actor } from '../ledger/types.ts';
+import type { Actor } from '../kernel/actor.ts';
 
 /** 'issue': a card created by a replacement or as a supplementary card; 'relink': a supplementary card moved to its primary's successor. */
 export const CARD_EVENT_ACTIONS = [...CARD_ACTIONS, 'issue', 'relink'] as const;

@@ -1,7 +1,7 @@
 import type { CardFeeKind, CardFeeQuote } from '../../shared/rules/cards.ts';
 import type { Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Actor } from '../ledger/types.ts';
+import { LedgerError } from '../ledger/index.ts';
+import type { Actor } from '../kernel/actor.ts';
 
 /** A fee as recorded: charged (with its ledger transaction) or waived / free (without). */
 export interface CardFeeView extends CardFeeQuote {

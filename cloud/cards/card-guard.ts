@@ -1,19 +1,15 @@
 /**
- * What the ledger asks before it lets a card act: lookups by card (members.ts) and movements presenting a
- * card (posting.ts). Kept free of the card service (which posts through the ledger) so the ledger can
- * import it without a cycle.
+ * What the ledger asks the cards module (its `cards` port, see cloud/ledger/ports.ts): which card a member view
+ * shows, and whether a card presented with a posting may act. Lookups by card refuse a card that is not active.
  */
 import { maskCardUid } from '../../shared/card.ts';
 import { type CardRefusal, type CardStatus, bilingualText, cardUseRefusal, dailyLimitRefusal } from '../../shared/rules/cards.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import type { Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Leg } from '../ledger/posting.ts';
+import { LedgerError, type LedgerPorts, type PresentedCard } from '../ledger/index.ts';
+import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
 
-/** The chain's calendar when no store is known (the stores table defaults to it too). */
-export const CHAIN_TIME_ZONE = 'Asia/Shanghai';
-
-/** A card refusal as the ledger's error: the code a kiosk can branch on, the bilingual text it can show. */
+/** A card refusal: the code a kiosk can branch on, the bilingual text it can show. */
 export function cardRefusalError(refusal: CardRefusal): LedgerError {
   return new LedgerError(refusal.code, bilingualText(refusal));
 }
@@ -26,23 +22,25 @@ export function assertCardUsable(status: CardStatus): void {
 
 /** The local calendar day (YYYY-MM-DD) and year of an instant at a store, or in the chain's zone. */
 export async function localCalendarOf(q: Queryable, storeId: string | undefined, at: Date): Promise<{ day: string; year: string }> {
-  const stored = storeId === undefined ? undefined : (await q.query<{ time_zone: string }>('SELECT time_zone FROM stores WHERE id = $1', [storeId])).rows[0];
-  const { year, month, day } = localDateOf(at, stored?.time_zone ?? CHAIN_TIME_ZONE);
+  const store = storeId === undefined ? undefined : await getStore(q, storeId);
+  const { year, month, day } = localDateOf(at, store?.timeZone ?? DEFAULT_TIME_ZONE);
   const pad = (n: number) => String(n).padStart(2, '0');
   return { day: `${year}-${pad(month)}-${pad(day)}`, year: String(year) };
 }
 
-export interface PresentedCard {
-  txId: string;
-  cardUid: string;
-  memberId: string;
-  storeId?: string;
-  /** The transaction's final legs. */
-  legs: readonly Leg[];
+/** The card a member view names: the one used, else an active primary card, newest first. */
+async function shownCard(q: Queryable, memberId: string, usedCardUid?: string): Promise<{ cardUid: string; cardNumber?: string } | undefined> {
+  const { rows } = await q.query<{ uid: string; card_number: string | null }>(
+    `SELECT uid, card_number FROM cards WHERE member_id = $1
+      ORDER BY uid IS NOT DISTINCT FROM $2::text DESC, status = 'active' DESC, type <> 'supplementary' DESC, bound_at DESC, uid LIMIT 1`,
+    [memberId, usedCardUid ?? null],
+  );
+  const card = rows[0];
+  return card && { cardUid: card.uid, ...(card.card_number === null ? {} : { cardNumber: card.card_number }) };
 }
 
 /**
- * A movement presenting a card (run by postTransaction inside its transaction, under the member lock):
+ * A movement presenting a card (run by the ledger inside its transaction, under the member lock):
  * - the card must belong to the member (CARD_NOT_FOUND);
  * - a movement that takes anything from the member (stored value, points) needs an active card — a lost,
  *   frozen, cancelled or replaced card is refused. A pure credit is let through whatever the card's state:
@@ -51,13 +49,16 @@ export interface PresentedCard {
  * - a card with a daily limit (supplementary) may spend at most that much stored value per local day of the
  *   store; what it spends is recorded in card_spending. The member lock serialises the check and the write.
  */
-export async function admitPresentedCard(tx: Queryable, presented: PresentedCard): Promise<void> {
+async function admitPresentedCard(tx: Queryable, presented: PresentedCard): Promise<void> {
   const { rows } = await tx.query<{ status: CardStatus; daily_limit_fen: number | null }>(
     'SELECT status, daily_limit_fen FROM cards WHERE uid = $1 AND member_id = $2',
     [presented.cardUid, presented.memberId],
   );
   const card = rows[0];
-  if (!card) throw new LedgerError('CARD_NOT_FOUND', `Card ${maskCardUid(presented.cardUid)} is not registered to this member.`);
+  if (!card) {
+    const masked = maskCardUid(presented.cardUid);
+    throw new LedgerError('CARD_NOT_FOUND', `卡片 ${masked} 不属于该会员 / Card ${masked} is not registered to this member.`);
+  }
   const memberLegs = presented.legs.filter((leg) => typeof leg.account === 'string');
   if (!memberLegs.some((leg) => leg.amount < 0)) return;
   assertCardUsable(card.status);
@@ -79,3 +80,6 @@ export async function admitPresentedCard(tx: Queryable, presented: PresentedCard
     spentFen,
   ]);
 }
+
+/** The ledger's `cards` port. */
+export const cardsPort: LedgerPorts['cards'] = { shownCard, admit: admitPresentedCard };

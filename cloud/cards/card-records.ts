@@ -1,8 +1,8 @@
 import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import type { CardStatus, CardType } from '../../shared/rules/cards.ts';
 import type { Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Actor } from '../ledger/types.ts';
+import { LedgerError } from '../ledger/index.ts';
+import type { Actor } from '../kernel/actor.ts';
 
 /** A card as the hub shows it to operators. */
 export interface CardView {

@@ -3,10 +3,11 @@ import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { programCardFees, type ProgramRules } from '../../shared/rules/program.ts';
 import type { Database } from '../db/database.ts';
-import * as S from '../http/schemas.ts';
+import { MemberParams, type Ledger } from '../ledger/index.ts';
+import { errors } from '../kernel/schemas.ts';
 import { operatorActor, operatorOf, scope, type OperatorAccess } from '../kernel/access.ts';
 import type { Role } from '../kernel/principal.ts';
-import type { Ledger } from '../ledger/index.ts';
+import { bindCard, memberByCard, memberByCardNumber } from './card-binding.ts';
 import * as C from './card-schemas.ts';
 import { type CardChange, CardService, type StatusAction } from './card-service.ts';
 
@@ -38,7 +39,7 @@ const STATUS_ROUTES: ReadonlyArray<{ method: 'POST' | 'DELETE'; path: string; ac
  * 200 with the first result when the key was used before.
  */
 export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: CardRouteDeps): void {
-  const cards = new CardService(db, { feeSchedule: async () => programCardFees(await rules()) });
+  const cards = new CardService(db, ledger, { feeSchedule: async () => programCardFees(await rules()) });
   /** The card in the path: its member must be in the operator's scope. */
   const cardInPath = scope.of('params', 'cardUid', 'card', [{ code: 'CARD_NOT_FOUND', status: 404 }, { code: 'INVALID_CARD_UID', status: 400 }], async (cardUid) => ({
     member: (await cards.getCard(String(cardUid))).memberId,
@@ -58,26 +59,26 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     return reply.status(result.replay ? 200 : 201).send(result);
   }
 
-  const changeResponses = { ...C.CardChangeResponses, ...S.errors(400, 404, 409) };
+  const changeResponses = { ...C.CardChangeResponses, ...errors(400, 404, 409) };
 
-  api.get<{ Params: S.CardParams }>(
+  api.get<{ Params: C.CardParams }>(
     '/cards/:cardUid',
     {
       config: { access: cardAccess },
-      schema: { summary: 'A card: type, status, links', tags: ['cards'], params: S.CardParams, response: { 200: C.Card, ...S.errors(400, 404) } },
+      schema: { summary: 'A card: type, status, links', tags: ['cards'], params: C.CardParams, response: { 200: C.Card, ...errors(400, 404) } },
     },
     async (request) => cards.getCard(request.params.cardUid),
   );
 
-  api.get<{ Params: S.CardParams }>(
+  api.get<{ Params: C.CardParams }>(
     '/cards/:cardUid/events',
     {
       config: { access: cardAccess },
       schema: {
         summary: "A card's history (who changed it, when, why), newest first",
         tags: ['cards'],
-        params: S.CardParams,
-        response: { 200: C.CardEventsResponse, ...S.errors(400, 404) },
+        params: C.CardParams,
+        response: { 200: C.CardEventsResponse, ...errors(400, 404) },
       },
     },
     async (request) => {
@@ -87,11 +88,11 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
   );
 
   for (const route of STATUS_ROUTES) {
-    api.route<{ Params: S.CardParams; Body: C.CardChangeBody }>({
+    api.route<{ Params: C.CardParams; Body: C.CardChangeBody }>({
       method: route.method,
       url: route.path,
       config: { access: changeAccess },
-      schema: { summary: route.summary, tags: ['cards'], params: S.CardParams, body: C.CardChangeBody, response: changeResponses },
+      schema: { summary: route.summary, tags: ['cards'], params: C.CardParams, body: C.CardChangeBody, response: changeResponses },
       handler: async (request, reply) => {
         const card = await cards.getCard(request.params.cardUid);
         const result = await cards.changeStatus(route.action, { ...changeBy(request, request.body), cardUid: card.cardUid });
@@ -100,14 +101,14 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     });
   }
 
-  api.post<{ Params: S.CardParams; Body: C.ReplaceCardBody }>(
+  api.post<{ Params: C.CardParams; Body: C.ReplaceCardBody }>(
     '/cards/:cardUid/replace',
     {
       config: { access: changeAccess },
       schema: {
         summary: 'Replace a lost or damaged card (补卡): balances stay with the member, supplementary cards follow; the replacement fee is taken from stored value',
         tags: ['cards'],
-        params: S.CardParams,
+        params: C.CardParams,
         body: C.ReplaceCardBody,
         response: changeResponses,
       },
@@ -126,14 +127,14 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     },
   );
 
-  api.post<{ Params: S.CardParams; Body: C.CardFeeBody }>(
+  api.post<{ Params: C.CardParams; Body: C.CardFeeBody }>(
     '/cards/:cardUid/fees',
     {
       config: { access: changeAccess },
       schema: {
         summary: "Charge a card's joining fee (once) or annual fee (once a year) from stored value; VIP annual fees are waived",
         tags: ['cards'],
-        params: S.CardParams,
+        params: C.CardParams,
         body: C.CardFeeBody,
         response: changeResponses,
       },
@@ -147,14 +148,14 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     },
   );
 
-  api.post<{ Params: S.MemberParams; Body: C.SupplementaryCardBody }>(
+  api.post<{ Params: MemberParams; Body: C.SupplementaryCardBody }>(
     '/members/:memberId/supplementary-cards',
     {
       config: { access: { roles: CARD_ROLES, scope: [scope.member(), scope.actingStore()] } },
       schema: {
         summary: "Issue a supplementary card (副卡) linked to one of the member's cards: it spends the member's balances, optionally capped per day",
         tags: ['cards'],
-        params: S.MemberParams,
+        params: MemberParams,
         body: C.SupplementaryCardBody,
         response: changeResponses,
       },
@@ -175,20 +176,20 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     },
   );
 
-  api.post<{ Params: S.MemberParams; Body: S.BindCardBody }>(
+  api.post<{ Params: MemberParams; Body: C.BindCardBody }>(
     '/members/:memberId/cards',
     {
       config: { access: { roles: CARD_ROLES, scope: [scope.member()] } },
       schema: {
         summary: 'Bind a card, with its card number if it has one, to a member (201 bound now, 200 already bound to this member)',
         tags: ['members'],
-        params: S.MemberParams,
-        body: S.BindCardBody,
-        response: { ...S.BindCardResponses, ...S.errors(400, 404, 409) },
+        params: MemberParams,
+        body: C.BindCardBody,
+        response: { ...C.BindCardResponses, ...errors(400, 404, 409) },
       },
     },
     async (request, reply) => {
-      const result = await ledger.bindCard({ ...request.body, memberId: request.params.memberId, actor: operatorActor(request) });
+      const result = await bindCard(db, ledger, { ...request.body, memberId: request.params.memberId, actor: operatorActor(request) });
       const { cardUid, cardNumber } = result.member;
       const masked = { card: maskCardUid(cardUid), ...(cardNumber === undefined ? {} : { cardNumber: maskCardNumber(cardNumber) }) };
       request.log.info({ memberId: request.params.memberId, ...masked, type: request.body.type ?? 'personal' }, 'card bound');
@@ -203,37 +204,37 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
       return member && { member: member.memberId };
     });
 
-  api.get<{ Params: S.CardParams }>(
+  api.get<{ Params: C.CardParams }>(
     '/cards/:cardUid/member',
     {
-      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardUid', 'card', (uid) => ledger.findMemberByCard(uid))] } },
+      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardUid', 'card', (uid) => memberByCard(db, ledger, uid))] } },
       schema: {
         summary: 'The member holding a card, as a kiosk sees them',
         tags: ['members'],
-        params: S.CardParams,
-        response: { 200: MemberSnapshot, ...S.errors(400, 404) },
+        params: C.CardParams,
+        response: { 200: MemberSnapshot, ...errors(400, 404) },
       },
     },
     async (request, reply) => {
-      const member = await ledger.findMemberByCard(request.params.cardUid);
+      const member = await memberByCard(db, ledger, request.params.cardUid);
       if (member) return member;
       return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: '此卡未登记给任何会员 / This card is not registered to any member.' } });
     },
   );
 
-  api.get<{ Params: S.CardNumberParams }>(
+  api.get<{ Params: C.CardNumberParams }>(
     '/card-numbers/:cardNumber/member',
     {
-      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardNumber', 'card number', (number) => ledger.findMemberByCardNumber(number))] } },
+      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardNumber', 'card number', (number) => memberByCardNumber(db, ledger, number))] } },
       schema: {
         summary: 'The member holding the card with this number (e.g. from a magnetic-stripe swipe), as a kiosk sees them',
         tags: ['members'],
-        params: S.CardNumberParams,
-        response: { 200: MemberSnapshot, ...S.errors(400, 404) },
+        params: C.CardNumberParams,
+        response: { 200: MemberSnapshot, ...errors(400, 404) },
       },
     },
     async (request, reply) => {
-      const member = await ledger.findMemberByCardNumber(request.params.cardNumber);
+      const member = await memberByCardNumber(db, ledger, request.params.cardNumber);
       if (member) return member;
       return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: '此卡号未登记给任何会员 / This card number is not registered to any member.' } });
     },

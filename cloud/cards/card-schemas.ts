@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CARD_FEE_KINDS, CARD_FEE_WAIVERS, CARD_STATUSES, CARD_TYPES, REPLACEMENT_REASONS } from '../../shared/rules/cards.ts';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
-import { Member, PointsAdjustmentBody, StoredValueBody } from '../http/schemas.ts';
+import { MemberSnapshot } from '../../shared/contract/payloads.ts';
+import { Member, PointsAdjustmentBody, StoredValueBody } from '../ledger/index.ts';
 import { CARD_EVENT_ACTIONS } from './card-events.ts';
 
 /** Request and response schemas of the card routes (OpenAPI tag "cards"). */
@@ -115,3 +116,42 @@ export const CardEventsResponse = Type.Object(
   },
   strict,
 );
+
+export const CardParams = Type.Object(
+  { cardUid: Type.String({ minLength: 1, maxLength: 64, description: 'NFC UID in hex, e.g. 04A22B1C' }) },
+  strict,
+);
+export type CardParams = Static<typeof CardParams>;
+
+export const CardNumberParams = Type.Object(
+  { cardNumber: Type.String({ minLength: 1, maxLength: 64, description: 'The 16-digit card number, e.g. 6200123412345678' }) },
+  strict,
+);
+export type CardNumberParams = Static<typeof CardNumberParams>;
+
+export const BindCardBody = Type.Object(
+  {
+    cardUid: Type.String({ minLength: 1, maxLength: 64, description: '4, 7 or 10 bytes of hex; ":", "-" and spaces are ignored' }),
+    cardNumber: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'The 16-digit number the card carries (NFC record, magnetic-stripe PAN); "-" and spaces are ignored',
+      }),
+    ),
+    type: Type.Optional(
+      Type.Union([Type.Literal('personal'), Type.Literal('group'), Type.Literal('vip')], {
+        description: 'personal (the default), group or vip; a supplementary card is issued against a primary card at /members/{memberId}/supplementary-cards',
+      }),
+    ),
+  },
+  strict,
+);
+export type BindCardBody = Static<typeof BindCardBody>;
+
+const Bound = { member: MemberSnapshot, alreadyBound: Type.Boolean() };
+export const BindCardResponses = {
+  201: Type.Object(Bound, { ...strict, description: 'Card bound now' }),
+  200: Type.Object(Bound, { ...strict, description: 'The card was already bound to this member; nothing changed' }),
+};
+

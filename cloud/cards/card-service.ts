@@ -13,10 +13,9 @@ import {
   validateCardFeeSchedule,
 } from '../../shared/rules/cards.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { readMember } from '../ledger/members.ts';
-import type { Actor, MemberView } from '../ledger/types.ts';
-import { actorOf, cardNumberOf, cardUidOf, fenOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
+import { LedgerError, cardNumberOf, cardUidOf, fenOf, memberIdOf, type Ledger, type MemberView } from '../ledger/index.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
 import type { Role } from '../kernel/principal.ts';
 import { type CardEventView, listCardEvents, recordCardEvent } from './card-events.ts';
 import { type CardFeeView, assertFeeNotRecorded, recordCardFee } from './card-fees.ts';
@@ -101,6 +100,7 @@ export class CardService {
 
   constructor(
     private readonly db: Database,
+    private readonly ledger: Ledger,
     options: { feeSchedule?: FeeScheduleSource } = {},
   ) {
     const source = options.feeSchedule ?? DEFAULT_CARD_FEE_SCHEDULE;
@@ -115,6 +115,11 @@ export class CardService {
       validateCardFeeSchedule(source);
       this.feeSchedule = async () => source;
     }
+  }
+
+  /** The member after a change to one of their cards, showing that card. */
+  private async memberOf(tx: Queryable, card: CardView): Promise<MemberView> {
+    return (await this.ledger.readMember(tx, card.memberId, card.cardUid))!;
   }
 
   async getCard(cardUid: string): Promise<CardView> {
@@ -133,14 +138,14 @@ export class CardService {
     const common = commonOf(input);
     const current = await readCard(this.db, common.cardUid);
     return runCardRequest<Checked, Omit<CardChange, 'replay'>>(
-      this.db,
+      this.ledger,
       { ...common.request, memberId: current.memberId, intent: { action, cardUid: common.cardUid }, feeFen: 0 },
       {
         check: (tx) => checkedChange(tx, common.cardUid, action, by),
         apply: async (tx, { card, to }) => {
           const changed = await setCardStatus(tx, card.cardUid, to);
           await recordCardEvent(tx, { ...eventBase(card, common.request), action, fromStatus: card.status, toStatus: changed.status });
-          return { card: changed, member: await memberOf(tx, card) };
+          return { card: changed, member: await this.memberOf(tx, card) };
         },
       },
     );
@@ -163,7 +168,7 @@ export class CardService {
     const current = await readCard(this.db, common.cardUid);
     const quote = cardFee(await this.feeSchedule(), current.type, 'replacement', input.replacementReason);
     return runCardRequest<Checked, Omit<CardChange, 'replay'>>(
-      this.db,
+      this.ledger,
       {
         ...common.request,
         memberId: current.memberId,
@@ -204,7 +209,7 @@ export class CardService {
             replacement,
             relinkedCardUids: relinked.map((supplementary) => supplementary.cardUid),
             fee,
-            member: (await readMember(tx, card.memberId, newCardUid))!,
+            member: (await this.ledger.readMember(tx, card.memberId, newCardUid))!,
           };
         },
       },
@@ -224,7 +229,7 @@ export class CardService {
     const dailyLimitFen = input.dailyLimitFen === undefined ? undefined : fenOf(input.dailyLimitFen);
     const quote = cardFee(await this.feeSchedule(), 'supplementary', 'joining');
     return runCardRequest<CardView, Omit<CardChange, 'replay'>>(
-      this.db,
+      this.ledger,
       {
         ...common.request,
         memberId,
@@ -252,7 +257,7 @@ export class CardService {
           });
           await recordCardEvent(tx, { ...eventBase(card, common.request), action: 'issue', toStatus: 'active', relatedCardUid: primary.cardUid });
           const fee = await recordCardFee(tx, { ...feeBase(card, common.request, feeTxId), period: 'once', quote });
-          return { card, fee, member: await memberOf(tx, card) };
+          return { card, fee, member: await this.memberOf(tx, card) };
         },
       },
     );
@@ -272,7 +277,7 @@ export class CardService {
     const quote = cardFee(await this.feeSchedule(), current.type, input.kind);
     const period = input.kind === 'annual' ? (await localCalendarOf(this.db, common.request.storeId, asOf)).year : 'once';
     return runCardRequest<CardView, Omit<CardChange, 'replay'>>(
-      this.db,
+      this.ledger,
       { ...common.request, memberId: current.memberId, intent: { action: 'fee', cardUid: common.cardUid, kind: input.kind, period }, feeFen: quote.amountFen },
       {
         check: async (tx) => {
@@ -286,7 +291,7 @@ export class CardService {
         apply: async (tx, card, feeTxId) => ({
           card,
           fee: await recordCardFee(tx, { ...feeBase(card, common.request, feeTxId), period, quote }),
-          member: await memberOf(tx, card),
+          member: await this.memberOf(tx, card),
         }),
       },
     );
@@ -333,8 +338,4 @@ function eventBase(card: CardView, request: { actor: Actor; reason: string }) {
 
 function feeBase(card: CardView, request: { actor: Actor; reason: string }, txId: string | undefined) {
   return { cardUid: card.cardUid, memberId: card.memberId, actor: request.actor, reason: request.reason, txId };
-}
-
-async function memberOf(tx: Queryable, card: CardView): Promise<MemberView> {
-  return (await readMember(tx, card.memberId, card.cardUid))!;
 }

@@ -5,7 +5,8 @@ import { registerCardRoutes } from './card-routes.ts';
 
 export { CardService, type CardChange, type CardChangeInput, type ChargeFeeInput, type FeeScheduleSource, type IssueSupplementaryInput, type ReplaceCardInput, type StatusAction } from './card-service.ts';
 export { ANNUAL_FEE_JOB_ACTOR, chargeAnnualFees, type AnnualFeeRun } from './annual-fee-job.ts';
-export { admitPresentedCard, assertCardUsable, cardRefusalError } from './card-guard.ts';
+export { bindCard, memberByCard, memberByCardNumber, type BindCardInput } from './card-binding.ts';
+export { cardsPort } from './card-guard.ts';
 export type { CardView } from './card-records.ts';
 export type { CardEventView } from './card-events.ts';
 export type { CardFeeView } from './card-fees.ts';
@@ -16,7 +17,9 @@ export function cardsModule(hub: HubServices): HubModule {
     name: 'cards',
     tables: ['cards', 'card_events', 'card_requests', 'card_fees', 'card_spending'],
     routes: async (api) => registerCardRoutes(api, { db, ledger, rules: async () => (await rules.current()).rules }),
-    jobs: [{ name: 'annual-fees', run: async ({ asOf, logger }) => chargeAnnualFees(db, { program: await rules.current(), asOf, logger }) }],
+    jobs: [{ name: 'annual-fees', run: async ({ asOf, logger }) => chargeAnnualFees(db, ledger, { program: await rules.current(), asOf, logger }) }],
+    // A card fee's refund gives the money back; the fee stays on the card's record.
+    reverser: async () => {},
   };
 }
 

@@ -1,13 +1,11 @@
 import { isUuid } from '../../shared/ids.ts';
 import type { CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { CatalogItemRules } from '../../shared/rules/redemption.ts';
-import { type CouponView, couponById, insertCoupon, termsToIssue, voidCoupon } from '../coupons/coupons.ts';
-import { type CouponTemplateView, getTemplate } from '../coupons/templates.ts';
+import { type CouponTemplateView, type CouponView, couponById, getTemplate, insertCoupon, termsToIssue, voidCoupon } from '../coupons/index.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { refund, type RefundResult } from '../ledger/refunds.ts';
-import type { Actor } from '../ledger/types.ts';
-import { actorOf, textOf } from '../ledger/validate.ts';
+import type { Actor } from '../kernel/actor.ts';
+import type { RefundContext } from '../kernel/module.ts';
+import { LedgerError, type Ledger, type RefundResult } from '../ledger/index.ts';
 import { returnToStock } from './items.ts';
 
 /**
@@ -126,34 +124,35 @@ export interface RefundCouponRedemptionInput {
 }
 
 /**
- * Refunds a coupon redemption exactly once: the ledger refund returns points and cash part, and in the same
- * transaction the coupon is voided and the unit goes back to stock. A used or expired coupon refuses the whole
- * refund (nothing changes). The same key replays the first result; another key gets ALREADY_REFUNDED.
+ * Refunds a coupon redemption exactly once through the ledger, which returns points and cash part and hands the
+ * rest to reverseCouponRedemption in the same transaction. A used or expired coupon refuses the whole refund
+ * (nothing changes). The same key replays the first result; another key gets ALREADY_REFUNDED.
  */
 export async function refundCouponRedemption(
   db: Database,
+  ledger: Ledger,
   input: RefundCouponRedemptionInput,
 ): Promise<{ refund: RefundResult; redemption: CouponRedemption }> {
-  const actor = actorOf(input.actor);
-  const reason = textOf(input.reason, 'reason', 200);
   const found = await couponRedemptionByTx(db, input.txId);
   if (!found) throw couponRedemptionNotFound(input.txId);
-  const result = await refund(db, {
+  const result = await ledger.refund({
     originalTxId: found.txId,
     idempotencyKey: input.idempotencyKey,
-    actor,
-    reason,
+    actor: input.actor,
+    reason: input.reason,
     ...(input.storeId === undefined ? {} : { storeId: input.storeId }),
-    effects: async (tx, refundTxId) => {
-      const { rows } = await tx.query<CouponRedemptionRow>(
-        'UPDATE catalog_coupon_redemptions SET refund_tx_id = $2 WHERE ledger_tx_id = $1 AND refund_tx_id IS NULL RETURNING *',
-        [found.txId, refundTxId],
-      );
-      // The ledger refunds a transaction once, so the row cannot have been refunded meanwhile.
-      if (!rows[0]) throw new Error(`coupon redemption ${found.txId} was refunded outside the ledger`);
-      await voidCoupon(tx, { couponId: rows[0].coupon_id, actor, reason, detail: { redemptionTxId: found.txId, refundTxId } });
-      await returnToStock(tx, rows[0].item_id, rows[0].stock_store_id, 1);
-    },
   });
   return { refund: result, redemption: (await couponRedemptionByTx(db, found.txId))! };
+}
+
+/** The refund of a coupon redemption, whichever route it came through: the coupon voided, the unit back to stock. */
+export async function reverseCouponRedemption(tx: Queryable, refund: RefundContext): Promise<void> {
+  const { rows } = await tx.query<CouponRedemptionRow>(
+    'UPDATE catalog_coupon_redemptions SET refund_tx_id = $2 WHERE ledger_tx_id = $1 AND refund_tx_id IS NULL RETURNING *',
+    [refund.originalTxId, refund.refundTxId],
+  );
+  // The ledger refunds a transaction once, so the row cannot have been refunded meanwhile.
+  if (!rows[0]) throw new Error(`coupon redemption ${refund.originalTxId} was refunded outside the ledger`);
+  await voidCoupon(tx, { couponId: rows[0].coupon_id, actor: refund.actor, reason: refund.reason, detail: { redemptionTxId: refund.originalTxId, refundTxId: refund.refundTxId } });
+  await returnToStock(tx, rows[0].item_id, rows[0].stock_store_id, 1);
 }

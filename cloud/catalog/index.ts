@@ -5,6 +5,7 @@
 import type { HubModule, HubServices } from '../kernel/module.ts';
 import { registerCatalogRoutes } from './routes.ts';
 import { loadVoucherSigningKey, type VoucherSigningKey } from './signing-key.ts';
+import { reverseRedemption } from './redemption-refunds.ts';
 import { expireVouchers } from './vouchers.ts';
 
 export { generateVoucherSigningKey, type VoucherSigningKey } from './signing-key.ts';
@@ -15,12 +16,13 @@ export interface CatalogModuleOptions {
 }
 
 export async function catalogModule(hub: HubServices, options: CatalogModuleOptions = {}): Promise<HubModule> {
-  const { db, rules, logger, config } = hub;
+  const { db, ledger, rules, logger, config } = hub;
   const voucherKey = options.voucherKey ?? (await loadVoucherSigningKey({ pem: config.voucherSigningKeyPem, dataDir: config.dataDir, logger }));
   return {
     name: 'catalog',
     tables: ['catalog_items', 'catalog_store_stock', 'catalog_item_audit', 'vouchers', 'voucher_events', 'catalog_coupon_redemptions'],
-    routes: async (api) => registerCatalogRoutes(api, { db, logger, rules: async () => (await rules.current()).rules, voucherKey }),
+    routes: async (api) => registerCatalogRoutes(api, { db, ledger, logger, rules: async () => (await rules.current()).rules, voucherKey }),
     jobs: [{ name: 'voucher-expiry', run: ({ asOf }) => expireVouchers(db, { asOf }) }],
+    reverser: reverseRedemption,
   };
 }

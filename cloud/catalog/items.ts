@@ -9,11 +9,11 @@ import {
   validateCatalogItem,
 } from '../../shared/rules/redemption.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Actor } from '../ledger/types.ts';
-import { actorOf, textOf } from '../ledger/validate.ts';
-import { getTemplate } from '../coupons/templates.ts';
-import { getStore, storeNotFound } from '../org/structure.ts';
+import { LedgerError } from '../ledger/index.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, textOf } from '../kernel/input.ts';
+import { getTemplate } from '../coupons/index.ts';
+import { getStore, storeNotFound } from '../org/index.ts';
 import type { CatalogRulesSource } from './rules.ts';
 
 /**

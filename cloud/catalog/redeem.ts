@@ -8,16 +8,26 @@ import {
 } from '../../shared/rules/redemption.ts';
 import { maskMember, newVoucherCode, signVoucher } from '../../shared/rules/voucher.ts';
 import { instantOf } from '../../shared/rules/window.ts';
-import type { CouponView } from '../coupons/coupons.ts';
+import type { CouponView } from '../coupons/index.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { systemAccounts } from '../ledger/accounts.ts';
-import { LedgerError, type LedgerErrorCode } from '../ledger/errors.ts';
-import { memberNotFound, readMember } from '../ledger/members.ts';
-import { type Leg, type PostedTransaction, postTransaction, storedValueSpendLegs } from '../ledger/posting.ts';
-import type { Actor, MemberView } from '../ledger/types.ts';
-import { actorOf, cardUidOf, deviceOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
-import { getStore, storeNotFound, type Store } from '../org/structure.ts';
-import { type Allowance, type BudgetUse, budgetAllowance, consumeBudget } from '../program/budgets.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
+import {
+  LedgerError,
+  cardUidOf,
+  deviceOf,
+  memberIdOf,
+  pointsSpendLegs,
+  profileOf,
+  storedValueSpendLegs,
+  systemAccounts,
+  type Ledger,
+  type LedgerErrorCode,
+  type MemberView,
+  type PostedTransaction,
+} from '../ledger/index.ts';
+import { getStore, storeNotFound, type Store } from '../org/index.ts';
+import { type Allowance, type BudgetUse, budgetAllowance, consumeBudget } from '../program/index.ts';
 import { type ItemRow, itemIdOf, readItemRow, rulesOf } from './items.ts';
 import { couponRedemptionByTx, couponTermsFor, issueRedemptionCoupon } from './coupon-redemptions.ts';
 import type { CatalogRules } from './rules.ts';
@@ -117,11 +127,15 @@ async function redeemedInPeriod(q: Queryable, memberId: string, item: CatalogIte
 
 export interface RedeemDeps {
   db: Database;
+  ledger: Ledger;
   voucherKey: VoucherSigningKey;
   rules: CatalogRules;
 }
 
-export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: RedeemInput): Promise<RedemptionResult> {
+/** What makes a retried redemption the same one: the member, the item and the store (not the price at the time). */
+const fingerprintOf = (memberId: string, itemId: string, storeId: string) => `redeem:${memberId}:${itemId}:${storeId}`;
+
+export async function redeem({ db, ledger, voucherKey, rules }: RedeemDeps, input: RedeemInput): Promise<RedemptionResult> {
   const idempotencyKey = idempotencyKeyOf(input.idempotencyKey);
   const memberId = memberIdOf(input.memberId);
   const itemId = itemIdOf(input.itemId);
@@ -133,15 +147,15 @@ export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: Redee
   instantOf(at);
 
   // A retry must get its voucher even if the item has sold out or the member's points have run out since.
-  const earlier = await earlierRedemption(db, idempotencyKey, { memberId, itemId, storeId });
-  if (earlier) return earlier;
+  const claim = { key: idempotencyKey, owner: 'catalog', fingerprint: fingerprintOf(memberId, itemId, storeId), memberId };
+  const earlier = await ledger.earlierResult<{ txId: string; member: MemberView }>(claim);
+  if (earlier) return { txId: earlier.txId, replay: true, member: earlier.member, outcome: undefined, ...(await issuedBy(db, earlier.txId)) };
 
   const store = await getStore(db, storeId);
   if (!store) throw storeNotFound(storeId);
   const row = await readItemRow(db, itemId);
   const item = rulesOf(row);
-  const member = await readMember(db, memberId);
-  if (!member) throw memberNotFound(memberId);
+  const member = await ledger.getMember(memberId);
   // Checked here for a quick, clear refusal; checked again under the item lock in issueVoucher.
   const check = checkRedemption(
     item,
@@ -163,13 +177,12 @@ export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: Redee
   // A stopped coupon template refuses here, clearly, rather than in the effects after the points are counted.
   if (item.couponTemplateId !== undefined) await couponTermsFor(db, item, at);
 
-  const pointsLegs: Leg[] = [
-    { account: 'points', amount: -points },
-    { account: systemAccounts.pointsRedeemed(), amount: points },
-  ];
-  const posted = await postTransaction(db, {
+  const pointsLegs = pointsSpendLegs(points);
+  const posted = await ledger.post({
     kind: 'points_redemption',
+    owner: 'catalog',
     idempotencyKey,
+    fingerprint: claim.fingerprint,
     memberId,
     actor,
     reason: `积分兑换 Redeemed: ${item.nameZh} ${item.nameEn}`,
@@ -177,12 +190,16 @@ export async function redeem({ db, voucherKey, rules }: RedeemDeps, input: Redee
     ...(cardUid === undefined ? {} : { cardUid }),
     ...device,
     // The cash part's principal/bonus split depends on the balances, so it is computed under the member lock.
-    legs: cashFen === 0 ? pointsLegs : (balances) => [...storedValueSpendLegs(rules.spendingOrder, balances, cashFen, systemAccounts.storedValueSpent()), ...pointsLegs],
+    legs:
+      cashFen === 0
+        ? pointsLegs
+        : (balances) => ({ legs: [...storedValueSpendLegs(rules.spendingOrder, balances, cashFen, systemAccounts.storedValueSpent()), ...pointsLegs], context: undefined }),
     intent: { itemId, itemVersion: row.version, points, cashFen, spendingOrder: rules.spendingOrder },
-    effects: async (tx, txId) => {
+    effects: async (tx, { txId }) => {
       await issue(tx, { txId, voucherKey, rules, pricedRow: row, member, store, at, points, cashFen, actor });
       // Recorded against txId, so refunding the voucher releases it; after the item and stock (see the lock order).
       await consumeBudget(tx, rules.budgets, budgetUse, txId);
+      return undefined;
     },
   });
   return { ...posted, ...(await issuedBy(db, posted.txId)) };
@@ -195,31 +212,6 @@ async function issuedBy(q: Queryable, txId: string): Promise<{ voucher: Voucher 
   const redemption = await couponRedemptionByTx(q, txId);
   if (!redemption) throw new Error(`redemption ${txId} issued neither a voucher nor a coupon`);
   return { coupon: redemption.coupon };
-}
-
-/** The result of an earlier request with this key, or undefined; the key used for anything else is a conflict. */
-async function earlierRedemption(
-  db: Database,
-  idempotencyKey: string,
-  wanted: { memberId: string; itemId: string; storeId: string },
-): Promise<RedemptionResult | undefined> {
-  const { rows } = await db.query<{ id: string; member_id: string; store_id: string | null; result: { member: MemberView } | null; item_id: string | null }>(
-    `SELECT t.id, t.member_id, t.store_id, t.result, coalesce(v.item_id, c.item_id) AS item_id
-       FROM ledger_transactions t
-       LEFT JOIN vouchers v ON v.ledger_tx_id = t.id
-       LEFT JOIN catalog_coupon_redemptions c ON c.ledger_tx_id = t.id
-      WHERE t.idempotency_key = $1`,
-    [idempotencyKey],
-  );
-  const first = rows[0];
-  if (!first) return undefined;
-  if (first.item_id !== wanted.itemId || first.member_id !== wanted.memberId || first.store_id !== wanted.storeId || !first.result) {
-    throw new LedgerError(
-      'IDEMPOTENCY_CONFLICT',
-      'This request key was already used for a different request, so nothing was done. Start a new request.',
-    );
-  }
-  return { txId: first.id, replay: true, member: first.result.member, ...(await issuedBy(db, first.id)) };
 }
 
 interface IssueInput {
@@ -283,7 +275,7 @@ async function issue(tx: Queryable, input: IssueInput): Promise<void> {
     });
     return;
   }
-  const { rows } = await tx.query<{ name: string; phone: string | null }>('SELECT name, phone FROM members WHERE id = $1', [member.memberId]);
+  const profile = await profileOf(tx, member.memberId);
   const code = newVoucherCode();
   const writeOffStore = row.per_store_stock ? store.storeId : null;
   const text = signVoucher(
@@ -291,7 +283,7 @@ async function issue(tx: Queryable, input: IssueInput): Promise<void> {
       code,
       itemId: row.id,
       itemName: `${item.nameZh} ${item.nameEn}`,
-      member: maskMember(rows[0]!.name, rows[0]!.phone ?? undefined),
+      member: maskMember(profile.name, profile.phone),
       storeId: writeOffStore,
       expiresAt: check.voucherExpiresAt,
     },

@@ -3,7 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import { normalizeVoucherCode } from '../../shared/rules/voucher.ts';
 import type { Database } from '../db/database.ts';
-import { MemberParams, errors } from '../http/schemas.ts';
+import type { Ledger } from '../ledger/index.ts';
+import { errors } from '../kernel/schemas.ts';
+import { MemberParams } from '../ledger/index.ts';
 import { ALL_ROLES, forbidden, operatorActor, operatorOf, scope, type OperatorAccess, type ScopeSource } from '../kernel/access.ts';
 import type { Role } from '../kernel/principal.ts';
 import { adjustStock, createItem, getItem, itemAudit, listItems, updateItem } from './items.ts';
@@ -38,6 +40,7 @@ const TAGS = ['catalog'];
 
 export interface CatalogRoutesDeps {
   db: Database;
+  ledger: Ledger;
   /** The hub's voucher key (loadVoucherSigningKey). */
   voucherKey: VoucherSigningKey;
   /** The hub's current published program rules. */
@@ -63,9 +66,7 @@ const stockOwner: ScopeSource = scope.of('body', 'storeId', 'store', [{ code: 'S
 const AT_STORE = scope.actingStore({ required: true });
 
 export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRoutesDeps): Promise<void> {
-  const { db } = deps;
-  const { voucherKey } = deps;
-  const { rules } = deps;
+  const { db, ledger, voucherKey, rules } = deps;
   /** The voucher in the path: its member must be in scope. */
   const voucherInPath = scope.of('params', 'code', 'voucher', [{ code: 'VOUCHER_NOT_FOUND', status: 404 }], async (code) => ({
     member: (await voucherOr404(db, String(code))).memberId,
@@ -181,7 +182,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
     async (request, reply) => {
       const { memberId, itemId, idempotencyKey } = request.body;
       const storeId = request.actingStoreId!;
-      const result = await redeem({ db, voucherKey, rules: await rules() }, { idempotencyKey, memberId, itemId, storeId, actor: operatorActor(request) });
+      const result = await redeem({ db, ledger, voucherKey, rules: await rules() }, { idempotencyKey, memberId, itemId, storeId, actor: operatorActor(request) });
       request.log.info({ memberId, itemId, storeId, txId: result.txId, replay: result.replay }, 'catalog item redeemed');
       return reply.status(result.replay ? 200 : 201).send(result);
     },
@@ -205,7 +206,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
     },
     async (request, reply) => {
       const { txId } = request.params;
-      const { refund, redemption } = await refundCouponRedemption(db, { ...request.body, txId, actor: operatorActor(request) });
+      const { refund, redemption } = await refundCouponRedemption(db, ledger, { ...request.body, txId, actor: operatorActor(request) });
       request.log.info({ txId, couponId: redemption.coupon.couponId, refundTxId: refund.txId, replay: refund.replay }, 'coupon redemption refunded');
       return reply
         .status(refund.replay ? 200 : 201)
@@ -286,7 +287,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
     },
     async (request, reply) => {
       const found = await voucherOr404(db, request.params.code);
-      const { refund, voucher } = await refundVoucher(db, { ...request.body, code: found.code, actor: operatorActor(request) });
+      const { refund, voucher } = await refundVoucher(db, ledger, { ...request.body, code: found.code, actor: operatorActor(request) });
       request.log.info({ voucherId: voucher.voucherId, refundTxId: refund.txId, replay: refund.replay }, 'voucher refunded');
       return reply.status(refund.replay ? 200 : 201).send({ refundTxId: refund.txId, replay: refund.replay, member: refund.member, voucher });
     },

@@ -1,9 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
 import { CATALOG_ITEM_KINDS, LIMIT_PERIODS } from '../../shared/rules/redemption.ts';
-import { COUPON_STATUSES } from '../coupons/coupons.ts';
-import { Coupon as CouponSchema } from '../coupons/schemas.ts';
-import { Member } from '../http/schemas.ts';
+import { COUPON_STATUSES, Coupon as CouponSchema } from '../coupons/index.ts';
+import { Member } from '../ledger/index.ts';
 import { MAX_STOCK } from './items.ts';
 import { VOUCHER_STATUSES } from './vouchers.ts';
 

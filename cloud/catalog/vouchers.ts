@@ -6,11 +6,11 @@ import {
   verifyVoucher,
 } from '../../shared/rules/voucher.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError, type LedgerErrorCode } from '../ledger/errors.ts';
-import { refund, type RefundResult } from '../ledger/refunds.ts';
-import type { Actor } from '../ledger/types.ts';
-import { actorOf, memberIdOf, textOf } from '../ledger/validate.ts';
-import { getStore, storeNotFound } from '../org/structure.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, textOf } from '../kernel/input.ts';
+import type { RefundContext } from '../kernel/module.ts';
+import { LedgerError, memberIdOf, type Ledger, type LedgerErrorCode, type RefundResult } from '../ledger/index.ts';
+import { getStore, storeNotFound } from '../org/index.ts';
 import { returnToStock } from './items.ts';
 import type { VoucherSigningKey } from './signing-key.ts';
 
@@ -263,39 +263,39 @@ export interface RefundVoucherInput {
 }
 
 /**
- * Refunds an unused voucher: the ledger refund (cloud/ledger/refunds.ts) returns the points and the cash
- * part exactly once, and in the same transaction the voucher becomes refunded and its unit returns to stock.
- * A replay of the same request returns the first result.
+ * Refunds an unused voucher through the ledger (cloud/ledger/refunds.ts), which returns the points and the cash
+ * part exactly once and hands the rest to reverseVoucher in the same transaction. A replay of the same request
+ * returns the first result.
  */
-export async function refundVoucher(db: Database, input: RefundVoucherInput): Promise<{ refund: RefundResult; voucher: Voucher }> {
+export async function refundVoucher(db: Database, ledger: Ledger, input: RefundVoucherInput): Promise<{ refund: RefundResult; voucher: Voucher }> {
   const code = normalizeVoucherCode(typeof input.code === 'string' ? input.code : '');
   if (code === null) throw voucherNotFound();
-  const actor = actorOf(input.actor);
-  const reason = textOf(input.reason, 'reason', 200);
   const voucher = await voucherByCode(db, code);
   if (!voucher) throw voucherNotFound();
   // A refunded voucher goes on to the ledger: the same key replays, another key gets ALREADY_REFUNDED.
   if (voucher.status === 'written_off' || voucher.status === 'expired') throw spent(voucher)!;
-  const result = await refund(db, {
+  const result = await ledger.refund({
     originalTxId: voucher.ledgerTxId,
     idempotencyKey: input.idempotencyKey,
-    actor,
-    reason,
+    actor: input.actor,
+    reason: input.reason,
     ...(input.storeId === undefined ? {} : { storeId: input.storeId }),
-    effects: async (tx, refundTxId) => {
-      const { rows } = await tx.query<{ item_id: string; store_id: string | null }>(
-        `UPDATE vouchers SET status = 'refunded', refund_tx_id = $2 WHERE id = $1 AND status = 'issued' RETURNING item_id, store_id`,
-        [voucher.voucherId, refundTxId],
-      );
-      if (rows.length === 0) {
-        // Written off or expired since we looked: the refund rolls back.
-        throw spent((await voucherByCode(tx, code))!)!;
-      }
-      await returnToStock(tx, rows[0]!.item_id, rows[0]!.store_id, 1);
-      await recordVoucherEvent(tx, { voucherId: voucher.voucherId, event: 'refunded', storeId: input.storeId ?? null, actor, reason });
-    },
   });
   return { refund: result, voucher: (await voucherByCode(db, code))! };
+}
+
+/**
+ * The refund of a voucher's redemption, whichever route it came through: the voucher becomes refunded and its
+ * unit returns to stock — or, when it was written off or expired meanwhile, the whole refund is refused.
+ */
+export async function reverseVoucher(tx: Queryable, voucher: Voucher, refund: RefundContext): Promise<void> {
+  const { rows } = await tx.query<{ item_id: string; store_id: string | null }>(
+    `UPDATE vouchers SET status = 'refunded', refund_tx_id = $2 WHERE id = $1 AND status = 'issued' RETURNING item_id, store_id`,
+    [voucher.voucherId, refund.refundTxId],
+  );
+  if (rows.length === 0) throw spent((await voucherByCode(tx, voucher.code))!)!;
+  await returnToStock(tx, rows[0]!.item_id, rows[0]!.store_id, 1);
+  await recordVoucherEvent(tx, { voucherId: voucher.voucherId, event: 'refunded', storeId: refund.storeId ?? null, actor: refund.actor, reason: refund.reason });
 }
 
 export const VOUCHER_EXPIRY_ACTOR: Actor = { type: 'system', id: 'voucher-expiry-job' };

@@ -14,20 +14,37 @@ import {
 import { pointsPerYuanOf, pointsToFen } from '../../shared/rules/points-value.ts';
 import { parseInstant } from '../../shared/rules/window.ts';
 import type { TierId } from '../../shared/rules/tiers.ts';
-import { markCouponUsed, usableCoupon, type CouponView } from '../coupons/coupons.ts';
+import { pointsExpireAt } from '../../shared/rules/points-expiry.ts';
+import { markCouponUsed, usableCoupon, type CouponView } from '../coupons/index.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { systemAccounts } from '../ledger/accounts.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { memberNotFound, readMember } from '../ledger/members.ts';
-import { postTransaction, storedValueSpendLegs, type Leg } from '../ledger/posting.ts';
-import type { Actor, MemberView } from '../ledger/types.ts';
-import { actorOf, cardUidOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
-import { budgetAllowance, consumeBudget, type BudgetUse } from '../program/budgets.ts';
-import { awardLegs, awardLots } from '../program/points-award.ts';
-import { rewardReferralOnPurchase } from '../program/referrals.ts';
-import type { PublishedRules } from '../program/rules-store.ts';
-import { recordQualifyingSpend } from '../program/tiers.ts';
-import { getStore, storeNotFound } from '../org/structure.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
+import type { Outbox } from '../kernel/outbox.ts';
+import {
+  LedgerError,
+  awardLegs,
+  cardUidOf,
+  lockMember,
+  memberIdOf,
+  pointsSpendLegs,
+  storedValueSpendLegs,
+  systemAccounts,
+  type IdempotentRequest,
+  type Leg,
+  type Ledger,
+  type LockedBalances,
+  type MemberView,
+} from '../ledger/index.ts';
+import { getStore, storeNotFound } from '../org/index.ts';
+import {
+  PURCHASE_FOLLOW_UP,
+  budgetAllowance,
+  consumeBudget,
+  recordQualifyingSpend,
+  type BudgetUse,
+  type PublishedRules,
+  type ReferralPurchase,
+} from '../program/index.ts';
 
 /**
  * The POS checkout on the hub: quote a basket, pay it (one 'checkout' ledger transaction for every value
@@ -115,6 +132,7 @@ function instantOf(occurredAt: string | undefined): Date {
 interface Facts {
   memberId: string;
   storeId: string;
+  lines: CheckoutLine[];
   member: MemberView;
   tier: TierId;
   at: Date;
@@ -123,19 +141,25 @@ interface Facts {
 }
 
 /** Everything a price depends on, read before any transaction (PGlite: never query `db` inside one). */
-async function factsOf(db: Database, program: ProgramSource, input: BasketInput): Promise<Facts> {
+async function factsOf({ db, ledger, program }: SaleDeps, input: BasketInput): Promise<Facts> {
   const memberId = memberIdOf(input.memberId);
   const storeId = textOf(input.storeId, 'storeId', 40);
   const at = instantOf(input.occurredAt);
   if (!(await getStore(db, storeId))) throw storeNotFound(storeId);
-  const member = await readMember(db, memberId);
-  if (!member) throw memberNotFound(memberId);
+  const member = await ledger.getMember(memberId);
   const coupon = input.couponCode === undefined ? undefined : await usableCoupon(db, memberId, input.couponCode);
-  return { memberId, storeId, member, tier: member.tier as TierId, at, coupon, program: await program() };
+  return { memberId, storeId, lines: input.lines, member, tier: member.tier as TierId, at, coupon, program: await program() };
 }
 
-export async function quoteCheckout(db: Database, program: ProgramSource, input: QuoteInput): Promise<Quote> {
-  const facts = await factsOf(db, program, input);
+/** What pricing and paying a sale read from. */
+export interface SaleDeps {
+  db: Database;
+  ledger: Ledger;
+  program: ProgramSource;
+}
+
+export async function quoteCheckout(deps: SaleDeps, input: QuoteInput): Promise<Quote> {
+  const facts = await factsOf(deps, input);
   const { rules, version } = facts.program;
   const basket = { lines: input.lines, tier: facts.tier, storeId: facts.storeId, at: facts.at, ...(facts.coupon ? { coupon: facts.coupon.terms } : {}) };
   try {
@@ -180,7 +204,6 @@ function requestHash(input: PayInput, actor: Actor): string {
 
 interface CheckoutRow {
   id: string;
-  request_hash: string;
   member_id: string;
   store_id: string;
   occurred_at: Date;
@@ -228,17 +251,6 @@ export async function getCheckout(q: Queryable, checkoutId: unknown): Promise<Ch
   return toReceipt(await checkoutRow(q, checkoutId));
 }
 
-/** The receipt stored under this key, when the request matches the one that used it; undefined when the key is new. */
-async function previous(q: Queryable, idempotencyKey: string, hash: string): Promise<CheckoutReceipt | undefined> {
-  const { rows } = await q.query<CheckoutRow>(`${SELECT_CHECKOUT} WHERE c.idempotency_key = $1`, [idempotencyKey]);
-  const row = rows[0];
-  if (!row) return undefined;
-  if (row.request_hash !== hash) {
-    throw new LedgerError('IDEMPOTENCY_CONFLICT', 'This request key was already used for a different checkout, so nothing was done. Start a new request.');
-  }
-  return toReceipt(row);
-}
-
 export interface PayResult {
   receipt: CheckoutReceipt;
   /** True when this key was already used: the first receipt is returned and nothing changed. */
@@ -246,9 +258,39 @@ export interface PayResult {
   member: MemberView;
 }
 
-/** Where payCheckout reports what went wrong after its commit (the sale itself stands). */
-export interface CheckoutLog {
-  error(details: object, message: string): void;
+/** A priced sale, ready to be recorded: what the rules settled, the points the budgets allow, the budget uses. */
+interface Sale {
+  facts: Facts;
+  checkoutId: string;
+  price: BasketPrice;
+  payment: PaymentPlan;
+  earnedByCategory: readonly CategoryEarning[];
+  /** Points awarded: what the rules earn, cut to what the points budgets allow. */
+  pointsEarned: number;
+  pointsCutByBudget: number;
+}
+
+/** How the stored value of a sale was split (under the member lock); zero when it paid none. */
+interface Split {
+  storedValuePrincipalFen: number;
+  storedValueBonusFen: number;
+}
+
+const NO_SPLIT: Split = { storedValuePrincipalFen: 0, storedValueBonusFen: 0 };
+
+/** What a request carries besides the basket, checked before anything is read. */
+interface PayRequest {
+  idempotencyKey: string;
+  actor: Actor;
+  reason: string;
+  cardUid: string | undefined;
+  /** What makes a retry the same sale (the idempotency fingerprint). */
+  fingerprint: string;
+}
+
+export interface PayDeps extends SaleDeps {
+  /** Follow-ups of a sale (a referral it completes) are left here, in its transaction. */
+  outbox: Pick<Outbox, 'add' | 'poke'>;
 }
 
 /**
@@ -256,27 +298,53 @@ export interface CheckoutLog {
  * principal/bonus by the program's spending order from balances read under the member lock, points spent
  * (to points_redeemed), points earned on the money paid (from points_issued, in a lot expiring by the
  * program's policy). Its effects, in the same database transaction, write the checkout row, mark the coupon
- * used, consume the points budgets and record the qualifying spend (tier upgrade), so all of it commits or
- * none. A sale that moves no member value (cash only, nothing earned) is recorded without a ledger
- * transaction, under the member lock, and its cash still counts towards the tier (upgrading at once).
- * Idempotent per key. After the commit, a pending first-purchase referral reward is paid.
+ * used, consume the points budgets, record the qualifying spend (tier upgrade) and leave the purchase for the
+ * referral program in the outbox, so all of it commits or none. A sale that moves no member value (cash only,
+ * nothing earned) is recorded without a ledger transaction, under the member lock, and its cash still counts
+ * towards the tier (upgrading at once). Idempotent per key.
  *
- * Points budgets (cloud/program/budgets.ts): the points earned are cut to what the member's and the store's
- * earn caps still allow (receipt.pointsCutByBudget says by how much); points spent beyond a spend cap refuse
- * the sale (BUDGET_EXCEEDED). A concurrent sale that fills a cap first makes this one BUDGET_EXCEEDED; a
- * retry is then capped to what is left.
+ * Points budgets (program module): the points earned are cut to what the member's and the store's earn caps still
+ * allow (receipt.pointsCutByBudget says by how much); points spent beyond a spend cap refuse the sale
+ * (BUDGET_EXCEEDED). A concurrent sale that fills a cap first makes this one BUDGET_EXCEEDED; a retry is then
+ * capped to what is left.
  */
-export async function payCheckout(db: Database, program: ProgramSource, input: PayInput, log?: CheckoutLog): Promise<PayResult> {
-  const idempotencyKey = idempotencyKeyOf(input.idempotencyKey);
-  const actor = actorOf(input.actor);
-  const reason = textOf(input.reason ?? 'POS checkout', 'reason', 200);
-  const cardUid = input.cardUid === undefined ? undefined : cardUidOf(input.cardUid);
-  const hash = requestHash(input, actor);
-  const replayed = await previous(db, idempotencyKey, hash);
-  if (replayed) return { receipt: replayed, replay: true, member: (await readMember(db, replayed.memberId))! };
+export async function payCheckout(deps: PayDeps, input: PayInput): Promise<PayResult> {
+  const { db, ledger, outbox } = deps;
+  const request = payRequestOf(input);
+  const claim = { key: request.idempotencyKey, owner: 'checkout', fingerprint: request.fingerprint, memberId: memberIdOf(input.memberId) };
+  // A retry gets its receipt even if the coupon has been used since (by this very sale).
+  const earlier = await ledger.earlierResult<{ outcome: { checkoutId: string } }>(claim);
+  if (earlier) return resultOf(db, ledger, earlier.outcome.checkoutId, true);
 
-  const facts = await factsOf(db, program, input);
-  const { rules, version } = facts.program;
+  const sale = await priceSale(deps, input);
+  const { replay, checkoutId } = movesValue(sale)
+    ? await postSale(ledger, outbox, sale, request)
+    : await recordCashSale(ledger, outbox, sale, request, claim);
+  if (!replay) outbox.poke();
+  return resultOf(db, ledger, checkoutId, replay);
+}
+
+function payRequestOf(input: PayInput): PayRequest {
+  const actor = actorOf(input.actor);
+  return {
+    idempotencyKey: idempotencyKeyOf(input.idempotencyKey),
+    actor,
+    reason: textOf(input.reason ?? 'POS checkout', 'reason', 200),
+    cardUid: input.cardUid === undefined ? undefined : cardUidOf(input.cardUid),
+    fingerprint: requestHash(input, actor),
+  };
+}
+
+async function resultOf(db: Queryable, ledger: Ledger, checkoutId: string, replay: boolean): Promise<PayResult> {
+  const receipt = toReceipt(await checkoutRow(db, checkoutId));
+  return { receipt, replay, member: (await ledger.readMember(db, receipt.memberId))! };
+}
+
+/** The basket priced and paid by the rules, and the points the budgets allow; refusals change nothing. */
+async function priceSale(deps: SaleDeps, input: PayInput): Promise<Sale> {
+  const { db } = deps;
+  const facts = await factsOf(deps, input);
+  const { rules } = facts.program;
   let settled: ReturnType<typeof settleCheckout>;
   try {
     settled = settleCheckout(rules, {
@@ -295,99 +363,109 @@ export async function payCheckout(db: Database, program: ProgramSource, input: P
     const { zh, en } = price.coupon.reason;
     throw new LedgerError('COUPON_NOT_APPLICABLE', `${zh} / ${en}.`);
   }
-  const budgetUse = (direction: BudgetUse['direction'], points: number): BudgetUse => ({
-    memberId: facts.memberId,
-    storeId: facts.storeId,
-    direction,
-    points,
-    at: facts.at,
-  });
-  const pointsEarned = (await budgetAllowance(db, rules.budgets, budgetUse('earn', settled.pointsEarned))).allowedPoints;
-  if (payment.pointsSpent > 0 && (await budgetAllowance(db, rules.budgets, budgetUse('spend', payment.pointsSpent))).allowedPoints < payment.pointsSpent) {
+  const pointsEarned = (await budgetAllowance(db, rules.budgets, budgetUse(facts, 'earn', settled.pointsEarned))).allowedPoints;
+  if (payment.pointsSpent > 0 && (await budgetAllowance(db, rules.budgets, budgetUse(facts, 'spend', payment.pointsSpent))).allowedPoints < payment.pointsSpent) {
     throw new LedgerError('BUDGET_EXCEEDED', '积分使用额度不足 / The points spending budget does not allow this many points now; nothing was changed.');
   }
-
-  const checkoutId = newId();
-  const split = { storedValuePrincipalFen: 0, storedValueBonusFen: 0 };
-  const stored = { ...payment, earnedByCategory, pointsCutByBudget: settled.pointsEarned - pointsEarned };
-  const writeCheckout = async (tx: Queryable, txId: string | null): Promise<void> => {
-    await tx.query(
-      `INSERT INTO checkouts (id, idempotency_key, request_hash, member_id, store_id, occurred_at, rules_version, basket, pricing,
-                              payment, payable_fen, points_earned, coupon_id, tx_id, actor_type, actor_id, reason)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12, $13, $14, $15, $16, $17)`,
-      [
-        checkoutId, idempotencyKey, hash, facts.memberId, facts.storeId, facts.at, version, JSON.stringify(input.lines),
-        JSON.stringify(price), JSON.stringify({ ...stored, ...split }), price.payableFen, pointsEarned,
-        facts.coupon?.couponId ?? null, txId, actor.type, actor.id, reason,
-      ],
-    );
-    if (facts.coupon) {
-      await markCouponUsed(tx, { couponId: facts.coupon.couponId, memberId: facts.memberId, checkoutId, actor, reason: `Used in checkout ${checkoutId}` });
-    }
-    if (txId !== null) {
-      // Recorded against txId: refunding the sale gives these points back to the budgets (migration 012).
-      await consumeBudget(tx, rules.budgets, budgetUse('earn', pointsEarned), txId);
-      await consumeBudget(tx, rules.budgets, budgetUse('spend', payment.pointsSpent), txId);
-    }
-    // Every sale's money (stored value + cash) counts towards the tier at its instant, also a cash-only one.
-    await recordQualifyingSpend(
-      tx,
-      { memberId: facts.memberId, checkoutId, txId, amountFen: payment.moneyFen },
-      { program: facts.program, at: facts.at, actor, reason },
-    );
-  };
-
-  const movesValue = payment.storedValueFen > 0 || payment.pointsSpent > 0 || pointsEarned > 0;
-  try {
-    if (movesValue) {
-      await postTransaction(db, {
-        kind: 'checkout',
-        idempotencyKey,
-        memberId: facts.memberId,
-        actor,
-        reason,
-        storeId: facts.storeId,
-        ...(cardUid === undefined ? {} : { cardUid }),
-        intent: { hash, payment, pointsEarned, couponId: facts.coupon?.couponId ?? null, spendingOrder: rules.spendingOrder },
-        legs: (balances) => {
-          const legs: Leg[] = [];
-          if (payment.storedValueFen > 0) {
-            const spend = storedValueSpendLegs(rules.spendingOrder, balances, payment.storedValueFen, systemAccounts.storedValueSpent());
-            split.storedValuePrincipalFen = -spend.find((leg) => leg.account === 'stored_principal')!.amount;
-            split.storedValueBonusFen = -spend.find((leg) => leg.account === 'stored_bonus')!.amount;
-            legs.push(...spend);
-          }
-          // Spent before earned: points earned by this sale cannot pay for it (the ledger applies legs in order).
-          legs.push({ account: 'points', amount: -payment.pointsSpent }, { account: systemAccounts.pointsRedeemed(), amount: payment.pointsSpent });
-          legs.push(...awardLegs(pointsEarned));
-          return legs;
-        },
-        pointsLots: awardLots(rules, facts.at),
-        effects: writeCheckout,
-      });
-    } else {
-      await db.transaction(async (tx) => {
-        // The member lock postTransaction would take: the tier upgrade reads and writes under it.
-        await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [facts.memberId]);
-        await writeCheckout(tx, null);
-      });
-    }
-  } catch (error) {
-    // A concurrent request with the same key committed first: answer as its replay (or its conflict).
-    const first = isDuplicate(error) ? await previous(db, idempotencyKey, hash) : undefined;
-    if (!first) throw error;
-    return { receipt: first, replay: true, member: (await readMember(db, first.memberId))! };
-  }
-  const receipt = (await previous(db, idempotencyKey, hash))!;
-  const replay = receipt.checkoutId !== checkoutId;
-  if (!replay) {
-    await rewardReferralOnPurchase(db, facts.program, facts.memberId, price.payableFen, actor).catch((error: unknown) =>
-      log?.error({ err: error, checkoutId }, 'first-purchase referral reward failed; the sale stands'),
-    );
-  }
-  return { receipt, replay, member: (await readMember(db, facts.memberId))! };
+  return { facts, checkoutId: newId(), price, payment, earnedByCategory, pointsEarned, pointsCutByBudget: settled.pointsEarned - pointsEarned };
 }
 
-function isDuplicate(error: unknown): boolean {
-  return (error as { code?: string }).code === '23505' || (error instanceof LedgerError && error.code === 'IDEMPOTENCY_CONFLICT');
+const budgetUse = (facts: Facts, direction: BudgetUse['direction'], points: number): BudgetUse => ({
+  memberId: facts.memberId,
+  storeId: facts.storeId,
+  direction,
+  points,
+  at: facts.at,
+});
+
+const movesValue = (sale: Sale) => sale.payment.storedValueFen > 0 || sale.payment.pointsSpent > 0 || sale.pointsEarned > 0;
+
+/** The sale as one 'checkout' ledger transaction, recorded in its effects. */
+async function postSale(ledger: Ledger, outbox: PayDeps['outbox'], sale: Sale, request: PayRequest): Promise<{ replay: boolean; checkoutId: string }> {
+  const { facts, payment, pointsEarned } = sale;
+  const { rules } = facts.program;
+  const posted = await ledger.post<Split, { checkoutId: string }>({
+    kind: 'checkout',
+    owner: 'checkout',
+    idempotencyKey: request.idempotencyKey,
+    fingerprint: request.fingerprint,
+    memberId: facts.memberId,
+    actor: request.actor,
+    reason: request.reason,
+    storeId: facts.storeId,
+    ...(request.cardUid === undefined ? {} : { cardUid: request.cardUid }),
+    intent: { hash: request.fingerprint, payment, pointsEarned, couponId: facts.coupon?.couponId ?? null, spendingOrder: rules.spendingOrder },
+    legs: (balances) => saleLegs(sale, balances),
+    pointsLots: { expiresAt: pointsExpireAt(rules.pointsExpiry, facts.at) },
+    effects: async (tx, { txId, context: split }) => recordSale(tx, outbox, sale, request, txId, split),
+  });
+  return { replay: posted.replay, checkoutId: posted.outcome.checkoutId };
+}
+
+/** The legs of a sale, and the principal/bonus split of its stored value (for the receipt). */
+function saleLegs(sale: Sale, balances: LockedBalances): { legs: Leg[]; context: Split } {
+  const { payment, pointsEarned, facts } = sale;
+  const legs: Leg[] = [];
+  let split = NO_SPLIT;
+  if (payment.storedValueFen > 0) {
+    const spend = storedValueSpendLegs(facts.program.rules.spendingOrder, balances, payment.storedValueFen, systemAccounts.storedValueSpent());
+    split = {
+      storedValuePrincipalFen: -spend.find((leg) => leg.account === 'stored_principal')!.amount,
+      storedValueBonusFen: -spend.find((leg) => leg.account === 'stored_bonus')!.amount,
+    };
+    legs.push(...spend);
+  }
+  // Spent before earned: points earned by this sale cannot pay for it (the ledger applies legs in order).
+  legs.push(...pointsSpendLegs(payment.pointsSpent), ...awardLegs(pointsEarned));
+  return { legs, context: split };
+}
+
+/** A sale that moves no member value: recorded once per key under the member lock, without a ledger transaction. */
+async function recordCashSale(
+  ledger: Ledger,
+  outbox: PayDeps['outbox'],
+  sale: Sale,
+  request: PayRequest,
+  claim: IdempotentRequest,
+): Promise<{ replay: boolean; checkoutId: string }> {
+  // Stored like a posting's result (its outcome names the checkout), so a replay reads every sale the same way.
+  const { result, replay } = await ledger.once(claim, async (tx) => {
+    // The member lock a posting would take: the tier upgrade reads and writes under it.
+    await lockMember(tx, sale.facts.memberId);
+    return { outcome: await recordSale(tx, outbox, sale, request, null, NO_SPLIT) };
+  });
+  return { replay, checkoutId: result.outcome.checkoutId };
+}
+
+/**
+ * Everything a sale does beyond its postings, in their transaction: the checkout row, the coupon used, the
+ * points budgets used (against txId, so a refund gives them back), the qualifying spend (the tier), and the
+ * purchase left for the referral program.
+ */
+async function recordSale(tx: Queryable, outbox: PayDeps['outbox'], sale: Sale, request: PayRequest, txId: string | null, split: Split): Promise<{ checkoutId: string }> {
+  const { facts, checkoutId, price, payment, earnedByCategory, pointsEarned, pointsCutByBudget } = sale;
+  const { actor, reason } = request;
+  const { rules, version } = facts.program;
+  await tx.query(
+    `INSERT INTO checkouts (id, idempotency_key, member_id, store_id, occurred_at, rules_version, basket, pricing,
+                            payment, payable_fen, points_earned, coupon_id, tx_id, actor_type, actor_id, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13, $14, $15, $16)`,
+    [
+      checkoutId, request.idempotencyKey, facts.memberId, facts.storeId, facts.at, version, JSON.stringify(facts.lines),
+      JSON.stringify(price), JSON.stringify({ ...payment, earnedByCategory, pointsCutByBudget, ...split }), price.payableFen, pointsEarned,
+      facts.coupon?.couponId ?? null, txId, actor.type, actor.id, reason,
+    ],
+  );
+  if (facts.coupon) {
+    await markCouponUsed(tx, { couponId: facts.coupon.couponId, memberId: facts.memberId, checkoutId, actor, reason: `Used in checkout ${checkoutId}` });
+  }
+  if (txId !== null) {
+    await consumeBudget(tx, rules.budgets, budgetUse(facts, 'earn', pointsEarned), txId);
+    await consumeBudget(tx, rules.budgets, budgetUse(facts, 'spend', payment.pointsSpent), txId);
+  }
+  // Every sale's money (stored value + cash) counts towards the tier at its instant, also a cash-only one.
+  await recordQualifyingSpend(tx, { memberId: facts.memberId, checkoutId, txId, amountFen: payment.moneyFen }, { program: facts.program, at: facts.at, actor, reason });
+  const purchase: ReferralPurchase = { memberId: facts.memberId, amountFen: price.payableFen, actor };
+  await outbox.add(tx, PURCHASE_FOLLOW_UP, purchase);
+  return { checkoutId };
 }

@@ -1,10 +1,10 @@
-import { restoreCoupon } from '../coupons/coupons.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { readMember } from '../ledger/members.ts';
-import { refund } from '../ledger/refunds.ts';
-import type { Actor, MemberView } from '../ledger/types.ts';
-import { actorOf, idempotencyKeyOf, textOf } from '../ledger/validate.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
+import type { RefundContext } from '../kernel/module.ts';
+import { restoreCoupon } from '../coupons/index.ts';
+import { LedgerError, lockMember, type Ledger, type MemberView } from '../ledger/index.ts';
+import { cancelQualifyingSpend } from '../program/index.ts';
 import { checkoutRow, toReceipt, type CheckoutReceipt } from './checkout.ts';
 
 export interface RefundCheckoutInput {
@@ -20,57 +20,51 @@ export interface RefundCheckoutInput {
 const alreadyRefunded = () => new LedgerError('ALREADY_REFUNDED', '该笔结账已退款 / This checkout has already been refunded.');
 
 /**
- * Reverses every effect of a checkout exactly once: the ledger transaction through the ledger's refund
- * (stored value and spent points back to the member, earned points taken back — cloud/ledger/refunds.ts),
- * and, in the same database transaction (its effects), the checkout marked refunded and its coupon back to
- * 'issued'. The same transaction gives the points budgets back what the sale used, in the periods the sale
- * counted in (the ledger_refunds trigger of migration 012, see cloud/program/budgets.ts), and the checkout's
- * qualifying spend stops counting towards the tier (it is read only while refunded_at is NULL; the tier
- * itself is lowered by the review, never at once). A second refund with another key is ALREADY_REFUNDED;
- * the same key again replays.
+ * Reverses every effect of a checkout exactly once. A sale that posted a ledger transaction is refunded through
+ * the ledger (stored value and spent points back to the member, earned points taken back — the ledger's refund),
+ * which hands the rest to reverseCheckout below in the same database transaction, whichever route the refund
+ * came through; the points budgets get back what the sale used (program module, by the ledger_refunds trigger).
+ * A cash-only sale is marked refunded under the member lock, once per key. A second refund with another key is
+ * ALREADY_REFUNDED; the same key again replays.
  */
-export async function refundCheckout(db: Database, input: RefundCheckoutInput): Promise<{ receipt: CheckoutReceipt; replay: boolean; member: MemberView }> {
+export async function refundCheckout(db: Database, ledger: Ledger, input: RefundCheckoutInput): Promise<{ receipt: CheckoutReceipt; replay: boolean; member: MemberView }> {
   const idempotencyKey = idempotencyKeyOf(input.idempotencyKey);
   const actor = actorOf(input.actor);
   const reason = textOf(input.reason, 'reason', 200);
   const original = await checkoutRow(db, input.checkoutId);
   const storeId = input.storeId === undefined ? original.store_id : textOf(input.storeId, 'storeId', 40);
-  const done = async (replay: boolean) => {
-    const receipt = toReceipt(await checkoutRow(db, original.id));
-    return { receipt, replay, member: (await readMember(db, receipt.memberId))! };
-  };
-  if (original.refunded_at !== null) {
-    if ((await refundKeyOf(db, original.id)) === idempotencyKey) return done(true);
-    throw alreadyRefunded();
+  let replay: boolean;
+  if (original.tx_id === null) {
+    const claim = { key: idempotencyKey, owner: 'checkout', fingerprint: `checkout-refund:${original.id}`, memberId: original.member_id };
+    ({ replay } = await ledger.once(claim, async (tx) => {
+      await lockMember(tx, original.member_id);
+      await markRefunded(tx, original.id, { refundTxId: null, actor, reason });
+      return { checkoutId: original.id };
+    }));
+  } else {
+    ({ replay } = await ledger.refund({ originalTxId: original.tx_id, idempotencyKey, actor, reason, storeId }));
   }
-
-  const markRefunded = async (tx: Queryable, refundTxId: string | null): Promise<void> => {
-    const { rows } = await tx.query(
-      `UPDATE checkouts SET refunded_at = now(), refund_tx_id = $2, refund_key = $3, refund_actor_type = $4, refund_actor_id = $5, refund_reason = $6
-        WHERE id = $1 AND refunded_at IS NULL RETURNING id`,
-      [original.id, refundTxId, idempotencyKey, actor.type, actor.id, reason],
-    );
-    if (rows.length === 0) throw alreadyRefunded();
-    if (original.coupon_id) {
-      await restoreCoupon(tx, { couponId: original.coupon_id, checkoutId: original.id, actor, reason: `Checkout ${original.id} refunded: ${reason}`.slice(0, 200) });
-    }
-  };
-
-  try {
-    if (original.tx_id === null) await db.transaction((tx) => markRefunded(tx, null));
-    else await refund(db, { originalTxId: original.tx_id, idempotencyKey, actor, reason, storeId, effects: markRefunded });
-  } catch (error) {
-    // Lost a race with a concurrent refund of this checkout: the same key replays, another key is refused.
-    if ((error as { code?: string }).code === '23505' || (error instanceof LedgerError && error.code === 'ALREADY_REFUNDED')) {
-      if ((await refundKeyOf(db, original.id)) === idempotencyKey) return done(true);
-      throw alreadyRefunded();
-    }
-    throw error;
-  }
-  return done(false);
+  const receipt = toReceipt(await checkoutRow(db, original.id));
+  return { receipt, replay, member: (await ledger.readMember(db, receipt.memberId))! };
 }
 
-async function refundKeyOf(q: Queryable, checkoutId: string): Promise<string | null> {
-  const { rows } = await q.query<{ refund_key: string | null }>('SELECT refund_key FROM checkouts WHERE id = $1', [checkoutId]);
-  return rows[0]?.refund_key ?? null;
+/** The checkout module's reverser: a refund of a checkout's ledger transaction takes everything else back with it. */
+export async function reverseCheckout(tx: Queryable, refund: RefundContext): Promise<void> {
+  const { rows } = await tx.query<{ id: string }>('SELECT id FROM checkouts WHERE tx_id = $1', [refund.originalTxId]);
+  if (!rows[0]) throw new Error(`checkout transaction ${refund.originalTxId} has no checkout`);
+  await markRefunded(tx, rows[0].id, { refundTxId: refund.refundTxId, actor: refund.actor, reason: refund.reason });
+}
+
+/** The checkout marked refunded, its coupon back to 'issued', its spend no longer counting towards the tier. */
+async function markRefunded(tx: Queryable, checkoutId: string, refund: { refundTxId: string | null; actor: Actor; reason: string }): Promise<void> {
+  const { rows } = await tx.query<{ coupon_id: string | null }>(
+    `UPDATE checkouts SET refunded_at = now(), refund_tx_id = $2, refund_actor_type = $3, refund_actor_id = $4, refund_reason = $5
+      WHERE id = $1 AND refunded_at IS NULL RETURNING coupon_id`,
+    [checkoutId, refund.refundTxId, refund.actor.type, refund.actor.id, refund.reason],
+  );
+  if (!rows[0]) throw alreadyRefunded();
+  if (rows[0].coupon_id) {
+    await restoreCoupon(tx, { couponId: rows[0].coupon_id, checkoutId, actor: refund.actor, reason: `Checkout ${checkoutId} refunded: ${refund.reason}`.slice(0, 200) });
+  }
+  await cancelQualifyingSpend(tx, checkoutId);
 }

@@ -1,16 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../db/database.ts';
-import { errors } from '../http/schemas.ts';
+import { errors } from '../kernel/schemas.ts';
 import { operatorActor, scope } from '../kernel/access.ts';
-import { getCheckout, payCheckout, quoteCheckout, type ProgramSource } from './checkout.ts';
+import { getCheckout, payCheckout, quoteCheckout, type PayDeps } from './checkout.ts';
 import { refundCheckout } from './refund.ts';
 import * as S from './schemas.ts';
 
-export interface CheckoutRouteDeps {
-  db: Database;
-  /** The program rules a sale is priced with: the latest published version. */
-  program: ProgramSource;
-}
+/** Sales are priced with the latest published program rules and recorded in the ledger. */
+export type CheckoutRouteDeps = PayDeps;
 
 const tags = ['checkout'];
 const CASHIERS = ['admin', 'manager', 'cashier'] as const;
@@ -18,7 +14,8 @@ const CASHIERS = ['admin', 'manager', 'cashier'] as const;
 const REFUNDERS = ['admin', 'manager'] as const;
 
 /** POS checkout: quote, pay, look up, refund. A sale happens at a store, which must be in the operator's scope. */
-export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rules }: CheckoutRouteDeps): void {
+export function registerCheckoutRoutes(api: FastifyInstance, deps: CheckoutRouteDeps): void {
+  const { db, ledger } = deps;
   /** The store of the checkout in the path. */
   const checkoutInPath = scope.of('params', 'checkoutId', 'checkout', [{ code: 'NOT_FOUND', status: 404 }], async (checkoutId) => ({
     store: (await getCheckout(db, checkoutId)).storeId,
@@ -35,7 +32,7 @@ export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rule
         response: { 200: S.Quote, ...errors(400, 404, 409) },
       },
     },
-    async (request) => quoteCheckout(db, rules, request.body),
+    async (request) => quoteCheckout(deps, request.body),
   );
 
   api.post<{ Body: S.PayBody }>(
@@ -50,7 +47,7 @@ export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rule
       },
     },
     async (request, reply) => {
-      const result = await payCheckout(db, rules, { ...request.body, actor: operatorActor(request) }, request.log);
+      const result = await payCheckout(deps, { ...request.body, actor: operatorActor(request) });
       request.log.info({ checkoutId: result.receipt.checkoutId, txId: result.receipt.txId, replay: result.replay }, 'checkout paid');
       return reply.status(result.replay ? 200 : 201).send(result);
     },
@@ -78,7 +75,7 @@ export function registerCheckoutRoutes(api: FastifyInstance, { db, program: rule
       },
     },
     async (request, reply) => {
-      const result = await refundCheckout(db, { ...request.body, checkoutId: request.params.checkoutId, actor: operatorActor(request) });
+      const result = await refundCheckout(db, ledger, { ...request.body, checkoutId: request.params.checkoutId, actor: operatorActor(request) });
       request.log.info({ checkoutId: result.receipt.checkoutId, replay: result.replay }, 'checkout refunded');
       return reply.status(result.replay ? 200 : 201).send(result);
     },

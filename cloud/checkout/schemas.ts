@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
 import { MAX_LINES, MAX_QUANTITY } from '../../shared/rules/checkout.ts';
-import { Member, orgCode } from '../http/schemas.ts';
+import { Member } from '../ledger/index.ts';
+import { orgCode } from '../org/index.ts';
 
 /** Request and response schemas of the POS checkout routes. */
 

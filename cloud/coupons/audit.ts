@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.ts';
-import type { Actor } from '../ledger/types.ts';
+import type { Actor } from '../kernel/actor.ts';
 
 export type CouponAuditAction = 'template_created' | 'template_updated' | 'issued' | 'used' | 'restored' | 'expired' | 'birthday_set' | 'voided';
 

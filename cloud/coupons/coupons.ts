@@ -3,13 +3,10 @@ import { newId } from '../../shared/ids.ts';
 import type { BudgetRules } from '../../shared/rules/budget.ts';
 import { describeOffer, type CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { systemAccounts } from '../ledger/accounts.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { memberNotFound } from '../ledger/members.ts';
-import { postTransaction } from '../ledger/posting.ts';
-import type { Actor } from '../ledger/types.ts';
-import { actorOf, idempotencyKeyOf, memberIdOf, textOf } from '../ledger/validate.ts';
-import { budgetAllowance, consumeBudget } from '../program/budgets.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
+import { LedgerError, memberIdOf, memberNotFound, pointsSpendLegs, type Ledger } from '../ledger/index.ts';
+import { budgetAllowance, consumeBudget } from '../program/index.ts';
 import { recordCouponAudit } from './audit.ts';
 import { getTemplate, type CouponTemplateView } from './templates.ts';
 
@@ -102,7 +99,7 @@ export interface IssueCouponInput {
  * 'points_redemption' ledger transaction takes the points and creates the coupon atomically (its effects),
  * under the same idempotency key. Otherwise the coupon is simply inserted. `created` is false on a replay.
  */
-export async function issueCoupon(db: Database, input: IssueCouponInput): Promise<{ coupon: CouponView; created: boolean }> {
+export async function issueCoupon(db: Database, ledger: Ledger, input: IssueCouponInput): Promise<{ coupon: CouponView; created: boolean }> {
   const issueKey = idempotencyKeyOf(input.issueKey);
   const memberId = memberIdOf(input.memberId);
   const actor = actorOf(input.actor);
@@ -122,25 +119,23 @@ export async function issueCoupon(db: Database, input: IssueCouponInput): Promis
     if (input.budgets && (await budgetAllowance(db, input.budgets, use)).allowedPoints < pointsCost) {
       throw new LedgerError('BUDGET_EXCEEDED', '积分使用额度不足 / The points spending budget does not allow this many points now; nothing was changed.');
     }
-    let created: CouponView | undefined;
-    const posted = await postTransaction(db, {
+    const posted = await ledger.post({
       kind: 'points_redemption',
+      owner: 'coupons',
       idempotencyKey: issueKey,
       memberId,
       actor,
       // Names the coupon in the member's statement; cut to the ledger's reason limit.
       reason: `Coupon ${template.nameEn}: ${reason}`.slice(0, 200),
       ...(input.storeId === undefined ? {} : { storeId: input.storeId }),
-      legs: [
-        { account: 'points', amount: -pointsCost },
-        { account: systemAccounts.pointsRedeemed(), amount: pointsCost },
-      ],
-      effects: async (tx, txId) => {
-        created = await insert(tx, txId);
+      legs: pointsSpendLegs(pointsCost),
+      effects: async (tx, { txId }) => {
+        const created = await insert(tx, txId);
         if (input.budgets) await consumeBudget(tx, input.budgets, use, txId);
+        return created?.couponId;
       },
     });
-    if (created) return { coupon: created, created: true };
+    if (!posted.replay && posted.outcome) return { coupon: (await couponById(db, posted.outcome))!, created: true };
     const row = await byIssueKey(db, issueKey);
     if (!row) throw new Error(`points were taken under ${posted.txId} but no coupon was found`);
     return { coupon: sameIssue(row, template.templateId, memberId), created: !posted.replay };

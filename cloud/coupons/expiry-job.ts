@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts';
-import type { Actor } from '../ledger/types.ts';
+import type { Actor } from '../kernel/actor.ts';
 import { recordCouponAudit, type ProgressLog } from './audit.ts';
 
 const SYSTEM_ACTOR: Actor = { type: 'system', id: 'coupon-expiry-job' };

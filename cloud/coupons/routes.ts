@@ -2,20 +2,22 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseInstant } from '../../shared/rules/window.ts';
 import type { CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { Database } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { errors } from '../http/schemas.ts';
+import { invalid } from '../kernel/input.ts';
+import type { Ledger } from '../ledger/index.ts';
+import { errors } from '../kernel/schemas.ts';
 import { ALL_ROLES, forbidden, operatorActor, operatorOf, scope, type ScopeSource } from '../kernel/access.ts';
-import { RulesStore, type PublishedRules } from '../program/rules-store.ts';
+import type { PublishedRules } from '../program/index.ts';
 import { listMemberCoupons, issueCoupon } from './coupons.ts';
 import { expireCoupons } from './expiry-job.ts';
 import * as S from './schemas.ts';
-import { issueToSegment, setBirthday } from './targeted.ts';
+import { setBirthday } from './birthdays.ts';
 import { createTemplate, getTemplate, listTemplates, updateTemplate } from './templates.ts';
 
 export interface CouponRouteDeps {
   db: Database;
-  /** The program rules (points budgets for points-exchange coupons); default the latest published version. */
-  program?: () => Promise<Pick<PublishedRules, 'rules'>>;
+  ledger: Ledger;
+  /** The program rules (points budgets for points-exchange coupons): the latest published version. */
+  program: () => Promise<Pick<PublishedRules, 'rules'>>;
 }
 
 const tags = ['coupons'];
@@ -48,19 +50,8 @@ const changedDefinition: ScopeSource = scope.of('body', 'definition', 'coupon te
   templateStores(request, asObject(value) as CouponTemplate | undefined),
 );
 
-/** The stores whose members a targeted issue reaches: the given one, or all in the operator's scope (undefined = HQ, every member). */
-async function segmentStores(db: Database, request: FastifyRequest, storeId: string | undefined): Promise<string[] | undefined> {
-  if (storeId !== undefined) return [storeId];
-  const { scope: own } = operatorOf(request);
-  if (own.level === 'hq') return undefined;
-  if (own.level === 'store') return [own.id];
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM stores WHERE region_id = $1', [own.id]);
-  return rows.map((row) => row.id);
-}
-
-/** Coupon templates, issuing (one member, a segment), members' coupons, birthdays, the expiry job. */
-export function registerCouponRoutes(api: FastifyInstance, { db, program }: CouponRouteDeps): void {
-  const rules = program ?? (() => new RulesStore(db).current());
+/** Coupon templates, issuing to one member, members' coupons, birthdays, the expiry job. */
+export function registerCouponRoutes(api: FastifyInstance, { db, ledger, program: rules }: CouponRouteDeps): void {
   const everyone = { roles: ALL_ROLES, scope: scope.none('coupon templates are the chain’s offers, readable by every operator') };
   /** The template in the path, as it is now: changing it needs its stores in scope. */
   const storedTemplate = scope.of('params', 'templateId', 'coupon template', [{ code: 'NOT_FOUND', status: 404 }], async (templateId, request) =>
@@ -133,7 +124,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
     async (request, reply) => {
       const { idempotencyKey, ...rest } = request.body;
       const { budgets } = (await rules()).rules;
-      const result = await issueCoupon(db, { ...rest, issueKey: idempotencyKey, memberId: request.params.memberId, actor: operatorActor(request), budgets });
+      const result = await issueCoupon(db, ledger, { ...rest, issueKey: idempotencyKey, memberId: request.params.memberId, actor: operatorActor(request), budgets });
       request.log.info({ memberId: request.params.memberId, couponId: result.coupon.couponId, created: result.created }, 'coupon issued');
       return reply.status(result.created ? 201 : 200).send(result);
     },
@@ -152,33 +143,6 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
       },
     },
     async (request) => ({ coupons: await listMemberCoupons(db, request.params.memberId, request.query.status) }),
-  );
-
-  api.post<{ Params: S.TemplateParams; Body: S.TargetedIssueBody }>(
-    '/coupon-templates/:templateId/targeted-issues',
-    {
-      config: { access: { roles: MANAGERS, scope: [scope.store()] } },
-      schema: {
-        summary: 'Issue the coupon to every member of a segment in your scope (no purchase in N days, birthday month); once per member per campaign key',
-        tags,
-        params: S.TemplateParams,
-        body: S.TargetedIssueBody,
-        response: { 200: S.TargetedIssueResult, ...errors(400, 404, 409) },
-      },
-    },
-    async (request) => {
-      const storeIds = await segmentStores(db, request, request.body.storeId);
-      const { segment, campaignKey, reason } = request.body;
-      return issueToSegment(db, {
-        templateId: request.params.templateId,
-        segment,
-        campaignKey,
-        reason,
-        actor: operatorActor(request),
-        ...(storeIds === undefined ? {} : { storeIds }),
-        logger: request.log,
-      });
-    },
   );
 
   api.put<{ Params: S.MemberParams; Body: S.BirthdayBody }>(
@@ -212,7 +176,7 @@ export function registerCouponRoutes(api: FastifyInstance, { db, program }: Coup
     },
     async (request) => {
       const asOf = request.body.asOf === undefined ? new Date() : parseInstant(request.body.asOf);
-      if (asOf === null) throw new LedgerError('INVALID_INPUT', 'asOf must be an ISO timestamp with an offset.');
+      if (asOf === null) throw invalid('asOf 须为带时区的 ISO 时间', 'asOf must be an ISO timestamp with an offset');
       return expireCoupons(db, { asOf: new Date(asOf), actor: operatorActor(request), logger: request.log });
     },
   );

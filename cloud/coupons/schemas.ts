@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
 import { COUPON_STATUSES } from './coupons.ts';
-import { orgCode } from '../http/schemas.ts';
+import { orgCode } from '../org/index.ts';
 
 /** Request and response schemas of the coupon routes. */
 
@@ -119,33 +119,6 @@ export const IssueResponses = {
   201: Type.Object({ coupon: Coupon, created: Type.Literal(true) }, { ...strict, description: 'Issued now' }),
   200: Type.Object({ coupon: Coupon, created: Type.Literal(false) }, { ...strict, description: 'Already issued under this key; nothing changed' }),
 };
-
-export const Segment = Type.Union([
-  Type.Object(
-    { kind: Type.Literal('no_purchase_within_days'), days: Type.Integer({ minimum: 1, maximum: 3660, description: 'No purchase in the last N days' }) },
-    strict,
-  ),
-  Type.Object(
-    { kind: Type.Literal('birthday_month'), timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA zone deciding the month, e.g. Asia/Shanghai' }) },
-    strict,
-  ),
-]);
-
-export const TargetedIssueBody = Type.Object(
-  {
-    segment: Segment,
-    campaignKey: Type.String({ minLength: 1, maxLength: 100, description: 'Each member gets at most one coupon per campaign key' }),
-    storeId: Type.Optional(orgCode('Only members of this home store; default every member in your scope')),
-    reason: Reason,
-  },
-  strict,
-);
-export type TargetedIssueBody = Static<typeof TargetedIssueBody>;
-
-export const TargetedIssueResult = Type.Object(
-  { matched: Type.Integer(), issued: Type.Integer(), alreadyIssued: Type.Integer() },
-  { ...strict, description: 'Members in the segment, coupons issued now, members who already had this campaign’s coupon' },
-);
 
 export const BirthdayBody = Type.Object(
   {

@@ -1,9 +1,9 @@
 import { newId, isUuid } from '../../shared/ids.ts';
 import { couponTemplateProblems, describeOffer, type CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Actor } from '../ledger/types.ts';
-import { actorOf, textOf } from '../ledger/validate.ts';
+import { LedgerError } from '../ledger/index.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, textOf } from '../kernel/input.ts';
 import { recordCouponAudit } from './audit.ts';
 
 /** Coupon templates: what operators define and members are issued coupons from. */

@@ -37,6 +37,12 @@ export interface ErrorCode<C extends string = string> {
 
 export const bilingual = ({ zh, en }: Bilingual): string => `${zh} / ${en}`;
 
+/** A message the shared rules already wrote as "中文 / English", back into its two languages. */
+export function splitBilingual(text: string): Bilingual {
+  const at = text.indexOf(' / ');
+  return at < 0 ? { zh: text, en: text } : { zh: text.slice(0, at), en: text.slice(at + 3).replace(/\.$/, '') };
+}
+
 /**
  * A module's error codes, by code: `const catalogErrors = defineErrors('catalog', { OUT_OF_STOCK: 409 })`, then
  * `throw catalogErrors.OUT_OF_STOCK({ zh: '已兑完', en: 'Out of stock' })`, and list the codes a route can
@@ -85,10 +91,14 @@ export const kernelErrors = defineErrors('kernel', {
   BAD_REQUEST: 400,
   /** A value the schema admits but the operation does not (a rule, a range that depends on other fields). */
   INVALID_INPUT: 400,
+  /** A rule set (or a part of one) that the rules engine refuses: every problem is listed. */
+  RULES_INVALID: 400,
   /** The request is understood, but the current state refuses it (and would refuse it again unchanged). */
   CONFLICT: 409,
   /** The idempotency key was used before for a different request: nothing was done. */
   IDEMPOTENCY_CONFLICT: 409,
+  /** The thing the request names does not exist (modules with a more telling code use their own). */
+  NOT_FOUND: 404,
   /** No such endpoint. */
   ROUTE_NOT_FOUND: 404,
   /** The hub cannot reach its database (the health check says so; anything else answers 500). */

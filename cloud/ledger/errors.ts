@@ -1,4 +1,21 @@
-import { HubError, type ErrorStatus } from '../kernel/errors.ts';
+import { defineErrors, HubError, refusalOf, type ErrorStatus } from '../kernel/errors.ts';
+
+/** The ledger's refusals: each means nothing was changed. */
+export const ledgerErrors = defineErrors('ledger', {
+  /** Not a whole number of fen or points in range. */
+  INVALID_AMOUNT: 400,
+  /** Not 4, 7 or 10 bytes of hex. */
+  INVALID_CARD_UID: 400,
+  /** Not 16 digits. */
+  INVALID_CARD_NUMBER: 400,
+  MEMBER_NOT_FOUND: 404,
+  TRANSACTION_NOT_FOUND: 404,
+  INSUFFICIENT_BALANCE: 409,
+  INSUFFICIENT_POINTS: 409,
+  /** A refund, an expiry, an award, or a transaction whose owner does not reverse it. */
+  NOT_REFUNDABLE: 409,
+  ALREADY_REFUNDED: 409,
+});
 
 /**
  * Every refusal the ledger can give, as a stable code plus a sentence a store clerk understands.
@@ -101,6 +118,4 @@ export class LedgerError extends HubError {
  * The code and message of a business refusal, or undefined for anything else (database down, bug).
  * A refusal is final — resending the same request gets the same answer; anything else may succeed on retry.
  */
-export function businessErrorOf(error: unknown): { code: LedgerErrorCode; message: string } | undefined {
-  return error instanceof LedgerError ? { code: error.code, message: error.message } : undefined;
-}
+export const businessErrorOf = refusalOf;

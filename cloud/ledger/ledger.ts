@@ -1,32 +1,23 @@
-import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
-import type { Database } from '../db/database.ts';
-import { systemAccounts } from './accounts.ts';
-import {
-  type BindCardInput,
-  type CreateMemberInput,
-  bindCard,
-  createMember,
-  findMemberByCard,
-  findMemberByCardNumber,
-  getMember,
-} from './members.ts';
 import { NEVER_EXPIRE, pointsExpireAt, type PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { type SpendingOrder, isSpendingOrder } from '../../shared/rules/stored-value.ts';
 import { priceTopUp, type TopUpBonusRule, type TopUpPrice } from '../../shared/rules/topup-bonus.ts';
+import type { Database, Queryable } from '../db/database.ts';
+import type { Actor } from '../kernel/actor.ts';
 import { RuleSetError } from '../../shared/rules/errors.ts';
-import { LedgerError } from './errors.ts';
-import {
-  type PostedTransaction,
-  type TransactionKind,
-  type TransactionRequest,
-  postTransaction,
-  storedValueSpendLegs,
-} from './posting.ts';
+import { HubError, kernelErrors } from '../kernel/errors.ts';
+import { invalid, textOf } from '../kernel/input.ts';
+import type { Reverser } from '../kernel/module.ts';
+import { systemAccounts } from './accounts.ts';
+import { type IdempotentRequest, type OnceResult, earlierResult, once, onceWithin } from './idempotency.ts';
+import { pointsSpendLegs, storedValueSpendLegs } from './legs.ts';
+import { type CreateMemberInput, createMember, getMember, readMember } from './members.ts';
 import { type ExpiryOptions, type ExpiryRun, expirePoints, pointsExpiringSoon, pointsLots } from './points-expiry-job.ts';
-import { type RefundInput, type RefundResult, refund } from './refunds.ts';
+import type { LedgerPorts } from './ports.ts';
+import { type PostedTransaction, type TransactionRequest, fingerprintOf, postWithin, validRequest } from './posting.ts';
+import { type RefundInput, type RefundResult, originalOf, refundRequest } from './refunds.ts';
 import { type StatementEntry, statement } from './statement.ts';
-import type { Actor, MemberView } from './types.ts';
-import { actorOf, cardUidOf, deviceOf, fenOf, idempotencyKeyOf, memberIdOf, pointsOf, textOf } from './validate.ts';
+import type { MemberView } from './types.ts';
+import { fenOf, pointsOf } from './validate.ts';
 
 /** What every value-moving request carries, whoever sends it. */
 export interface MovementInput {
@@ -82,37 +73,80 @@ export interface RedeemPointsInput extends MovementInput {
   item: string;
 }
 
+/** The ledger's own transactions change nothing beyond the ledger: their refund is the money alone. */
+const MONEY_ONLY: Reverser = async () => {};
+
 /**
- * The hub's membership ledger: members, cards and every movement of stored value and points.
- * All inputs are validated here (not only at the REST edge), every refusal is a rejected LedgerError (never
- * a synchronous throw), and every change records its actor and reason.
+ * The hub's membership ledger: members and every movement of stored value and points, each a double-entry
+ * transaction applied exactly once per idempotency key. Every input is validated here (not only at the REST
+ * edge), every refusal is a rejected HubError (never a synchronous throw), and every change records its actor,
+ * its reason and the module that owns it. What it needs of the cards and the program it asks through `ports`.
  */
 export class Ledger {
-  constructor(private readonly db: Database) {}
+  private readonly reversers = new Map<string, Reverser>([['ledger', MONEY_ONLY]]);
+  private readonly view = (q: Queryable, memberId: string, usedCardUid?: string) => readMember(q, this.ports, memberId, usedCardUid);
+
+  constructor(
+    private readonly db: Database,
+    private readonly ports: LedgerPorts,
+  ) {}
+
+  /** How the refund of a module's transactions reverses their effects (the hub registers each module's). */
+  reverseTransactionsOf(owner: string, reverser: Reverser): void {
+    if (this.reversers.has(owner)) throw new Error(`transactions of ${owner} already have a reverser`);
+    this.reversers.set(owner, reverser);
+  }
 
   async createMember(input: CreateMemberInput): Promise<MemberView> {
-    return createMember(this.db, input);
-  }
-
-  async bindCard(input: BindCardInput): Promise<{ member: MemberSnapshot; alreadyBound: boolean }> {
-    return bindCard(this.db, input);
-  }
-
-  async findMemberByCard(cardUid: string): Promise<MemberSnapshot | undefined> {
-    return findMemberByCard(this.db, cardUid);
-  }
-
-  /** For a magnetic-stripe swipe (or a typed number), which gives only the card number. */
-  async findMemberByCardNumber(cardNumber: string): Promise<MemberSnapshot | undefined> {
-    return findMemberByCardNumber(this.db, cardNumber);
+    return createMember(this.db, this.ports, input);
   }
 
   async getMember(memberId: string): Promise<MemberView> {
-    return getMember(this.db, memberId);
+    return getMember(this.db, this.ports, memberId);
+  }
+
+  /** The member as of `q` (inside a transaction: as it wrote them), with the card used if any; undefined when unknown. */
+  async readMember(q: Queryable, memberId: string, usedCardUid?: string): Promise<MemberView | undefined> {
+    return this.view(q, memberId, usedCardUid);
   }
 
   async statement(memberId: string, options?: { limit?: number }): Promise<{ memberId: string; entries: StatementEntry[] }> {
     return statement(this.db, memberId, options);
+  }
+
+  /**
+   * Runs `work` once per idempotency key, in one database transaction with the key's claim (idempotency.ts): the
+   * way every module makes a change idempotent. Inside, post with postWithin (under the claimed key) and take the
+   * member lock with lockMember.
+   */
+  async once<R>(request: IdempotentRequest, work: (tx: Queryable) => Promise<R>): Promise<OnceResult<R>> {
+    return once(this.db, request, work);
+  }
+
+  /**
+   * The result a key was first used for, or undefined when it is new; IDEMPOTENCY_CONFLICT when it was used for
+   * another request. For an owner that must answer a retry before it reads anything else (a sale whose coupon its
+   * first attempt used up).
+   */
+  async earlierResult<R>(request: IdempotentRequest): Promise<R | undefined> {
+    return earlierResult<R>(this.db, request);
+  }
+
+  /** Posts a transaction exactly once per its idempotency key, in a database transaction of its own (posting.ts). */
+  async post<C = undefined, O = undefined>(request: TransactionRequest<C, O>): Promise<PostedTransaction<O>> {
+    return this.db.transaction((tx) => this.postIn(tx, request));
+  }
+
+  /**
+   * Posts exactly once per idempotency key inside the caller's database transaction (a follow-up consumed from the
+   * outbox posts in the transaction that consumes it). Postings of several members in one transaction must be
+   * made in member-id order, so two such transactions never wait on each other's member locks.
+   */
+  async postIn<C = undefined, O = undefined>(tx: Queryable, request: TransactionRequest<C, O>): Promise<PostedTransaction<O>> {
+    const valid = validRequest(request);
+    const claim = { key: valid.idempotencyKey, owner: valid.owner, fingerprint: valid.fingerprint ?? fingerprintOf(valid), memberId: valid.memberId };
+    const { result, replay } = await onceWithin(tx, claim, (claimed) => postWithin(claimed, this.ports, this.view, valid));
+    return { txId: result.txId, replay, member: result.member, outcome: result.outcome as O };
   }
 
   /**
@@ -126,38 +160,50 @@ export class Ledger {
     const at = input.at ?? new Date();
     const price = ruleResult(() => priceTopUp(input.bonusRules ?? [], amount, at));
     const expiresAt = ruleResult(() => pointsExpireAt(input.pointsExpiry ?? NEVER_EXPIRE, at));
-    const posted = await this.post(input, 'cash_topup', input.reason ?? 'Cash top-up', {
-      legs: [
-        { account: 'stored_principal', amount },
-        { account: systemAccounts.cashReceived(input.deviceId), amount: -amount },
-        { account: 'stored_bonus', amount: price.bonusFen },
-        { account: systemAccounts.bonusIssued(), amount: -price.bonusFen },
-        { account: 'points', amount: price.bonusPoints },
-        { account: systemAccounts.pointsIssued(), amount: -price.bonusPoints },
-      ],
-      pointsLots: { expiresAt },
-      intent: { ruleId: price.ruleId },
-    });
+    const posted = await this.post(
+      this.movement(input, 'cash_topup', input.reason ?? 'Cash top-up', {
+        legs: [
+          { account: 'stored_principal', amount },
+          { account: systemAccounts.cashReceived(input.deviceId), amount: -amount },
+          { account: 'stored_bonus', amount: price.bonusFen },
+          { account: systemAccounts.bonusIssued(), amount: -price.bonusFen },
+          { account: 'points', amount: price.bonusPoints },
+          { account: systemAccounts.pointsIssued(), amount: -price.bonusPoints },
+        ],
+        pointsLots: { expiresAt },
+        intent: { ruleId: price.ruleId },
+      }),
+    );
     return { ...posted, topUp: price };
   }
 
   /**
    * Pays from stored value, split between principal and bonus by the spending order, computed from the
-   * balances read under the member lock (a concurrent payment cannot make the split wrong).
+   * balances read under the member lock (a concurrent payment cannot make the split wrong). The spend counts
+   * towards the member's tier in the same transaction (the program decides how).
    */
   async payWithStoredValue(input: PaymentInput): Promise<PostedTransaction> {
     const amount = fenOf(input.amountFen);
     const order = input.spendingOrder ?? 'principal_first';
-    if (!isSpendingOrder(order)) throw new LedgerError('INVALID_INPUT', 'spendingOrder must be principal_first, bonus_first or proportional.');
-    return this.post(input, 'stored_value_payment', input.reason ?? 'Stored-value payment', {
-      legs: (balances) => storedValueSpendLegs(order, balances, amount, systemAccounts.storedValueSpent()),
-      intent: { amountFen: amount, order },
-    });
+    if (!isSpendingOrder(order)) throw invalid('spendingOrder 须为 principal_first、bonus_first 或 proportional', 'spendingOrder must be principal_first, bonus_first or proportional');
+    return this.post(
+      this.movement(input, 'stored_value_payment', input.reason ?? 'Stored-value payment', {
+        legs: (balances) => ({ legs: storedValueSpendLegs(order, balances, amount, systemAccounts.storedValueSpent()), context: undefined }),
+        intent: { amountFen: amount, order },
+        effects: async (tx, { txId }) => {
+          // Judged now, after the payment's posting time, so the window includes it.
+          await this.ports.tiers.onStoredValueSpend(tx, { memberId: input.memberId, txId, at: new Date(), actor: input.actor });
+          return undefined;
+        },
+      }),
+    );
   }
 
-  /** Reverses an earlier transaction exactly once (see refunds.ts for the rules). */
+  /** Reverses an earlier transaction exactly once, with its effects beyond the ledger (refunds.ts). */
   async refund(input: RefundInput): Promise<RefundResult> {
-    return refund(this.db, input);
+    const original = await originalOf(this.db, input.originalTxId);
+    const posted = await this.post(refundRequest(input, original, (owner) => this.reversers.get(owner)));
+    return { ...posted, originalTxId: original.id };
   }
 
   async pointsLots(memberId: string): ReturnType<typeof pointsLots> {
@@ -169,50 +215,49 @@ export class Ledger {
   }
 
   async expirePoints(options?: ExpiryOptions): Promise<ExpiryRun> {
-    return expirePoints(this.db, options);
+    return expirePoints(this.db, this, options);
   }
 
   /** A manual correction by staff or a system job; the reason is mandatory because nothing else explains it. */
   async adjustPoints(input: AdjustPointsInput): Promise<PostedTransaction> {
     const points = pointsOf(input.points, { allowNegative: true });
     const expiresAt = ruleResult(() => pointsExpireAt(input.pointsExpiry ?? NEVER_EXPIRE, new Date()));
-    return this.post(input, 'points_adjustment', textOf(input.reason, 'reason', 200), {
-      legs: [
-        { account: 'points', amount: points },
-        { account: systemAccounts.pointsIssued(), amount: -points },
-      ],
-      pointsLots: { expiresAt },
-    });
+    return this.post(
+      this.movement(input, 'points_adjustment', textOf(input.reason, 'reason', 200), {
+        legs: [
+          { account: 'points', amount: points },
+          { account: systemAccounts.pointsIssued(), amount: -points },
+        ],
+        pointsLots: { expiresAt },
+      }),
+    );
   }
 
   async redeemPoints(input: RedeemPointsInput): Promise<PostedTransaction> {
     const points = pointsOf(input.points, { allowNegative: false });
-    return this.post(input, 'points_redemption', `Redeemed: ${textOf(input.item, 'item', 100)}`, {
-      legs: [
-        { account: 'points', amount: -points },
-        { account: systemAccounts.pointsRedeemed(), amount: points },
-      ],
-    });
+    return this.post(this.movement(input, 'points_redemption', `Redeemed: ${textOf(input.item, 'item', 100)}`, { legs: pointsSpendLegs(points) }));
   }
 
-  private async post(
+  /** A movement of the ledger's own, from its input. */
+  private movement<C>(
     input: MovementInput,
-    kind: TransactionKind,
+    kind: TransactionRequest['kind'],
     reason: string,
-    posting: Pick<TransactionRequest, 'legs' | 'pointsLots' | 'intent'>,
-  ): Promise<PostedTransaction> {
-    return postTransaction(this.db, {
+    posting: Pick<TransactionRequest<C>, 'legs' | 'pointsLots' | 'intent' | 'effects'>,
+  ): TransactionRequest<C> {
+    return {
       kind,
-      idempotencyKey: idempotencyKeyOf(input.idempotencyKey),
-      memberId: memberIdOf(input.memberId),
-      actor: actorOf(input.actor),
-      reason: textOf(reason, 'reason', 200),
-      ...(input.cardUid === undefined ? {} : { cardUid: cardUidOf(input.cardUid) }),
-      ...deviceOf(input.deviceId, input.deviceSeq),
-      // An unknown store is refused by the foreign key (STORE_NOT_FOUND).
-      ...(input.storeId === undefined ? {} : { storeId: textOf(input.storeId, 'storeId', 40) }),
+      owner: 'ledger',
+      idempotencyKey: input.idempotencyKey,
+      memberId: input.memberId,
+      actor: input.actor,
+      reason,
+      ...(input.cardUid === undefined ? {} : { cardUid: input.cardUid }),
+      ...(input.deviceId === undefined ? {} : { deviceId: input.deviceId }),
+      ...(input.deviceSeq === undefined ? {} : { deviceSeq: input.deviceSeq }),
+      ...(input.storeId === undefined ? {} : { storeId: input.storeId }),
       ...posting,
-    });
+    };
   }
 }
 
@@ -221,7 +266,8 @@ function ruleResult<T>(evaluate: () => T): T {
   try {
     return evaluate();
   } catch (error) {
-    if (error instanceof LedgerError) throw error;
-    throw new LedgerError(error instanceof RuleSetError ? 'RULES_INVALID' : 'INVALID_INPUT', (error as Error).message);
+    if (error instanceof HubError) throw error;
+    const message = (error as Error).message;
+    throw error instanceof RuleSetError ? kernelErrors.RULES_INVALID({ zh: '规则无效', en: message }) : invalid('规则无法计算这笔交易', message);
   }
 }

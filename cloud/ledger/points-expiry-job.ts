@@ -1,12 +1,11 @@
 import { type ExpiringSoon } from '../../shared/rules/points-expiry.ts';
 import type { Database } from '../db/database.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { invalid } from '../kernel/input.ts';
 import { systemAccounts } from './accounts.ts';
-import { LedgerError } from './errors.ts';
-import { memberNotFound } from './members.ts';
+import type { Ledger } from './ledger.ts';
 import { type DueLot, type PointsLotView, dueLots, expiringSoon, listOpenLots, moveLot } from './points-lots.ts';
-import { postTransaction } from './posting.ts';
-import type { Actor } from './types.ts';
-import { memberIdOf } from './validate.ts';
+import { memberIdOf, memberNotFound } from './validate.ts';
 
 /**
  * The points expiry job: every lot whose expires_at ≤ asOf and that still holds points is expired by its
@@ -38,14 +37,14 @@ export interface ExpiryOptions {
 /** The lot moved since it was listed: another run expired it, or a spend or refund changed it. */
 class LotChanged extends Error {}
 
-export async function expirePoints(db: Database, { asOf = new Date(), batchSize = 500, logger }: ExpiryOptions = {}): Promise<ExpiryRun> {
-  if (!Number.isSafeInteger(asOf.getTime())) throw new LedgerError('INVALID_INPUT', 'asOf must be a valid instant.');
+export async function expirePoints(db: Database, ledger: Ledger, { asOf = new Date(), batchSize = 500, logger }: ExpiryOptions = {}): Promise<ExpiryRun> {
+  if (!Number.isSafeInteger(asOf.getTime())) throw invalid('asOf 须为有效的时间', 'asOf must be a valid instant');
   const run: ExpiryRun = { asOf: asOf.toISOString(), expiredLots: 0, expiredPoints: 0, skippedLots: 0 };
   let afterSeq = 0;
   for (let page = 1; ; page++) {
     const lots = await dueLots(db, asOf, batchSize, afterSeq);
     for (const lot of lots) {
-      const points = await expireLot(db, lot);
+      const points = await expireLot(ledger, lot);
       if (points === undefined) run.skippedLots++;
       else {
         run.expiredLots++;
@@ -61,11 +60,11 @@ export async function expirePoints(db: Database, { asOf = new Date(), batchSize 
 }
 
 /** Expires one lot; the points expired, or undefined when the lot changed since it was listed. */
-async function expireLot(db: Database, lot: DueLot): Promise<number | undefined> {
-  let points = 0;
+async function expireLot(ledger: Ledger, lot: DueLot): Promise<number | undefined> {
   try {
-    const posted = await postTransaction(db, {
+    const posted = await ledger.post({
       kind: 'points_expiry',
+      owner: 'ledger',
       idempotencyKey: `points-expiry:${lot.lotId}:${lot.moves}`,
       memberId: lot.memberId,
       actor: EXPIRY_JOB_ACTOR,
@@ -79,16 +78,22 @@ async function expireLot(db: Database, lot: DueLot): Promise<number | undefined>
         );
         const now = rows[0];
         if (!now || now.moves !== lot.moves || now.remaining === 0) throw new LotChanged();
-        points = now.remaining;
-        return [
-          { account: 'points', amount: -points },
-          { account: systemAccounts.pointsExpired(), amount: points },
-        ];
+        const points = now.remaining;
+        return {
+          legs: [
+            { account: 'points', amount: -points },
+            { account: systemAccounts.pointsExpired(), amount: points },
+          ],
+          context: points,
+        };
       },
       pointsLots: 'custom',
-      effects: (tx, txId) => moveLot(tx, txId, lot.lotId, -points),
+      effects: async (tx, { txId, context: points }) => {
+        await moveLot(tx, txId, lot.lotId, -points);
+        return points;
+      },
     });
-    return posted.replay ? undefined : points;
+    return posted.replay ? undefined : posted.outcome;
   } catch (error) {
     if (error instanceof LotChanged) return undefined;
     throw error;
@@ -110,7 +115,7 @@ export async function pointsExpiringSoon(
 ): Promise<{ memberId: string } & ExpiringSoon> {
   const id = await existingMember(db, memberId);
   if (!Number.isSafeInteger(withinDays) || withinDays < 0 || withinDays > 3660) {
-    throw new LedgerError('INVALID_INPUT', 'withinDays must be a whole number from 0 to 3660.');
+    throw invalid('withinDays 须为 0 至 3660 之间的整数', 'withinDays must be a whole number from 0 to 3660');
   }
   return { memberId: id, ...(await expiringSoon(db, id, asOf, withinDays)) };
 }

@@ -128,6 +128,11 @@ export async function listOpenLots(q: Queryable, memberId: string): Promise<Poin
   return rows.sort((a, b) => compareLots(toBalance(a), toBalance(b))).map(toView);
 }
 
+/** The member's lots that still hold points, as the pure rules take them (shared/rules/points-expiry.ts). */
+export async function openLotBalances(q: Queryable, memberId: string): Promise<LotBalance[]> {
+  return (await openLots(q, memberId)).map(toBalance);
+}
+
 /** What expires within `withinDays` of asOf, from the member's open lots. */
 export async function expiringSoon(q: Queryable, memberId: string, asOf: Date, withinDays: number): Promise<ExpiringSoon> {
   return pointsExpiringWithin((await openLots(q, memberId)).map(toBalance), asOf, withinDays);

@@ -1,12 +1,16 @@
 import { isUuid } from '../../shared/ids.ts';
 import { TopUpNotRefundableError, topUpRefund } from '../../shared/rules/stored-value.ts';
-import type { Database, Queryable } from '../db/database.ts';
+import type { Queryable } from '../db/database.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
+import { splitBilingual } from '../kernel/errors.ts';
+import type { Reverser } from '../kernel/module.ts';
 import type { MemberAccountKind, SystemAccountKind } from './accounts.ts';
-import { LedgerError } from './errors.ts';
+import { ledgerErrors } from './errors.ts';
+import type { Leg, LockedBalances } from './legs.ts';
 import { consumeLots, lotsAwardedBy, moveLot, movesOf } from './points-lots.ts';
-import { type Leg, type LockedBalances, type PostedTransaction, type TransactionKind, postTransaction } from './posting.ts';
-import type { Actor, Asset } from './types.ts';
-import { actorOf, idempotencyKeyOf, textOf } from './validate.ts';
+import type { PostedTransaction, TransactionKind, TransactionRequest } from './posting.ts';
+import type { Asset } from './types.ts';
 
 /**
  * Refunds: a 'refund' transaction that posts the exact negation of an earlier transaction's postings,
@@ -22,6 +26,11 @@ import { actorOf, idempotencyKeyOf, textOf } from './validate.ts';
  * awarded points were spent meanwhile, the same number is taken from the member's other lots, soonest-
  * expiring first; if the member no longer has that many points the refund is refused (NOT_REFUNDABLE) —
  * refund the spending first, or settle the difference at the counter with a points adjustment.
+ *
+ * Effects beyond the ledger: every transaction names the module that owns it, and the refund is handed to that
+ * module's reverser in the same database transaction (the stock back, the coupon restored, the voucher marked
+ * refunded — or a refusal, which rolls the whole refund back). A transaction whose owner registered no reverser
+ * is not refundable. So whichever route a refund comes through, the money and the effects go together.
  */
 
 /** What can be refunded. Refunds, expiries, awards and manual adjustments cannot (correct those with a new adjustment). */
@@ -35,8 +44,6 @@ export interface RefundInput {
   reason: string;
   /** The store that handed back the money (settlement). */
   storeId?: string;
-  /** Further writes atomic with the refund (a coupon back to issued, stock returned); see TransactionRequest.effects. */
-  effects?: (tx: Queryable, refundTxId: string) => Promise<void>;
 }
 
 export interface RefundResult extends PostedTransaction {
@@ -58,57 +65,67 @@ interface LotPlan {
   reclaim: number;
 }
 
-const transactionNotFound = (id: string) => new LedgerError('TRANSACTION_NOT_FOUND', `No transaction has the id ${id}.`);
-const alreadyRefunded = () =>
-  new LedgerError('ALREADY_REFUNDED', '该交易已退款 / This transaction has already been refunded.');
+export const transactionNotFound = (id: string) =>
+  ledgerErrors.TRANSACTION_NOT_FOUND({ zh: `没有编号为 ${id} 的交易`, en: `No transaction has the id ${id}` });
+const alreadyRefunded = () => ledgerErrors.ALREADY_REFUNDED({ zh: '该交易已退款', en: 'This transaction has already been refunded' });
 
-export async function refund(db: Database, input: RefundInput): Promise<RefundResult> {
-  if (!isUuid(input.originalTxId)) throw transactionNotFound(String(input.originalTxId));
-  const originalTxId = input.originalTxId;
+interface Original {
+  kind: TransactionKind;
+  member_id: string;
+  owner: string;
+}
+
+/** The transaction to refund and who owns it; TRANSACTION_NOT_FOUND for an unknown or malformed id. */
+export async function originalOf(q: Queryable, txId: unknown): Promise<Original & { id: string }> {
+  const { rows } = isUuid(txId) ? await q.query<Original>('SELECT kind, member_id, owner FROM ledger_transactions WHERE id = $1', [txId]) : { rows: [] };
+  if (!rows[0]) throw transactionNotFound(String(txId));
+  return { ...rows[0], id: txId as string };
+}
+
+/**
+ * The refund as a posting request: validated, dispatched to the owner's reverser. `reverserOf` names the
+ * reverser of an owner, undefined when it has none (then the transaction is not refundable).
+ */
+export function refundRequest(
+  input: RefundInput,
+  original: Original & { id: string },
+  reverserOf: (owner: string) => Reverser | undefined,
+): TransactionRequest<LotPlan, undefined> {
   const idempotencyKey = idempotencyKeyOf(input.idempotencyKey);
   const actor = actorOf(input.actor);
   const reason = textOf(input.reason, 'reason', 200);
   const storeId = input.storeId === undefined ? undefined : textOf(input.storeId, 'storeId', 40);
-  const { rows } = await db.query<{ kind: TransactionKind; member_id: string }>(
-    'SELECT kind, member_id FROM ledger_transactions WHERE id = $1',
-    [originalTxId],
-  );
-  const original = rows[0];
-  if (!original) throw transactionNotFound(originalTxId);
-  if (original.kind === 'refund') {
-    throw new LedgerError('NOT_REFUNDABLE', '退款交易不能再退款 / A refund cannot itself be refunded.');
-  }
+  if (original.kind === 'refund') throw ledgerErrors.NOT_REFUNDABLE({ zh: '退款交易不能再退款', en: 'A refund cannot itself be refunded' });
   if (!REFUNDABLE_KINDS.includes(original.kind)) {
-    throw new LedgerError('NOT_REFUNDABLE', `此类交易不能退款 / A ${original.kind} transaction cannot be refunded; record an adjustment instead.`);
+    throw ledgerErrors.NOT_REFUNDABLE({ zh: '此类交易不能退款，请改为调整', en: `A ${original.kind} transaction cannot be refunded; record an adjustment instead` });
   }
-
-  let plan: LotPlan | undefined;
-  const posted = await postTransaction(db, {
+  const reverse = reverserOf(original.owner);
+  if (!reverse) {
+    throw ledgerErrors.NOT_REFUNDABLE({ zh: '这笔交易的业务不支持退款', en: `The ${original.owner} module does not refund its transactions` });
+  }
+  return {
     kind: 'refund',
+    owner: 'ledger',
     idempotencyKey,
     memberId: original.member_id,
     actor,
     reason,
     ...(storeId === undefined ? {} : { storeId }),
-    intent: { refundOf: originalTxId },
-    legs: async (balances, tx) => {
-      const built = await refundLegs(tx, originalTxId, original.kind, balances);
-      plan = built.plan;
-      return built.legs;
-    },
+    intent: { refundOf: original.id },
+    legs: async (balances, tx) => refundLegs(tx, original.id, original.kind, balances),
     pointsLots: 'custom',
-    effects: async (tx, refundTxId) => {
+    effects: async (tx, { txId: refundTxId, context: plan }) => {
       try {
-        await tx.query('INSERT INTO ledger_refunds (original_tx_id, refund_tx_id) VALUES ($1, $2)', [originalTxId, refundTxId]);
+        await tx.query('INSERT INTO ledger_refunds (original_tx_id, refund_tx_id) VALUES ($1, $2)', [original.id, refundTxId]);
       } catch (error) {
         if ((error as { code?: string }).code === '23505') throw alreadyRefunded();
         throw error;
       }
-      await applyLotPlan(tx, original.member_id, refundTxId, plan!);
-      await input.effects?.(tx, refundTxId);
+      await applyLotPlan(tx, original.member_id, refundTxId, plan);
+      await reverse(tx, { originalTxId: original.id, refundTxId, idempotencyKey, actor, reason, ...(storeId === undefined ? {} : { storeId }) });
+      return undefined;
     },
-  });
-  return { ...posted, originalTxId };
+  };
 }
 
 /** The refund's legs and lot plan, from the original's postings and lots and the locked balances. */
@@ -117,7 +134,7 @@ async function refundLegs(
   originalTxId: string,
   kind: TransactionKind,
   balances: LockedBalances,
-): Promise<{ legs: Leg[]; plan: LotPlan }> {
+): Promise<{ legs: Leg[]; context: LotPlan }> {
   // Under the member lock: a concurrent refund of the same transaction has committed by now, or waits for us.
   const done = await tx.query('SELECT 1 FROM ledger_refunds WHERE original_tx_id = $1', [originalTxId]);
   if (done.rows.length > 0) throw alreadyRefunded();
@@ -141,10 +158,10 @@ async function refundLegs(
   }
   const pointsChange = legs.filter((leg) => leg.account === 'points').reduce((sum, leg) => sum + leg.amount, 0);
   if (balances.points + pointsChange < 0) {
-    throw new LedgerError(
-      'NOT_REFUNDABLE',
-      `该交易赠送的积分已被使用，会员积分不足 / The points this transaction awarded were spent and the member has only ${balances.points} points; refund the spending first.`,
-    );
+    throw ledgerErrors.NOT_REFUNDABLE({
+      zh: `该交易赠送的积分已被使用，会员只剩 ${balances.points} 分；请先退还那笔消费`,
+      en: `The points this transaction awarded were spent and the member has only ${balances.points} points; refund the spending first`,
+    });
   }
   const plan: LotPlan = {
     restore: (await movesOf(tx, originalTxId)).filter((move) => move.points < 0).map((move) => ({ lotId: move.lotId, points: -move.points })),
@@ -153,7 +170,7 @@ async function refundLegs(
   };
   // Credits first, so a member account that gets points or money back never dips below zero on the way.
   legs.sort((a, b) => Number(b.amount > 0) - Number(a.amount > 0));
-  return { legs, plan };
+  return { legs, context: plan };
 }
 
 const systemKind = (leg: Leg): SystemAccountKind | undefined => (typeof leg.account === 'string' ? undefined : leg.account.kind);
@@ -166,7 +183,7 @@ function returnPrincipalOnly(legs: Leg[], balances: LockedBalances): void {
   try {
     rule = topUpRefund({ principalFen, bonusFen }, balances);
   } catch (error) {
-    if (error instanceof TopUpNotRefundableError) throw new LedgerError('NOT_REFUNDABLE', error.message);
+    if (error instanceof TopUpNotRefundableError) throw ledgerErrors.NOT_REFUNDABLE(splitBilingual(error.message));
     throw error;
   }
   // The bonus still there is reversed; the spent part is paid from the principal instead of handed back in cash.
@@ -195,11 +212,4 @@ async function applyLotPlan(tx: Queryable, memberId: string, refundTxId: string,
   for (const { lotId, points } of plan.restore) await moveLot(tx, refundTxId, lotId, points);
   for (const { lotId, points } of plan.reverse) await moveLot(tx, refundTxId, lotId, -points);
   if (plan.reclaim > 0) await consumeLots(tx, memberId, refundTxId, plan.reclaim);
-}
-
-/** The refund of a transaction, if it has one. */
-export async function refundOf(q: Queryable, originalTxId: string): Promise<string | undefined> {
-  if (!isUuid(originalTxId)) return undefined;
-  const { rows } = await q.query<{ refund_tx_id: string }>('SELECT refund_tx_id FROM ledger_refunds WHERE original_tx_id = $1', [originalTxId]);
-  return rows[0]?.refund_tx_id;
 }

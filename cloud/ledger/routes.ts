@@ -1,18 +1,19 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { isUuid } from '../../shared/ids.ts';
 import { expiryWarningText } from '../../shared/rules/points-expiry.ts';
 import type { Database } from '../db/database.ts';
-import * as S from '../http/schemas.ts';
+import { errors } from '../kernel/schemas.ts';
+import { orgCode } from '../org/index.ts';
+import * as S from './schemas.ts';
 import { operatorActor, scope, type OperatorAccess } from '../kernel/access.ts';
 import type { RulesStore } from '../program/index.ts';
 import type { Role } from '../kernel/principal.ts';
-import { DEFAULT_TIME_ZONE } from '../org/structure.ts';
-import { refreshMemberTier } from '../program/tiers.ts';
-import { LedgerError } from './errors.ts';
-import type { Ledger, MovementInput, PostedTransaction } from './index.ts';
+import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
+import type { Ledger, MovementInput } from './ledger.ts';
+import { profileOf } from './members.ts';
 import { expirePoints, pointsExpiringSoon, pointsLots } from './points-expiry-job.ts';
-import { refund } from './refunds.ts';
+import type { PostedTransaction } from './posting.ts';
+import { originalOf } from './refunds.ts';
 
 /**
  * The ledger over REST: members, stored-value and points movements, statements, refunds, points lots and the
@@ -37,7 +38,7 @@ const RefundBody = Type.Object(
   {
     idempotencyKey: Type.String({ minLength: 8, maxLength: 100, description: 'Unique per refund request; a resend returns the first result' }),
     reason: Type.String({ minLength: 1, maxLength: 200, description: 'Why the money goes back (kept with the refund)' }),
-    storeId: Type.Optional(S.orgCode("The store handing the money back. Defaults to the operator's store; must be in scope.")),
+    storeId: Type.Optional(orgCode("The store handing the money back. Defaults to the operator's store; must be in scope.")),
   },
   strict,
 );
@@ -111,7 +112,7 @@ function movementRoute<B extends { idempotencyKey: string; storeId?: string }>(
         tags: [TAG],
         params: S.MemberParams,
         body: route.body,
-        response: { ...S.PostedResponses, ...S.errors(400, 404, 409) },
+        response: { ...S.PostedResponses, ...errors(400, 404, 409) },
       },
     },
     async (request, reply) => {
@@ -134,7 +135,7 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
         summary: "Register a member at a home store (the body's storeId, else the operator's store)",
         tags: ['members'],
         body: S.CreateMemberBody,
-        response: { 201: S.Member, ...S.errors(400, 404) },
+        response: { 201: S.Member, ...errors(400, 404) },
       },
     },
     async (request, reply) => {
@@ -150,7 +151,7 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
     '/members/:memberId',
     {
       config: { access: memberAccess() },
-      schema: { summary: 'A member with balances', tags: ['members'], params: S.MemberParams, response: { 200: S.Member, ...S.errors(400, 404) } },
+      schema: { summary: 'A member with balances', tags: ['members'], params: S.MemberParams, response: { 200: S.Member, ...errors(400, 404) } },
     },
     async (request) => ledger.getMember(request.params.memberId),
   );
@@ -164,15 +165,7 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
   movementRoute<S.StoredValueBody>(
     app,
     { ...movement, path: 'payments', summary: "Pay with stored value (principal and bonus in the program's spending order)" },
-    async (input) => {
-      const published = await program.current();
-      const paid = await ledger.payWithStoredValue({ ...input, spendingOrder: published.rules.spendingOrder });
-      if (paid.replay) return paid;
-      // Spend counts towards the tier at once (upgrade is immediate; downgrades wait for the review).
-      const at = new Date();
-      const { upgraded } = await refreshMemberTier(db, input.memberId, { program: published, at, actor: input.actor, reason: 'Qualifying stored-value spend' });
-      return upgraded ? { ...paid, member: await ledger.getMember(input.memberId) } : paid;
-    },
+    async (input) => ledger.payWithStoredValue({ ...input, spendingOrder: (await program.current()).rules.spendingOrder }),
   );
   movementRoute<S.PointsAdjustmentBody>(
     app,
@@ -194,7 +187,7 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
         tags: [TAG],
         params: S.MemberParams,
         querystring: S.StatementQuery,
-        response: { 200: S.StatementResponse, ...S.errors(400, 404) },
+        response: { 200: S.StatementResponse, ...errors(400, 404) },
       },
     },
     async (request) => ledger.statement(request.params.memberId, { limit: request.query.limit }),
@@ -207,32 +200,33 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
         access: {
           roles: MANAGERS,
           scope: [
-            scope.of('params', 'txId', 'transaction', [{ code: 'TRANSACTION_NOT_FOUND', status: 404 }], async (txId) => ({ member: await memberOfTransaction(db, txId) })),
+            scope.of('params', 'txId', 'transaction', [{ code: 'TRANSACTION_NOT_FOUND', status: 404 }], async (txId) => ({ member: (await originalOf(db, txId)).member_id })),
             scope.actingStore(),
           ],
         },
       },
       schema: {
-        summary: 'Refund a transaction exactly once (top-up: principal only, bonus and points reversed)',
+        summary: 'Refund a transaction exactly once, with everything it did beyond the ledger (top-up: principal only, bonus and points reversed)',
         description:
           'Posts the exact reverse of a top-up, payment, checkout, redemption or card fee. A top-up returns its principal ' +
           'less any of its bonus already spent; points it took go back to their lots, points it awarded are taken back. ' +
+          'What the transaction did beyond the ledger is reversed in the same database transaction by the module that owns it ' +
+          '(a checkout: its coupon back; a voucher: its stock back; a catalog coupon: voided, stock back), or the refund is refused. ' +
           'Refused: a refund (NOT_REFUNDABLE), an already refunded transaction (ALREADY_REFUNDED), unknown id (TRANSACTION_NOT_FOUND), ' +
-          'and a transaction with effects beyond the ledger (NOT_REFUNDABLE naming the route that reverses them all: a checkout, a voucher, a catalog coupon).',
+          'a used voucher or coupon, a coupon bought with points.',
         tags: [TAG],
         params: TxParams,
         body: RefundBody,
         response: {
           201: refunded('Refunded now'),
           200: refunded('Already refunded under this idempotency key: the first result, unchanged'),
-          ...S.errors(400, 404, 409),
+          ...errors(400, 404, 409),
         },
       },
     },
     async (request, reply) => {
-      await assertLedgerOnly(db, request.params.txId);
       const storeId = request.actingStoreId;
-      const result = await refund(db, {
+      const result = await ledger.refund({
         originalTxId: request.params.txId,
         idempotencyKey: request.body.idempotencyKey,
         reason: request.body.reason,
@@ -252,7 +246,7 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
         summary: "A member's points lots that still hold points, soonest-expiring first",
         tags: [TAG],
         params: S.MemberParams,
-        response: { 200: Type.Object({ memberId: Uuid, lots: Type.Array(Lot) }, strict), ...S.errors(400, 404) },
+        response: { 200: Type.Object({ memberId: Uuid, lots: Type.Array(Lot) }, strict), ...errors(400, 404) },
       },
     },
     async (request) => pointsLots(db, request.params.memberId),
@@ -267,7 +261,7 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
         tags: [TAG],
         params: S.MemberParams,
         querystring: ExpiringQuery,
-        response: { 200: Expiring, ...S.errors(400, 404) },
+        response: { 200: Expiring, ...errors(400, 404) },
       },
     },
     async (request) => {
@@ -291,57 +285,19 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
         summary: 'Run the points expiry job now (HQ admin); safe to repeat',
         tags: [TAG],
         body: ExpiryBody,
-        response: { 200: ExpiryRunSchema, ...S.errors(400) },
+        response: { 200: ExpiryRunSchema, ...errors(400) },
       },
     },
     async (request) => {
       const asOf = request.body?.asOf === undefined ? new Date() : new Date(request.body.asOf);
-      return expirePoints(db, { asOf, logger: request.log });
+      return expirePoints(db, ledger, { asOf, logger: request.log });
     },
   );
 }
 
-/** The member a transaction belongs to; an unknown or malformed id is TRANSACTION_NOT_FOUND. */
-async function memberOfTransaction(db: Database, txId: unknown): Promise<string> {
-  const { rows } = isUuid(txId) ? await db.query<{ member_id: string }>('SELECT member_id FROM ledger_transactions WHERE id = $1', [txId]) : { rows: [] };
-  if (!rows[0]) throw new LedgerError('TRANSACTION_NOT_FOUND', `No transaction has the id ${String(txId)}.`);
-  return rows[0].member_id;
-}
-
+/** The member's home store's time zone: the calendar their warnings are dated in. */
 async function homeTimeZone(db: Database, memberId: string): Promise<string> {
-  const { rows } = await db.query<{ time_zone: string | null }>(
-    'SELECT s.time_zone FROM members m LEFT JOIN stores s ON s.id = m.home_store_id WHERE m.id = $1',
-    [memberId],
-  );
-  return rows[0]?.time_zone ?? DEFAULT_TIME_ZONE;
-}
-/**
- * A sale or redemption changed more than balances (a coupon used, stock taken, a voucher or coupon issued):
- * reversing only its postings here would leave those behind, so it is refused with the route that reverses every
- * effect. A catalog coupon redemption is asked first: its coupon also names the transaction as its purchase.
- */
-async function assertLedgerOnly(db: Database, txId: string): Promise<void> {
-  const { rows } = await db.query<{ checkout_id: string | null; voucher_code: string | null; catalog_coupon: boolean; coupon_id: string | null }>(
-    `SELECT (SELECT id FROM checkouts WHERE tx_id = $1) AS checkout_id,
-            (SELECT code FROM vouchers WHERE ledger_tx_id = $1) AS voucher_code,
-            EXISTS (SELECT 1 FROM catalog_coupon_redemptions WHERE ledger_tx_id = $1) AS catalog_coupon,
-            (SELECT id FROM coupons WHERE purchase_tx_id = $1) AS coupon_id`,
-    [txId],
-  );
-  const owner = rows[0];
-  if (owner?.checkout_id) {
-    throw new LedgerError('NOT_REFUNDABLE', `This is a checkout: refund it with POST /api/v1/checkout/${owner.checkout_id}/refund, which also returns its coupon.`);
-  }
-  if (owner?.voucher_code) {
-    throw new LedgerError('NOT_REFUNDABLE', `This is a voucher redemption: refund it with POST /api/v1/vouchers/${owner.voucher_code}/refunds, which also returns the stock.`);
-  }
-  if (owner?.catalog_coupon) {
-    throw new LedgerError(
-      'NOT_REFUNDABLE',
-      `This is a catalog coupon redemption: refund it with POST /api/v1/catalog/redemptions/${txId}/refunds, which also voids the coupon and returns the stock.`,
-    );
-  }
-  if (owner?.coupon_id) {
-    throw new LedgerError('NOT_REFUNDABLE', 'This bought a points-exchange coupon; coupons bought with points are not refunded.');
-  }
+  const { homeStoreId } = await profileOf(db, memberId);
+  const home = homeStoreId === null ? undefined : await getStore(db, homeStoreId);
+  return home?.timeZone ?? DEFAULT_TIME_ZONE;
 }

@@ -1,10 +1,10 @@
 import type { Database } from '../db/database.ts';
 import type { MemberAccountKind } from './accounts.ts';
-import { LedgerError } from './errors.ts';
-import { memberNotFound } from './members.ts';
+import type { Actor, ActorType } from '../kernel/actor.ts';
+import { invalid } from '../kernel/input.ts';
 import type { TransactionKind } from './posting.ts';
-import type { Actor, ActorType, Asset } from './types.ts';
-import { memberIdOf } from './validate.ts';
+import type { Asset } from './types.ts';
+import { memberIdOf, memberNotFound } from './validate.ts';
 
 export const MAX_STATEMENT_LIMIT = 200;
 
@@ -44,7 +44,7 @@ export async function statement(
 ): Promise<{ memberId: string; entries: StatementEntry[] }> {
   const id = memberIdOf(memberId);
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_STATEMENT_LIMIT) {
-    throw new LedgerError('INVALID_INPUT', `limit must be a whole number from 1 to ${MAX_STATEMENT_LIMIT}.`);
+    throw invalid(`limit 须为 1 至 ${MAX_STATEMENT_LIMIT} 之间的整数`, `limit must be a whole number from 1 to ${MAX_STATEMENT_LIMIT}`);
   }
   const member = await db.query('SELECT 1 FROM members WHERE id = $1', [id]);
   if (member.rows.length === 0) throw memberNotFound(id);

@@ -17,7 +17,7 @@ import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { remainingTopUpRules } from '../../shared/rules/session-topup.ts';
 import { priceTopUp, type TopUpBonusRule, type TopUpPrice } from '../../shared/rules/topup-bonus.ts';
 import { LedgerError } from './errors.ts';
-import type { PublishedRules } from '../program/rules-store.ts';
+import type { PublishedRules } from '../program/index.ts';
 
 export type RulesSource = {
   byVersion(version: number): Promise<Pick<PublishedRules, 'version' | 'rules'>>;

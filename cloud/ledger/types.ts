@@ -1,7 +1,4 @@
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
-import { LedgerError } from './errors.ts';
-
-export type { Actor, ActorType } from '../kernel/actor.ts';
 
 export type Asset = 'CNY' | 'POINTS';
 
@@ -20,6 +17,7 @@ export type MemberView = Omit<MemberSnapshot, 'cardUid'> & { cardUid?: string; h
 export function toSnapshot(member: MemberView): MemberSnapshot {
   const { homeStoreId: _hubOnly, ...snapshot } = member;
   const { cardUid } = snapshot;
-  if (cardUid === undefined) throw new LedgerError('CARD_NOT_FOUND', 'This member has no card yet.');
+  // Kiosks find members by card: a member a kiosk reaches always has one.
+  if (cardUid === undefined) throw new Error(`member ${member.memberId} has no card to show a kiosk`);
   return { ...snapshot, cardUid };
 }

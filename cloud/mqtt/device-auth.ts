@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { CredentialCheck } from '../devices/credentials.ts';
+import type { CredentialCheck } from '../devices/index.ts';
 import type { Principal } from './acl.ts';
 
 /** How the embedded broker checks who connects: per-device credentials from the hub DB, one configured hub user. */

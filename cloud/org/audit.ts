@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.ts';
-import type { Actor } from '../ledger/types.ts';
+import type { Actor } from '../kernel/actor.ts';
 
 export type AuditAction = 'region_created' | 'store_created' | 'operator_created' | 'operator_deactivated' | 'bootstrap_admin_refreshed';
 

@@ -6,14 +6,17 @@ import type { HubModule, HubServices } from '../kernel/module.ts';
 import type { Queryable } from '../db/database.ts';
 import type { OperatorPrincipal } from '../kernel/principal.ts';
 import { ensureBootstrapAdmin, operatorByToken, principalOfOperator } from './operators.ts';
+import { orgErrors } from './errors.ts';
 import { registerOrgRoutes } from './routes.ts';
 import { getStore, storeNotFound } from './structure.ts';
 
-export { DEFAULT_TIME_ZONE, ORG_CODE_PATTERN, getStore, storeNotFound, type Store } from './structure.ts';
+export { orgErrors } from './errors.ts';
+export { DEFAULT_TIME_ZONE, ORG_CODE_PATTERN, STORE_KINDS, orgCode, getStore, listStores, storeNotFound, storeTimeZones, type Store, type StoreKind } from './structure.ts';
 
 export function orgModule(hub: HubServices): HubModule {
   return {
     name: 'org',
+    errors: orgErrors,
     tables: ['regions', 'stores', 'operators', 'operator_audit'],
     routes: async (api) => registerOrgRoutes(api, { db: hub.db }),
     async start() {

@@ -1,11 +1,13 @@
 import { newId } from '../../shared/ids.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Actor } from '../ledger/types.ts';
-import { textOf } from '../ledger/validate.ts';
+import { kernelErrors, type HubError } from '../kernel/errors.ts';
+import { invalid } from '../kernel/input.ts';
+import { orgErrors } from './errors.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { textOf } from '../kernel/input.ts';
 import { recordAudit } from './audit.ts';
 import { ROLES, SCOPE_LEVELS, type OperatorPrincipal, type OperatorScope, type Role } from '../kernel/principal.ts';
-import { storeNotFound, storesInScopeSql } from './structure.ts';
+import { regionNotFound, storeNotFound, storesInScopeSql } from './structure.ts';
 import { hashToken, isWellFormedToken, MIN_TOKEN_LENGTH, newOperatorToken } from './tokens.ts';
 
 export interface Operator extends OperatorPrincipal {
@@ -49,8 +51,8 @@ export async function operatorByToken(q: Queryable, token: string): Promise<Oper
   return rows[0] && toOperator(rows[0]);
 }
 
-export function operatorNotFound(operatorId: string): LedgerError {
-  return new LedgerError('OPERATOR_NOT_FOUND', `No operator has the id "${operatorId}".`);
+export function operatorNotFound(operatorId: string): HubError {
+  return orgErrors.OPERATOR_NOT_FOUND({ zh: `没有编号为「${operatorId}」的操作员`, en: `No operator has the id "${operatorId}"` });
 }
 
 export async function getOperator(q: Queryable, operatorId: string): Promise<Operator> {
@@ -80,15 +82,15 @@ export interface CreateOperatorInput {
 
 /** Checks the scope names an existing region or store; returns the columns that store it. */
 async function scopeColumns(q: Queryable, scope: OperatorScope): Promise<{ regionId: string | null; storeId: string | null }> {
-  if (!SCOPE_LEVELS.includes(scope?.level)) throw new LedgerError('INVALID_INPUT', `scope.level must be one of ${SCOPE_LEVELS.join(', ')}.`);
+  if (!SCOPE_LEVELS.includes(scope?.level)) throw invalid(`scope.level 须为 ${SCOPE_LEVELS.join('、')} 之一`, `scope.level must be one of ${SCOPE_LEVELS.join(', ')}`);
   if (scope.level === 'hq') {
-    if (scope.id !== 'hq') throw new LedgerError('INVALID_INPUT', 'An HQ scope has the id "hq".');
+    if (scope.id !== 'hq') throw invalid('总部范围的编号为 "hq"', 'An HQ scope has the id "hq"');
     return { regionId: null, storeId: null };
   }
   const table = scope.level === 'region' ? 'regions' : 'stores';
   const { rows } = await q.query(`SELECT 1 FROM ${table} WHERE id = $1`, [scope.id]);
   if (rows.length === 0) {
-    throw scope.level === 'store' ? storeNotFound(scope.id) : new LedgerError('NOT_FOUND', `No region has the id "${scope.id}".`);
+    throw scope.level === 'store' ? storeNotFound(scope.id) : regionNotFound(scope.id);
   }
   return scope.level === 'region' ? { regionId: scope.id, storeId: null } : { regionId: null, storeId: scope.id };
 }
@@ -99,7 +101,7 @@ async function scopeColumns(q: Queryable, scope: OperatorScope): Promise<{ regio
  */
 export async function createOperator(db: Database, input: CreateOperatorInput, actor: Actor, reason: string): Promise<{ operator: Operator; token: string }> {
   const name = textOf(input.name, 'name', 64);
-  if (!ROLES.includes(input.role)) throw new LedgerError('INVALID_INPUT', `role must be one of ${ROLES.join(', ')}.`);
+  if (!ROLES.includes(input.role)) throw invalid(`role 须为 ${ROLES.join('、')} 之一`, `role must be one of ${ROLES.join(', ')}`);
   const why = textOf(reason, 'reason', 200);
   const token = newOperatorToken();
   const operatorId = newId();
@@ -126,7 +128,7 @@ export async function deactivateOperator(db: Database, operatorId: string, actor
     );
     if (!rows[0]) {
       await getOperator(tx, operatorId); // unknown → 404; otherwise it exists and is already inactive
-      throw new LedgerError('CONFLICT', 'This operator is already deactivated.');
+      throw kernelErrors.CONFLICT({ zh: '该操作员已停用', en: 'This operator is already deactivated' });
     }
     await recordAudit(tx, { actor, action: 'operator_deactivated', subjectId: operatorId, reason: why });
     return toOperator(rows[0]);
@@ -141,7 +143,7 @@ const SYSTEM: Actor = { type: 'system', id: 'hub-bootstrap' };
  */
 export async function ensureBootstrapAdmin(db: Database, token: string): Promise<Operator> {
   if (!isWellFormedToken(token)) {
-    throw new LedgerError('INVALID_INPUT', `HUB_ADMIN_TOKEN must be ${MIN_TOKEN_LENGTH} to 200 characters of letters, digits or -._~+/=.`);
+    throw invalid(`HUB_ADMIN_TOKEN 须为 ${MIN_TOKEN_LENGTH} 至 200 个字母、数字或 -._~+/= 字符`, `HUB_ADMIN_TOKEN must be ${MIN_TOKEN_LENGTH} to 200 characters of letters, digits or -._~+/=`);
   }
   const hash = hashToken(token);
   return db.transaction(async (tx) => {

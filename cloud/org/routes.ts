@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { SCOPE_LEVELS, type OperatorScope } from '../kernel/principal.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { errors } from '../http/schemas.ts';
+import { kernelErrors } from '../kernel/errors.ts';
+import { errors } from '../kernel/schemas.ts';
 import { ALL_ROLES, operatorActor, operatorOf, scope } from '../kernel/access.ts';
 import { createOperator, deactivateOperator, getOperator, listOperators } from './operators.ts';
-import { settlementReport } from './settlement.ts';
 import * as S from './schemas.ts';
 import { createRegion, createStore, listRegions, listStores } from './structure.ts';
 
@@ -147,26 +146,10 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
     },
     async (request) => {
       const { operatorId } = request.params;
-      if (operatorId === operatorOf(request).operatorId) throw new LedgerError('CONFLICT', 'You cannot deactivate yourself; ask another admin.');
+      if (operatorId === operatorOf(request).operatorId) throw kernelErrors.CONFLICT({ zh: '不能停用自己，请另一位管理员操作', en: 'You cannot deactivate yourself; ask another admin' });
       const operator = await deactivateOperator(db, operatorId, operatorActor(request), request.body.reason);
       request.log.info({ deactivatedOperatorId: operatorId }, 'operator deactivated');
       return operator;
-    },
-  );
-
-  api.get<{ Querystring: S.SettlementQuery }>(
-    '/settlement',
-    {
-      config: { access: { roles: ['admin', 'manager'], levels: ['hq', 'region'], scope: OWN_SCOPE } },
-      schema: {
-        summary: 'Cross-store settlement for a period: what each store owes HQ or is owed (HQ or region admin or manager)',
-        tags,
-        querystring: S.SettlementQuery,
-        response: { 200: S.SettlementReport, ...errors(400) },
-      },
-    },
-    async (request) => {
-      return settlementReport(db, operatorOf(request).scope, { from: new Date(request.query.from), to: new Date(request.query.to) });
     },
   );
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { orgCode } from '../http/schemas.ts';
+import { orgCode } from './structure.ts';
 import { ROLES, SCOPE_LEVELS } from '../kernel/principal.ts';
 import { STORE_KINDS } from './structure.ts';
 
@@ -75,50 +75,3 @@ export const OperatorParams = Type.Object({ operatorId: Type.String({ format: 'u
 export type OperatorParams = Static<typeof OperatorParams>;
 export const ReasonBody = Type.Object({ reason: Reason }, strict);
 export type ReasonBody = Static<typeof ReasonBody>;
-
-export const SettlementQuery = Type.Object(
-  {
-    from: Type.String({ format: 'date-time', description: 'Start instant, inclusive, e.g. 2026-11-01T00:00:00+08:00' }),
-    to: Type.String({ format: 'date-time', description: 'End instant, exclusive' }),
-  },
-  strict,
-);
-export type SettlementQuery = Static<typeof SettlementQuery>;
-
-const Fen = (description: string) => Type.Integer({ description });
-export const SettlementReport = Type.Object(
-  {
-    from: Type.String({ format: 'date-time' }),
-    to: Type.String({ format: 'date-time' }),
-    lines: Type.Array(
-      Type.Object(
-        {
-          storeId: Type.Union([StoreId, Type.Null()], { description: 'null: transactions recorded without a store' }),
-          storeKind: Type.Union([literals(STORE_KINDS), Type.Null()]),
-          internal: Type.Boolean({ description: 'Direct store: an internal transfer, not an invoice' }),
-          cashInFen: Fen('Cash taken for top-ups'),
-          cashOutFen: Fen('Cash handed back on refunds'),
-          principalSpentFen: Fen('Stored principal spent here (net of refunds)'),
-          bonusSpentFen: Fen('Bonus spent here: promotion cost, reimbursed by HQ'),
-          netFen: Fen('Positive: the store owes HQ; negative: HQ owes the store'),
-          direction: literals(['store_owes_hq', 'hq_owes_store', 'even'] as const),
-        },
-        strict,
-      ),
-    ),
-    totals: Type.Object(
-      {
-        cashInFen: Type.Integer(),
-        cashOutFen: Type.Integer(),
-        principalSpentFen: Type.Integer(),
-        bonusSpentFen: Fen("The period's promotion cost, borne by HQ"),
-        netFen: Fen('Sum of the lines; equals principalFloatChangeFen − bonusSpentFen'),
-        principalFloatChangeFen: Fen('Growth of the stored principal members hold'),
-        franchiseOwesHqFen: Type.Integer({ minimum: 0 }),
-        hqOwesFranchiseFen: Type.Integer({ minimum: 0 }),
-      },
-      strict,
-    ),
-  },
-  { ...strict, description: 'Per-store settlement for the period; amounts in fen' },
-);

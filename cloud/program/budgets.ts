@@ -20,8 +20,11 @@
 import { alertsCrossed, allowance, capsFor, periodOf, type BudgetCap, type BudgetDirection, type BudgetRules, type BudgetScope } from '../../shared/rules/budget.ts';
 import { instantOf } from '../../shared/rules/window.ts';
 import type { Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
+import type { HubError } from '../kernel/errors.ts';
+import { ledgerErrors } from '../ledger/index.ts';
+import { programErrors } from './errors.ts';
 import type { OperatorScope } from '../kernel/principal.ts';
+import { listStores } from '../org/index.ts';
 
 export interface BudgetUse {
   readonly memberId: string;
@@ -87,13 +90,14 @@ export interface BudgetAlert {
   createdAt: string;
 }
 
-function budgetExceeded(counter: Counter): LedgerError {
-  const who = counter.cap.scope === 'member' ? '会员 member' : `门店 store ${counter.subjectId}`;
-  return new LedgerError(
-    'BUDGET_EXCEEDED',
-    `积分额度不足 (${who}, ${counter.periodKey}) / The points budget (${counter.cap.direction}, ${counter.cap.period} ${counter.periodKey}, ` +
-      `limit ${counter.cap.limitPoints}) does not allow this; nothing was changed.`,
-  );
+export function budgetExceeded(counter: Counter): HubError {
+  const who = counter.cap.scope === 'member' ? '会员' : `门店 ${counter.subjectId}`;
+  return programErrors.BUDGET_EXCEEDED({
+    zh: `积分额度不足（${who}，${counter.periodKey}），未作任何更改`,
+    en:
+      `The points budget (${counter.cap.scope} ${counter.cap.scope === 'member' ? '' : `${counter.subjectId} `}${counter.cap.direction}, ` +
+      `${counter.cap.period} ${counter.periodKey}, limit ${counter.cap.limitPoints}) does not allow this; nothing was changed`,
+  });
 }
 
 /**
@@ -103,7 +107,9 @@ function budgetExceeded(counter: Counter): LedgerError {
  * (nothing posted) there is nothing a refund could undo.
  */
 export async function consumeBudget(tx: Queryable, rules: BudgetRules, use: BudgetUse, txId: string | null): Promise<BudgetAlert[]> {
-  if (!Number.isSafeInteger(use.points) || use.points < 0) throw new LedgerError('INVALID_AMOUNT', `Points must be a whole number ≥ 0: ${String(use.points)}.`);
+  if (!Number.isSafeInteger(use.points) || use.points < 0) {
+    throw ledgerErrors.INVALID_AMOUNT({ zh: `积分须为 ≥ 0 的整数：${String(use.points)}`, en: `Points must be a whole number ≥ 0: ${String(use.points)}` });
+  }
   if (use.points === 0) return [];
   const raised: BudgetAlert[] = [];
   for (const counter of countersOf(rules, use)) {
@@ -175,11 +181,10 @@ const toAlert = (row: AlertRow): BudgetAlert => ({
  * store its own. Alerts raised without a store (a member earning outside any store) are HQ's only.
  */
 export async function listBudgetAlerts(q: Queryable, scope: OperatorScope, limit = 100): Promise<BudgetAlert[]> {
-  const filter =
-    scope.level === 'hq' ? 'true' : scope.level === 'region' ? 'store_id IN (SELECT id FROM stores WHERE region_id = $2)' : 'store_id = $2';
+  const storeIds = scope.level === 'hq' ? null : (await listStores(q, scope)).map((store) => store.storeId);
   const { rows } = await q.query<AlertRow>(
-    `SELECT * FROM points_budget_alerts WHERE ${filter} ORDER BY created_at DESC, id DESC LIMIT $1`,
-    scope.level === 'hq' ? [limit] : [limit, scope.id],
+    `SELECT * FROM points_budget_alerts WHERE $2::text[] IS NULL OR store_id = ANY($2::text[]) ORDER BY created_at DESC, id DESC LIMIT $1`,
+    [limit, storeIds],
   );
   return rows.map(toAlert);
 }

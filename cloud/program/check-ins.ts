@@ -9,15 +9,14 @@
  * nothing for (or whose last points a concurrent award took) still counts for the streak, with 0 points and no ledger transaction.
  */
 import { AlreadyCheckedInError, checkInAward, CheckInDisabledError, type CheckInAward, type LastCheckIn } from '../../shared/rules/check-in.ts';
+import { pointsExpireAt } from '../../shared/rules/points-expiry.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { memberNotFound, readMember } from '../ledger/members.ts';
-import { postTransaction } from '../ledger/posting.ts';
-import type { Actor, MemberView } from '../ledger/types.ts';
-import { memberIdOf } from '../ledger/validate.ts';
-import { getStore, storeNotFound } from '../org/structure.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { HubError, kernelErrors } from '../kernel/errors.ts';
+import { awardLegs, lockMember, memberIdOf, profileOf, type Ledger, type MemberView } from '../ledger/index.ts';
+import { getStore, storeNotFound } from '../org/index.ts';
 import { budgetAllowance, consumeBudget, type BudgetAlert } from './budgets.ts';
-import { awardLegs, awardLots } from './points-award.ts';
+import { programErrors } from './errors.ts';
 import type { PublishedRules } from './rules-store.ts';
 
 export interface CheckInInput {
@@ -44,9 +43,12 @@ export interface CheckInResult {
   rulesVersion: number;
 }
 
-function alreadyCheckedIn(localDate: string): LedgerError {
-  return new LedgerError('ALREADY_CHECKED_IN', `今天已签到（${localDate}）/ This member already checked in today (${localDate}).`);
+function alreadyCheckedIn(localDate: string): HubError {
+  return programErrors.ALREADY_CHECKED_IN({ zh: `今天已签到（${localDate}）`, en: `This member already checked in today (${localDate})` });
 }
+
+/** The budget left nothing to award: no posting, the check-in still counts for the streak. */
+class NothingToAward extends Error {}
 
 async function zoneOf(q: Queryable, memberId: string, storeId: string | undefined, fallback: string): Promise<string> {
   if (storeId !== undefined) {
@@ -54,12 +56,9 @@ async function zoneOf(q: Queryable, memberId: string, storeId: string | undefine
     if (!store) throw storeNotFound(storeId);
     return store.timeZone;
   }
-  const { rows } = await q.query<{ time_zone: string | null }>(
-    'SELECT s.time_zone FROM members m LEFT JOIN stores s ON s.id = m.home_store_id WHERE m.id = $1',
-    [memberId],
-  );
-  if (!rows[0]) throw memberNotFound(memberId);
-  return rows[0].time_zone ?? fallback;
+  const { homeStoreId } = await profileOf(q, memberId);
+  const home = homeStoreId === null ? undefined : await getStore(q, homeStoreId);
+  return home?.timeZone ?? fallback;
 }
 
 async function lastCheckIn(q: Queryable, memberId: string): Promise<LastCheckIn | null> {
@@ -80,7 +79,7 @@ async function insertCheckIn(tx: Queryable, memberId: string, award: CheckInAwar
   return rows.length === 1;
 }
 
-export async function checkIn(db: Database, program: PublishedRules, input: CheckInInput): Promise<CheckInResult> {
+export async function checkIn(db: Database, ledger: Ledger, program: PublishedRules, input: CheckInInput): Promise<CheckInResult> {
   const memberId = memberIdOf(input.memberId);
   const at = input.at ?? new Date();
   const { rules } = program;
@@ -90,18 +89,17 @@ export async function checkIn(db: Database, program: PublishedRules, input: Chec
     award = checkInAward(rules.checkIn, at, zone, await lastCheckIn(db, memberId));
   } catch (error) {
     if (error instanceof AlreadyCheckedInError) throw alreadyCheckedIn(error.localDate);
-    if (error instanceof CheckInDisabledError) throw new LedgerError('CONFLICT', error.message);
+    if (error instanceof CheckInDisabledError) throw kernelErrors.CONFLICT({ zh: '签到未开放', en: error.message });
     throw error;
   }
   const use = { memberId, storeId: input.storeId ?? null, direction: 'earn' as const, points: award.points, at };
   const base = { localDate: award.localDate, streak: award.streak, rulePoints: award.points, streakBonusPoints: award.streakBonusPoints, rulesVersion: program.version };
 
   if (award.points > 0) {
-    let credited = 0;
-    let alerts: BudgetAlert[] = [];
     try {
-      const posted = await postTransaction(db, {
+      const posted = await ledger.post({
         kind: 'points_award',
+        owner: 'program',
         idempotencyKey: `check-in:${memberId}:${award.localDate}`,
         memberId,
         actor: input.actor,
@@ -109,29 +107,29 @@ export async function checkIn(db: Database, program: PublishedRules, input: Chec
         ...(input.storeId ? { storeId: input.storeId } : {}),
         intent: { checkIn: award.localDate, rulesVersion: program.version },
         legs: async (_balances, tx) => {
-          credited = (await budgetAllowance(tx, rules.budgets, use)).allowedPoints;
+          const credited = (await budgetAllowance(tx, rules.budgets, use)).allowedPoints;
           // Nothing left in the budget: no posting; recorded below as a 0-point check-in.
-          if (credited === 0) throw new LedgerError('BUDGET_EXCEEDED', 'points budget exhausted');
-          return awardLegs(credited);
+          if (credited === 0) throw new NothingToAward();
+          return { legs: awardLegs(credited), context: credited };
         },
-        pointsLots: awardLots(rules, at),
-        effects: async (tx, txId) => {
+        pointsLots: { expiresAt: pointsExpireAt(rules.pointsExpiry, at) },
+        effects: async (tx, { txId, context: credited }) => {
           if (!(await insertCheckIn(tx, memberId, award, credited, input.storeId, txId))) throw alreadyCheckedIn(award.localDate);
-          alerts = await consumeBudget(tx, rules.budgets, { ...use, points: credited }, txId);
+          return { credited, alerts: await consumeBudget(tx, rules.budgets, { ...use, points: credited }, txId) };
         },
       });
       if (posted.replay) throw alreadyCheckedIn(award.localDate);
-      return { ...base, points: credited, txId: posted.txId, member: posted.member, alerts };
+      return { ...base, points: posted.outcome.credited, txId: posted.txId, member: posted.member, alerts: posted.outcome.alerts };
     } catch (error) {
       // A concurrent check-in the same day took the key first (with another actor): still "already checked in".
-      if (error instanceof LedgerError && error.code === 'IDEMPOTENCY_CONFLICT') throw alreadyCheckedIn(award.localDate);
-      if (!(error instanceof LedgerError && error.code === 'BUDGET_EXCEEDED')) throw error;
+      if (error instanceof HubError && error.code === 'IDEMPOTENCY_CONFLICT') throw alreadyCheckedIn(award.localDate);
+      // A concurrent award took the budget's last points: a 0-point check-in, as below.
+      if (!(error instanceof NothingToAward) && !(error instanceof HubError && error.code === 'BUDGET_EXCEEDED')) throw error;
     }
   }
   return db.transaction(async (tx) => {
-    const locked = await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [memberId]);
-    if (locked.rows.length === 0) throw memberNotFound(memberId);
+    await lockMember(tx, memberId);
     if (!(await insertCheckIn(tx, memberId, award, 0, input.storeId, null))) throw alreadyCheckedIn(award.localDate);
-    return { ...base, points: 0, txId: null, member: (await readMember(tx, memberId))!, alerts: [] };
+    return { ...base, points: 0, txId: null, member: (await ledger.readMember(tx, memberId))!, alerts: [] };
   });
 }

@@ -4,10 +4,8 @@
  * builds for a kiosk (card lookup, member fan-out), with the current program rules and the member's home
  * store's time zone, so the kiosk only displays text and can show it from its cache when offline.
  *
- * The facts behind them cost two queries per snapshot, both by member id: the member row joined with its tier
- * row, home store and its open points lots expiring within the look-ahead (primary keys and
- * points_lots_member_open), and the tier window spend (windowSpendFen, tiers.ts). Plus the rules store's
- * latest-version read (one row by primary key).
+ * The facts behind them are read by member id from the modules that own them (loadNoticeFacts), plus the
+ * rules store's latest-version read (one row by primary key).
  */
 import type { Logger } from '../../shared/logger.ts';
 import { formatFen } from '../../shared/money.ts';
@@ -16,11 +14,12 @@ import { MemberNotice, type MemberSnapshot } from '../../shared/contract/payload
 import { localDateOf, pointsExpiringWithin, type LotBalance } from '../../shared/rules/points-expiry.ts';
 import type { ProgramRules } from '../../shared/rules/program.ts';
 import { tierProgress, tierWarning, type MemberTierState } from '../../shared/rules/tier-review.ts';
-import { tierById, type TierId } from '../../shared/rules/tiers.ts';
+import { tierById } from '../../shared/rules/tiers.ts';
 import type { Queryable } from '../db/database.ts';
-import { DEFAULT_TIME_ZONE } from '../org/structure.ts';
+import { openLotBalances, profileOf } from '../ledger/index.ts';
+import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
 import type { PublishedRules } from './rules-store.ts';
-import { windowSpendFen } from './tiers.ts';
+import { readTierState, windowSpendFen } from './tiers.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -95,49 +94,27 @@ export function memberNotices(rules: ProgramRules, facts: NoticeFacts, at: Date)
   return notices;
 }
 
-interface FactsRow {
-  created_at: Date | string;
-  tier: string | null;
-  since: Date | string | null;
-  time_zone: string | null;
-  lots: { seq: number; remaining: number; expiresAtMs: number }[];
-}
-
 /**
- * The facts for one member at `at` (two queries, see the module comment); undefined for an unknown member.
- * Tier state as readTierState: no tier row, or a tier the rules no longer define, is the lowest tier since
- * registration.
+ * The facts for one member at `at`, read through the modules that own them (the member's join date, lots and
+ * stored-value spend from the ledger, the home store's zone from the organisation); undefined for an unknown
+ * member. Tier state as readTierState: no tier row, or a tier the rules no longer define, is the lowest tier
+ * since registration.
  */
 export async function loadNoticeFacts(q: Queryable, memberId: string, rules: ProgramRules, at: Date): Promise<NoticeFacts | undefined> {
-  const horizon = new Date(at.getTime() + POINTS_NOTICE_DAYS * DAY_MS);
-  const [{ rows }, spendFen] = await Promise.all([
-    q.query<FactsRow>(
-      `SELECT m.created_at, t.tier, t.since, s.time_zone,
-              coalesce((SELECT json_agg(json_build_object('seq', l.seq, 'remaining', l.remaining,
-                                        'expiresAtMs', (extract(epoch FROM l.expires_at) * 1000)::bigint))
-                          FROM points_lots l
-                         WHERE l.member_id = m.id AND l.remaining > 0 AND l.expires_at > $2 AND l.expires_at <= $3), '[]'::json) AS lots
-         FROM members m
-         LEFT JOIN member_tiers t ON t.member_id = m.id
-         LEFT JOIN stores s ON s.id = m.home_store_id
-        WHERE m.id = $1`,
-      [memberId, at.toISOString(), horizon.toISOString()],
-    ),
-    windowSpendFen(q, memberId, at, rules.tiers.spendWindowDays),
-  ]);
-  const row = rows[0];
-  if (!row) return undefined;
-  const known = row.tier !== null && rules.tiers.tiers.some((t) => t.id === row.tier);
-  const tierState: MemberTierState = known
-    ? { tier: row.tier as TierId, since: new Date(row.since!) }
-    : { tier: rules.tiers.tiers[0]!.id, since: new Date(row.created_at) };
-  const lots = row.lots.map((lot) => ({
-    id: String(lot.seq),
-    remaining: Number(lot.remaining),
-    expiresAt: Number(lot.expiresAtMs),
-    awardOrder: Number(lot.seq),
-  }));
-  return { tierState, spendFen, lots, timeZone: row.time_zone ?? DEFAULT_TIME_ZONE };
+  const profile = await profileOf(q, memberId).catch((error: unknown) => {
+    if ((error as { code?: string }).code === 'MEMBER_NOT_FOUND') return undefined;
+    throw error;
+  });
+  if (!profile) return undefined;
+  const horizon = at.getTime() + POINTS_NOTICE_DAYS * DAY_MS;
+  const lots = (await openLotBalances(q, memberId)).filter((lot) => lot.expiresAt !== null && lot.expiresAt > at.getTime() && lot.expiresAt <= horizon);
+  const home = profile.homeStoreId === null ? undefined : await getStore(q, profile.homeStoreId);
+  return {
+    tierState: await readTierState(q, memberId, rules, profile.createdAt),
+    spendFen: await windowSpendFen(q, memberId, at, rules.tiers.spendWindowDays),
+    lots,
+    timeZone: home?.timeZone ?? DEFAULT_TIME_ZONE,
+  };
 }
 
 export interface KioskNoticesOptions {

@@ -1,23 +1,32 @@
 /**
  * Referrals on the hub (rule: shared/rules/referral.ts). A referral is registered once per referee (the
- * primary key of `referrals`); the reward is paid when the program's trigger happens — at registration of
- * the referral, or at the referee's first purchase reaching the minimum (checkout calls
- * `rewardReferralOnPurchase` after its transaction commits).
+ * primary key of `referrals`); the reward is paid when the program's trigger happens:
+ * - at registration of the referral: in the registering transaction;
+ * - at the referee's first purchase reaching the minimum: the checkout leaves a follow-up in the outbox in its
+ *   own transaction (PURCHASE_FOLLOW_UP), consumed exactly once afterwards — so a committed sale always gets its
+ *   reward, and the sale never waits on, or fails with, the referrer's account.
  *
- * The reward is two ledger transactions (one per member: a transaction moves one member's accounts), each
- * with a fixed idempotency key `referral:<referee>:referrer|referee`. A retry or a concurrent second call
- * replays them instead of paying twice; a crash between the two is completed by the next call, because
- * `rewarded_at` is only set by the last one.
+ * The reward is two ledger transactions (one per member: a transaction moves one member's accounts), each with a
+ * fixed idempotency key `referral:<referee>:referrer|referee`, posted in one database transaction in member-id
+ * order (two rewards never wait on each other's member locks), together with `rewarded_at`.
  */
 import { assertReferralAllowed, referralReward, SelfReferralError, type ReferralEvent } from '../../shared/rules/referral.ts';
+import { pointsExpireAt } from '../../shared/rules/points-expiry.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { memberNotFound } from '../ledger/members.ts';
-import { postTransaction } from '../ledger/posting.ts';
-import type { Actor } from '../ledger/types.ts';
-import { actorOf, memberIdOf, textOf } from '../ledger/validate.ts';
-import { awardLegs, awardLots } from './points-award.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { kernelErrors } from '../kernel/errors.ts';
+import { actorOf, invalid, textOf } from '../kernel/input.ts';
+import { awardLegs, memberIdOf, profileOf, type Ledger } from '../ledger/index.ts';
 import type { PublishedRules } from './rules-store.ts';
+
+/** The outbox topic of a purchase that may complete a referral (payload: ReferralPurchase). */
+export const PURCHASE_FOLLOW_UP = 'program.purchase';
+
+export interface ReferralPurchase {
+  memberId: string;
+  amountFen: number;
+  actor: Actor;
+}
 
 export interface Referral {
   refereeId: string;
@@ -47,8 +56,8 @@ const toReferral = (row: ReferralRow): Referral => ({
   refereeTxId: row.referee_tx_id,
 });
 
-export async function getReferral(q: Queryable, refereeId: string): Promise<Referral | undefined> {
-  const { rows } = await q.query<ReferralRow>('SELECT * FROM referrals WHERE referee_id = $1', [refereeId]);
+export async function getReferral(q: Queryable, refereeId: string, options: { lock?: boolean } = {}): Promise<Referral | undefined> {
+  const { rows } = await q.query<ReferralRow>(`SELECT * FROM referrals WHERE referee_id = $1${options.lock ? ' FOR UPDATE' : ''}`, [refereeId]);
   return rows[0] && toReferral(rows[0]);
 }
 
@@ -59,8 +68,8 @@ export interface RegisterReferralInput {
   reason: string;
 }
 
-/** Records who referred the referee (once), and pays the reward now when the program rewards at registration. */
-export async function registerReferral(db: Database, program: PublishedRules, input: RegisterReferralInput): Promise<Referral> {
+/** Records who referred the referee (once), and pays the reward with it when the program rewards at registration. */
+export async function registerReferral(db: Database, ledger: Ledger, program: PublishedRules, input: RegisterReferralInput): Promise<Referral> {
   const refereeId = memberIdOf(input.refereeId);
   const referrerId = memberIdOf(input.referrerId);
   const actor = actorOf(input.actor);
@@ -68,62 +77,56 @@ export async function registerReferral(db: Database, program: PublishedRules, in
   try {
     assertReferralAllowed(referrerId, refereeId);
   } catch (error) {
-    if (error instanceof SelfReferralError) throw new LedgerError('INVALID_INPUT', error.message);
+    if (error instanceof SelfReferralError) throw invalid('会员不能推荐自己', error.message);
     throw error;
   }
-  await db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ id: string }>('SELECT id FROM members WHERE id = ANY($1::uuid[])', [[refereeId, referrerId]]);
-    for (const id of [refereeId, referrerId]) if (!rows.some((r) => r.id === id)) throw memberNotFound(id);
+  for (const id of [refereeId, referrerId]) await profileOf(db, id);
+  return db.transaction(async (tx) => {
     const inserted = await tx.query(
       `INSERT INTO referrals (referee_id, referrer_id, actor_type, actor_id, reason) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (referee_id) DO NOTHING RETURNING referee_id`,
       [refereeId, referrerId, actor.type, actor.id, reason],
     );
-    if (inserted.rows.length === 0) throw new LedgerError('CONFLICT', '该会员已有推荐人 / This member was already referred by someone.');
+    if (inserted.rows.length === 0) throw kernelErrors.CONFLICT({ zh: '该会员已有推荐人', en: 'This member was already referred by someone' });
+    await rewardReferral(tx, ledger, program, refereeId, { kind: 'registration' }, actor);
+    return (await getReferral(tx, refereeId))!;
   });
-  await rewardReferral(db, program, refereeId, { kind: 'registration' }, actor);
-  return (await getReferral(db, refereeId))!;
 }
 
-/** For checkout, after its transaction commits: pays a pending first-purchase referral reward (no-op otherwise). */
-export function rewardReferralOnPurchase(db: Database, program: PublishedRules, refereeId: string, amountFen: number, actor: Actor): Promise<Referral | null> {
-  return rewardReferral(db, program, refereeId, { kind: 'first_purchase', amountFen }, actor);
+/** The purchase follow-up: pays a pending first-purchase referral reward (nothing otherwise), in the consuming transaction. */
+export async function rewardOnPurchase(tx: Queryable, ledger: Ledger, program: PublishedRules, purchase: ReferralPurchase): Promise<void> {
+  await rewardReferral(tx, ledger, program, purchase.memberId, { kind: 'first_purchase', amountFen: purchase.amountFen }, purchase.actor);
 }
 
-/** Pays the reward for `event` if the referee has a referral the event qualifies; null when nothing is paid. */
-export async function rewardReferral(db: Database, program: PublishedRules, refereeId: string, event: ReferralEvent, actor: Actor): Promise<Referral | null> {
-  const referral = await getReferral(db, refereeId);
-  if (!referral) return null;
+/** Pays the reward for `event` inside `tx` if the referee has a referral the event qualifies. */
+async function rewardReferral(tx: Queryable, ledger: Ledger, program: PublishedRules, refereeId: string, event: ReferralEvent, actor: Actor): Promise<void> {
+  const referral = await getReferral(tx, refereeId, { lock: true });
+  if (!referral) return;
   const reward = referralReward(program.rules.referral, event, referral.rewardedAt !== null);
-  if (!reward) return null;
+  if (!reward) return;
   const at = new Date();
   const sides = [
-    { memberId: referral.referrerId, points: reward.referrerPoints, side: 'referrer', column: 'referrer_tx_id' },
-    { memberId: refereeId, points: reward.refereePoints, side: 'referee', column: 'referee_tx_id' },
-  ].filter((s) => s.points > 0);
-  for (const [index, side] of sides.entries()) {
-    const last = index === sides.length - 1;
-    // A side an earlier, interrupted call already paid is not paid again.
-    if ((side.side === 'referrer' ? referral.referrerTxId : referral.refereeTxId) !== null) continue;
-    await postTransaction(db, {
+    { memberId: referral.referrerId, points: reward.referrerPoints, side: 'referrer', column: 'referrer_tx_id', paid: referral.referrerTxId },
+    { memberId: refereeId, points: reward.refereePoints, side: 'referee', column: 'referee_tx_id', paid: referral.refereeTxId },
+  ]
+    .filter((side) => side.points > 0 && side.paid === null)
+    .sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
+  for (const side of sides) {
+    await ledger.postIn(tx, {
       kind: 'points_award',
+      owner: 'program',
       idempotencyKey: `referral:${refereeId}:${side.side}`,
       memberId: side.memberId,
       actor,
       reason: `推荐奖励 referral reward (${side.side})`,
       intent: { referral: refereeId, side: side.side },
       legs: awardLegs(side.points),
-      pointsLots: awardLots(program.rules, at),
-      effects: async (tx, txId) => {
-        await tx.query(
-          `UPDATE referrals SET ${side.column} = $2${last ? ', rewarded_at = now()' : ''} WHERE referee_id = $1`,
-          [refereeId, txId],
-        );
+      pointsLots: { expiresAt: pointsExpireAt(program.rules.pointsExpiry, at) },
+      effects: async (effectsTx, { txId }) => {
+        await effectsTx.query(`UPDATE referrals SET ${side.column} = $2 WHERE referee_id = $1`, [refereeId, txId]);
+        return undefined;
       },
-    }).catch((error: unknown) => {
-      // A concurrent call paid this side first (its lot expiry may differ by an instant): already done.
-      if (!(error instanceof LedgerError && error.code === 'IDEMPOTENCY_CONFLICT')) throw error;
     });
   }
-  return (await getReferral(db, refereeId))!;
+  await tx.query('UPDATE referrals SET rewarded_at = now() WHERE referee_id = $1 AND rewarded_at IS NULL', [refereeId]);
 }

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { errors, MemberParams } from '../http/schemas.ts';
+import { invalid } from '../kernel/input.ts';
+import type { Ledger } from '../ledger/index.ts';
+import { errors } from '../kernel/schemas.ts';
+import { MemberParams } from '../ledger/index.ts';
 import { ALL_ROLES, operatorActor, operatorOf, scope, type OperatorAccess } from '../kernel/access.ts';
 import { listBudgetAlerts } from './budgets.ts';
 import { checkIn } from './check-ins.ts';
@@ -12,6 +14,7 @@ import { runTierReview, tierStatus } from './tiers.ts';
 
 export interface ProgramRouteDeps {
   db: Database;
+  ledger: Ledger;
   rules: RulesStore;
 }
 
@@ -23,7 +26,7 @@ const HQ_ADMIN: OperatorAccess = { roles: ['admin'], levels: ['hq'], scope: scop
 const ANY_OPERATOR: OperatorAccess = { roles: ALL_ROLES, scope: scope.none('the program rules are chain-wide and the same for everyone') };
 
 /** Program rules, tiers, daily check-in, referrals and budget alerts over REST. Register inside the API prefix. */
-export function registerProgramRoutes(api: FastifyInstance, { db, rules }: ProgramRouteDeps): void {
+export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules }: ProgramRouteDeps): void {
   api.get(
     '/program/rules',
     { config: { access: ANY_OPERATOR }, schema: { summary: 'The current program rules and their version', tags, response: { 200: S.PublishedRules, ...errors() } } },
@@ -85,7 +88,7 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
     },
     async (request, reply) => {
       const storeId = request.actingStoreId;
-      const result = await checkIn(db, await rules.current(), {
+      const result = await checkIn(db, ledger, await rules.current(), {
         memberId: request.params.memberId,
         ...(storeId !== undefined ? { storeId } : {}),
         actor: operatorActor(request),
@@ -108,7 +111,7 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
       },
     },
     async (request, reply) => {
-      const referral = await registerReferral(db, await rules.current(), {
+      const referral = await registerReferral(db, ledger, await rules.current(), {
         refereeId: request.params.memberId,
         referrerId: request.body.referrerId,
         actor: operatorActor(request),
@@ -141,7 +144,7 @@ export function registerProgramRoutes(api: FastifyInstance, { db, rules }: Progr
     },
     async (request) => {
       const at = request.body.asOf === undefined ? new Date() : new Date(request.body.asOf);
-      if (Number.isNaN(at.getTime())) throw new LedgerError('INVALID_INPUT', 'asOf must be an ISO timestamp.');
+      if (Number.isNaN(at.getTime())) throw invalid('asOf 须为 ISO 时间', 'asOf must be an ISO timestamp');
       return runTierReview(db, { program: await rules.current(), at, actor: operatorActor(request), reason: request.body.reason, logger: request.log });
     },
   );

@@ -9,9 +9,10 @@
 import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
 import { DEFAULT_PROGRAM_RULES, programRuleProblems, type ProgramRules } from '../../shared/rules/program.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import type { Actor } from '../ledger/types.ts';
-import { actorOf, textOf } from '../ledger/validate.ts';
+import { kernelErrors, type HubError } from '../kernel/errors.ts';
+import { invalid } from '../kernel/input.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { actorOf, textOf } from '../kernel/input.ts';
 
 export interface PublishedRules {
   readonly version: number;
@@ -45,8 +46,8 @@ const LOCK = `SELECT pg_advisory_xact_lock(hashtext('member-kiosk:program_rule_s
 export type PublishListener = (published: PublishedRules) => void;
 
 /** Refuses a rule set with every problem in the message (the operator fixes the whole form in one pass). */
-export function rulesInvalid(problems: readonly string[]): LedgerError {
-  return new LedgerError('RULES_INVALID', `The program rules were not published because: ${problems.join('; ')}.`);
+export function rulesInvalid(problems: readonly string[]): HubError {
+  return kernelErrors.RULES_INVALID({ zh: `会员规则未发布，原因：${problems.join('；')}`, en: `The program rules were not published because: ${problems.join('; ')}` });
 }
 
 /**
@@ -66,6 +67,17 @@ export class RulesStore {
    */
   constructor(private readonly db: Database) {}
 
+  /**
+   * The latest published version read inside the caller's transaction (the tier update that follows a payment
+   * runs in the payment's transaction, where PGlite must not be asked through `db`).
+   */
+  async currentWithin(tx: Queryable): Promise<PublishedRules> {
+    const latest = await this.latest(tx);
+    if (latest) return latest;
+    await tx.query(LOCK);
+    return (await this.latest(tx)) ?? insert(tx, 1, DEFAULT_PROGRAM_RULES, DEFAULTS_ACTOR, 'initial program rules (defaults)');
+  }
+
   /** The latest published version (version 1 = the defaults on a fresh hub). */
   async current(): Promise<PublishedRules> {
     const latest = await this.latest(this.db);
@@ -83,12 +95,12 @@ export class RulesStore {
    * from the database once: every kiosk top-up asks for the version it was priced with.
    */
   async byVersion(version: number): Promise<PublishedRules> {
-    if (!Number.isSafeInteger(version) || version < 1) throw new LedgerError('INVALID_INPUT', `Rule version must be a whole number ≥ 1: ${String(version)}.`);
+    if (!Number.isSafeInteger(version) || version < 1) throw invalid(`规则版本须为 ≥ 1 的整数：${String(version)}`, `Rule version must be a whole number ≥ 1: ${String(version)}`);
     const known = this.published.get(version);
     if (known) return known;
     if (version === 1) await this.current();
     const { rows } = await this.db.query<RuleSetRow>('SELECT * FROM program_rule_sets WHERE version = $1', [version]);
-    if (!rows[0]) throw new LedgerError('NOT_FOUND', `No program rules have version ${version}.`);
+    if (!rows[0]) throw kernelErrors.NOT_FOUND({ zh: `没有版本为 ${version} 的会员规则`, en: `No program rules have version ${version}` });
     const published = toPublished(rows[0]);
     this.published.set(version, published);
     return published;

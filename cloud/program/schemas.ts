@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MemberSnapshot } from '../../shared/contract/payloads.ts';
-import { Member, orgCode } from '../http/schemas.ts';
+import { Member } from '../ledger/index.ts';
+import { orgCode } from '../org/index.ts';
 
 /** Request and response schemas of the program routes (rules, tiers, check-in, referrals, budgets). */
 

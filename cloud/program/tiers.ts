@@ -3,13 +3,13 @@
  * periodic review (rules in shared/rules/tiers.ts and tier-review.ts).
  *
  * Qualifying spend of a member at instant `at` = what they paid in the window (at − spendWindowDays × 24 h, at]:
- * - stored value spent outside a checkout: the member's CNY postings (principal + bonus debits) of
- *   `stored_value_payment` transactions, read straight from the ledger at their posting time;
+ * - stored value spent outside a checkout: stored-value payments, as the ledger reports them at their posting
+ *   time (refunded ones not counted);
  * - plus the money paid at every POS checkout (stored value + cash or bank card), which checkout records with
  *   `recordQualifyingSpend` at the instant of the sale. Recorded, not read from the ledger, because the
  *   ledger never sees cash (a cash-only sale that earns nothing posts no ledger transaction at all) and
- *   because the sale's instant — the one its upgrade is judged at — precedes its posting time;
- * - minus nothing else: a refunded transaction (ledger_refunds) or refunded checkout stops counting entirely.
+ *   because the sale's instant — the one its upgrade is judged at — precedes its posting time; a refunded
+ *   checkout cancels its spend (`cancelQualifyingSpend`, in the refund's transaction).
  * Top-ups are not spend (the money is still the member's), nor are points.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,46 +18,34 @@ import type { ProgramRules } from '../../shared/rules/program.ts';
 import { retentionEnd, reviewTier, tierProgress, tierWarning, type MemberTierState, type TierProgress, type TierWarning } from '../../shared/rules/tier-review.ts';
 import { tierById, upgradeOnSpend, type TierBenefits, type TierId } from '../../shared/rules/tiers.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/errors.ts';
-import { memberNotFound } from '../ledger/members.ts';
-import type { Actor } from '../ledger/types.ts';
-import type { PublishedRules } from './rules-store.ts';
+import type { Actor } from '../kernel/actor.ts';
+import { invalid } from '../kernel/input.ts';
+import { ledgerErrors, lockMember, memberChanged, profileOf, storedValueSpentFen, type LedgerPorts } from '../ledger/index.ts';
+import type { PublishedRules, RulesStore } from './rules-store.ts';
 
 const DAY_MS = 86_400_000;
+
+/** The tier of a member the program has not stored one for. */
+const DEFAULT_TIER = 'standard';
 
 /** The member's qualifying spend (fen) in the window ending at `at` (inclusive), never below 0. */
 export async function windowSpendFen(q: Queryable, memberId: string, at: Date, windowDays: number): Promise<number> {
   const from = new Date(at.getTime() - windowDays * DAY_MS);
   const { rows } = await q.query<{ spend: string | number }>(
-    `SELECT coalesce((
-              SELECT sum(-p.amount) FROM ledger_transactions t
-                JOIN postings p ON p.tx_id = t.id
-                JOIN accounts a ON a.id = p.account_id AND a.member_id = t.member_id
-               WHERE t.member_id = $1 AND t.kind = 'stored_value_payment' AND p.asset = 'CNY'
-                 AND t.created_at > $2 AND t.created_at <= $3
-                 AND NOT EXISTS (SELECT 1 FROM ledger_refunds r WHERE r.original_tx_id = t.id)), 0)
-          + coalesce((
-              SELECT sum(s.amount_fen) FROM qualifying_spend s
-                LEFT JOIN checkouts c ON c.id = s.checkout_id
-               WHERE s.member_id = $1 AND s.at > $2 AND s.at <= $3 AND c.refunded_at IS NULL
-                 AND NOT EXISTS (SELECT 1 FROM ledger_refunds r WHERE r.original_tx_id = s.tx_id)), 0) AS spend`,
+    `SELECT coalesce(sum(amount_fen), 0) AS spend FROM qualifying_spend
+      WHERE member_id = $1 AND at > $2 AND at <= $3 AND cancelled_at IS NULL`,
     [memberId, from.toISOString(), at.toISOString()],
   );
-  return Math.max(0, Number(rows[0]!.spend));
+  return Math.max(0, Number(rows[0]!.spend) + (await storedValueSpentFen(q, memberId, from, at)));
 }
 
 /** The stored tier; a member without a row (or with a tier the current rules no longer define) holds the lowest tier since registration. */
-export async function readTierState(q: Queryable, memberId: string, rules: ProgramRules): Promise<MemberTierState> {
-  const { rows } = await q.query<{ tier: string | null; since: Date | string | null; created_at: Date | string }>(
-    'SELECT t.tier, t.since, m.created_at FROM members m LEFT JOIN member_tiers t ON t.member_id = m.id WHERE m.id = $1',
-    [memberId],
-  );
+export async function readTierState(q: Queryable, memberId: string, rules: ProgramRules, joinedAt?: Date): Promise<MemberTierState> {
+  const createdAt = joinedAt ?? (await profileOf(q, memberId)).createdAt;
+  const { rows } = await q.query<{ tier: string; since: Date | string }>('SELECT tier, since FROM member_tiers WHERE member_id = $1', [memberId]);
   const row = rows[0];
-  if (!row) throw memberNotFound(memberId);
-  const known = row.tier !== null && rules.tiers.tiers.some((t) => t.id === row.tier);
-  return known
-    ? { tier: row.tier as TierId, since: new Date(row.since!) }
-    : { tier: rules.tiers.tiers[0]!.id, since: new Date(row.created_at) };
+  const known = row !== undefined && rules.tiers.tiers.some((t) => t.id === row.tier);
+  return known ? { tier: row.tier as TierId, since: new Date(row.since) } : { tier: rules.tiers.tiers[0]!.id, since: createdAt };
 }
 
 export interface TierChangeContext {
@@ -89,7 +77,7 @@ async function writeTier(
     [memberId, from.tier, to.tier, outcome, spendFen, ctx.program.version, ctx.reviewRunId ?? null, ctx.actor.type, ctx.actor.id, ctx.reason],
   );
   // Kiosks cache the member snapshot, which shows the tier: a new tier is a new version.
-  if (from.tier !== to.tier) await tx.query('UPDATE members SET version = version + 1, updated_at = now() WHERE id = $1', [memberId]);
+  if (from.tier !== to.tier) await memberChanged(tx, memberId);
 }
 
 /**
@@ -123,10 +111,10 @@ export interface QualifyingSpendInput {
  */
 export async function recordQualifyingSpend(tx: Queryable, input: QualifyingSpendInput, ctx: TierChangeContext): Promise<{ tier: TierId; upgraded: boolean }> {
   if (!isFen(input.amountFen) || input.amountFen < 0) {
-    throw new LedgerError('INVALID_AMOUNT', `The amount paid must be whole fen ≥ 0: ${String(input.amountFen)}.`);
+    throw ledgerErrors.INVALID_AMOUNT({ zh: `支付金额须为 ≥ 0 的整数分：${String(input.amountFen)}`, en: `The amount paid must be whole fen ≥ 0: ${String(input.amountFen)}` });
   }
   if (input.txId === null && input.checkoutId === undefined) {
-    throw new LedgerError('INVALID_INPUT', 'A qualifying spend needs the checkout or ledger transaction whose refund would cancel it.');
+    throw invalid('消费记录须注明其结账或交易', 'A qualifying spend needs the checkout or ledger transaction whose refund would cancel it');
   }
   if (input.amountFen > 0) {
     await tx.query('INSERT INTO qualifying_spend (member_id, tx_id, checkout_id, amount_fen, at) VALUES ($1, $2, $3, $4, $5)', [
@@ -136,13 +124,26 @@ export async function recordQualifyingSpend(tx: Queryable, input: QualifyingSpen
   return refreshTier(tx, input.memberId, ctx);
 }
 
-/** refreshTier in its own transaction, for callers that posted without effects (e.g. after a stored-value payment). */
-export async function refreshMemberTier(db: Database, memberId: string, ctx: TierChangeContext): Promise<{ tier: TierId; upgraded: boolean }> {
-  return db.transaction(async (tx) => {
-    const locked = await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [memberId]);
-    if (locked.rows.length === 0) throw memberNotFound(memberId);
-    return refreshTier(tx, memberId, ctx);
-  });
+/** A refunded checkout's spend stops counting towards the tier (in the refund's transaction). */
+export async function cancelQualifyingSpend(tx: Queryable, checkoutId: string): Promise<void> {
+  await tx.query('UPDATE qualifying_spend SET cancelled_at = now() WHERE checkout_id = $1 AND cancelled_at IS NULL', [checkoutId]);
+}
+
+/**
+ * The ledger's `tiers` port: a member's tier for their snapshot, and the immediate upgrade after a stored-value
+ * payment, in the payment's transaction with the rules published then.
+ */
+export function tiersPort(rules: Pick<RulesStore, 'currentWithin'>): LedgerPorts['tiers'] {
+  return {
+    async tierOf(q, memberId) {
+      const { rows } = await q.query<{ tier: string }>('SELECT tier FROM member_tiers WHERE member_id = $1', [memberId]);
+      return rows[0]?.tier ?? DEFAULT_TIER;
+    },
+    async onStoredValueSpend(tx, { memberId, at, actor }) {
+      const program = await rules.currentWithin(tx);
+      await refreshTier(tx, memberId, { program, at, actor, reason: 'Qualifying stored-value spend' });
+    },
+  };
 }
 
 export interface TierStatus {
@@ -242,7 +243,7 @@ export async function runTierReview(db: Database, options: TierReviewOptions): P
 async function reviewMember(db: Database, memberId: string, ctx: TierChangeContext) {
   const { rules } = ctx.program;
   return db.transaction(async (tx) => {
-    await tx.query('SELECT 1 FROM members WHERE id = $1 FOR UPDATE', [memberId]);
+    await lockMember(tx, memberId);
     const state = await readTierState(tx, memberId, rules);
     const spend = await windowSpendFen(tx, memberId, ctx.at, rules.tiers.spendWindowDays);
     const result = reviewTier(rules.tiers, rules.tierReview, state, spend, ctx.at);

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DEVICE_ID_PATTERN } from '../../shared/ids.ts';
 import { DeviceConfig } from '../../shared/contract/payloads.ts';
-import { errors } from '../http/schemas.ts';
+import { errors } from '../kernel/schemas.ts';
 import { scope, type OperatorAccess } from '../kernel/access.ts';
 import type { ConfigShadow } from './config-shadow.ts';
 

@@ -5,7 +5,7 @@ import { encodePayload, MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.t
 import type { ConfigReported, DesiredConfig, DesiredProgram, DeviceConfig, DeviceStatus, ProgramReported } from '../../shared/contract/payloads.ts';
 import { DEFAULT_OFFLINE_LIMITS } from '../../shared/offline-limits.ts';
 import type { Database } from '../db/database.ts';
-import type { PublishedRules } from '../program/rules-store.ts';
+import type { PublishedRules } from '../program/index.ts';
 import type { Publish } from './publish.ts';
 
 /** Where the published program rules come from (the hub's RulesStore). */

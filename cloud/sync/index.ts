@@ -4,8 +4,9 @@
  * to the kiosks that hold a member, and each kiosk's configuration shadow with the program rules. It also decides
  * what a kiosk sees of a member: the snapshot with the member's program notices.
  */
+import { memberByCard } from '../cards/index.ts';
 import type { HubModule, HubServices } from '../kernel/module.ts';
-import { DeviceGateway } from '../mqtt/device-gateway.ts';
+import { DeviceGateway } from './device-gateway.ts';
 import { KioskNotices } from '../program/index.ts';
 import { cardLookups } from './card-lookups.ts';
 import { deviceConfigRoutes } from './config-routes.ts';
@@ -13,6 +14,7 @@ import { createDeviceSync, type DeviceSync } from './device-sync.ts';
 
 export { ConfigShadow, DEFAULT_DEVICE_CONFIG, type DeviceConfigState, type ProgramSource } from './config-shadow.ts';
 export { createDeviceSync, type DeviceSync } from './device-sync.ts';
+export { DeviceGateway, type GatewayCounters } from './device-gateway.ts';
 export { DeviceSequences, type SequenceGap, type SettledSequence } from './device-sequences.ts';
 export { MemberFanout } from './member-fanout.ts';
 export type { Publish } from './publish.ts';
@@ -31,7 +33,7 @@ export function syncModule(hub: HubServices): SyncModule {
   const sync = createDeviceSync({
     db,
     rules,
-    snapshotOf: async (cardUid) => notices.attach(await ledger.findMemberByCard(cardUid)),
+    snapshotOf: async (cardUid) => notices.attach(await memberByCard(db, ledger, cardUid)),
     logger: logger.child({ component: 'device-sync' }),
   });
   let gateway: DeviceGateway | undefined;
@@ -40,7 +42,7 @@ export function syncModule(hub: HubServices): SyncModule {
     name: 'sync',
     tables: ['device_seqs', 'device_sync', 'device_members', 'device_config'],
     routes: deviceConfigRoutes(sync.config),
-    deviceOperations: { requests: { 'card.lookup': cardLookups(ledger, notices, sync.members) } },
+    deviceOperations: { requests: { 'card.lookup': cardLookups(db, ledger, notices, sync.members) } },
     sync,
     notices,
     get gateway() {

@@ -3,6 +3,10 @@ import { topics } from '../../shared/contract/topics.ts';
 import { encodePayload } from '../../shared/contract/decode.ts';
 import type { MemberSnapshot, MemberUpdate } from '../../shared/contract/payloads.ts';
 import type { Database } from '../db/database.ts';
+import { recentlyChangedMembers } from '../ledger/index.ts';
+
+/** How far back a sweep looks for changed members: far beyond a sweep's interval, so a slow commit is not missed. */
+const RECENT_SECONDS = 300;
 import type { Publish } from './publish.ts';
 
 export interface MemberFanoutOptions {
@@ -20,7 +24,7 @@ export interface MemberFanoutOptions {
  * as every balance or card change: a sweep compares it with the version each kiosk was last sent
  * (device_members, migration 005). Driving it from committed state rather than from call sites means no
  * write path can be forgotten (REST, device gateway, future jobs, another hub instance) and nothing is sent
- * for a transaction that rolled back; the ledger knows nothing of MQTT. The gateway pokes a sweep right after
+ * for a transaction that rolled back; the ledger knows nothing of MQTT, and tells which members changed. The gateway pokes a sweep right after
  * each device transaction it applies; the interval covers every other writer.
  */
 export class MemberFanout {
@@ -89,11 +93,15 @@ export class MemberFanout {
 
   private async sweep(): Promise<void> {
     const { db, snapshotOf, logger } = this.options;
-    // Only members changed in the last few minutes: the index on updated_at keeps this cheap at any size.
+    // Only members changed in the last few minutes (the ledger reads them on its updated_at index).
+    const changed = await recentlyChangedMembers(db, RECENT_SECONDS);
+    if (changed.length === 0) return;
     const { rows } = await db.query<{ device_id: string; card_uid: string }>(
-      `SELECT dm.device_id, dm.card_uid FROM members m JOIN device_members dm ON dm.member_id = m.id
-        WHERE m.updated_at > now() - interval '5 minutes' AND m.version > dm.known_version
+      `SELECT dm.device_id, dm.card_uid FROM device_members dm
+         JOIN unnest($1::uuid[], $2::bigint[]) AS changed(member_id, version) ON changed.member_id = dm.member_id
+        WHERE changed.version > dm.known_version
         ORDER BY dm.card_uid`,
+      [changed.map((member) => member.memberId), changed.map((member) => member.version)],
     );
     const snapshots = new Map<string, MemberSnapshot | undefined>();
     for (const row of rows) {

@@ -83,7 +83,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     },
     logger.child({ app: 'hub' }),
   );
-  await seedDemoMembers(hub.ledger);
+  await seedDemoMembers(hub);
   const printerEmulator = await startPrinterEmulator({ host, port: 0 });
   const serialCable = await openPtyPair();
   const validatorEmulator = await CctalkValidatorEmulator.open(serialCable.devicePath);

@@ -1,4 +1,5 @@
-import type { Ledger } from '../../cloud/ledger/index.ts';
+import { bindCard } from '../../cloud/cards/index.ts';
+import type { RunningHub } from '../../cloud/hub.ts';
 import type { ConfigShadow } from '../../cloud/sync/index.ts';
 import { DEFAULT_OFFLINE_LIMITS } from '../../shared/offline-limits.ts';
 
@@ -12,11 +13,12 @@ export const DEMO_CARDS = [
 const operator = { type: 'operator' as const, id: 'demo-seed' };
 
 /** Creates the demo members once; on later starts their cards are already bound and nothing changes. */
-export async function seedDemoMembers(ledger: Ledger): Promise<void> {
+export async function seedDemoMembers(hub: Pick<RunningHub, 'db' | 'ledger' | 'memberByCard'>): Promise<void> {
+  const { db, ledger } = hub;
   for (const card of DEMO_CARDS) {
-    if (!card.member || (await ledger.findMemberByCard(card.uid))) continue;
+    if (!card.member || (await hub.memberByCard(card.uid))) continue;
     const { memberId } = await ledger.createMember({ name: card.member.name, actor: operator });
-    await ledger.bindCard({ memberId, cardUid: card.uid, actor: operator });
+    await bindCard(db, ledger, { memberId, cardUid: card.uid, actor: operator });
     if (card.member.openingFen > 0) {
       await ledger.topUpCash({ idempotencyKey: `demo-opening-${card.uid}`, memberId, amountFen: card.member.openingFen, actor: operator });
     }

@@ -87,8 +87,12 @@ export function validateTierRules(rules: TierRules): void {
   assertNoProblems('tier rules', problems);
 }
 
+/**
+ * A qualifying spend is a sum over a window of many transactions: it may exceed what one transaction may move
+ * (MAX_AMOUNT_FEN), so only its being whole, non-negative and exactly representable is checked.
+ */
 function checkSpend(spendFen: number): void {
-  if (!isFen(spendFen) || spendFen < 0) {
+  if (!Number.isSafeInteger(spendFen) || spendFen < 0) {
     throw new InvalidAmountError(`spend must be a whole number of fen ≥ 0: ${String(spendFen)}`);
   }
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hubConfigFromEnv } from '../../cloud/config.ts';
 import { restAppOn } from '../helpers/hub-app.ts';
-import { Ledger } from '../../cloud/ledger/index.ts';
 import { deactivateOperator, ensureBootstrapAdmin } from '../../cloud/org/operators.ts';
 import type { Role } from '../../cloud/kernel/principal.ts';
 import { auditTrail } from '../../cloud/org/audit.ts';
@@ -9,7 +8,7 @@ import { ConfigError } from '../../shared/config-env.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { bearer, type ScopeKey } from '../helpers/org.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
-import { BACKENDS, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, key, newCardNumber, newCardUid, rowCounts, useDatabases, testLedger } from './support.ts';
 
 const databases = useDatabases();
 const SYSTEM = { type: 'system', id: 'test' } as const;
@@ -173,7 +172,7 @@ describe.each(BACKENDS)('REST authentication and scopes on %s', (backend) => {
   });
 
   it('lets only HQ reach a member without a home store (registered before stores existed)', async () => {
-    const legacy = await new Ledger(rest.db).createMember({ name: 'Legacy', actor: SYSTEM });
+    const legacy = await (await testLedger(rest.db)).createMember({ name: 'Legacy', actor: SYSTEM });
     expect((await send('GET', `/members/${legacy.memberId}`, rest.org.tokens.hq.cashier)).statusCode).toBe(200);
     for (const scope of ['east', 'xuhui'] as const) {
       const reply = await send('GET', `/members/${legacy.memberId}`, rest.org.tokens[scope].manager);

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
-import { Ledger } from '../../cloud/ledger/index.ts';
-import { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
+import { DeviceGateway } from '../../cloud/sync/device-gateway.ts';
 import { assembleTestHub } from '../helpers/hub-app.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import type { DeviceTransaction, MemberSnapshot, TxAck } from '../../shared/contract/payloads.ts';
 import { startMosquitto, type MosquittoBroker } from '../helpers/mosquitto.ts';
+import { testLedger } from './support.ts';
+import { bindCard } from '../../cloud/cards/index.ts';
 
 const HUB = { username: 'hub', password: 'hub-secret-for-tests' };
 const DEVICE = { username: 'kiosk-scale', password: 'kiosk-scale-secret' };
@@ -28,10 +29,10 @@ describe('two hub instances behind one external broker', () => {
   beforeAll(async () => {
     broker = await startMosquitto({ devices: [DEVICE], hub: HUB });
     db = await openDatabase({});
-    const ledger = new Ledger(db);
+    const ledger = await testLedger(db);
     const operator = { type: 'operator' as const, id: 'test' };
     const created = await ledger.createMember({ name: '赵六', actor: operator });
-    member = (await ledger.bindCard({ memberId: created.memberId, cardUid: '04ABCDEF', actor: operator })).member;
+    member = (await bindCard(db, ledger, { memberId: created.memberId, cardUid: '04ABCDEF', actor: operator })).member;
     // Both instances run the hub's real device operations on the one database.
     const operations = (await assembleTestHub(db)).services.deviceOperations;
     for (const clientId of ['hub-a', 'hub-b']) {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CardService, type CardChangeInput, type StatusAction } from '../../cloud/cards/card-service.ts';
 import type { Database } from '../../cloud/db/database.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
-import { Ledger, type Actor } from '../../cloud/ledger/index.ts';
+import { Ledger } from '../../cloud/ledger/index.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import { CARD_ACTIONS, CARD_STATUSES, DEFAULT_CARD_FEE_SCHEDULE, type CardAction, type CardFeeSchedule, type CardStatus } from '../../shared/rules/cards.ts';
 import { RuleSetError } from '../../shared/rules/errors.ts';
@@ -10,7 +11,8 @@ import { DEFAULT_PROGRAM_RULES } from '../../shared/rules/program.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
 import { linkKiosk } from '../helpers/sync-hub.ts';
-import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases, testLedger } from './support.ts';
+import { memberByCard, memberByCardNumber, bindCard } from '../../cloud/cards/index.ts';
 
 const manager: Actor = { type: 'operator', id: 'manager-1' };
 const cashier: Actor = { type: 'operator', id: 'cashier-1' };
@@ -23,7 +25,7 @@ async function snapshot(db: Database, cardUid: string, memberId: string) {
     `SELECT (SELECT status FROM cards WHERE uid = $1) AS status,
             (SELECT version FROM members WHERE id = $2) AS version,
             (SELECT count(*) FROM cards) AS cards, (SELECT count(*) FROM card_events) AS events,
-            (SELECT count(*) FROM card_fees) AS fees, (SELECT count(*) FROM card_requests) AS requests`,
+            (SELECT count(*) FROM card_fees) AS fees, (SELECT count(*) FROM idempotency_keys) AS requests`,
     [cardUid, memberId],
   );
   return { ...rows[0], ...(await rowCounts(db)) };
@@ -36,14 +38,14 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
 
   beforeAll(async () => {
     db = await databases.open(backend);
-    ledger = new Ledger(db);
-    cards = new CardService(db);
+    ledger = await testLedger(db);
+    cards = new CardService(db, ledger);
   });
 
   async function memberWithCard(options: { topUpFen?: number; type?: 'personal' | 'group' | 'vip'; cardNumber?: string } = {}) {
     const member = await ledger.createMember({ name: '李雷 Li Lei', actor: manager });
     const cardUid = newCardUid();
-    await ledger.bindCard({
+    await bindCard(db, ledger, {
       memberId: member.memberId,
       cardUid,
       actor: manager,
@@ -198,9 +200,9 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
         fee: { kind: 'replacement', scheduledFen: 2_000, amountFen: 2_000, period: 'once', cardUid },
         member: { memberId, cardUid: newUid, balances: { principalFen: 0, bonusFen: 1_000, points: 0 } },
       });
-      const after = await ledger.findMemberByCard(newUid);
+      const after = await memberByCard(db, ledger, newUid);
       expect(after).toMatchObject({ memberId, cardUid: newUid, balances: { principalFen: 0, bonusFen: 1_000 } });
-      expect(await ledger.findMemberByCardNumber(number)).toMatchObject({ memberId, cardUid: newUid });
+      expect(await memberByCardNumber(db, ledger, number)).toMatchObject({ memberId, cardUid: newUid });
       expect((await cards.getCard(supplementary)).primaryCardUid).toBe(newUid);
       expect((await cards.events(supplementary))[0]).toMatchObject({ action: 'relink', relatedCardUid: newUid });
       expect((await cards.events(newUid))[0]).toMatchObject({ action: 'issue', toStatus: 'active', relatedCardUid: cardUid });
@@ -251,7 +253,7 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
       const { memberId, cardUid } = await memberWithCard({ topUpFen: 5_000, cardNumber: number });
       await cards.changeStatus('report_loss', change(cardUid));
       // Each lookup starts only when awaited: a refusal created earlier would be an unhandled rejection meanwhile.
-      for (const lookup of [() => ledger.findMemberByCard(cardUid), () => ledger.findMemberByCardNumber(number)]) {
+      for (const lookup of [() => memberByCard(db, ledger, cardUid), () => memberByCardNumber(db, ledger, number)]) {
         const error = await refusal(lookup());
         expect(error.code).toBe('CARD_LOST');
         expect(error.message).toBe('此卡已挂失，请联系门店 / This card is reported lost, please ask staff');
@@ -268,7 +270,7 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
 
       await cards.changeStatus('cancel_loss', change(cardUid, { actor: cashier, by: 'cashier' }));
       expect((await pay(100)).member.balances.principalFen).toBe(5_000);
-      expect(await ledger.findMemberByCard(cardUid)).toMatchObject({ memberId });
+      expect(await memberByCard(db, ledger, cardUid)).toMatchObject({ memberId });
     });
 
     it.each([
@@ -277,13 +279,13 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
     ] as const)('after %s the card is refused with %s', async (action, code, message) => {
       const { cardUid } = await memberWithCard();
       await cards.changeStatus(action, change(cardUid));
-      const error = await refusal(ledger.findMemberByCard(cardUid));
+      const error = await refusal(memberByCard(db, ledger, cardUid));
       expect({ code: error.code, message: error.message }).toEqual({ code, message });
     });
 
     it('a replaced card is refused and points to the new one', async () => {
       const { cardUid } = await cardIn('replaced');
-      expect((await refusal(ledger.findMemberByCard(cardUid))).message).toBe('此卡已换新卡，请使用新卡 / This card has been replaced, please use the new card');
+      expect((await refusal(memberByCard(db, ledger, cardUid))).message).toBe('此卡已换新卡，请使用新卡 / This card has been replaced, please use the new card');
     });
   });
 
@@ -297,7 +299,7 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
         fee: { kind: 'joining', amountFen: 1_000 },
         member: { balances: { principalFen: 19_000, bonusFen: 2_000 } },
       });
-      expect(await ledger.findMemberByCard(supplementary)).toMatchObject({ memberId, cardUid: supplementary });
+      expect(await memberByCard(db, ledger, supplementary)).toMatchObject({ memberId, cardUid: supplementary });
 
       const pay = (amountFen: number, card = supplementary) =>
         ledger.payWithStoredValue({ idempotencyKey: key('pay'), memberId, cardUid: card, amountFen, actor: cashier });
@@ -371,7 +373,7 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
 
     it('reads the schedule from its source at each change; a retry after the schedule changed replays the first fee', async () => {
       let schedule: CardFeeSchedule = DEFAULT_CARD_FEE_SCHEDULE;
-      const priced = new CardService(db, { feeSchedule: async () => schedule });
+      const priced = new CardService(db, ledger, { feeSchedule: async () => schedule });
       const first = await memberWithCard({ topUpFen: 20_000 });
       const request = { ...change(first.cardUid), newCardUid: newCardUid(), replacementReason: 'lost' as const };
       const replaced = await priced.replace(request);
@@ -389,8 +391,8 @@ describe.each(BACKENDS)('cards on %s', (backend) => {
 
     it('refuses a bad schedule: a fixed one when the service is made, one read from a source before anything changes', async () => {
       const bad = { ...DEFAULT_CARD_FEE_SCHEDULE, group: { joining: -1, annual: 0, replacement: 0 } };
-      expect(() => new CardService(db, { feeSchedule: bad })).toThrow(RuleSetError);
-      const sourced = new CardService(db, { feeSchedule: async () => bad });
+      expect(() => new CardService(db, ledger, { feeSchedule: bad })).toThrow(RuleSetError);
+      const sourced = new CardService(db, ledger, { feeSchedule: async () => bad });
       const group = await memberWithCard({ type: 'group', topUpFen: 10_000 });
       const before = await snapshot(db, group.cardUid, group.memberId);
       await expect(sourced.chargeFee({ ...change(group.cardUid), kind: 'joining' })).rejects.toThrow(/group\.joining: must be a whole number of fen/);
@@ -560,12 +562,12 @@ describe('a blocked card at the kiosk (hub over MQTT, PGlite)', () => {
   it('the kiosk lookup gets the refusal code and the bilingual text, and member updates keep flowing', async () => {
     const { ledger, db, mqttUrl } = hub.running;
     const created = await ledger.createMember({ name: '王五', actor: manager });
-    await ledger.bindCard({ memberId: created.memberId, cardUid: '04C0FFEE', cardNumber: '6200000000000077', actor: manager });
+    await bindCard(db, ledger, { memberId: created.memberId, cardUid: '04C0FFEE', cardNumber: '6200000000000077', actor: manager });
     const kiosk = await linkKiosk({ mqttUrl }, 'kiosk-cards-1');
     const { link } = kiosk;
     try {
       expect(await link.lookupCard({ cardUid: '04C0FFEE' })).toMatchObject({ found: true });
-      await new CardService(db).changeStatus('report_loss', {
+      await new CardService(db, ledger).changeStatus('report_loss', {
         cardUid: '04C0FFEE',
         idempotencyKey: key('loss'),
         reason: 'member phoned',
@@ -578,7 +580,7 @@ describe('a blocked card at the kiosk (hub over MQTT, PGlite)', () => {
 
       // The kiosk cached this member under the lost card; another member's change still reaches it.
       const other = await ledger.createMember({ name: '赵六', actor: manager });
-      await ledger.bindCard({ memberId: other.memberId, cardUid: '04C0FFEF', actor: manager });
+      await bindCard(db, ledger, { memberId: other.memberId, cardUid: '04C0FFEF', actor: manager });
       expect(await link.lookupCard({ cardUid: '04C0FFEF' })).toMatchObject({ found: true });
       const updated = new Promise<MemberSnapshot>((resolve) => link.on('member', (member) => member.cardUid === '04C0FFEF' && resolve(member)));
       await ledger.topUpCash({ idempotencyKey: key('top'), memberId: other.memberId, amountFen: 500, actor: cashier });

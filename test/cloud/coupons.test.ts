@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { couponHistory } from '../../cloud/coupons/audit.ts';
 import { issueCoupon } from '../../cloud/coupons/coupons.ts';
-import { issueToSegment } from '../../cloud/coupons/targeted.ts';
+import { issueToSegment } from '../../cloud/campaigns/targeted.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
 import { expectLedgerConsistent, key, rowCounts, useDatabases } from './support.ts';
 
@@ -158,7 +158,7 @@ describe('coupons over REST on pglite', () => {
       const templateId = await template({ ...manJian, pointsCost: 500 });
       const memberId = await member('xuhui', 2_000);
       const budgets = { timeZone: 'Asia/Shanghai', caps: [{ scope: 'member', direction: 'spend', period: 'day', limitPoints: 600 }], alertPercents: [100] } as const;
-      const buy = () => issueCoupon(rest.db, { templateId, memberId, issueKey: key('buy'), actor: { type: 'operator', id: 'c' }, reason: 'buy', budgets });
+      const buy = () => issueCoupon(rest.db, rest.services.ledger, { templateId, memberId, issueKey: key('buy'), actor: { type: 'operator', id: 'c' }, reason: 'buy', budgets });
       expect((await buy()).created).toBe(true);
       await expect(buy()).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' });
       expect((await send('GET', `/members/${memberId}`, cashier)).json().balances.points).toBe(1_500);
@@ -197,7 +197,7 @@ describe('coupons over REST on pglite', () => {
       const at = new Date('2026-02-28T16:30:00Z');
       const segment = { kind: 'birthday_month', timeZone: 'Asia/Shanghai' } as const;
       const run = () =>
-        issueToSegment(rest.db, { templateId, segment, campaignKey: 'birthday-2026-03', actor: { type: 'operator', id: 'm' }, reason: 'birthday month', storeIds: [store], at });
+        issueToSegment(rest.db, rest.services.ledger, { templateId, segment, campaignKey: 'birthday-2026-03', actor: { type: 'operator', id: 'm' }, reason: 'birthday month', storeIds: [store], at });
       expect(await run()).toEqual({ matched: 1, issued: 1, alreadyIssued: 0 });
       expect(await run()).toEqual({ matched: 1, issued: 0, alreadyIssued: 1 });
       expect((await send('GET', `/members/${march}/coupons`, cashier)).json().coupons).toHaveLength(1);
@@ -242,7 +242,7 @@ describe('coupons over REST on pglite', () => {
       await pay(recent, '2026-05-31T12:00:00Z'); // exactly 30 days before: still within
       const gone = await pay(refunded, '2026-06-29T12:00:00Z');
       expect((await send('POST', `/checkout/${gone}/refund`, rest.org.tokens.xuhui.manager, { idempotencyKey: key('r'), reason: 'returned' })).statusCode).toBe(201);
-      const result = await issueToSegment(rest.db, {
+      const result = await issueToSegment(rest.db, rest.services.ledger, {
         templateId,
         segment: { kind: 'no_purchase_within_days', days: 30 },
         campaignKey: 'lapsed-test',

@@ -5,6 +5,7 @@ import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
 import type { CardLookupResponse, DeviceTransaction, MemberSnapshot, TxAck } from '../../shared/contract/payloads.ts';
 import { RecordingClient, TestHub } from '../helpers/hub.ts';
 import { linkKiosk } from '../helpers/sync-hub.ts';
+import { bindCard } from '../../cloud/cards/index.ts';
 
 const DEVICE = 'kiosk-gw-1';
 
@@ -67,7 +68,7 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
     const [afterRestart] = await device.waitFor<TxAck>(topics.txAck(DEVICE), 1);
     expect(afterRestart).toMatchObject({ txId: tx.txId, status: 'ok', replay: true, member: { balances: { principalFen: 10000 } } });
     expect(await ledgerCounts(hub.current, tx.txId)).toMatchObject({ transactions: 1 });
-    expect((await hub.current.running.ledger.findMemberByCard(member.cardUid))?.balances.principalFen).toBe(10000);
+    expect((await hub.current.running.memberByCard(member.cardUid))?.balances.principalFen).toBe(10000);
   });
 
   it('refuses the same transaction id with a different amount as a conflict and posts nothing', async () => {
@@ -103,7 +104,7 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
     const operator = { type: 'operator' as const, id: 'test-operator' };
     const { ledger } = hub.current.running;
     const created = await ledger.createMember({ name: '赵六', actor: operator });
-    await ledger.bindCard({ memberId: created.memberId, cardUid: '04BEEF01', cardNumber: '6200000000000077', actor: operator });
+    await bindCard(hub.current.running.db, ledger, { memberId: created.memberId, cardUid: '04BEEF01', cardNumber: '6200000000000077', actor: operator });
 
     const found = newId();
     const unknown = newId();
@@ -131,7 +132,7 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
     const operator = { type: 'operator' as const, id: 'test-operator' };
     const { ledger, mqttUrl } = hub.current.running;
     const created = await ledger.createMember({ name: '钱七', actor: operator });
-    await ledger.bindCard({ memberId: created.memberId, cardUid: '04BEEF02', cardNumber: '6200000000000088', actor: operator });
+    await bindCard(hub.current.running.db, ledger, { memberId: created.memberId, cardUid: '04BEEF02', cardNumber: '6200000000000088', actor: operator });
     const kiosk = await linkKiosk({ mqttUrl }, 'kiosk-gw-link');
     const { link } = kiosk;
     try {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Ledger, toSnapshot } from '../../cloud/ledger/index.ts';
+import { toSnapshot } from '../../cloud/ledger/index.ts';
 import { decodePayload } from '../../shared/contract/decode.ts';
 import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { capturedLogger } from '../helpers/captured-logger.ts';
 import { bearer } from '../helpers/org.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
-import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, rowCounts, useDatabases, testLedger } from './support.ts';
+import { memberByCard } from '../../cloud/cards/index.ts';
 
 const databases = useDatabases();
 
@@ -41,7 +42,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect(refused).toHaveLength(95);
     for (const reply of refused) {
       expect(reply.json()).toEqual({
-        error: { code: 'INSUFFICIENT_BALANCE', message: expect.stringMatching(/^Not enough stored value: the balance is ¥\d+\.\d\d but ¥10\.00 is needed\.$/) },
+        error: { code: 'INSUFFICIENT_BALANCE', message: expect.stringMatching(/^储值余额不足：余额 ¥\d+\.\d\d，需要 ¥10\.00 \/ Not enough stored value: the balance is ¥\d+\.\d\d but ¥10\.00 is needed$/) },
       });
     }
     expect(succeeded.map((r) => r.json().member.balances.principalFen).sort((a, b) => a - b)).toEqual([0, 1_000, 2_000, 3_000, 4_000]);
@@ -136,7 +137,7 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     const before = await rowCounts(rest.db);
     const taken = await post(`/members/${plain.memberId}/cards`, { cardUid: newCardUid(), cardNumber });
     expect(taken.statusCode).toBe(409);
-    expect(taken.json().error).toEqual({ code: 'CARD_ALREADY_BOUND', message: `Card number ****${cardNumber.slice(-4)} is already on another card.` });
+    expect(taken.json().error).toEqual({ code: 'CARD_ALREADY_BOUND', message: `卡号 ****${cardNumber.slice(-4)} 已在另一张卡上 / Card number ****${cardNumber.slice(-4)} is already on another card` });
     const renumbered = await post(`/members/${memberId}/cards`, { cardUid, cardNumber: newCardNumber() });
     expect(renumbered.statusCode).toBe(409);
     expect(renumbered.json().error.code).toBe('CARD_ALREADY_BOUND');
@@ -189,9 +190,9 @@ describe.each(BACKENDS)('REST API on %s', (backend) => {
     expect((await get(`/members/${memberId}/statement`)).statusCode).toBe(200);
 
     // Kiosks get the MQTT MemberSnapshot (card lookups, acks, member updates): the same fields, in the same order.
-    const ledger = new Ledger(rest.db);
+    const ledger = await testLedger(rest.db);
     const snapshotKeys = ['memberId', 'displayName', 'tier', 'cardUid', 'balances', 'version', 'asOf'];
-    for (const snapshot of [(await get(`/cards/${cardUid}/member`)).json(), await ledger.findMemberByCard(cardUid), toSnapshot(await ledger.getMember(memberId))]) {
+    for (const snapshot of [(await get(`/cards/${cardUid}/member`)).json(), await memberByCard(rest.db, ledger, cardUid), toSnapshot(await ledger.getMember(memberId))]) {
       expect(Object.keys(snapshot)).toEqual(snapshotKeys);
       expect(decodePayload(MemberSnapshot, JSON.stringify(snapshot)).ok).toBe(true);
     }

@@ -15,7 +15,8 @@ import { hubJobLock } from '../../cloud/kernel/job-lock.ts';
 import { startScheduler, type SchedulerOptions } from '../../cloud/kernel/scheduler.ts';
 import { TIER_REVIEW_JOB_ACTOR } from '../../cloud/program/index.ts';
 import { jobsIntervalMsFromEnv } from '../../cloud/kernel/interval.ts';
-import { Ledger, type Actor } from '../../cloud/ledger/index.ts';
+import { Ledger } from '../../cloud/ledger/index.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
 import { createStore } from '../../cloud/org/structure.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
 import { maskCardUid } from '../../shared/card.ts';
@@ -24,7 +25,8 @@ import { DEFAULT_CARD_FEE_SCHEDULE } from '../../shared/rules/cards.ts';
 import { DEFAULT_PROGRAM_RULES, type ProgramRules } from '../../shared/rules/program.ts';
 import { assembleTestHub } from '../helpers/hub-app.ts';
 import { seedOrg } from '../helpers/org.ts';
-import { expectLedgerConsistent, key, newCardUid, useDatabases } from './support.ts';
+import { expectLedgerConsistent, key, newCardUid, useDatabases, testLedger } from './support.ts';
+import { bindCard } from '../../cloud/cards/index.ts';
 
 const databases = useDatabases();
 const SETUP: Actor = { type: 'system', id: 'jobs-test' };
@@ -145,7 +147,7 @@ describe('scheduled hub jobs on pglite', () => {
 
   beforeAll(async () => {
     db = await databases.open('pglite');
-    ledger = new Ledger(db);
+    ledger = await testLedger(db);
     store = new RulesStore(db);
     await seedOrg(db);
   });
@@ -183,7 +185,7 @@ describe('scheduled hub jobs on pglite', () => {
       SETUP,
       'spring campaign',
     );
-    const { coupon } = await issueCoupon(db, { templateId: template.templateId, memberId, issueKey: key('coupon'), actor: SETUP, reason: 'welcome gift' });
+    const { coupon } = await issueCoupon(db, ledger, { templateId: template.templateId, memberId, issueKey: key('coupon'), actor: SETUP, reason: 'welcome gift' });
     return { memberId, couponId: coupon.couponId };
   }
 
@@ -202,7 +204,7 @@ describe('scheduled hub jobs on pglite', () => {
     });
     const { memberId } = await ledger.createMember({ name: '兑 Voucher', actor: SETUP });
     await ledger.adjustPoints({ idempotencyKey: key('pts'), memberId, points: 100, reason: 'test points', actor: SETUP });
-    await redeem({ db, voucherKey, rules: await rules() }, { idempotencyKey: key('redeem'), memberId, itemId: item.id, storeId: STORE, actor: SETUP });
+    await redeem({ db, ledger, voucherKey, rules: await rules() }, { idempotencyKey: key('redeem'), memberId, itemId: item.id, storeId: STORE, actor: SETUP });
     return { memberId, itemId: item.id };
   }
 
@@ -355,10 +357,10 @@ describe('scheduled hub jobs on pglite', () => {
 
 /** A member at home in `homeStoreId` holding one card of `type` and `topUpFen` of stored value. */
 async function cardHolder(db: Database, type: 'personal' | 'group' | 'vip', topUpFen: number, homeStoreId = STORE) {
-  const ledger = new Ledger(db);
+  const ledger = await testLedger(db);
   const { memberId } = await ledger.createMember({ name: '年费 Annual', actor: SETUP, homeStoreId });
   const cardUid = newCardUid();
-  await ledger.bindCard({ memberId, cardUid, actor: SETUP, type });
+  await bindCard(db, ledger, { memberId, cardUid, actor: SETUP, type });
   if (topUpFen > 0) await ledger.topUpCash({ idempotencyKey: key('top'), memberId, amountFen: topUpFen, actor: SETUP });
   return { memberId, cardUid };
 }
@@ -371,7 +373,7 @@ async function annualFees(db: Database, cardUid: string) {
   return rows;
 }
 
-const principalOf = async (db: Database, memberId: string) => (await new Ledger(db).getMember(memberId)).balances.principalFen;
+const principalOf = async (db: Database, memberId: string) => (await (await testLedger(db)).getMember(memberId)).balances.principalFen;
 
 /** A published rule set as a rules store would return it (tests pin the version and the schedule). */
 const publishedAs = (version: number, rules: ProgramRules): PublishedRules => ({
@@ -386,13 +388,15 @@ describe('annual card fees (scheduled job, pglite)', () => {
   let db: Database;
   let store: RulesStore;
   let cards: CardService;
+  let ledger: Ledger;
   const LA = 'us-la';
   const stopAfterTest: Array<{ stop(): Promise<void> }> = [];
 
   beforeAll(async () => {
     db = await databases.open('pglite');
     store = new RulesStore(db);
-    cards = new CardService(db);
+    ledger = await testLedger(db);
+    cards = new CardService(db, ledger);
     await seedOrg(db);
     await createStore(db, { storeId: LA, regionId: 'east', name: '洛杉矶店 Los Angeles', kind: 'direct', timeZone: 'America/Los_Angeles' }, SETUP, 'test chain');
   });
@@ -484,7 +488,7 @@ describe('annual card fees (scheduled job, pglite)', () => {
     expect(JSON.stringify(sink.lines)).not.toContain(poor.cardUid);
     expect(sink.lines.filter((l) => l.msg === 'scheduled job done').at(-1)).toMatchObject({ job: 'annual-fees', unpaid: 1, unpaidFen: 10_000 });
 
-    await new Ledger(db).topUpCash({ idempotencyKey: key('top'), memberId: poor.memberId, amountFen: 1, actor: SETUP });
+    await (await testLedger(db)).topUpCash({ idempotencyKey: key('top'), memberId: poor.memberId, amountFen: 1, actor: SETUP });
     expect((await jobs.runNow('annual-fees')).runs[0]).toMatchObject({ result: { charged: 1, chargedFen: 10_000, unpaid: 0 } });
     expect(await principalOf(db, poor.memberId)).toBe(0);
     expect(await annualFees(db, poor.cardUid)).toMatchObject([{ period: '2100', amount_fen: 10_000 }]);
@@ -498,7 +502,7 @@ describe('annual card fees (scheduled job, pglite)', () => {
     const b = await cardHolder(db, 'personal', 1_500);
     const progress: object[] = [];
     const logger = { info: (fields: object, msg: string) => progress.push({ ...fields, msg }), warn: () => {}, error: () => {} };
-    const published = await chargeAnnualFees(db, { program: publishedAs(7, { ...DEFAULT_PROGRAM_RULES, cardFees: personalFee }), asOf, batchSize: 1, logger });
+    const published = await chargeAnnualFees(db, ledger, { program: publishedAs(7, { ...DEFAULT_PROGRAM_RULES, cardFees: personalFee }), asOf, batchSize: 1, logger });
     // The personal card of the first test (5,000 fen) pays too: 3 personal cards, one page each.
     expect(published).toMatchObject({ rulesVersion: 7, charged: 3, chargedFen: 3_600, waived: 0, unpaid: 0 });
     expect([await principalOf(db, a.memberId), await principalOf(db, b.memberId)]).toEqual([0, 300]);
@@ -508,14 +512,14 @@ describe('annual card fees (scheduled job, pglite)', () => {
 
     const { cardFees: _none, ...beforeCardFees } = DEFAULT_PROGRAM_RULES;
     const fresh = await cardHolder(db, 'group', 10_000);
-    const old = await chargeAnnualFees(db, { program: publishedAs(3, beforeCardFees), asOf });
+    const old = await chargeAnnualFees(db, ledger, { program: publishedAs(3, beforeCardFees), asOf });
     expect(old.rulesVersion).toBe(3);
     expect(await annualFees(db, fresh.cardUid)).toMatchObject([{ period: '2102', amount_fen: 10_000 }]);
     expect(await annualFees(db, a.cardUid)).toMatchObject([{ period: '2102', amount_fen: 1_200 }]);
 
     // No type with an annual fee: nothing is listed at all.
     const free = { ...personalFee, personal: { joining: 0, annual: 0, replacement: 0 } };
-    expect(await chargeAnnualFees(db, { program: publishedAs(8, { ...DEFAULT_PROGRAM_RULES, cardFees: free }), asOf: new Date('2103-06-01T00:00:00Z') })).toMatchObject({ charged: 0, waived: 0, unpaid: 0 });
+    expect(await chargeAnnualFees(db, ledger, { program: publishedAs(8, { ...DEFAULT_PROGRAM_RULES, cardFees: free }), asOf: new Date('2103-06-01T00:00:00Z') })).toMatchObject({ charged: 0, waived: 0, unpaid: 0 });
     await expectLedgerConsistent(db);
   });
 });
@@ -566,7 +570,8 @@ describe('scheduled hub jobs on postgres (several hubs, one database)', () => {
     await seedOrg(db);
     const holders = await Promise.all(Array.from({ length: 6 }, () => cardHolder(db, 'group', 15_000)));
     const program = await new RulesStore(db).current();
-    const runs = await Promise.all([1, 2, 3].map(() => chargeAnnualFees(db, { program, asOf: AS_OF, batchSize: 2 })));
+    const ledger = await testLedger(db);
+    const runs = await Promise.all([1, 2, 3].map(() => chargeAnnualFees(db, ledger, { program, asOf: AS_OF, batchSize: 2 })));
     expect(runs.reduce((sum, run) => sum + run.charged, 0)).toBe(holders.length);
     expect(runs.every((run) => run.unpaid === 0 && run.failed === 0)).toBe(true);
     for (const holder of holders) {

@@ -2,14 +2,14 @@ import { readdir, readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { Ledger, LedgerError, postTransaction, storedValueSpendLegs, type Actor } from '../../cloud/ledger/index.ts';
-import { systemAccounts } from '../../cloud/ledger/accounts.ts';
+import { Ledger, LedgerError, storedValueSpendLegs, systemAccounts } from '../../cloud/ledger/index.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { splitStoredValueSpend, type SpendingOrder } from '../../shared/rules/stored-value.ts';
 import type { TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
 import { seedOrg } from '../helpers/org.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
-import { BACKENDS, expectLedgerConsistent, key, refusal, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, refusal, rowCounts, useDatabases, testLedger } from './support.ts';
 
 const clerk: Actor = { type: 'operator', id: 'clerk-7' };
 const databases = useDatabases();
@@ -31,7 +31,7 @@ describe.each(BACKENDS)('ledger: top-up bonus, spending order, points lots and r
 
   beforeAll(async () => {
     db = await databases.open(backend);
-    ledger = new Ledger(db);
+    ledger = await testLedger(db);
     await seedOrg(db);
   });
 
@@ -117,7 +117,7 @@ describe.each(BACKENDS)('ledger: top-up bonus, spending order, points lots and r
       await topUp(memberId, 10_000);
       const before = await rowCounts(db);
       const short = await refusal(ledger.payWithStoredValue({ idempotencyKey: key(), memberId, amountFen: 12_001, actor: clerk, spendingOrder: 'bonus_first' }));
-      expect(short).toMatchObject({ code: 'INSUFFICIENT_BALANCE', message: 'Not enough stored value: the balance is ¥120.00 but ¥120.01 is needed.' });
+      expect(short).toMatchObject({ code: 'INSUFFICIENT_BALANCE', message: '储值余额不足：余额 ¥120.00，需要 ¥120.01 / Not enough stored value: the balance is ¥120.00 but ¥120.01 is needed' });
       const order = await refusal(ledger.payWithStoredValue({ idempotencyKey: key(), memberId, amountFen: 1, actor: clerk, spendingOrder: 'cheap' as SpendingOrder }));
       expect(order.code).toBe('INVALID_INPUT');
       expect(await rowCounts(db)).toEqual(before);
@@ -154,15 +154,18 @@ describe.each(BACKENDS)('ledger: top-up bonus, spending order, points lots and r
     it('lets other modules build legs under the lock (storedValueSpendLegs) with effects in the same transaction', async () => {
       const memberId = await newMember();
       await topUp(memberId, 10_000);
-      const posted = await postTransaction(db, {
-        kind: 'card_fee', idempotencyKey: key(), memberId, actor: clerk, reason: 'Replacement card fee',
+      const posted = await ledger.post({
+        kind: 'card_fee', owner: 'cards', idempotencyKey: key(), memberId, actor: clerk, reason: 'Replacement card fee',
         intent: { feeFen: 2_500 },
-        legs: (locked) => storedValueSpendLegs('bonus_first', locked, 2_500, systemAccounts.feesReceived()),
-        effects: async (tx, txId) => {
-          await tx.query('SELECT 1 FROM ledger_transactions WHERE id = $1', [txId]);
+        legs: (locked) => ({ legs: storedValueSpendLegs('bonus_first', locked, 2_500, systemAccounts.feesReceived()), context: locked.bonusFen }),
+        effects: async (tx, { txId, context: bonusBefore }) => {
+          const { rows } = await tx.query('SELECT owner FROM ledger_transactions WHERE id = $1', [txId]);
+          return { owner: rows[0], bonusBefore };
         },
       });
       expect(posted.member.balances).toMatchObject({ principalFen: 9_500, bonusFen: 0 });
+      // The builder's context reaches the effects, and what they return is the transaction's outcome, kept for replays.
+      expect(posted.outcome).toEqual({ owner: { owner: 'cards' }, bonusBefore: 2_000 });
     });
   });
 
@@ -347,19 +350,32 @@ describe.each(BACKENDS)('ledger: top-up bonus, spending order, points lots and r
       expect((await balances(memberId)).principalFen).toBe(10_000);
     });
 
-    it('runs caller effects in the refund transaction, and rolls everything back when they refuse', async () => {
+    it('hands the refund to the module that owns the transaction, in the refund transaction; its refusal rolls everything back', async () => {
+      const owning = await testLedger(db);
+      let refuse = true;
+      const seen: string[] = [];
+      owning.reverseTransactionsOf('shop', async (_tx, refund) => {
+        if (refuse) throw new LedgerError('COUPON_ALREADY_USED', '此券已使用 / no');
+        seen.push(refund.refundTxId);
+      });
       const memberId = await newMember();
       await topUp(memberId, 1_000);
-      const paid = await ledger.payWithStoredValue({ idempotencyKey: key(), memberId, amountFen: 100, actor: clerk });
+      const sale = (owner: string) =>
+        owning.post({
+          kind: 'stored_value_payment', owner, idempotencyKey: key(), memberId, actor: clerk, reason: 'Sale',
+          legs: [{ account: 'stored_principal', amount: -100 }, { account: systemAccounts.storedValueSpent(), amount: 100 }],
+        });
+      const paid = await sale('shop');
       const before = await rowCounts(db);
-      const refused = await refusal(
-        refund(paid.txId, { effects: async () => { throw new LedgerError('COUPON_ALREADY_USED', 'no'); } }),
-      );
-      expect(refused.code).toBe('COUPON_ALREADY_USED');
+      const refundOf = (txId: string) => owning.refund({ originalTxId: txId, idempotencyKey: key(), actor: clerk, reason: 'returned' });
+      expect((await refusal(refundOf(paid.txId))).code).toBe('COUPON_ALREADY_USED');
       expect(await rowCounts(db)).toEqual(before);
-      let seen: string | undefined;
-      const done = await refund(paid.txId, { effects: async (_tx: unknown, txId: string) => { seen = txId; } });
-      expect(seen).toBe(done.txId);
+      refuse = false;
+      const done = await refundOf(paid.txId);
+      expect(seen).toEqual([done.txId]);
+      // A module that registered no reverser cannot have its transactions refunded: nothing would undo their effects.
+      const orphan = await sale('nobody');
+      expect((await refusal(refundOf(orphan.txId))).code).toBe('NOT_REFUNDABLE');
     });
   });
 });
@@ -393,8 +409,8 @@ describe('REST: refunds, points lots, expiry job', () => {
   const { send: call } = rest;
   let ledger: Ledger;
 
-  beforeAll(() => {
-    ledger = new Ledger(rest.db);
+  beforeAll(async () => {
+    ledger = await testLedger(rest.db);
   });
 
   async function paidMember(homeStoreId = 'sh-xuhui') {

@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { Ledger, LedgerError, type Actor, type PostedTransaction } from '../../cloud/ledger/index.ts';
+import { HubError } from '../../cloud/kernel/errors.ts';
+import type { Ledger, PostedTransaction } from '../../cloud/ledger/index.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { splitStoredValueSpend, type SpendingOrder } from '../../shared/rules/stored-value.ts';
 import { priceTopUp, type TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
-import { key, useDatabases, type Backend } from './support.ts';
+import { key, useDatabases, type Backend, testLedger } from './support.ts';
 
 /**
  * Random sequences of top-ups (with bonus and bonus points), stored-value payments in every spending order,
@@ -118,7 +120,7 @@ async function runSequence(db: Database, ledger: Ledger, ops: Op[]): Promise<voi
         }
       }
     } catch (error) {
-      if (!(error instanceof LedgerError)) throw error;
+      if (!(error instanceof HubError)) throw error;
       expect(['INSUFFICIENT_BALANCE', 'INSUFFICIENT_POINTS', 'NOT_REFUNDABLE', 'ALREADY_REFUNDED']).toContain(error.code);
       // Only a step that asks for more than there is may be refused.
       if (step.op === 'pay') expect(before.balances.principalFen + before.balances.bonusFen).toBeLessThan(step.amountFen);
@@ -218,7 +220,7 @@ describe.each<[Backend, number, number]>([
   let ledger: Ledger;
   beforeAll(async () => {
     db = await databases.open(backend);
-    ledger = new Ledger(db);
+    ledger = await testLedger(db);
   });
 
   it('random sequences keep every invariant', async () => {

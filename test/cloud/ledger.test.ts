@@ -1,7 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { Ledger, businessErrorOf, type Actor } from '../../cloud/ledger/index.ts';
-import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases } from './support.ts';
+import { refusalOf } from '../../cloud/kernel/errors.ts';
+import { Ledger } from '../../cloud/ledger/index.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardNumber, newCardUid, refusal, rowCounts, useDatabases, testLedger } from './support.ts';
+import { memberByCard, memberByCardNumber, bindCard } from '../../cloud/cards/index.ts';
 
 const clerk: Actor = { type: 'operator', id: 'clerk-7' };
 const kiosk: Actor = { type: 'device', id: 'K-001' };
@@ -13,13 +16,13 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
 
   beforeAll(async () => {
     db = await databases.open(backend);
-    ledger = new Ledger(db);
+    ledger = await testLedger(db);
   });
 
   async function memberWithCard(name = 'Li Lei') {
     const member = await ledger.createMember({ name, phone: '138 0013 8000', actor: clerk });
     const cardUid = newCardUid();
-    await ledger.bindCard({ memberId: member.memberId, cardUid, actor: clerk });
+    await bindCard(db, ledger, { memberId: member.memberId, cardUid, actor: clerk });
     return { memberId: member.memberId, cardUid };
   }
 
@@ -29,24 +32,24 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
     expect(created.balances).toEqual({ principalFen: 0, bonusFen: 0, points: 0 });
     expect(created.cardUid).toBeUndefined();
 
-    const bound = await ledger.bindCard({ memberId: created.memberId, cardUid: '04:a2:2b:1c:99:00:11', actor: clerk });
+    const bound = await bindCard(db, ledger, { memberId: created.memberId, cardUid: '04:a2:2b:1c:99:00:11', actor: clerk });
     expect(bound).toMatchObject({ alreadyBound: false, member: { cardUid: '04A22B1C990011', version: 1 } });
-    const again = await ledger.bindCard({ memberId: created.memberId, cardUid: '04A22B1C990011', actor: clerk });
+    const again = await bindCard(db, ledger, { memberId: created.memberId, cardUid: '04A22B1C990011', actor: clerk });
     expect(again).toMatchObject({ alreadyBound: true, member: { version: 1 } });
 
-    expect(await ledger.findMemberByCard('04 A2 2B 1C 99 00 11')).toMatchObject({ memberId: created.memberId, cardUid: '04A22B1C990011' });
-    expect(await ledger.findMemberByCard(newCardUid())).toBeUndefined();
+    expect(await memberByCard(db, ledger, '04 A2 2B 1C 99 00 11')).toMatchObject({ memberId: created.memberId, cardUid: '04A22B1C990011' });
+    expect(await memberByCard(db, ledger, newCardUid())).toBeUndefined();
   });
 
   it('refuses a card that belongs to someone else, and bad card UIDs', async () => {
     const { cardUid } = await memberWithCard();
     const other = await ledger.createMember({ name: 'Wang', actor: clerk });
     const before = await rowCounts(db);
-    expect((await refusal(ledger.bindCard({ memberId: other.memberId, cardUid, actor: clerk }))).code).toBe('CARD_ALREADY_BOUND');
-    const bad = await refusal(ledger.bindCard({ memberId: other.memberId, cardUid: '04A22B1C55', actor: clerk }));
+    expect((await refusal(bindCard(db, ledger, { memberId: other.memberId, cardUid, actor: clerk }))).code).toBe('CARD_ALREADY_BOUND');
+    const bad = await refusal(bindCard(db, ledger, { memberId: other.memberId, cardUid: '04A22B1C55', actor: clerk }));
     expect(bad.code).toBe('INVALID_CARD_UID');
     expect(bad.message).not.toContain('04A22B1C55');
-    expect((await refusal(ledger.findMemberByCard('xyz'))).code).toBe('INVALID_CARD_UID');
+    expect((await refusal(memberByCard(db, ledger, 'xyz'))).code).toBe('INVALID_CARD_UID');
     expect(await rowCounts(db)).toEqual(before);
     expect((await ledger.getMember(other.memberId)).version).toBe(0);
   });
@@ -58,24 +61,24 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
     const cardNumber = newCardNumber();
     const printed = cardNumber.replace(/(\d{4})(?=\d)/g, '$1 ');
 
-    const bound = await ledger.bindCard({ memberId, cardUid, cardNumber: printed, actor: clerk });
+    const bound = await bindCard(db, ledger, { memberId, cardUid, cardNumber: printed, actor: clerk });
     expect(bound).toMatchObject({ alreadyBound: false, member: { cardUid, cardNumber, version: 1 } });
-    const again = await ledger.bindCard({ memberId, cardUid, cardNumber, actor: clerk });
+    const again = await bindCard(db, ledger, { memberId, cardUid, cardNumber, actor: clerk });
     expect(again).toMatchObject({ alreadyBound: true, member: { cardUid, cardNumber, version: 1 } });
-    const withoutNumber = await ledger.bindCard({ memberId, cardUid, actor: clerk });
+    const withoutNumber = await bindCard(db, ledger, { memberId, cardUid, actor: clerk });
     expect(withoutNumber).toMatchObject({ alreadyBound: true, member: { cardNumber, version: 1 } });
 
-    const byNumber = await ledger.findMemberByCardNumber(printed.replaceAll(' ', '-'));
+    const byNumber = await memberByCardNumber(db, ledger, printed.replaceAll(' ', '-'));
     expect(byNumber).toMatchObject({ memberId, cardUid, cardNumber, version: 1 });
-    expect(await ledger.findMemberByCard(cardUid)).toEqual({ ...byNumber, asOf: expect.any(String) });
-    expect(await ledger.findMemberByCardNumber(newCardNumber())).toBeUndefined();
+    expect(await memberByCard(db, ledger, cardUid)).toEqual({ ...byNumber, asOf: expect.any(String) });
+    expect(await memberByCardNumber(db, ledger, newCardNumber())).toBeUndefined();
 
     // A second card without a number: the snapshot always describes the card it was reached by.
     const plainCard = newCardUid();
-    const plain = await ledger.bindCard({ memberId, cardUid: plainCard, actor: clerk });
+    const plain = await bindCard(db, ledger, { memberId, cardUid: plainCard, actor: clerk });
     expect(plain.member).toMatchObject({ cardUid: plainCard, version: 2 });
     expect(plain.member.cardNumber).toBeUndefined();
-    expect(await ledger.findMemberByCardNumber(cardNumber)).toMatchObject({ cardUid, cardNumber, version: 2 });
+    expect(await memberByCardNumber(db, ledger, cardNumber)).toMatchObject({ cardUid, cardNumber, version: 2 });
     const topUp = await ledger.topUpCash({ idempotencyKey: key(), memberId, cardUid, amountFen: 100, actor: kiosk });
     expect(topUp.member).toMatchObject({ cardUid, cardNumber, version: 3 });
   });
@@ -84,46 +87,46 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
     const owner = await ledger.createMember({ name: 'Owner', actor: clerk });
     const cardUid = newCardUid();
     const cardNumber = newCardNumber();
-    await ledger.bindCard({ memberId: owner.memberId, cardUid, cardNumber, actor: clerk });
+    await bindCard(db, ledger, { memberId: owner.memberId, cardUid, cardNumber, actor: clerk });
     const legacy = await memberWithCard('Legacy');
     const other = await ledger.createMember({ name: 'Other', actor: clerk });
     const before = await rowCounts(db);
     const masked = `****${cardNumber.slice(-4)}`;
 
-    const taken = await refusal(ledger.bindCard({ memberId: other.memberId, cardUid: newCardUid(), cardNumber, actor: clerk }));
-    expect(taken).toMatchObject({ code: 'CARD_ALREADY_BOUND', message: `Card number ${masked} is already on another card.` });
-    const takenBySameMember = await refusal(ledger.bindCard({ memberId: owner.memberId, cardUid: newCardUid(), cardNumber, actor: clerk }));
+    const taken = await refusal(bindCard(db, ledger, { memberId: other.memberId, cardUid: newCardUid(), cardNumber, actor: clerk }));
+    expect(taken).toMatchObject({ code: 'CARD_ALREADY_BOUND', message: `卡号 ${masked} 已在另一张卡上 / Card number ${masked} is already on another card` });
+    const takenBySameMember = await refusal(bindCard(db, ledger, { memberId: owner.memberId, cardUid: newCardUid(), cardNumber, actor: clerk }));
     expect(takenBySameMember.code).toBe('CARD_ALREADY_BOUND');
 
-    const renumbered = await refusal(ledger.bindCard({ memberId: owner.memberId, cardUid, cardNumber: newCardNumber(), actor: clerk }));
+    const renumbered = await refusal(bindCard(db, ledger, { memberId: owner.memberId, cardUid, cardNumber: newCardNumber(), actor: clerk }));
     expect(renumbered.code).toBe('CARD_ALREADY_BOUND');
     expect(renumbered.message).toMatch(
-      new RegExp(`^Card \\*{4}\\w{4} is already bound to this member with card number \\*{4}${cardNumber.slice(-4)}, not \\*{4}\\d{4}\\.$`),
+      new RegExp(`/ Card \\*{4}\\w{4} is already bound to this member with card number \\*{4}${cardNumber.slice(-4)}, not \\*{4}\\d{4}$`),
     );
-    const numbered = await refusal(ledger.bindCard({ ...legacy, cardNumber: newCardNumber(), actor: clerk }));
+    const numbered = await refusal(bindCard(db, ledger, { ...legacy, cardNumber: newCardNumber(), actor: clerk }));
     expect(numbered).toMatchObject({ code: 'CARD_ALREADY_BOUND', message: expect.stringContaining('without a card number') });
 
     const malformed = ['620012341234567', '62001234123456789', '6200A23412345678', '6200.1234.1234.5678', '', 6200123412345678];
     for (const bad of malformed) {
-      const refused = await refusal(ledger.bindCard({ memberId: other.memberId, cardUid: newCardUid(), cardNumber: bad as string, actor: clerk }));
+      const refused = await refusal(bindCard(db, ledger, { memberId: other.memberId, cardUid: newCardUid(), cardNumber: bad as string, actor: clerk }));
       expect(refused.code).toBe('INVALID_CARD_NUMBER');
       if (typeof bad === 'string' && bad.length > 4) expect(refused.message).not.toContain(bad.slice(0, 8));
-      expect((await refusal(ledger.findMemberByCardNumber(bad as string))).code).toBe('INVALID_CARD_NUMBER');
+      expect((await refusal(memberByCardNumber(db, ledger, bad as string))).code).toBe('INVALID_CARD_NUMBER');
     }
 
     for (const refused of [taken, takenBySameMember, renumbered, numbered]) expect(refused.message).not.toContain(cardNumber);
     expect(await rowCounts(db)).toEqual(before);
     expect((await ledger.getMember(other.memberId)).version).toBe(0);
     expect((await ledger.getMember(owner.memberId)).version).toBe(1);
-    expect(await ledger.findMemberByCard(legacy.cardUid)).not.toHaveProperty('cardNumber');
-    expect(await ledger.findMemberByCardNumber(cardNumber)).toMatchObject({ memberId: owner.memberId, cardUid });
+    expect(await memberByCard(db, ledger, legacy.cardUid)).not.toHaveProperty('cardNumber');
+    expect(await memberByCardNumber(db, ledger, cardNumber)).toMatchObject({ memberId: owner.memberId, cardUid });
   });
 
   it('binds one card number to exactly one card when binds race for it', async () => {
     const cardNumber = newCardNumber();
     const members = await Promise.all(Array.from({ length: 8 }, (_, i) => ledger.createMember({ name: `Racer ${i}`, actor: clerk })));
     const results = await Promise.allSettled(
-      members.map((m) => ledger.bindCard({ memberId: m.memberId, cardUid: newCardUid(), cardNumber, actor: clerk })),
+      members.map((m) => bindCard(db, ledger, { memberId: m.memberId, cardUid: newCardUid(), cardNumber, actor: clerk })),
     );
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
@@ -160,7 +163,7 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
 
     const balance = await refusal(ledger.payWithStoredValue({ idempotencyKey: key(), memberId, amountFen: 501, actor: clerk }));
     expect(balance.code).toBe('INSUFFICIENT_BALANCE');
-    expect(balance.message).toBe('Not enough stored value: the balance is ¥5.00 but ¥5.01 is needed.');
+    expect(balance.message).toBe('储值余额不足：余额 ¥5.00，需要 ¥5.01 / Not enough stored value: the balance is ¥5.00 but ¥5.01 is needed');
     const points = await refusal(ledger.redeemPoints({ idempotencyKey: key(), memberId, points: 1, item: 'Pen', actor: clerk }));
     expect(points.code).toBe('INSUFFICIENT_POINTS');
     expect((await refusal(ledger.adjustPoints({ idempotencyKey: key(), memberId, points: -1, actor: clerk, reason: 'x' }))).code).toBe(
@@ -209,7 +212,7 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
 
     const conflict = await refusal(ledger.topUpCash({ ...request, amountFen: 2_000 }));
     expect(conflict.code).toBe('IDEMPOTENCY_CONFLICT');
-    expect(businessErrorOf(conflict)).toEqual({ code: 'IDEMPOTENCY_CONFLICT', message: conflict.message });
+    expect(refusalOf(conflict)).toEqual({ code: 'IDEMPOTENCY_CONFLICT', message: conflict.message });
     const otherKind = await refusal(ledger.payWithStoredValue({ ...request, amountFen: 1_000 }));
     expect(otherKind.code).toBe('IDEMPOTENCY_CONFLICT');
 
@@ -249,8 +252,8 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
   describe('database-enforced invariants (even for code that bypasses the ledger API)', () => {
     async function insertTransaction(q: Pick<Database, 'query'>, memberId: string): Promise<string> {
       const { rows } = await q.query<{ id: string }>(
-        `INSERT INTO ledger_transactions (id, idempotency_key, payload_hash, kind, member_id, actor_type, actor_id, reason)
-         VALUES (gen_random_uuid(), $1, 'x', 'cash_topup', $2, 'system', 'test', 'raw insert') RETURNING id`,
+        `INSERT INTO ledger_transactions (id, idempotency_key, owner, kind, member_id, actor_type, actor_id, reason)
+         VALUES (gen_random_uuid(), $1, 'ledger', 'cash_topup', $2, 'system', 'test', 'raw insert') RETURNING id`,
         [key(), memberId],
       );
       return rows[0]!.id;

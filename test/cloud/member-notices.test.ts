@@ -7,7 +7,7 @@ import type { Database, Queryable } from '../../cloud/db/database.ts';
 import type { AssembledHub } from '../../cloud/hub.ts';
 import { kioskTopUps } from '../../cloud/ledger/kiosk-topups.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
-import type { Actor } from '../../cloud/ledger/types.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
 import { KioskNotices, loadNoticeFacts, memberNotices, type NoticeFacts } from '../../cloud/program/member-notices.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
@@ -22,7 +22,8 @@ import type { LotBalance } from '../../shared/rules/points-expiry.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
 import { assembleTestHub } from '../helpers/hub-app.ts';
-import { BACKENDS, key, newCardNumber, newCardUid, useDatabases } from './support.ts';
+import { BACKENDS, key, newCardNumber, newCardUid, useDatabases, testLedger } from './support.ts';
+import { bindCard } from '../../cloud/cards/index.ts';
 
 const databases = useDatabases();
 const logger = createLogger('test-member-notices');
@@ -31,8 +32,8 @@ const DAY = 86_400_000;
 const KIOSK = { deviceId: 'kiosk-notices', logger };
 
 /** A kiosk's card lookup as the hub answers it, with `notices`; undefined for an unknown card. */
-async function lookUp(ledger: Ledger, notices: KioskNotices, card: { cardUid: string } | { cardNumber: string }): Promise<MemberSnapshot | undefined> {
-  const lookups = cardLookups(ledger, notices, { seen: async () => {} });
+async function lookUp(db: Database, ledger: Ledger, notices: KioskNotices, card: { cardUid: string } | { cardNumber: string }): Promise<MemberSnapshot | undefined> {
+  const lookups = cardLookups(db, ledger, notices, { seen: async () => {} });
   try {
     return (await lookups.answer({ v: 1, correlationId: 'c-1', ...card }, KIOSK)) as MemberSnapshot;
   } catch (error) {
@@ -110,7 +111,7 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
 
   beforeAll(async () => {
     db = await databases.open(backend);
-    ledger = new Ledger(db);
+    ledger = await testLedger(db);
     const rules = new RulesStore(db);
     defaults = await rules.current();
     // Tier spend counted over 90 days only, so a gold member from January has lost it by December.
@@ -122,7 +123,7 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
   async function memberWithCard(homeStoreId = 'sh-1', cardNumber?: string): Promise<{ memberId: string; cardUid: string }> {
     const { memberId } = await ledger.createMember({ name: '李雷', actor, homeStoreId });
     const cardUid = newCardUid();
-    await ledger.bindCard({ memberId, cardUid, actor, ...(cardNumber ? { cardNumber } : {}) });
+    await bindCard(db, ledger, { memberId, cardUid, actor, ...(cardNumber ? { cardNumber } : {}) });
     return { memberId, cardUid };
   }
 
@@ -140,21 +141,23 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
     });
   }
 
-  it('a card lookup carries tier progress and expiring points, read with two queries', async () => {
+  it('a card lookup carries tier progress and expiring points, read by member id from their owners', async () => {
     const cardNumber = newCardNumber();
     const { memberId, cardUid } = await memberWithCard('sh-1', cardNumber);
     await spend(memberId, 380_000, new Date(AT.getTime() - DAY), defaults);
     await pointsExpiringAtNewYear(memberId);
 
-    const member = await lookUp(ledger, notices(defaults), { cardUid });
+    const member = await lookUp(db, ledger, notices(defaults), { cardUid });
     expect(member).toMatchObject({ memberId, tier: expect.any(String), notices: [progressToGold, expiring300] });
     expect(decodePayload(MemberSnapshot, JSON.stringify(member)).ok).toBe(true);
     // A magnetic-stripe swipe finds the member by card number, with the same notices.
-    expect((await lookUp(ledger, notices(defaults), { cardNumber }))?.notices).toEqual([progressToGold, expiring300]);
+    expect((await lookUp(db, ledger, notices(defaults), { cardNumber }))?.notices).toEqual([progressToGold, expiring300]);
 
+    // Read from the modules that own the facts, by member id: profile, lots and stored-value spend (ledger), home
+    // store (org), tier and recorded spend (program).
     const { q, count } = counting(db);
     const facts = await loadNoticeFacts(q, memberId, DEFAULT_PROGRAM_RULES, AT);
-    expect(count()).toBe(2);
+    expect(count()).toBe(6);
     expect(facts).toMatchObject({ tierState: { tier: 'silver' }, spendFen: 380_000, timeZone: 'Asia/Shanghai', lots: [{ remaining: 300, expiresAt: NEW_YEAR_SHANGHAI.getTime() }] });
   });
 
@@ -163,7 +166,7 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
     // Gold from 1 Jan 2026 01:00 in Auckland (UTC+13), retained 365 days: until 1 Jan 2027 01:00 there, so 1 Jan
     // is the last day (in Shanghai it would still be 31 Dec).
     await spend(memberId, 500_000, new Date('2025-12-31T12:00:00Z'), shortWindow);
-    const member = await lookUp(ledger, notices(shortWindow), { cardUid });
+    const member = await lookUp(db, ledger, notices(shortWindow), { cardUid });
     expect(member?.notices).toEqual([
       { kind: 'tier_at_risk', zh: '再消费¥5000.00保级金卡（2027年1月1日前）', en: 'Spend ¥5000.00 more by 1 Jan 2027 to keep Gold' },
     ]);
@@ -172,25 +175,25 @@ describe.each(BACKENDS)('member notices on the snapshots kiosks get (%s)', (back
   it('sends an empty list when there is nothing to say, and no list when notices are off or fail', async () => {
     const { memberId, cardUid } = await memberWithCard();
     await spend(memberId, 2_000_000, new Date(AT.getTime() - DAY), defaults);
-    expect((await lookUp(ledger, notices(defaults), { cardUid }))?.notices).toEqual([]);
+    expect((await lookUp(db, ledger, notices(defaults), { cardUid }))?.notices).toEqual([]);
 
-    const off = await lookUp(ledger, notices(defaults, false), { cardUid });
+    const off = await lookUp(db, ledger, notices(defaults, false), { cardUid });
     expect(off).toBeDefined();
     expect(off).not.toHaveProperty('notices');
 
     // The rules cannot be read: the member still gets their balances, just without notices.
     const broken = new KioskNotices({ db, program: { current: () => Promise.reject(new Error('database gone')) }, logger, enabled: true });
-    const member = await lookUp(ledger, broken, { cardUid });
+    const member = await lookUp(db, ledger, broken, { cardUid });
     expect(member).toMatchObject({ memberId });
     expect(member).not.toHaveProperty('notices');
-    expect(await lookUp(ledger, notices(defaults), { cardUid: newCardUid() })).toBeUndefined();
+    expect(await lookUp(db, ledger, notices(defaults), { cardUid: newCardUid() })).toBeUndefined();
   });
 
   it('leaves out a notice too long for kiosks instead of making them refuse the snapshot', async () => {
     const { cardUid } = await memberWithCard();
     const tiers = DEFAULT_PROGRAM_RULES.tiers.tiers.map((t) => (t.id === 'silver' ? { ...t, nameEn: 'Silver'.repeat(40) } : t));
     const longNames = { ...defaults, rules: { ...DEFAULT_PROGRAM_RULES, tiers: { ...DEFAULT_PROGRAM_RULES.tiers, tiers } } };
-    const member = await lookUp(ledger, notices(longNames), { cardUid });
+    const member = await lookUp(db, ledger, notices(longNames), { cardUid });
     expect(member?.notices).toEqual([]);
     expect(decodePayload(MemberSnapshot, JSON.stringify(member)).ok).toBe(true);
   });
@@ -213,7 +216,7 @@ describe('member notices over MQTT: card lookup and member update', () => {
 
   beforeAll(async () => {
     db = await databases.open('pglite');
-    ledger = new Ledger(db);
+    ledger = await testLedger(db);
     broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
     hub = await assembleTestHub(db, { logger, mqtt: { url: broker.url }, clock: () => AT, config: { kioskNotices: true } });
     await hub.start();
@@ -237,7 +240,7 @@ describe('member notices over MQTT: card lookup and member update', () => {
   it('the kiosk caches the notices of a lookup and gets fresh ones with a member update', async () => {
     const { memberId } = await ledger.createMember({ name: '韩梅梅', actor });
     const cardUid = newCardUid();
-    await ledger.bindCard({ memberId, cardUid, actor });
+    await bindCard(db, ledger, { memberId, cardUid, actor });
     await spend(memberId, 380_000);
 
     const lookup = await kiosk.link.lookupCard({ cardUid });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
 import { applyMigrations } from '../../cloud/db/migrate.ts';
-import { Ledger } from '../../cloud/ledger/index.ts';
-import { BACKENDS, key, newCardUid, useDatabases } from './support.ts';
+import { BACKENDS, key, newCardUid, useDatabases, testLedger } from './support.ts';
+import { memberByCard, bindCard } from '../../cloud/cards/index.ts';
 
 const databases = useDatabases();
 const migrationFiles = (await readdir(new URL('../../cloud/db/migrations/', import.meta.url))).filter((f) => f.endsWith('.sql'));
@@ -54,9 +54,9 @@ describe('PGlite data directory', () => {
     const cardUid = newCardUid();
 
     const first = await openDatabase({ dataDir });
-    const ledger = new Ledger(first);
+    const ledger = await testLedger(first);
     const member = await ledger.createMember({ name: 'Persistent Pat', actor: clerk });
-    await ledger.bindCard({ memberId: member.memberId, cardUid, actor: clerk });
+    await bindCard(first, ledger, { memberId: member.memberId, cardUid, actor: clerk });
     await ledger.topUpCash({ idempotencyKey: key(), memberId: member.memberId, amountFen: 8_800, actor: clerk });
     const migrated = await appliedMigrations(first);
     await first.close();
@@ -64,7 +64,7 @@ describe('PGlite data directory', () => {
     const reopened = await openDatabase({ dataDir });
     try {
       expect(await appliedMigrations(reopened)).toEqual(migrated);
-      expect(await new Ledger(reopened).findMemberByCard(cardUid)).toMatchObject({
+      expect(await memberByCard(reopened, (await testLedger(reopened)), cardUid)).toMatchObject({
         memberId: member.memberId,
         version: 2,
         balances: { principalFen: 8_800, bonusFen: 0, points: 0 },

@@ -151,7 +151,7 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
       ['store admin → other store', rest.org.tokens.xuhui.admin, body('store', 'sh-jingan'), 403, 'FORBIDDEN'],
       ['manager', rest.org.tokens.hq.manager, body('store', 'sh-xuhui'), 403, 'FORBIDDEN'],
       ['unknown store', rest.org.tokens.hq.admin, body('store', 'nowhere'), 404, 'STORE_NOT_FOUND'],
-      ['unknown region', rest.org.tokens.hq.admin, body('region', 'nowhere'), 404, 'NOT_FOUND'],
+      ['unknown region', rest.org.tokens.hq.admin, body('region', 'nowhere'), 404, 'REGION_NOT_FOUND'],
       ['hq with another id', rest.org.tokens.hq.admin, body('hq', 'east'), 400, 'INVALID_INPUT'],
       ['unknown role', rest.org.tokens.hq.admin, body('store', 'sh-xuhui', 'owner'), 400, 'VALIDATION_FAILED'],
       ['unknown level', rest.org.tokens.hq.admin, body('country', 'cn'), 400, 'VALIDATION_FAILED'],

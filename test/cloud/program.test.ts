@@ -1,28 +1,29 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { Ledger } from '../../cloud/ledger/index.ts';
-import { readMember } from '../../cloud/ledger/members.ts';
-import type { Actor } from '../../cloud/ledger/types.ts';
-import { createTemplate } from '../../cloud/coupons/templates.ts';
-import { issueCoupon } from '../../cloud/coupons/coupons.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
 import { budgetAllowance, consumeBudget, listBudgetAlerts } from '../../cloud/program/budgets.ts';
+import { pointsSpendLegs } from '../../cloud/ledger/index.ts';
 import { checkIn } from '../../cloud/program/check-ins.ts';
-import { getReferral, registerReferral, rewardReferralOnPurchase } from '../../cloud/program/referrals.ts';
+import { getReferral, registerReferral, rewardOnPurchase } from '../../cloud/program/referrals.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
-import { recordQualifyingSpend, refreshMemberTier, runTierReview, tierStatus, windowSpendFen } from '../../cloud/program/tiers.ts';
+import { recordQualifyingSpend, runTierReview, tierStatus, windowSpendFen } from '../../cloud/program/tiers.ts';
 import type { BudgetRules } from '../../shared/rules/budget.ts';
 import { DEFAULT_CARD_FEE_SCHEDULE } from '../../shared/rules/cards.ts';
 import { DEFAULT_PROGRAM_RULES, programCardFees, programRuleProblems, type ProgramRules } from '../../shared/rules/program.ts';
 import { seedOrg, type SeededOrg } from '../helpers/org.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
-import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, useDatabases, testLedger } from './support.ts';
 
 const databases = useDatabases();
 const actor: Actor = { type: 'operator', id: 'program-test' };
 const DAY = 86_400_000;
 
 async function member(db: Database, homeStoreId?: string): Promise<string> {
-  return (await new Ledger(db).createMember({ name: 'Program Member', actor, ...(homeStoreId ? { homeStoreId } : {}) })).memberId;
+  return (await (await testLedger(db)).createMember({ name: 'Program Member', actor, ...(homeStoreId ? { homeStoreId } : {}) })).memberId;
+}
+
+async function readMember(db: Database, memberId: string) {
+  return (await testLedger(db)).readMember(db, memberId);
 }
 
 async function points(db: Database, memberId: string): Promise<number> {
@@ -31,7 +32,7 @@ async function points(db: Database, memberId: string): Promise<number> {
 
 /** A ledger transaction of the member to hang a qualifying spend on (a ¥1 top-up). */
 async function someTx(db: Database, memberId: string): Promise<string> {
-  return (await new Ledger(db).topUpCash({ idempotencyKey: key('tx'), memberId, actor, amountFen: 100 })).txId;
+  return (await (await testLedger(db)).topUpCash({ idempotencyKey: key('tx'), memberId, actor, amountFen: 100 })).txId;
 }
 
 async function spendAt(db: Database, program: PublishedRules, memberId: string, fen: number, at: Date) {
@@ -125,25 +126,26 @@ describe('tiers: immediate upgrade, qualifying spend, status', () => {
     program = await new RulesStore(db).current();
   });
 
-  it('stored-value payments count, top-ups do not, a refunded payment stops counting; the upgrade shows in the member view', async () => {
-    const ledger = new Ledger(db);
+  it('stored-value payments count, top-ups do not, a refunded payment stops counting; the upgrade shows in the payment’s own answer', async () => {
+    const ledger = await testLedger(db);
     const id = await member(db);
     await ledger.topUpCash({ idempotencyKey: key(), memberId: id, actor, amountFen: 200_000 });
     const before = await readMember(db, id);
     expect(before!.tier).toBe('standard');
     const paid = await ledger.payWithStoredValue({ idempotencyKey: key(), memberId: id, actor, amountFen: 100_000 });
     expect(await windowSpendFen(db, id, new Date(), 365)).toBe(100_000);
-    const ctx = { program, at: new Date(), actor, reason: 'payment' };
-    expect(await refreshMemberTier(db, id, ctx)).toEqual({ tier: 'silver', upgraded: true });
+    // Upgraded in the payment's transaction: its answer already shows the new tier.
+    expect(paid.member.tier).toBe('silver');
     const after = await readMember(db, id);
     expect(after!.tier).toBe('silver');
     expect(after!.version).toBeGreaterThan(before!.version);
-    expect(await refreshMemberTier(db, id, ctx)).toEqual({ tier: 'silver', upgraded: false });
+    const changes = await db.query<{ outcome: string }>('SELECT outcome FROM member_tier_changes WHERE member_id = $1', [id]);
+    expect(changes.rows).toEqual([{ outcome: 'upgraded' }]);
 
     await ledger.refund({ originalTxId: paid.txId, idempotencyKey: key(), actor, reason: 'returned' });
     expect(await windowSpendFen(db, id, new Date(), 365)).toBe(0);
     // A refund never lowers the tier at once: only the review does.
-    expect(await refreshMemberTier(db, id, ctx)).toEqual({ tier: 'silver', upgraded: false });
+    expect((await readMember(db, id))!.tier).toBe('silver');
     await expectLedgerConsistent(db);
   });
 
@@ -186,7 +188,6 @@ describe('tiers: immediate upgrade, qualifying spend, status', () => {
       ).rejects.toMatchObject({ code: 'INVALID_AMOUNT' });
     }
     expect((await db.query('SELECT 1 FROM qualifying_spend WHERE member_id = $1', [id])).rows).toEqual([]);
-    await expect(refreshMemberTier(db, '0190a0a0-0000-7000-8000-000000000000', { program, at: new Date(), actor, reason: 'x' })).rejects.toMatchObject({ code: 'MEMBER_NOT_FOUND' });
   });
 
   it('refuses a qualifying spend hung on nothing a refund could cancel, and records nothing', async () => {
@@ -278,15 +279,15 @@ describe.each(BACKENDS)('check-in and budgets (%s)', (backend) => {
   it('once per local day in the store’s zone; the streak grows on consecutive days', async () => {
     const id = await member(db, org.stores.xuhui.storeId);
     const noStore = { memberId: id, actor };
-    const first = await checkIn(db, program, { ...noStore, at: new Date('2026-05-01T15:59:59Z') }); // 23:59:59 in Shanghai
+    const first = await checkIn(db, (await testLedger(db)), program, { ...noStore, at: new Date('2026-05-01T15:59:59Z') }); // 23:59:59 in Shanghai
     expect(first).toMatchObject({ localDate: '2026-05-01', streak: 1, points: 5, rulePoints: 5 });
     expect(first.txId).not.toBeNull();
-    await expect(checkIn(db, program, { ...noStore, at: new Date('2026-04-30T16:00:00Z') })).rejects.toMatchObject({
+    await expect(checkIn(db, (await testLedger(db)), program, { ...noStore, at: new Date('2026-04-30T16:00:00Z') })).rejects.toMatchObject({
       code: 'ALREADY_CHECKED_IN',
-      message: '今天已签到（2026-05-01）/ This member already checked in today (2026-05-01).',
+      message: '今天已签到（2026-05-01） / This member already checked in today (2026-05-01)',
     });
     expect(await points(db, id)).toBe(5);
-    const second = await checkIn(db, program, { ...noStore, at: new Date('2026-05-01T16:00:00Z') }); // 00:00 next day
+    const second = await checkIn(db, (await testLedger(db)), program, { ...noStore, at: new Date('2026-05-01T16:00:00Z') }); // 00:00 next day
     expect(second).toMatchObject({ localDate: '2026-05-02', streak: 2, points: 5 });
     expect(await points(db, id)).toBe(10);
     const { rows } = await db.query<{ kind: string; reason: string; actor_id: string }>(
@@ -302,7 +303,8 @@ describe.each(BACKENDS)('check-in and budgets (%s)', (backend) => {
   it('concurrent check-ins the same day: exactly one is credited', async () => {
     const id = await member(db, org.stores.xuhui.storeId);
     const at = new Date('2026-05-03T02:00:00Z');
-    const results = await Promise.allSettled(Array.from({ length: 5 }, () => checkIn(db, program, { memberId: id, actor, at })));
+    const ledger = await testLedger(db);
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => checkIn(db, ledger, program, { memberId: id, actor, at })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ALREADY_CHECKED_IN' });
     expect(await points(db, id)).toBe(5);
@@ -312,16 +314,16 @@ describe.each(BACKENDS)('check-in and budgets (%s)', (backend) => {
     const storeId = org.stores.jingan.storeId;
     const at = new Date('2026-06-10T02:00:00Z');
     const [m1, m2, m3] = [await member(db, storeId), await member(db, storeId), await member(db, storeId)];
-    const r1 = await checkIn(db, program, { memberId: m1, storeId, actor, at });
+    const r1 = await checkIn(db, (await testLedger(db)), program, { memberId: m1, storeId, actor, at });
     expect([r1.points, r1.alerts.map((a) => a.thresholdPercent)]).toEqual([5, [50]]);
-    const r2 = await checkIn(db, program, { memberId: m2, storeId, actor, at });
+    const r2 = await checkIn(db, (await testLedger(db)), program, { memberId: m2, storeId, actor, at });
     expect([r2.points, r2.rulePoints, r2.alerts.map((a) => a.thresholdPercent)]).toEqual([3, 5, [100]]);
-    const r3 = await checkIn(db, program, { memberId: m3, storeId, actor, at });
+    const r3 = await checkIn(db, (await testLedger(db)), program, { memberId: m3, storeId, actor, at });
     expect([r3.points, r3.txId, r3.alerts]).toEqual([0, null, []]);
     expect(await points(db, m3)).toBe(0);
-    await expect(checkIn(db, program, { memberId: m3, storeId, actor, at })).rejects.toMatchObject({ code: 'ALREADY_CHECKED_IN' });
+    await expect(checkIn(db, (await testLedger(db)), program, { memberId: m3, storeId, actor, at })).rejects.toMatchObject({ code: 'ALREADY_CHECKED_IN' });
     // Next month the store budget is fresh.
-    expect((await checkIn(db, program, { memberId: m3, storeId, actor, at: new Date('2026-07-01T02:00:00Z') })).points).toBe(5);
+    expect((await checkIn(db, (await testLedger(db)), program, { memberId: m3, storeId, actor, at: new Date('2026-07-01T02:00:00Z') })).points).toBe(5);
 
     const alerts = await listBudgetAlerts(db, { level: 'store', id: storeId });
     expect(alerts.map((a) => [a.scope, a.subjectId, a.periodKey, a.thresholdPercent, a.used, a.limitPoints])).toEqual([
@@ -365,12 +367,20 @@ describe.each(BACKENDS)('check-in and budgets (%s)', (backend) => {
     };
     const at = new Date('2026-01-31T15:30:00Z');
     const id = await member(db, storeId);
-    await new Ledger(db).adjustPoints({ idempotencyKey: key(), memberId: id, actor, points: 2_000, reason: 'points to exchange' });
-    const buy = async (pointsCost: number) => {
-      const template = await createTemplate(db, { nameZh: '积分换券', nameEn: 'Points coupon', offer: { kind: 'amount_off', amountOffFen: 500 }, conditions: {}, pointsCost }, actor, 'test');
-      const { coupon } = await issueCoupon(db, { templateId: template.templateId, memberId: id, issueKey: key('buy'), actor, reason: 'exchange', at, storeId, budgets: rules });
-      return (await db.query<{ purchase_tx_id: string }>('SELECT purchase_tx_id FROM coupons WHERE id = $1', [coupon.couponId])).rows[0]!.purchase_tx_id;
-    };
+    await (await testLedger(db)).adjustPoints({ idempotencyKey: key(), memberId: id, actor, points: 2_000, reason: 'points to exchange' });
+    const ledger = await testLedger(db);
+    // A redemption that counts its points against the spend budgets, in its own transaction (as the catalog's does).
+    const buy = async (points: number) =>
+      (
+        await ledger.post({
+          kind: 'points_redemption', owner: 'ledger', idempotencyKey: key('buy'), memberId: id, actor, reason: 'exchange', storeId,
+          legs: pointsSpendLegs(points),
+          effects: async (tx, { txId }) => {
+            await consumeBudget(tx, rules, { memberId: id, storeId, direction: 'spend', points, at }, txId);
+            return undefined;
+          },
+        })
+      ).txId;
     const usage = async () =>
       (await db.query<{ scope: string; period_key: string; used: string | number }>(
         `SELECT scope, period_key, used FROM points_budget_usage WHERE direction = 'spend' AND subject_id IN ($1, $2) ORDER BY scope`, [id, storeId],
@@ -380,16 +390,16 @@ describe.each(BACKENDS)('check-in and budgets (%s)', (backend) => {
     expect(await usage()).toEqual([['member', '2026-01-31', 500], ['store', '2026-01', 500]]);
 
     // Refunded months later: the January counters get the points back, no counter of the refund's period is touched.
-    const refunded = await new Ledger(db).refund({ originalTxId: first, idempotencyKey: key('refund'), actor, reason: 'coupon returned' });
+    const refunded = await (await testLedger(db)).refund({ originalTxId: first, idempotencyKey: key('refund'), actor, reason: 'coupon returned' });
     expect(await usage()).toEqual([['member', '2026-01-31', 200], ['store', '2026-01', 200]]);
     const { rows: released } = await db.query<{ released_by_tx_id: string | null }>('SELECT released_by_tx_id FROM points_budget_consumptions WHERE tx_id = $1', [first]);
     expect(released).toEqual([{ released_by_tx_id: refunded.txId }, { released_by_tx_id: refunded.txId }]);
-    await expect(new Ledger(db).refund({ originalTxId: first, idempotencyKey: key('refund'), actor, reason: 'again' })).rejects.toMatchObject({ code: 'ALREADY_REFUNDED' });
+    await expect((await testLedger(db)).refund({ originalTxId: first, idempotencyKey: key('refund'), actor, reason: 'again' })).rejects.toMatchObject({ code: 'ALREADY_REFUNDED' });
     expect(await usage()).toEqual([['member', '2026-01-31', 200], ['store', '2026-01', 200]]);
 
     // Concurrent refunds of the second purchase: one wins, the budget is given back once.
     const racing = await Promise.allSettled(
-      Array.from({ length: 3 }, () => new Ledger(db).refund({ originalTxId: second, idempotencyKey: key('refund'), actor, reason: 'race' })),
+      Array.from({ length: 3 }, async () => (await testLedger(db)).refund({ originalTxId: second, idempotencyKey: key('refund'), actor, reason: 'race' })),
     );
     expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of racing) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ALREADY_REFUNDED' });
@@ -405,9 +415,9 @@ describe.each(BACKENDS)('check-in and budgets (%s)', (backend) => {
     expect((await db.query('SELECT 1 FROM points_budget_consumptions WHERE subject_id = $1', [id])).rows).toEqual([]);
 
     // A check-in's budget use is recorded, but its 'points_award' cannot be refunded, so it is never released.
-    const checkedIn = await checkIn(db, program, { memberId: id, actor, at: new Date('2026-09-02T02:00:00Z') });
+    const checkedIn = await checkIn(db, (await testLedger(db)), program, { memberId: id, actor, at: new Date('2026-09-02T02:00:00Z') });
     expect((await db.query<{ points: string | number }>('SELECT points FROM points_budget_consumptions WHERE tx_id = $1', [checkedIn.txId])).rows.map((r) => Number(r.points))).toEqual([5]);
-    await expect(new Ledger(db).refund({ originalTxId: checkedIn.txId!, idempotencyKey: key('refund'), actor, reason: 'undo' })).rejects.toMatchObject({ code: 'NOT_REFUNDABLE' });
+    await expect((await testLedger(db)).refund({ originalTxId: checkedIn.txId!, idempotencyKey: key('refund'), actor, reason: 'undo' })).rejects.toMatchObject({ code: 'NOT_REFUNDABLE' });
   });
 });
 
@@ -421,15 +431,16 @@ describe('referrals', () => {
 
   it('pays referrer and referee once, on the first purchase', async () => {
     const [referrer, referee] = [await member(db), await member(db)];
-    const referral = await registerReferral(db, program, { refereeId: referee, referrerId: referrer, actor, reason: 'friend of the family' });
+    const referral = await registerReferral(db, (await testLedger(db)), program, { refereeId: referee, referrerId: referrer, actor, reason: 'friend of the family' });
     expect(referral).toMatchObject({ refereeId: referee, referrerId: referrer, rewardedAt: null });
-    expect(await rewardReferralOnPurchase(db, program, referee, 0, actor)).toBeNull();
-    const [paid, again] = await Promise.all([
-      rewardReferralOnPurchase(db, program, referee, 8_800, actor),
-      rewardReferralOnPurchase(db, program, referee, 9_900, actor),
-    ]);
-    expect(paid ?? again).toMatchObject({ rewardedAt: expect.any(String) });
-    expect(await rewardReferralOnPurchase(db, program, referee, 8_800, actor)).toBeNull();
+    const ledger = await testLedger(db);
+    const purchase = (amountFen: number) => db.transaction((tx) => rewardOnPurchase(tx, ledger, program, { memberId: referee, amountFen, actor }));
+    await purchase(0);
+    expect((await getReferral(db, referee))!.rewardedAt).toBeNull();
+    // Two purchases' follow-ups consumed at once: the referral row's lock lets one pay, the other finds it paid.
+    await Promise.all([purchase(8_800), purchase(9_900)]);
+    expect((await getReferral(db, referee))!.rewardedAt).toEqual(expect.any(String));
+    await purchase(8_800);
     expect([await points(db, referrer), await points(db, referee)]).toEqual([100, 50]);
     const stored = (await getReferral(db, referee))!;
     expect(stored.referrerTxId).not.toBeNull();
@@ -440,7 +451,7 @@ describe('referrals', () => {
   it('pays at registration when the program says so', async () => {
     const rules = { ...program.rules, referral: { enabled: true, trigger: 'registration' as const, referrerPoints: 30, refereePoints: 0 } };
     const [referrer, referee] = [await member(db), await member(db)];
-    const referral = await registerReferral(db, { ...program, rules }, { refereeId: referee, referrerId: referrer, actor, reason: 'signed up at the counter' });
+    const referral = await registerReferral(db, (await testLedger(db)), { ...program, rules }, { refereeId: referee, referrerId: referrer, actor, reason: 'signed up at the counter' });
     expect(referral.rewardedAt).not.toBeNull();
     expect(referral.refereeTxId).toBeNull();
     expect([await points(db, referrer), await points(db, referee)]).toEqual([30, 0]);
@@ -448,10 +459,10 @@ describe('referrals', () => {
 
   it('refuses self-referral, a second referrer and unknown members', async () => {
     const [a, b, c] = [await member(db), await member(db), await member(db)];
-    await expect(registerReferral(db, program, { refereeId: a, referrerId: a, actor, reason: 'me' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('不能推荐自己') });
-    await registerReferral(db, program, { refereeId: a, referrerId: b, actor, reason: 'first' });
-    await expect(registerReferral(db, program, { refereeId: a, referrerId: c, actor, reason: 'second' })).rejects.toMatchObject({ code: 'CONFLICT' });
-    await expect(registerReferral(db, program, { refereeId: c, referrerId: '0190a0a0-0000-7000-8000-000000000000', actor, reason: 'ghost' })).rejects.toMatchObject({ code: 'MEMBER_NOT_FOUND' });
+    await expect(registerReferral(db, (await testLedger(db)), program, { refereeId: a, referrerId: a, actor, reason: 'me' })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('不能推荐自己') });
+    await registerReferral(db, (await testLedger(db)), program, { refereeId: a, referrerId: b, actor, reason: 'first' });
+    await expect(registerReferral(db, (await testLedger(db)), program, { refereeId: a, referrerId: c, actor, reason: 'second' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(registerReferral(db, (await testLedger(db)), program, { refereeId: c, referrerId: '0190a0a0-0000-7000-8000-000000000000', actor, reason: 'ghost' })).rejects.toMatchObject({ code: 'MEMBER_NOT_FOUND' });
     expect((await getReferral(db, a))!.referrerId).toBe(b);
     expect(await getReferral(db, c)).toBeUndefined();
   });

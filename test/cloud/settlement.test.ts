@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
-import { BACKENDS, expectLedgerConsistent, key, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, useDatabases, testLedger } from './support.ts';
 
 const databases = useDatabases();
 const clerk = { type: 'operator', id: 'settlement-test' } as const;
@@ -11,8 +11,8 @@ describe.each(BACKENDS)('cross-store settlement on %s', (backend) => {
   const { send } = rest;
   let ledger: Ledger;
 
-  beforeAll(() => {
-    ledger = new Ledger(rest.db);
+  beforeAll(async () => {
+    ledger = await testLedger(rest.db);
   });
 
   /** The settlement from `from` until a minute from now, as `token` sees it. */

@@ -1,7 +1,9 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { afterAll, expect } from 'vitest';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
-import { LedgerError } from '../../cloud/ledger/errors.ts';
+import { HubError } from '../../cloud/kernel/errors.ts';
+import type { Ledger } from '../../cloud/ledger/index.ts';
+import { assembleTestHub } from '../helpers/hub-app.ts';
 import { startPostgres, type PostgresServer } from '../helpers/postgres-server.ts';
 
 export type Backend = Database['backend'];
@@ -69,11 +71,26 @@ export function newCardNumber(): string {
 }
 
 /** The LedgerError a call was refused with (fails the test when it succeeds or throws something else). */
-export async function refusal(promise: Promise<unknown>): Promise<LedgerError> {
+const ledgers = new WeakMap<Database, Promise<Ledger>>();
+
+/**
+ * The hub's ledger on `db`, wired as startHub wires it: asking the cards and program modules through its ports,
+ * and refunding each module's transactions through that module's reverser. One per database.
+ */
+export function testLedger(db: Database): Promise<Ledger> {
+  let ledger = ledgers.get(db);
+  if (!ledger) {
+    ledger = assembleTestHub(db).then((hub) => hub.services.ledger);
+    ledgers.set(db, ledger);
+  }
+  return ledger;
+}
+
+export async function refusal(promise: Promise<unknown>): Promise<HubError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(error).toBeInstanceOf(LedgerError);
-  return error as LedgerError;
+  expect(error).toBeInstanceOf(HubError);
+  return error as HubError;
 }

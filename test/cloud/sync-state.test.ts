@@ -7,7 +7,8 @@ import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import type { DeviceConfig, DeviceStatus, MemberUpdate } from '../../shared/contract/payloads.ts';
 import { DEFAULT_PROGRAM_RULES } from '../../shared/rules/program.ts';
-import { BACKENDS, key, newCardUid, useDatabases } from './support.ts';
+import { BACKENDS, key, newCardUid, useDatabases, testLedger } from './support.ts';
+import { memberByCard, bindCard } from '../../cloud/cards/index.ts';
 
 const databases = useDatabases();
 const logger = createLogger('test-sync-state');
@@ -33,7 +34,7 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
 
   beforeAll(async () => {
     db = await databases.open(backend);
-    ledger = new Ledger(db);
+    ledger = await testLedger(db);
   });
 
   it('claims sequence numbers, refuses a second claimant, and walks the contiguous mark over settled ones', async () => {
@@ -140,10 +141,10 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
   it('sends a changed member to the devices that know them, once per version', async () => {
     const created = await ledger.createMember({ name: 'Fan Out', actor: operator });
     const cardUid = newCardUid();
-    const { member } = await ledger.bindCard({ memberId: created.memberId, cardUid, actor: operator });
+    const { member } = await bindCard(db, ledger, { memberId: created.memberId, cardUid, actor: operator });
     const sent: Array<{ topic: string; update: MemberUpdate }> = [];
     let wake: () => void = () => undefined;
-    const fanout = new MemberFanout({ db, snapshotOf: (uid) => ledger.findMemberByCard(uid), logger, intervalMs: 60_000 });
+    const fanout = new MemberFanout({ db, snapshotOf: (uid) => memberByCard(db, ledger, uid), logger, intervalMs: 60_000 });
     fanout.start(async (topic, payload) => {
       sent.push({ topic, update: JSON.parse(payload) as MemberUpdate });
       wake();
@@ -162,7 +163,7 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
 
     // Sent means known: the next sweep finds nothing to send.
     const again: string[] = [];
-    const quiet = new MemberFanout({ db, snapshotOf: (uid) => ledger.findMemberByCard(uid), logger, intervalMs: 60_000 });
+    const quiet = new MemberFanout({ db, snapshotOf: (uid) => memberByCard(db, ledger, uid), logger, intervalMs: 60_000 });
     quiet.start(async (topic) => void again.push(topic));
     quiet.poke();
     await quiet.idle();

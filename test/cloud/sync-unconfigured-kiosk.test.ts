@@ -74,7 +74,7 @@ describe('a kiosk that no operator has configured gets the program rules', () =>
     const settled = nextEvent<OutboxEntry>(kiosk.link, 'settled', (e) => e.tx.txId === entry.tx.txId);
     kiosk.link.publish(entry);
     expect(await settled).toMatchObject({ state: 'synced' });
-    expect((await hub.ledger.findMemberByCard(member.cardUid))!.balances).toMatchObject({ principalFen: 10_000, bonusFen: 2_000 });
+    expect((await hub.memberByCard(member.cardUid))!.balances).toMatchObject({ principalFen: 10_000, bonusFen: 2_000 });
     expect(hub.gateway.counters.anomalies['pricing-mismatch'] ?? 0).toBe(0);
   });
 

@@ -82,7 +82,7 @@ describe('kiosk start-up with the bill validator missing', () => {
     const credited = waitForView(kiosk.url, (v) => v.lastTopUp?.amountFen === 2000 && v.lastTopUp.state === 'synced');
     expect(validator.insertBill(2000, { escrow: true })).toBe('escrow');
     await credited;
-    expect((await hub.running.ledger.findMemberByCard('04C0FFEE'))?.balances.principalFen).toBe(3000);
+    expect((await hub.running.memberByCard('04C0FFEE'))?.balances.principalFen).toBe(3000);
   });
 
   it('answers the hub\'s commands: refresh its member cache, run a self-test, report its configuration', async () => {

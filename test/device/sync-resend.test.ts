@@ -43,7 +43,7 @@ describe('kiosk resends a sequence gap the hub asks for (HubLink + KioskStore, g
     const published = await observer.waitFor<DeviceTransaction>(topics.tx(id), 3);
     expect(published.map((tx) => tx.seq)).toEqual([3, 1, 2]);
     expect(await hub.sync.sequences.contiguous(id)).toBe(3);
-    expect((await hub.ledger.findMemberByCard(member.cardUid))?.balances.principalFen).toBe(600);
+    expect((await hub.memberByCard(member.cardUid))?.balances.principalFen).toBe(600);
   });
 
   it('offers synced entries for a resend (the hub asking means it lost them; replay keeps it safe) but never rejected ones', async () => {

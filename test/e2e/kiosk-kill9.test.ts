@@ -63,7 +63,7 @@ describe('a kiosk killed with SIGKILL', () => {
   }
 
   async function principal(): Promise<number> {
-    return (await hub.running.ledger.findMemberByCard(member.cardUid))!.balances.principalFen;
+    return (await hub.running.memberByCard(member.cardUid))!.balances.principalFen;
   }
 
   /** The kiosk prints its URL only after crediting the bills its validator found on start-up. */

@@ -68,7 +68,7 @@ describe('kiosk page and emulator control page in Chromium', () => {
 
   it('shows the member their program notices under the balances', async () => {
     expect(demo.hub.notices.enabled).toBe(true); // on by default (HUB_KIOSK_NOTICES)
-    const member = (await demo.hub.ledger.findMemberByCard('04A22B1C'))!;
+    const member = (await demo.hub.memberByCard('04A22B1C'))!;
     // 300 points from a top-up 20 days ago that expire a month after it: within the 30 days the kiosk warns about.
     await demo.hub.ledger.topUpCash({
       idempotencyKey: newId(), memberId: member.memberId, amountFen: 100, actor: { type: 'operator', id: 'browser-test' },

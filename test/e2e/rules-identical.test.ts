@@ -220,7 +220,7 @@ describe('kiosk and hub produce identical results: end to end through the real M
     }
     expect(hub.running.gateway.counters.anomalies['pricing-mismatch'] ?? 0).toBe(0);
     // And the balances agree: the hub's member is the opening balance plus everything the kiosk showed.
-    const hubMember = (await hub.running.ledger.findMemberByCard(member.cardUid))!;
+    const hubMember = (await hub.running.memberByCard(member.cardUid))!;
     expect(hubMember.balances).toEqual({
       principalFen: 1_000 + entries.reduce((sum, e) => sum + e.tx.body.amountFen, 0),
       bonusFen: entries.reduce((sum, e) => sum + e.tx.body.pricing!.bonusFen, 0),
@@ -265,7 +265,7 @@ describe('kiosk and hub produce identical results: end to end through the real M
     const rogue = await SimulatedKiosk.connect(hub.running.mqttUrl, rogueId);
     const acks = await RecordingClient.connect(hub.running.mqttUrl, 'test-acks');
     await acks.client.subscribeAsync(topics.txAck(rogueId), { qos: 1 });
-    const before = (await hub.running.ledger.findMemberByCard(member.cardUid))!.balances;
+    const before = (await hub.running.memberByCard(member.cardUid))!.balances;
     const mismatchesBefore = hub.running.gateway.counters.anomalies['pricing-mismatch'] ?? 0;
     const tx: DeviceTransaction = {
       v: 1, txId: newId(), deviceId: rogueId, seq: 1, createdAt: new Date().toISOString(),
@@ -279,7 +279,7 @@ describe('kiosk and hub produce identical results: end to end through the real M
       const [ack] = await acks.waitFor<TxAck>(topics.txAck(rogueId));
       expect(ack).toMatchObject({ txId: tx.txId, status: 'ok' });
       expect(await posted(tx.txId)).toEqual({ principalFen: 10_000, bonusFen: 0, bonusPoints: 0, ruleId: null });
-      expect((await hub.running.ledger.findMemberByCard(member.cardUid))!.balances.principalFen).toBe(before.principalFen + 10_000);
+      expect((await hub.running.memberByCard(member.cardUid))!.balances.principalFen).toBe(before.principalFen + 10_000);
       expect(hub.running.gateway.counters.anomalies['pricing-mismatch'] ?? 0).toBe(mismatchesBefore + 1);
 
       // A kiosk without program rules (older software, or none received yet) promised no bonus: none is posted.

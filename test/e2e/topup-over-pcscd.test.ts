@@ -73,7 +73,7 @@ describe('tap a card, top up ¥100, print the receipt', () => {
       [txId],
     );
     expect(rows.rows).toEqual([{ kind: 'cash_topup', device_id: 'kiosk-e2e' }]);
-    const after = await hub.running.ledger.findMemberByCard('04A22B1C');
+    const after = await hub.running.memberByCard('04A22B1C');
     expect(after?.balances.principalFen).toBe(member.balances.principalFen + 10000);
     await card.remove();
   });
@@ -95,7 +95,7 @@ describe('tap a card, top up ¥100, print the receipt', () => {
     const card = new VirtualCard({ uid: '04A22B1C' });
     await card.insert(hardware.pcscd.vpcdPort);
     await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.screen.message.en === 'Insert banknotes to top up');
-    const before = (await hub.running.ledger.findMemberByCard('04A22B1C'))!.balances.principalFen;
+    const before = (await hub.running.memberByCard('04A22B1C'))!.balances.principalFen;
 
     hardware.validator.jam();
     const jammed = await waitForView(kiosk.url, (view) => view.cashFault?.code === 'jam');
@@ -107,7 +107,7 @@ describe('tap a card, top up ¥100, print the receipt', () => {
     const credited = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 5000 && view.lastTopUp.state === 'synced');
     expect(hardware.validator.insertBill(5000, { escrow: true })).toBe('escrow');
     await credited;
-    expect((await hub.running.ledger.findMemberByCard('04A22B1C'))!.balances.principalFen).toBe(before + 5000);
+    expect((await hub.running.memberByCard('04A22B1C'))!.balances.principalFen).toBe(before + 5000);
     await card.remove();
   });
 

@@ -6,6 +6,7 @@ import { startHub, type RunningHub } from '../../cloud/hub.ts';
 import type { HubConfig } from '../../cloud/config.ts';
 import { createLogger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
+import { bindCard } from '../../cloud/cards/index.ts';
 
 /** A hub on free ports with its PGlite data in a temp dir that outlives restarts until cleanup(). */
 export class TestHub {
@@ -53,7 +54,7 @@ export class TestHub {
     const { ledger } = this.running;
     const operator = { type: 'operator' as const, id: 'test-operator' };
     const created = await ledger.createMember({ name, actor: operator });
-    const { member } = await ledger.bindCard({ memberId: created.memberId, cardUid, actor: operator });
+    const { member } = await bindCard(this.running.db, ledger, { memberId: created.memberId, cardUid, actor: operator });
     if (openingFen === 0) return member;
     const posted = await ledger.topUpCash({
       idempotencyKey: `opening-${created.memberId}`,

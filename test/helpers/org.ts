@@ -1,5 +1,5 @@
 import type { Database } from '../../cloud/db/database.ts';
-import type { Actor } from '../../cloud/ledger/types.ts';
+import type { Actor } from '../../cloud/kernel/actor.ts';
 import { createOperator } from '../../cloud/org/operators.ts';
 import { ROLES, type OperatorScope, type Role } from '../../cloud/kernel/principal.ts';
 import { createRegion, createStore, type Store } from '../../cloud/org/structure.ts';

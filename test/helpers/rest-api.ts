@@ -1,7 +1,8 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { restAppOn, type TestHubOptions } from './hub-app.ts';
+import type { HubServices } from '../../cloud/kernel/module.ts';
+import { assembleTestHub, type TestHubOptions } from './hub-app.ts';
 import { bearer, seedOrg, type SeededOrg } from './org.ts';
 
 export type RestMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -12,6 +13,8 @@ export interface RestApi {
   /** The test chain seeded into `db` (see seedOrg). */
   readonly org: SeededOrg;
   readonly app: FastifyInstance;
+  /** The hub's shared services under the app (its ledger, rules, outbox). */
+  readonly services: HubServices;
   /** `method /api/v1{url}`, signed in with `token` (none: anonymous), with `payload` as the body when given. */
   send(method: RestMethod, url: string, token?: string, payload?: object): Promise<LightMyRequestResponse>;
 }
@@ -28,12 +31,12 @@ export type RestApiOptions = TestHubOptions;
  *   await send('POST', '/members', rest.org.tokens.xuhui.manager, { name: 'Li Lei' });
  */
 export function useRestApi(open: () => Promise<Database>, options: RestApiOptions = {}): RestApi {
-  let state: { db: Database; org: SeededOrg; app: FastifyInstance } | undefined;
+  let state: { db: Database; org: SeededOrg; app: FastifyInstance; services: HubServices } | undefined;
   beforeAll(async () => {
     const db = await open();
     const org = await seedOrg(db);
-    const app = await restAppOn(db, options);
-    state = { db, org, app };
+    const { app, services } = await assembleTestHub(db, options);
+    state = { db, org, app, services };
   });
   afterAll(() => state?.app.close());
 
@@ -50,6 +53,9 @@ export function useRestApi(open: () => Promise<Database>, options: RestApiOption
     },
     get app() {
       return ready().app;
+    },
+    get services() {
+      return ready().services;
     },
     send: (method, url, token, payload) =>
       ready().app.inject({ method, url: `/api/v1${url}`, ...(payload ? { payload } : {}), headers: token ? bearer(token) : {} }),

@@ -8,7 +8,7 @@ import type { AssembledHub } from '../../cloud/hub.ts';
 import type { Ledger } from '../../cloud/ledger/index.ts';
 import { createOperator } from '../../cloud/org/operators.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../cloud/mqtt/embedded-broker.ts';
-import type { DeviceGateway } from '../../cloud/mqtt/device-gateway.ts';
+import type { DeviceGateway } from '../../cloud/sync/device-gateway.ts';
 import type { DeviceSync } from '../../cloud/sync/index.ts';
 import { KioskStore } from '../../device/store/kiosk-store.ts';
 import { HubLink } from '../../device/sync/hub-link.ts';
@@ -16,6 +16,7 @@ import { createLogger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { assembleTestHub } from './hub-app.ts';
 import { bearer } from './org.ts';
+import { bindCard, memberByCard } from '../../cloud/cards/index.ts';
 
 /**
  * Every hub module on an in-memory PGlite and an embedded broker on a free port, started, with no listening HTTP
@@ -66,6 +67,11 @@ export class SyncHub {
     return this.hub.app;
   }
 
+  /** The member holding a card as a kiosk sees them. */
+  memberByCard(cardUid: string): Promise<MemberSnapshot | undefined> {
+    return memberByCard(this.db, this.ledger, cardUid);
+  }
+
   get mqttUrl(): string {
     return this.broker.url;
   }
@@ -74,7 +80,7 @@ export class SyncHub {
   async member(name: string, cardUid: string): Promise<MemberSnapshot> {
     const operator = { type: 'operator' as const, id: 'test-operator' };
     const created = await this.ledger.createMember({ name, actor: operator });
-    return (await this.ledger.bindCard({ memberId: created.memberId, cardUid, actor: operator })).member;
+    return (await bindCard(this.db, this.ledger, { memberId: created.memberId, cardUid, actor: operator })).member;
   }
 
   async stop(): Promise<void> {

@@ -1,18 +1,15 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { ErrorBody, MemberSnapshot } from '../../shared/contract/payloads.ts';
+import { Type, type Static } from '@sinclair/typebox';
+import { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { MAX_AMOUNT_FEN } from '../../shared/money.ts';
-import { ORG_CODE_PATTERN } from '../org/structure.ts';
-import { TRANSACTION_KINDS } from '../ledger/posting.ts';
-import { MAX_STATEMENT_LIMIT } from '../ledger/statement.ts';
-import { MAX_POINTS } from '../ledger/validate.ts';
+import { orgCode } from '../org/index.ts';
+import { TRANSACTION_KINDS } from './posting.ts';
+import { MAX_STATEMENT_LIMIT } from './statement.ts';
+import { MAX_POINTS } from './validate.ts';
 
-/** Request and response schemas of the REST API; they drive validation, serialisation and the OpenAPI document. */
+/** Request and response schemas of the ledger's REST routes (Member and MemberParams serve other modules too). */
 
 const strict = { additionalProperties: false } as const;
 const MemberId = MemberSnapshot.properties.memberId;
-
-/** A region or store code (cloud/org/structure.ts). */
-export const orgCode = (description: string) => Type.String({ pattern: ORG_CODE_PATTERN, description });
 
 /**
  * A member as the hub shows it: the kiosk snapshot, with no cardUid while the member has no card, and the home
@@ -30,12 +27,6 @@ export const Member = Type.Object(
 export const MemberParams = Type.Object({ memberId: MemberId }, strict);
 export type MemberParams = Static<typeof MemberParams>;
 
-export const CardParams = Type.Object(
-  { cardUid: Type.String({ minLength: 1, maxLength: 64, description: 'NFC UID in hex, e.g. 04A22B1C' }) },
-  strict,
-);
-export type CardParams = Static<typeof CardParams>;
-
 export const CreateMemberBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 64 }),
@@ -47,38 +38,6 @@ export const CreateMemberBody = Type.Object(
   strict,
 );
 export type CreateMemberBody = Static<typeof CreateMemberBody>;
-
-export const CardNumberParams = Type.Object(
-  { cardNumber: Type.String({ minLength: 1, maxLength: 64, description: 'The 16-digit card number, e.g. 6200123412345678' }) },
-  strict,
-);
-export type CardNumberParams = Static<typeof CardNumberParams>;
-
-export const BindCardBody = Type.Object(
-  {
-    cardUid: Type.String({ minLength: 1, maxLength: 64, description: '4, 7 or 10 bytes of hex; ":", "-" and spaces are ignored' }),
-    cardNumber: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 64,
-        description: 'The 16-digit number the card carries (NFC record, magnetic-stripe PAN); "-" and spaces are ignored',
-      }),
-    ),
-    type: Type.Optional(
-      Type.Union([Type.Literal('personal'), Type.Literal('group'), Type.Literal('vip')], {
-        description: 'personal (the default), group or vip; a supplementary card is issued against a primary card at /members/{memberId}/supplementary-cards',
-      }),
-    ),
-  },
-  strict,
-);
-export type BindCardBody = Static<typeof BindCardBody>;
-
-const Bound = { member: MemberSnapshot, alreadyBound: Type.Boolean() };
-export const BindCardResponses = {
-  201: Type.Object(Bound, { ...strict, description: 'Card bound now' }),
-  200: Type.Object(Bound, { ...strict, description: 'The card was already bound to this member; nothing changed' }),
-};
 
 const IdempotencyKey = Type.String({
   minLength: 8,
@@ -181,30 +140,3 @@ export const StatementResponse = Type.Object(
   strict,
 );
 
-export const HealthResponse = Type.Object(
-  { status: Type.Literal('ok'), database: Type.Union([Type.Literal('pglite'), Type.Literal('postgres')]) },
-  strict,
-);
-
-const errorResponse = (description: string) => Type.Object({ error: ErrorBody }, { ...strict, description });
-const ERROR_DESCRIPTIONS = {
-  400: 'Invalid request (VALIDATION_FAILED, INVALID_AMOUNT, INVALID_CARD_UID, INVALID_CARD_NUMBER, INVALID_INPUT)',
-  401: 'UNAUTHENTICATED: no operator token, or one that is unknown or deactivated',
-  403: "FORBIDDEN: the operator's role or scope (HQ, region, store) does not allow this",
-  404: 'MEMBER_NOT_FOUND, CARD_NOT_FOUND, STORE_NOT_FOUND, OPERATOR_NOT_FOUND or NOT_FOUND',
-  409: 'Refused by the ledger (INSUFFICIENT_BALANCE, INSUFFICIENT_POINTS, IDEMPOTENCY_CONFLICT, CARD_ALREADY_BOUND, CONFLICT)',
-  503: 'The database is unreachable',
-};
-type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
-
-/** Error responses of a public route, by status, all with the same `{ error: { code, message } }` body. */
-export function publicErrors(...statuses: ErrorStatus[]): Record<number, TSchema> {
-  const responses: Record<number, TSchema> = { 500: errorResponse('Unexpected hub error (INTERNAL_ERROR)') };
-  for (const status of statuses) responses[status] = errorResponse(ERROR_DESCRIPTIONS[status]);
-  return responses;
-}
-
-/** Error responses of an operator route: the given statuses plus 401 and 403, which every such route can give. */
-export function errors(...statuses: ErrorStatus[]): Record<number, TSchema> {
-  return publicErrors(401, 403, ...statuses);
-}

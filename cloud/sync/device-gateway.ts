@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { noDelay } from '../../shared/mqtt-no-delay.ts';
-import { sharedSubscription } from './shared-subscriptions.ts';
+import { sharedSubscription } from '../mqtt/shared-subscriptions.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { hubSubscriptions, parseDeviceTopic, topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
@@ -8,7 +8,7 @@ import { CardLookupRequest, ConfigReported, DeviceStatus, DeviceTransaction, typ
 import type { RequestOp } from '../../shared/contract/topics.ts';
 import { refusalOf } from '../kernel/errors.ts';
 import type { DeviceOperationsRegistry } from '../kernel/module.ts';
-import type { DeviceSync } from '../sync/device-sync.ts';
+import type { DeviceSync } from './device-sync.ts';
 
 /** The request payload schema of each request op (the contract in shared/contract). */
 const REQUEST_SCHEMAS = { 'card.lookup': CardLookupRequest } as const satisfies Record<RequestOp, unknown>;
