@@ -3,11 +3,13 @@
  * (and a cash part), Ed25519-signed vouchers a cashier verifies offline, write-off exactly once, and expiry.
  */
 import type { HubModule, HubServices } from '../kernel/module.ts';
+import { catalogErrors } from './errors.ts';
 import { registerCatalogRoutes } from './routes.ts';
 import { loadVoucherSigningKey, type VoucherSigningKey } from './signing-key.ts';
 import { reverseRedemption } from './redemption-refunds.ts';
 import { expireVouchers } from './vouchers.ts';
 
+export { catalogErrors } from './errors.ts';
 export { generateVoucherSigningKey, type VoucherSigningKey } from './signing-key.ts';
 
 export interface CatalogModuleOptions {
@@ -21,6 +23,7 @@ export async function catalogModule(hub: HubServices, options: CatalogModuleOpti
   return {
     name: 'catalog',
     tables: ['catalog_items', 'catalog_store_stock', 'catalog_item_audit', 'vouchers', 'voucher_events', 'catalog_coupon_redemptions'],
+    errors: catalogErrors,
     routes: async (api) => registerCatalogRoutes(api, { db, ledger, logger, rules: async () => (await rules.current()).rules, voucherKey }),
     jobs: [{ name: 'voucher-expiry', run: ({ asOf }) => expireVouchers(db, { asOf }) }],
     reverser: reverseRedemption,

@@ -1,6 +1,7 @@
 /** Coupons: templates (满减, percentage, points exchange), issuing to a member, use at checkout, and expiry. */
 import type { HubModule, HubServices } from '../kernel/module.ts';
 import { ledgerErrors } from '../ledger/index.ts';
+import { couponErrors } from './errors.ts';
 import { expireCoupons } from './expiry-job.ts';
 import { registerCouponRoutes } from './routes.ts';
 
@@ -17,6 +18,7 @@ export {
   type CouponStatus,
   type CouponView,
 } from './coupons.ts';
+export { couponErrors } from './errors.ts';
 export { Coupon, TemplateParams } from './schemas.ts';
 export { getTemplate, type CouponTemplateView } from './templates.ts';
 
@@ -25,6 +27,7 @@ export function couponsModule(hub: HubServices): HubModule {
   return {
     name: 'coupons',
     tables: ['coupon_templates', 'coupons', 'coupon_audit'],
+    errors: couponErrors,
     routes: async (api) => registerCouponRoutes(api, { db, ledger, program: () => rules.current() }),
     jobs: [{ name: 'coupon-expiry', run: ({ asOf, logger }) => expireCoupons(db, { asOf, logger }) }],
     // A coupon bought with points is the member's once issued: it can lapse, not be sold back.
