@@ -1,11 +1,13 @@
 import { isUuid } from '../../shared/ids.ts';
 import type { CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { CatalogItemRules } from '../../shared/rules/redemption.ts';
-import { type CouponTemplateView, type CouponView, couponById, getTemplate, insertCoupon, termsToIssue, voidCoupon } from '../coupons/index.ts';
+import { type CouponTemplateView, type CouponView, couponById, couponErrors, getTemplate, insertCoupon, termsToIssue, voidCoupon } from '../coupons/index.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
+import { HubError } from '../kernel/errors.ts';
 import type { RefundContext } from '../kernel/module.ts';
-import { LedgerError, type Ledger, type RefundResult } from '../ledger/index.ts';
+import { ledgerErrors, type Ledger, type RefundResult } from '../ledger/index.ts';
+import { catalogErrors } from './errors.ts';
 import { returnToStock } from './items.ts';
 
 /**
@@ -50,11 +52,11 @@ export async function couponTermsFor(q: Queryable, item: CatalogItemRules, at: D
   try {
     return { template, terms: termsToIssue(template, at) };
   } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
-    throw new LedgerError(
-      'ITEM_NOT_AVAILABLE',
-      `「${item.nameZh}」暂停兑换：优惠券已停发 / "${item.nameEn}" cannot be redeemed now: its coupon is no longer issued`,
-    );
+    if (!(error instanceof HubError && error.code === couponErrors.COUPON_NOT_APPLICABLE.code)) throw error;
+    throw catalogErrors.ITEM_NOT_AVAILABLE({
+      zh: `「${item.nameZh}」暂停兑换：优惠券已停发`,
+      en: `"${item.nameEn}" cannot be redeemed now: its coupon is no longer issued`,
+    });
   }
 }
 
@@ -111,8 +113,8 @@ export async function couponRedemptionByTx(q: Queryable, txId: string): Promise<
   };
 }
 
-export const couponRedemptionNotFound = (txId: string): LedgerError =>
-  new LedgerError('TRANSACTION_NOT_FOUND', `No coupon redemption has the transaction id ${txId}.`);
+export const couponRedemptionNotFound = (txId: string): HubError =>
+  ledgerErrors.TRANSACTION_NOT_FOUND({ zh: `没有交易编号为 ${txId} 的优惠券兑换`, en: `No coupon redemption has the transaction id ${txId}` });
 
 export interface RefundCouponRedemptionInput {
   txId: string;

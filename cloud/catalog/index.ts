@@ -24,7 +24,7 @@ export async function catalogModule(hub: HubServices, options: CatalogModuleOpti
     name: 'catalog',
     tables: ['catalog_items', 'catalog_store_stock', 'catalog_item_audit', 'vouchers', 'voucher_events', 'catalog_coupon_redemptions'],
     errors: catalogErrors,
-    routes: async (api) => registerCatalogRoutes(api, { db, ledger, logger, rules: async () => (await rules.current()).rules, voucherKey }),
+    routes: async (api) => registerCatalogRoutes(api, { db, ledger, logger, rules, voucherKey }),
     jobs: [{ name: 'voucher-expiry', run: ({ asOf }) => expireVouchers(db, { asOf }) }],
     reverser: reverseRedemption,
   };

@@ -9,10 +9,10 @@ import {
   validateCatalogItem,
 } from '../../shared/rules/redemption.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/index.ts';
 import type { Actor } from '../kernel/actor.ts';
-import { actorOf, textOf } from '../kernel/input.ts';
-import { getTemplate } from '../coupons/index.ts';
+import { HubError, kernelErrors } from '../kernel/errors.ts';
+import { actorOf, invalid, textOf } from '../kernel/input.ts';
+import { couponErrors, getTemplate } from '../coupons/index.ts';
 import { getStore, storeNotFound } from '../org/index.ts';
 import type { CatalogRulesSource } from './rules.ts';
 
@@ -93,9 +93,12 @@ export function rulesOf(row: ItemRow): CatalogItemRules {
   };
 }
 
-export function itemNotFound(itemId: unknown): LedgerError {
-  return new LedgerError('NOT_FOUND', `No catalog item has the id "${String(itemId)}".`);
+export function itemNotFound(itemId: unknown): HubError {
+  return kernelErrors.NOT_FOUND({ zh: `没有编号为「${String(itemId)}」的兑换商品`, en: `No catalog item has the id "${String(itemId)}"` });
 }
+
+/** A definition the rules refuse: INVALID_INPUT naming what is wrong. */
+const invalidItem = (zh: string, en: string) => invalid(`兑换商品设置有误：${zh}`, `Invalid catalog item: ${en}`);
 
 export function itemIdOf(value: unknown): string {
   if (!isUuid(value)) throw itemNotFound(value);
@@ -142,9 +145,10 @@ async function checkedDefinition(db: Queryable, id: string, input: CatalogItemDe
     ...(input.couponTemplateId !== undefined ? { couponTemplateId: input.couponTemplateId } : {}),
   };
   try {
-    validateCatalogItem(item, (await rules()).tiers);
+    validateCatalogItem(item, (await rules.current()).rules.tiers);
   } catch (error) {
-    if (error instanceof RuleSetError) throw new LedgerError('INVALID_INPUT', `Invalid catalog item: ${error.problems.join('; ')}.`);
+    // The rules name the fields in English only (they are the API's field names).
+    if (error instanceof RuleSetError) throw invalidItem(error.problems.join('；'), error.problems.join('; '));
     throw error;
   }
   if (item.kind === 'coupon') await assertIssuableTemplate(db, item.couponTemplateId);
@@ -156,23 +160,34 @@ async function checkedDefinition(db: Queryable, id: string, input: CatalogItemDe
  * would be refused. (Redemption checks again: a template stopped later makes the item unavailable.)
  */
 async function assertIssuableTemplate(q: Queryable, templateId: string | undefined): Promise<void> {
-  const invalid = (why: string) => new LedgerError('INVALID_INPUT', `Invalid catalog item: ${why}.`);
-  if (templateId === undefined) throw invalid('an item of kind coupon must name the coupon template it issues (couponTemplateId)');
+  if (templateId === undefined) {
+    throw invalidItem('优惠券类商品须指定所发放的优惠券模板（couponTemplateId）', 'an item of kind coupon must name the coupon template it issues (couponTemplateId)');
+  }
   const template = await getTemplate(q, templateId).catch((error: unknown) => {
-    if (error instanceof LedgerError && error.code === 'COUPON_NOT_FOUND') throw invalid(`no coupon template has the id ${templateId}`);
+    if (error instanceof HubError && error.code === couponErrors.COUPON_NOT_FOUND.code) {
+      throw invalidItem(`没有编号为 ${templateId} 的优惠券模板`, `no coupon template has the id ${templateId}`);
+    }
     throw error;
   });
-  if (!template.active) throw invalid(`coupon template ${templateId} ("${template.nameEn}") is not active; activate it or choose another`);
+  if (!template.active) {
+    throw invalidItem(
+      `优惠券模板「${template.nameZh}」已停用，请先启用或另选模板`,
+      `coupon template ${templateId} ("${template.nameEn}") is not active; activate it or choose another`,
+    );
+  }
   const { validUntil } = template.conditions;
   if (validUntil !== undefined && Date.parse(validUntil) <= Date.now()) {
-    throw invalid(`coupon template ${templateId} ("${template.nameEn}") ended on ${validUntil}; no coupon can be issued from it`);
+    throw invalidItem(
+      `优惠券模板「${template.nameZh}」已于 ${validUntil} 结束，不能再发券`,
+      `coupon template ${templateId} ("${template.nameEn}") ended on ${validUntil}; no coupon can be issued from it`,
+    );
   }
 }
 
 function stockOf(value: unknown): number | null {
   if (value === null) return null;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_STOCK) {
-    throw new LedgerError('INVALID_INPUT', `stock must be null (unlimited) or a whole number from 0 to ${MAX_STOCK}.`);
+    throw invalid(`库存须为 null（不限量）或 0 至 ${MAX_STOCK} 之间的整数`, `stock must be null (unlimited) or a whole number from 0 to ${MAX_STOCK}`);
   }
   return value;
 }
@@ -244,7 +259,7 @@ export async function createItem(db: Database, rules: CatalogRulesSource, input:
   const item = await checkedDefinition(db, newId(), input, rules);
   const stock = stockOf(input.stock);
   const perStoreStock = input.perStoreStock ?? false;
-  if (typeof perStoreStock !== 'boolean') throw new LedgerError('INVALID_INPUT', 'perStoreStock must be true or false.');
+  if (typeof perStoreStock !== 'boolean') throw invalid('perStoreStock 须为 true 或 false', 'perStoreStock must be true or false');
   return db.transaction(async (tx) => {
     const placeholders = DEFINITION_COLUMNS.map((_, i) => `$${i + 4}`).join(', ');
     await tx.query(
@@ -274,10 +289,10 @@ export async function updateItem(db: Database, rules: CatalogRulesSource, input:
   return db.transaction(async (tx) => {
     const before = await toItem(tx, await readItemRow(tx, itemId, { forUpdate: true }));
     if (before.version !== input.expectedVersion) {
-      throw new LedgerError(
-        'CONFLICT',
-        `The item was changed by someone else (now version ${before.version}, you edited version ${String(input.expectedVersion)}). Reload it and try again.`,
-      );
+      throw kernelErrors.CONFLICT({
+        zh: `该商品已被他人修改（现为第 ${before.version} 版，您编辑的是第 ${String(input.expectedVersion)} 版），请刷新后重试`,
+        en: `The item was changed by someone else (now version ${before.version}, you edited version ${String(input.expectedVersion)}). Reload it and try again`,
+      });
     }
     const assignments = DEFINITION_COLUMNS.map((column, i) => `${column} = $${i + 2}`).join(', ');
     await tx.query(`UPDATE catalog_items SET ${assignments}, version = version + 1, updated_at = now() WHERE id = $1`, [
@@ -310,18 +325,18 @@ export async function adjustStock(db: Database, input: AdjustStockInput): Promis
   const reason = textOf(input.reason, 'reason', 200);
   const { delta } = input;
   if (typeof delta !== 'number' || !Number.isSafeInteger(delta) || delta === 0 || Math.abs(delta) > MAX_STOCK) {
-    throw new LedgerError('INVALID_INPUT', `delta must be a whole number from -${MAX_STOCK} to ${MAX_STOCK}, not 0.`);
+    throw invalid(`调整数量（delta）须为 -${MAX_STOCK} 至 ${MAX_STOCK} 之间的非零整数`, `delta must be a whole number from -${MAX_STOCK} to ${MAX_STOCK}, not 0`);
   }
   return db.transaction(async (tx) => {
     const row = await readItemRow(tx, itemId, { forUpdate: true });
     const before = await toItem(tx, row);
     if (input.storeId === undefined) {
-      if (row.per_store_stock) throw new LedgerError('INVALID_INPUT', 'This item is held per store: name the store whose stock changes.');
-      if (row.stock === null) throw new LedgerError('INVALID_INPUT', 'This item has unlimited stock; there is nothing to adjust.');
+      if (row.per_store_stock) throw invalid('该商品按门店备货：请指定要调整库存的门店', 'This item is held per store: name the store whose stock changes');
+      if (row.stock === null) throw invalid('该商品不限库存，无需调整', 'This item has unlimited stock; there is nothing to adjust');
       const { rows } = await tx.query('UPDATE catalog_items SET stock = stock + $2 WHERE id = $1 AND stock + $2 >= 0 RETURNING stock', [itemId, delta]);
       if (rows.length === 0) throw notEnoughStock(row.stock, delta);
     } else {
-      if (!row.per_store_stock) throw new LedgerError('INVALID_INPUT', 'This item is held chain-wide: adjust it without a store.');
+      if (!row.per_store_stock) throw invalid('该商品全连锁统一备货：调整时不要指定门店', 'This item is held chain-wide: adjust it without a store');
       if (!(await getStore(tx, input.storeId))) throw storeNotFound(input.storeId);
       // Every stock change and every redemption of this item holds the item lock taken above, so this read is current.
       const current = before.storeStock.find((s) => s.storeId === input.storeId)?.stock ?? 0;
@@ -355,8 +370,8 @@ export async function returnToStock(tx: Queryable, itemId: string, storeId: stri
   }
 }
 
-function notEnoughStock(current: number, delta: number): LedgerError {
-  return new LedgerError('INVALID_INPUT', `Stock is ${current}; removing ${-delta} would take it below zero.`);
+function notEnoughStock(current: number, delta: number): HubError {
+  return invalid(`现有库存 ${current} 件，减少 ${-delta} 件会低于零`, `Stock is ${current}; removing ${-delta} would take it below zero`);
 }
 
 export async function getItem(db: Database, itemId: unknown): Promise<CatalogItem> {

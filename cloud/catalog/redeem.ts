@@ -11,23 +11,24 @@ import { instantOf } from '../../shared/rules/window.ts';
 import type { CouponView } from '../coupons/index.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
+import { kernelErrors, type ErrorCode, type HubError } from '../kernel/errors.ts';
 import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
 import {
-  LedgerError,
   cardUidOf,
   deviceOf,
+  ledgerErrors,
   memberIdOf,
   pointsSpendLegs,
   profileOf,
   storedValueSpendLegs,
   systemAccounts,
   type Ledger,
-  type LedgerErrorCode,
   type MemberView,
   type PostedTransaction,
 } from '../ledger/index.ts';
 import { getStore, storeNotFound, type Store } from '../org/index.ts';
-import { type Allowance, type BudgetUse, budgetAllowance, consumeBudget } from '../program/index.ts';
+import { type Allowance, type BudgetUse, budgetAllowance, consumeBudget, programErrors } from '../program/index.ts';
+import { catalogErrors } from './errors.ts';
 import { type ItemRow, itemIdOf, readItemRow, rulesOf } from './items.ts';
 import { couponRedemptionByTx, couponTermsFor, issueRedemptionCoupon } from './coupon-redemptions.ts';
 import type { CatalogRules } from './rules.ts';
@@ -70,23 +71,30 @@ export interface RedemptionResult extends PostedTransaction {
   coupon?: CouponView;
 }
 
-const CODE_OF_REFUSAL: Record<RefusalReason, LedgerErrorCode> = {
-  inactive: 'ITEM_NOT_AVAILABLE',
-  not_yet_open: 'ITEM_NOT_AVAILABLE',
-  closed: 'ITEM_NOT_AVAILABLE',
-  tier_not_allowed: 'ITEM_NOT_AVAILABLE',
-  limit_reached: 'REDEMPTION_LIMIT_REACHED',
-  out_of_stock: 'OUT_OF_STOCK',
-  insufficient_points: 'INSUFFICIENT_POINTS',
-  insufficient_stored_value: 'INSUFFICIENT_BALANCE',
+const CODE_OF_REFUSAL: Record<RefusalReason, ErrorCode> = {
+  inactive: catalogErrors.ITEM_NOT_AVAILABLE,
+  not_yet_open: catalogErrors.ITEM_NOT_AVAILABLE,
+  closed: catalogErrors.ITEM_NOT_AVAILABLE,
+  tier_not_allowed: catalogErrors.ITEM_NOT_AVAILABLE,
+  limit_reached: catalogErrors.REDEMPTION_LIMIT_REACHED,
+  out_of_stock: catalogErrors.OUT_OF_STOCK,
+  insufficient_points: ledgerErrors.INSUFFICIENT_POINTS,
+  insufficient_stored_value: ledgerErrors.INSUFFICIENT_BALANCE,
 };
 
-function refusalError(check: Extract<RedemptionCheck, { ok: false }>): LedgerError {
-  return new LedgerError(CODE_OF_REFUSAL[check.reason], `${check.messageZh} / ${check.messageEn}`);
+/** Every code a redemption can be refused with (the route declares them). */
+export const REDEMPTION_REFUSALS: readonly ErrorCode[] = [
+  ...new Set(Object.values(CODE_OF_REFUSAL)),
+  programErrors.BUDGET_EXCEEDED,
+  kernelErrors.CONFLICT,
+];
+
+function refusalError(check: Extract<RedemptionCheck, { ok: false }>): HubError {
+  return CODE_OF_REFUSAL[check.reason]({ zh: check.messageZh, en: check.messageEn });
 }
 
 /** The refusal when a spend cap does not cover the redemption's points, naming the cap and what is left of it. */
-function budgetExceeded(item: CatalogItemRules, points: number, cap: NonNullable<Allowance['limitedBy']>): LedgerError {
+function budgetExceeded(item: CatalogItemRules, points: number, cap: NonNullable<Allowance['limitedBy']>): HubError {
   const left = Math.max(0, cap.limitPoints - cap.used);
   const zh =
     `${cap.scope === 'member' ? '您' : '本店'}${cap.period === 'day' ? '今日' : '本月'}的积分兑换额度还剩 ${left} 分（上限 ${cap.limitPoints} 分），` +
@@ -94,11 +102,11 @@ function budgetExceeded(item: CatalogItemRules, points: number, cap: NonNullable
   const en =
     `${cap.scope === 'member' ? "The member's" : "This store's"} points spending budget for this ${cap.period} has ${left} of ` +
     `${cap.limitPoints} points left, but "${item.nameEn}" needs ${points}; nothing was changed`;
-  return new LedgerError('BUDGET_EXCEEDED', `${zh} / ${en}`);
+  return programErrors.BUDGET_EXCEEDED({ zh, en });
 }
 
-function outOfStock(item: CatalogItemRules): LedgerError {
-  return new LedgerError('OUT_OF_STOCK', `「${item.nameZh}」已兑完 / "${item.nameEn}" is out of stock`);
+function outOfStock(item: CatalogItemRules): HubError {
+  return catalogErrors.OUT_OF_STOCK({ zh: `「${item.nameZh}」已兑完`, en: `"${item.nameEn}" is out of stock` });
 }
 
 /** Units left for a redemption at `storeId`: the smaller of chain-wide and store stock; null = unlimited. */
@@ -106,7 +114,7 @@ async function stockLeftAt(q: Queryable, row: ItemRow, storeId: string): Promise
   if (!row.per_store_stock) return row.stock;
   const { rows } = await q.query<{ stock: number }>('SELECT stock FROM catalog_store_stock WHERE item_id = $1 AND store_id = $2', [row.id, storeId]);
   if (!rows[0]) {
-    throw new LedgerError('ITEM_NOT_AVAILABLE', `「${row.name_zh}」本店不提供兑换 / "${row.name_en}" is not offered at this store`);
+    throw catalogErrors.ITEM_NOT_AVAILABLE({ zh: `「${row.name_zh}」本店不提供兑换`, en: `"${row.name_en}" is not offered at this store` });
   }
   return row.stock === null ? rows[0].stock : Math.min(row.stock, rows[0].stock);
 }
@@ -237,7 +245,7 @@ async function issue(tx: Queryable, input: IssueInput): Promise<void> {
   const row = await readItemRow(tx, pricedRow.id, { forUpdate: true });
   const item = rulesOf(row);
   if (row.version !== pricedRow.version) {
-    throw new LedgerError('CONFLICT', `「${item.nameZh}」刚刚更新，请重试 / "${item.nameEn}" was just changed; please try again`);
+    throw kernelErrors.CONFLICT({ zh: `「${item.nameZh}」刚刚更新，请重试`, en: `"${item.nameEn}" was just changed; please try again` });
   }
   const check = checkRedemption(
     item,

@@ -3,15 +3,17 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import { normalizeVoucherCode } from '../../shared/rules/voucher.ts';
 import type { Database } from '../db/database.ts';
-import type { Ledger } from '../ledger/index.ts';
-import { errors } from '../kernel/schemas.ts';
-import { MemberParams } from '../ledger/index.ts';
+import { couponErrors } from '../coupons/index.ts';
+import { kernelErrors } from '../kernel/errors.ts';
+import { ledgerErrors, MemberParams, type Ledger } from '../ledger/index.ts';
+import { orgErrors } from '../org/index.ts';
+import type { RulesStore } from '../program/index.ts';
 import { ALL_ROLES, forbidden, operatorActor, operatorOf, scope, type OperatorAccess, type ScopeSource } from '../kernel/access.ts';
 import type { Role } from '../kernel/principal.ts';
+import { catalogErrors } from './errors.ts';
 import { adjustStock, createItem, getItem, itemAudit, listItems, updateItem } from './items.ts';
 import { couponRedemptionByTx, couponRedemptionNotFound, refundCouponRedemption } from './coupon-redemptions.ts';
-import { redeem } from './redeem.ts';
-import type { CatalogRulesSource } from './rules.ts';
+import { REDEMPTION_REFUSALS, redeem } from './redeem.ts';
 import * as S from './schemas.ts';
 import { type VoucherSigningKey } from './signing-key.ts';
 import {
@@ -43,8 +45,8 @@ export interface CatalogRoutesDeps {
   ledger: Ledger;
   /** The hub's voucher key (loadVoucherSigningKey). */
   voucherKey: VoucherSigningKey;
-  /** The hub's current published program rules. */
-  rules: CatalogRulesSource;
+  /** The hub's published program rules: each operation reads the current ones. */
+  rules: RulesStore;
   logger?: Logger;
 }
 
@@ -57,7 +59,7 @@ const HQ_CATALOG: OperatorAccess = { roles: MANAGER_ROLES, levels: ['hq'], scope
 const BROWSE: OperatorAccess = { roles: CATALOG_ROLES, scope: scope.none('the catalog is the same at every store') };
 
 /** A stock adjustment of one store's stock needs that store in scope; without a store it is chain-wide stock, for HQ. */
-const stockOwner: ScopeSource = scope.of('body', 'storeId', 'store', [{ code: 'STORE_NOT_FOUND', status: 404 }], async (value, request) => {
+const stockOwner: ScopeSource = scope.of('body', 'storeId', 'store', [orgErrors.STORE_NOT_FOUND], async (value, request) => {
   if (typeof value === 'string') return { store: value };
   return operatorOf(request).scope.level === 'hq' ? undefined : chainWideOnly();
 });
@@ -65,14 +67,17 @@ const stockOwner: ScopeSource = scope.of('body', 'storeId', 'store', [{ code: 'S
 /** The store a redemption, verification or write-off happens at: the body's, else the operator's own; one is required. */
 const AT_STORE = scope.actingStore({ required: true });
 
+/** What a refund of a redemption can be refused with besides bad input (see the vouchers' and coupons' reversal). */
+const REFUND_REFUSALS = [kernelErrors.INVALID_INPUT, kernelErrors.IDEMPOTENCY_CONFLICT, ledgerErrors.ALREADY_REFUNDED];
+
 export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogRoutesDeps): Promise<void> {
   const { db, ledger, voucherKey, rules } = deps;
   /** The voucher in the path: its member must be in scope. */
-  const voucherInPath = scope.of('params', 'code', 'voucher', [{ code: 'VOUCHER_NOT_FOUND', status: 404 }], async (code) => ({
+  const voucherInPath = scope.of('params', 'code', 'voucher', [catalogErrors.VOUCHER_NOT_FOUND], async (code) => ({
     member: (await voucherOr404(db, String(code))).memberId,
   }));
   /** The coupon redemption in the path: its member must be in scope. */
-  const couponRedemptionInPath = scope.of('params', 'txId', 'coupon redemption', [{ code: 'TRANSACTION_NOT_FOUND', status: 404 }], async (txId) => {
+  const couponRedemptionInPath = scope.of('params', 'txId', 'coupon redemption', [ledgerErrors.TRANSACTION_NOT_FOUND], async (txId) => {
     const found = await couponRedemptionByTx(db, String(txId));
     if (!found) throw couponRedemptionNotFound(String(txId));
     return { member: found.memberId };
@@ -81,12 +86,12 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.get<{ Querystring: S.ItemsQuery }>(
     '/catalog/items',
     {
-      config: { access: BROWSE },
+      config: { access: BROWSE, errors: [] },
       schema: {
         summary: 'Catalog items, newest first (?active=true for what members may browse)',
         tags: TAGS,
         querystring: S.ItemsQuery,
-        response: { 200: Type.Array(S.CatalogItem), ...errors(400) },
+        response: { 200: Type.Array(S.CatalogItem) },
       },
     },
     async (request) => listItems(db, { activeOnly: request.query.active === 'true' }),
@@ -94,19 +99,22 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
 
   app.get<{ Params: S.ItemParams }>(
     '/catalog/items/:itemId',
-    { config: { access: BROWSE }, schema: { summary: 'One catalog item with its stock', tags: TAGS, params: S.ItemParams, response: { 200: S.CatalogItem, ...errors(404) } } },
+    {
+      config: { access: BROWSE, errors: [kernelErrors.NOT_FOUND] },
+      schema: { summary: 'One catalog item with its stock', tags: TAGS, params: S.ItemParams, response: { 200: S.CatalogItem } },
+    },
     async (request) => getItem(db, request.params.itemId),
   );
 
   app.post<{ Body: S.CreateItemBody }>(
     '/catalog/items',
     {
-      config: { access: HQ_CATALOG },
+      config: { access: HQ_CATALOG, errors: [kernelErrors.INVALID_INPUT] },
       schema: {
         summary: 'Add an item to the catalog (admin or manager at HQ)',
         tags: TAGS,
         body: S.CreateItemBody,
-        response: { 201: S.CatalogItem, ...errors(400) },
+        response: { 201: S.CatalogItem },
       },
     },
     async (request, reply) => {
@@ -119,13 +127,13 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.put<{ Params: S.ItemParams; Body: S.UpdateItemBody }>(
     '/catalog/items/:itemId',
     {
-      config: { access: HQ_CATALOG },
+      config: { access: HQ_CATALOG, errors: [kernelErrors.INVALID_INPUT, kernelErrors.NOT_FOUND, kernelErrors.CONFLICT] },
       schema: {
         summary: "Replace an item's definition, not its stock (admin or manager at HQ; 409 CONFLICT if it changed since expectedVersion)",
         tags: TAGS,
         params: S.ItemParams,
         body: S.UpdateItemBody,
-        response: { 200: S.CatalogItem, ...errors(400, 404, 409) },
+        response: { 200: S.CatalogItem },
       },
     },
     async (request) => {
@@ -138,13 +146,13 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Params: S.ItemParams; Body: S.StockAdjustmentBody }>(
     '/catalog/items/:itemId/stock-adjustments',
     {
-      config: { access: { roles: MANAGER_ROLES, scope: [stockOwner] } },
+      config: { access: { roles: MANAGER_ROLES, scope: [stockOwner] }, errors: [kernelErrors.INVALID_INPUT, kernelErrors.NOT_FOUND] },
       schema: {
         summary: 'Add or remove units: a store\'s stock (storeId, manager of that store) or chain-wide stock (manager at HQ)',
         tags: TAGS,
         params: S.ItemParams,
         body: S.StockAdjustmentBody,
-        response: { 200: S.CatalogItem, ...errors(400, 404) },
+        response: { 200: S.CatalogItem },
       },
     },
     async (request) => {
@@ -158,8 +166,8 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.get<{ Params: S.ItemParams }>(
     '/catalog/items/:itemId/audit',
     {
-      config: { access: { roles: MANAGER_ROLES, scope: scope.none('the catalog is the same at every store') } },
-      schema: { summary: 'Who changed an item, when and why', tags: TAGS, params: S.ItemParams, response: { 200: S.ItemAudit, ...errors(404) } },
+      config: { access: { roles: MANAGER_ROLES, scope: scope.none('the catalog is the same at every store') }, errors: [kernelErrors.NOT_FOUND] },
+      schema: { summary: 'Who changed an item, when and why', tags: TAGS, params: S.ItemParams, response: { 200: S.ItemAudit } },
     },
     async (request) => itemAudit(db, request.params.itemId),
   );
@@ -167,22 +175,26 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Body: S.RedeemBody }>(
     '/catalog/redemptions',
     {
-      config: { access: { roles: CATALOG_ROLES, scope: [scope.member('body'), AT_STORE] } },
+      config: {
+        access: { roles: CATALOG_ROLES, scope: [scope.member('body'), AT_STORE] },
+        errors: [...REDEMPTION_REFUSALS, kernelErrors.NOT_FOUND, kernelErrors.IDEMPOTENCY_CONFLICT],
+      },
       schema: {
         summary: 'Redeem an item for a member: points (and cash part from stored value) and stock taken, signed voucher issued — atomically',
         description:
           'An item of kind coupon naming a coupon template issues that coupon instead of a voucher (used at checkout by its code). ' +
           '409: OUT_OF_STOCK, REDEMPTION_LIMIT_REACHED, ITEM_NOT_AVAILABLE (inactive, outside its window, tier, not at this store), ' +
-          'INSUFFICIENT_POINTS, INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT, CONFLICT (item changed meanwhile: retry).',
+          'INSUFFICIENT_POINTS, INSUFFICIENT_BALANCE, BUDGET_EXCEEDED, IDEMPOTENCY_CONFLICT, CONFLICT (item changed meanwhile: retry).',
         tags: TAGS,
         body: S.RedeemBody,
-        response: { ...S.RedeemResponses, ...errors(400, 404, 409) },
+        response: S.RedeemResponses,
       },
     },
     async (request, reply) => {
       const { memberId, itemId, idempotencyKey } = request.body;
       const storeId = request.actingStoreId!;
-      const result = await redeem({ db, ledger, voucherKey, rules: await rules() }, { idempotencyKey, memberId, itemId, storeId, actor: operatorActor(request) });
+      const { rules: current } = await rules.current();
+      const result = await redeem({ db, ledger, voucherKey, rules: current }, { idempotencyKey, memberId, itemId, storeId, actor: operatorActor(request) });
       request.log.info({ memberId, itemId, storeId, txId: result.txId, replay: result.replay }, 'catalog item redeemed');
       return reply.status(result.replay ? 200 : 201).send(result);
     },
@@ -191,7 +203,10 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Params: S.RedemptionParams; Body: S.RefundVoucherBody }>(
     '/catalog/redemptions/:txId/refunds',
     {
-      config: { access: { roles: MANAGER_ROLES, scope: [couponRedemptionInPath, scope.store()] } },
+      config: {
+        access: { roles: MANAGER_ROLES, scope: [couponRedemptionInPath, scope.store()] },
+        errors: [...REFUND_REFUSALS, couponErrors.COUPON_ALREADY_USED, couponErrors.COUPON_NOT_APPLICABLE],
+      },
       schema: {
         summary: 'Refund a coupon redemption: points and cash part back, the unit back to stock, the coupon voided (admin or manager)',
         description:
@@ -201,7 +216,7 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
         tags: TAGS,
         params: S.RedemptionParams,
         body: S.RefundVoucherBody,
-        response: { ...S.RefundRedemptionResponses, ...errors(400, 404, 409) },
+        response: S.RefundRedemptionResponses,
       },
     },
     async (request, reply) => {
@@ -217,12 +232,12 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.get<{ Params: MemberParams }>(
     '/members/:memberId/vouchers',
     {
-      config: { access: { roles: CATALOG_ROLES, scope: [scope.member()] } },
+      config: { access: { roles: CATALOG_ROLES, scope: [scope.member()] }, errors: [] },
       schema: {
         summary: "A member's vouchers, newest first",
         tags: TAGS,
         params: MemberParams,
-        response: { 200: Type.Array(S.Voucher), ...errors(400, 404) },
+        response: { 200: Type.Array(S.Voucher) },
       },
     },
     async (request) => memberVouchers(db, request.params.memberId),
@@ -231,8 +246,8 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.get<{ Params: S.CodeParams }>(
     '/vouchers/:code',
     {
-      config: { access: { roles: CATALOG_ROLES, scope: [voucherInPath] } },
-      schema: { summary: 'A voucher by its code', tags: TAGS, params: S.CodeParams, response: { 200: S.Voucher, ...errors(404) } },
+      config: { access: { roles: CATALOG_ROLES, scope: [voucherInPath] }, errors: [] },
+      schema: { summary: 'A voucher by its code', tags: TAGS, params: S.CodeParams, response: { 200: S.Voucher } },
     },
     async (request) => voucherOr404(db, request.params.code),
   );
@@ -240,12 +255,13 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Body: S.ScanBody }>(
     '/vouchers/verifications',
     {
-      config: { access: { roles: CATALOG_ROLES, scope: [AT_STORE] } },
+      config: { access: { roles: CATALOG_ROLES, scope: [AT_STORE] }, errors: [] },
       schema: {
         summary: 'Check a scanned or typed voucher at a store without using it: signature, expiry, store, and whether it was used',
+        description: 'A voucher that cannot be used is answered 200 with valid: false and the code it would be refused with.',
         tags: TAGS,
         body: S.ScanBody,
-        response: { 200: S.Verification, ...errors(400, 404) },
+        response: { 200: S.Verification },
       },
     },
     async (request) => {
@@ -256,13 +272,22 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Body: S.ScanBody }>(
     '/vouchers/write-offs',
     {
-      config: { access: { roles: CATALOG_ROLES, scope: [AT_STORE] } },
+      config: {
+        access: { roles: CATALOG_ROLES, scope: [AT_STORE] },
+        errors: [
+          catalogErrors.VOUCHER_INVALID,
+          catalogErrors.VOUCHER_NOT_FOUND,
+          catalogErrors.VOUCHER_ALREADY_USED,
+          catalogErrors.VOUCHER_EXPIRED,
+          catalogErrors.VOUCHER_WRONG_STORE,
+        ],
+      },
       schema: {
         summary: 'Write a voucher off (核销) at a store: exactly once, at the right store, before it expires',
         description: '409: VOUCHER_ALREADY_USED, VOUCHER_EXPIRED, VOUCHER_WRONG_STORE. 400: VOUCHER_INVALID (not a voucher, altered, another key).',
         tags: TAGS,
         body: S.ScanBody,
-        response: { 200: S.Voucher, ...errors(400, 404, 409) },
+        response: { 200: S.Voucher },
       },
     },
     async (request) => {
@@ -276,13 +301,17 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post<{ Params: S.CodeParams; Body: S.RefundVoucherBody }>(
     '/vouchers/:code/refunds',
     {
-      config: { access: { roles: MANAGER_ROLES, scope: [voucherInPath, scope.store()] } },
+      config: {
+        access: { roles: MANAGER_ROLES, scope: [voucherInPath, scope.store()] },
+        errors: [...REFUND_REFUSALS, catalogErrors.VOUCHER_ALREADY_USED, catalogErrors.VOUCHER_EXPIRED],
+      },
       schema: {
         summary: 'Refund an unused voucher: points and cash part back to the member, the unit back to stock (admin or manager)',
+        description: '409: VOUCHER_ALREADY_USED (written off or refunded), VOUCHER_EXPIRED, ALREADY_REFUNDED, IDEMPOTENCY_CONFLICT. A refusal changes nothing.',
         tags: TAGS,
         params: S.CodeParams,
         body: S.RefundVoucherBody,
-        response: { ...S.RefundVoucherResponses, ...errors(400, 404, 409) },
+        response: S.RefundVoucherResponses,
       },
     },
     async (request, reply) => {
@@ -296,11 +325,11 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.get(
     '/vouchers/signing-key',
     {
-      config: { access: { roles: ALL_ROLES, scope: scope.none('a public key: the same for every store, secret to no one') } },
+      config: { access: { roles: ALL_ROLES, scope: scope.none('a public key: the same for every store, secret to no one') }, errors: [] },
       schema: {
         summary: 'The public key kiosks and cashier terminals verify voucher signatures with, offline',
         tags: TAGS,
-        response: { 200: S.SigningKey, ...errors() },
+        response: { 200: S.SigningKey },
       },
     },
     async () => ({ algorithm: 'Ed25519' as const, keyId: voucherKey.keyId, publicKeyPem: voucherKey.publicKeyPem }),
@@ -309,11 +338,11 @@ export async function registerCatalogRoutes(app: FastifyInstance, deps: CatalogR
   app.post(
     '/jobs/voucher-expiry',
     {
-      config: { access: { roles: ['admin'], levels: ['hq'], scope: scope.none('the job touches every store: headquarters only') } },
+      config: { access: { roles: ['admin'], levels: ['hq'], scope: scope.none('the job touches every store: headquarters only') }, errors: [] },
       schema: {
         summary: 'Expire issued vouchers past their expiry: points forfeited, units back to stock (admin at HQ)',
         tags: TAGS,
-        response: { 200: S.ExpiryRun, ...errors() },
+        response: { 200: S.ExpiryRun },
       },
     },
     async (request) => {

@@ -1,6 +1,7 @@
 import type { BudgetRules } from '../../shared/rules/budget.ts';
 import type { SpendingOrder } from '../../shared/rules/stored-value.ts';
 import type { TierRules } from '../../shared/rules/tiers.ts';
+import type { RulesStore } from '../program/index.ts';
 
 /** The parts of the program rules the catalog uses: tier ids and ratios, how a cash part is paid, points budgets. */
 export interface CatalogRules {
@@ -11,6 +12,6 @@ export interface CatalogRules {
   readonly budgets: BudgetRules;
 }
 
-/** Read once per operation, before its database transaction opens (see RulesStore). */
-export type CatalogRulesSource = () => Promise<CatalogRules>;
+/** The hub's published program rules (the RulesStore): read once per operation, before its database transaction opens. */
+export type CatalogRulesSource = Pick<RulesStore, 'current'>;
 

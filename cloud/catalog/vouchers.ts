@@ -7,10 +7,12 @@ import {
 } from '../../shared/rules/voucher.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
+import { refusalOf, type ErrorCode, type HubError } from '../kernel/errors.ts';
 import { actorOf, textOf } from '../kernel/input.ts';
 import type { RefundContext } from '../kernel/module.ts';
-import { LedgerError, memberIdOf, type Ledger, type LedgerErrorCode, type RefundResult } from '../ledger/index.ts';
+import { memberIdOf, type Ledger, type RefundResult } from '../ledger/index.ts';
 import { getStore, storeNotFound } from '../org/index.ts';
+import { catalogErrors } from './errors.ts';
 import { returnToStock } from './items.ts';
 import type { VoucherSigningKey } from './signing-key.ts';
 
@@ -126,17 +128,13 @@ export async function recordVoucherEvent(
   ]);
 }
 
-function voucherError(code: LedgerErrorCode, zh: string, en: string): LedgerError {
-  return new LedgerError(code, `${zh} / ${en}`);
-}
-
-const SIGNATURE_REFUSAL_CODE: Record<VoucherRefusal, LedgerErrorCode> = {
-  malformed: 'VOUCHER_INVALID',
-  unsupported_version: 'VOUCHER_INVALID',
-  wrong_key: 'VOUCHER_INVALID',
-  bad_signature: 'VOUCHER_INVALID',
-  expired: 'VOUCHER_EXPIRED',
-  wrong_store: 'VOUCHER_WRONG_STORE',
+const SIGNATURE_REFUSAL_CODE: Record<VoucherRefusal, ErrorCode> = {
+  malformed: catalogErrors.VOUCHER_INVALID,
+  unsupported_version: catalogErrors.VOUCHER_INVALID,
+  wrong_key: catalogErrors.VOUCHER_INVALID,
+  bad_signature: catalogErrors.VOUCHER_INVALID,
+  expired: catalogErrors.VOUCHER_EXPIRED,
+  wrong_store: catalogErrors.VOUCHER_WRONG_STORE,
 };
 
 /**
@@ -147,27 +145,26 @@ export function codeOfScan(key: VoucherSigningKey, scanned: unknown, storeId: st
   const raw = typeof scanned === 'string' ? scanned.trim() : '';
   if (looksLikeSignedVoucher(raw)) {
     const verdict = verifyVoucher(raw, key.publicKey, at, { storeId });
-    if (!verdict.ok) throw voucherError(SIGNATURE_REFUSAL_CODE[verdict.reason], verdict.messageZh, verdict.messageEn);
+    if (!verdict.ok) throw SIGNATURE_REFUSAL_CODE[verdict.reason]({ zh: verdict.messageZh, en: verdict.messageEn });
     return verdict.voucher.code;
   }
   const code = normalizeVoucherCode(raw);
   if (code === null) {
-    throw voucherError('VOUCHER_INVALID', '兑换码无效，请核对后重新输入', 'This is not a valid voucher code; check it and type it again');
+    throw catalogErrors.VOUCHER_INVALID({ zh: '兑换码无效，请核对后重新输入', en: 'This is not a valid voucher code; check it and type it again' });
   }
   return code;
 }
 
 /** Why a voucher is used up for good (written off, refunded, expired), or undefined while it is issued. */
-function spent(voucher: Voucher): LedgerError | undefined {
+function spent(voucher: Voucher): HubError | undefined {
   switch (voucher.status) {
     case 'written_off':
-      return voucherError(
-        'VOUCHER_ALREADY_USED',
-        `兑换券已于${voucher.writtenOff!.at}在门店${voucher.writtenOff!.storeId}核销`,
-        `This voucher was already used on ${voucher.writtenOff!.at} at store ${voucher.writtenOff!.storeId}`,
-      );
+      return catalogErrors.VOUCHER_ALREADY_USED({
+        zh: `兑换券已于${voucher.writtenOff!.at}在门店${voucher.writtenOff!.storeId}核销`,
+        en: `This voucher was already used on ${voucher.writtenOff!.at} at store ${voucher.writtenOff!.storeId}`,
+      });
     case 'refunded':
-      return voucherError('VOUCHER_ALREADY_USED', '兑换券已退款，不能再使用', 'This voucher was refunded and cannot be used');
+      return catalogErrors.VOUCHER_ALREADY_USED({ zh: '兑换券已退款，不能再使用', en: 'This voucher was refunded and cannot be used' });
     case 'expired':
       return voucherExpired();
     case 'issued':
@@ -175,20 +172,20 @@ function spent(voucher: Voucher): LedgerError | undefined {
   }
 }
 
-const voucherExpired = () => voucherError('VOUCHER_EXPIRED', '兑换券已过期', 'This voucher has expired');
+const voucherExpired = () => catalogErrors.VOUCHER_EXPIRED({ zh: '兑换券已过期', en: 'This voucher has expired' });
 
 /** Why a voucher cannot be written off at this store at this instant, or undefined when it can. */
-function unusable(voucher: Voucher, storeId: string, at: Date): LedgerError | undefined {
+function unusable(voucher: Voucher, storeId: string, at: Date): HubError | undefined {
   const gone = spent(voucher);
   if (gone) return gone;
   if (at.getTime() >= Date.parse(voucher.expiresAt)) return voucherExpired();
   if (voucher.storeId !== null && voucher.storeId !== storeId) {
-    return voucherError('VOUCHER_WRONG_STORE', `此兑换券只能在门店${voucher.storeId}核销`, `This voucher can only be used at store ${voucher.storeId}`);
+    return catalogErrors.VOUCHER_WRONG_STORE({ zh: `此兑换券只能在门店${voucher.storeId}核销`, en: `This voucher can only be used at store ${voucher.storeId}` });
   }
   return undefined;
 }
 
-export const voucherNotFound = (): LedgerError => voucherError('VOUCHER_NOT_FOUND', '查无此兑换券', 'No voucher has this code');
+export const voucherNotFound = (): HubError => catalogErrors.VOUCHER_NOT_FOUND({ zh: '查无此兑换券', en: 'No voucher has this code' });
 
 export interface WriteOffInput {
   /** The scanned QR text or the typed code. */
@@ -231,7 +228,7 @@ export async function writeOffVoucher(db: Database, key: VoucherSigningKey, inpu
 
 export type HubVerification =
   | { valid: true; voucher: Voucher }
-  | { valid: false; code: LedgerErrorCode; message: string; voucher?: Voucher };
+  | { valid: false; code: string; message: string; voucher?: Voucher };
 
 /**
  * What a cashier terminal asks before handing something over: the offline checks plus what only the hub
@@ -244,8 +241,9 @@ export async function verifyAtHub(db: Database, key: VoucherSigningKey, input: {
   try {
     code = codeOfScan(key, input.voucher, storeId, at);
   } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
-    return { valid: false, code: error.code, message: error.message };
+    const refusal = refusalOf(error);
+    if (!refusal) throw error;
+    return { valid: false, ...refusal };
   }
   const voucher = await voucherByCode(db, code);
   if (!voucher) return { valid: false, code: 'VOUCHER_NOT_FOUND', message: voucherNotFound().message };

@@ -15,15 +15,16 @@ import { pointsPerYuanOf, pointsToFen } from '../../shared/rules/points-value.ts
 import { parseInstant } from '../../shared/rules/window.ts';
 import type { TierId } from '../../shared/rules/tiers.ts';
 import { pointsExpireAt } from '../../shared/rules/points-expiry.ts';
-import { markCouponUsed, usableCoupon, type CouponView } from '../coupons/index.ts';
+import { couponErrors, markCouponUsed, usableCoupon, type CouponView } from '../coupons/index.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
-import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
+import { kernelErrors } from '../kernel/errors.ts';
+import { actorOf, idempotencyKeyOf, invalid, textOf } from '../kernel/input.ts';
 import type { Outbox } from '../kernel/outbox.ts';
 import {
-  LedgerError,
   awardLegs,
   cardUidOf,
+  ledgerErrors,
   lockMember,
   memberIdOf,
   pointsSpendLegs,
@@ -40,10 +41,12 @@ import {
   PURCHASE_FOLLOW_UP,
   budgetAllowance,
   consumeBudget,
+  programErrors,
   recordQualifyingSpend,
   type BudgetUse,
   type PublishedRules,
   type ReferralPurchase,
+  type RulesStore,
 } from '../program/index.ts';
 
 /**
@@ -53,8 +56,8 @@ import {
  * (member tier, balances, coupon terms, program rules) and writes the result. Refunds: refund.ts.
  */
 
-/** The program rules a sale is priced with (cloud/program/rules-store.ts); the version is recorded on the checkout. */
-export type ProgramSource = () => Promise<PublishedRules>;
+/** Where a sale's program rules come from: the current ones (cloud/program/rules-store.ts); the version is recorded on the checkout. */
+export type ProgramSource = Pick<RulesStore, 'current'>;
 
 export interface BasketInput {
   memberId: string;
@@ -115,17 +118,22 @@ export interface CheckoutReceipt {
   refund: { refundTxId: string | null; refundedAt: string } | null;
 }
 
-/** The rules' refusals of a basket or payment, as ledger errors (400): nothing was changed. */
-function asLedgerError(error: unknown): unknown {
-  if (error instanceof CheckoutInputError) return new LedgerError('INVALID_INPUT', `${error.message}.`);
-  if (error instanceof InvalidAmountError) return new LedgerError('INVALID_AMOUNT', `${error.message}.`);
+/**
+ * The rules' refusals of a basket or payment, as refusals (400): nothing was changed. The rules describe the
+ * problem in English, with the API's field names; the Chinese half says what to check.
+ */
+function asRefusal(error: unknown): unknown {
+  if (error instanceof CheckoutInputError) return invalid(`购物篮或付款有误，请核对：${error.message}`, error.message);
+  if (error instanceof InvalidAmountError) return ledgerErrors.INVALID_AMOUNT({ zh: `金额有误，请核对：${error.message}`, en: error.message });
   return error;
 }
 
 function instantOf(occurredAt: string | undefined): Date {
   if (occurredAt === undefined) return new Date();
   const ms = parseInstant(occurredAt);
-  if (ms === null) throw new LedgerError('INVALID_INPUT', 'occurredAt must be an ISO timestamp with an offset, e.g. 2026-06-01T10:00:00+08:00.');
+  if (ms === null) {
+    throw invalid('occurredAt 须为带时区的 ISO 时间，例如 2026-06-01T10:00:00+08:00', 'occurredAt must be an ISO timestamp with an offset, e.g. 2026-06-01T10:00:00+08:00');
+  }
   return new Date(ms);
 }
 
@@ -141,21 +149,22 @@ interface Facts {
 }
 
 /** Everything a price depends on, read before any transaction (PGlite: never query `db` inside one). */
-async function factsOf({ db, ledger, program }: SaleDeps, input: BasketInput): Promise<Facts> {
+async function factsOf({ db, ledger, rules }: SaleDeps, input: BasketInput): Promise<Facts> {
   const memberId = memberIdOf(input.memberId);
   const storeId = textOf(input.storeId, 'storeId', 40);
   const at = instantOf(input.occurredAt);
   if (!(await getStore(db, storeId))) throw storeNotFound(storeId);
   const member = await ledger.getMember(memberId);
   const coupon = input.couponCode === undefined ? undefined : await usableCoupon(db, memberId, input.couponCode);
-  return { memberId, storeId, lines: input.lines, member, tier: member.tier as TierId, at, coupon, program: await program() };
+  return { memberId, storeId, lines: input.lines, member, tier: member.tier as TierId, at, coupon, program: await rules.current() };
 }
 
 /** What pricing and paying a sale read from. */
 export interface SaleDeps {
   db: Database;
   ledger: Ledger;
-  program: ProgramSource;
+  /** The hub's published program rules (its RulesStore): a sale is priced with the current ones. */
+  rules: ProgramSource;
 }
 
 export async function quoteCheckout(deps: SaleDeps, input: QuoteInput): Promise<Quote> {
@@ -178,7 +187,7 @@ export async function quoteCheckout(deps: SaleDeps, input: QuoteInput): Promise<
       ...(settled ? { payment: settled.payment, pointsEarned: settled.pointsEarned } : {}),
     };
   } catch (error) {
-    throw asLedgerError(error);
+    throw asRefusal(error);
   }
 }
 
@@ -240,7 +249,7 @@ export function toReceipt(row: CheckoutRow): CheckoutReceipt {
 }
 
 export async function checkoutRow(q: Queryable, checkoutId: unknown): Promise<CheckoutRow> {
-  const notFound = new LedgerError('NOT_FOUND', `No checkout has the id ${String(checkoutId)}.`);
+  const notFound = kernelErrors.NOT_FOUND({ zh: `没有编号为 ${String(checkoutId)} 的结账记录`, en: `No checkout has the id ${String(checkoutId)}` });
   if (!isUuid(checkoutId)) throw notFound;
   const { rows } = await q.query<CheckoutRow>(`${SELECT_CHECKOUT} WHERE c.id = $1`, [checkoutId]);
   if (!rows[0]) throw notFound;
@@ -356,16 +365,13 @@ async function priceSale(deps: SaleDeps, input: PayInput): Promise<Sale> {
       ...(facts.coupon ? { coupon: facts.coupon.terms } : {}),
     });
   } catch (error) {
-    throw asLedgerError(error);
+    throw asRefusal(error);
   }
   const { price, payment, earnedByCategory } = settled;
-  if (price.coupon && !price.coupon.applies) {
-    const { zh, en } = price.coupon.reason;
-    throw new LedgerError('COUPON_NOT_APPLICABLE', `${zh} / ${en}.`);
-  }
+  if (price.coupon && !price.coupon.applies) throw couponErrors.COUPON_NOT_APPLICABLE(price.coupon.reason);
   const pointsEarned = (await budgetAllowance(db, rules.budgets, budgetUse(facts, 'earn', settled.pointsEarned))).allowedPoints;
   if (payment.pointsSpent > 0 && (await budgetAllowance(db, rules.budgets, budgetUse(facts, 'spend', payment.pointsSpent))).allowedPoints < payment.pointsSpent) {
-    throw new LedgerError('BUDGET_EXCEEDED', '积分使用额度不足 / The points spending budget does not allow this many points now; nothing was changed.');
+    throw programErrors.BUDGET_EXCEEDED({ zh: '积分使用额度不足，本次未作任何更改', en: 'The points spending budget does not allow this many points now; nothing was changed' });
   }
   return { facts, checkoutId: newId(), price, payment, earnedByCategory, pointsEarned, pointsCutByBudget: settled.pointsEarned - pointsEarned };
 }

@@ -10,7 +10,7 @@ export function checkoutModule(hub: HubServices): HubModule {
   return {
     name: 'checkout',
     tables: ['checkouts'],
-    routes: async (api) => registerCheckoutRoutes(api, { db, ledger, outbox, program: () => rules.current() }),
+    routes: async (api) => registerCheckoutRoutes(api, { db, ledger, outbox, rules }),
     reverser: reverseCheckout,
   };
 }

@@ -3,7 +3,7 @@ import type { Actor } from '../kernel/actor.ts';
 import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
 import type { RefundContext } from '../kernel/module.ts';
 import { restoreCoupon } from '../coupons/index.ts';
-import { LedgerError, lockMember, type Ledger, type MemberView } from '../ledger/index.ts';
+import { ledgerErrors, lockMember, type Ledger, type MemberView } from '../ledger/index.ts';
 import { cancelQualifyingSpend } from '../program/index.ts';
 import { checkoutRow, toReceipt, type CheckoutReceipt } from './checkout.ts';
 
@@ -17,7 +17,7 @@ export interface RefundCheckoutInput {
   storeId?: string;
 }
 
-const alreadyRefunded = () => new LedgerError('ALREADY_REFUNDED', '该笔结账已退款 / This checkout has already been refunded.');
+const alreadyRefunded = () => ledgerErrors.ALREADY_REFUNDED({ zh: '该笔结账已退款', en: 'This checkout has already been refunded' });
 
 /**
  * Reverses every effect of a checkout exactly once. A sale that posted a ledger transaction is refunded through

@@ -2,13 +2,14 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { expiryWarningText } from '../../shared/rules/points-expiry.ts';
 import type { Database } from '../db/database.ts';
-import { errors } from '../kernel/schemas.ts';
+import { kernelErrors } from '../kernel/errors.ts';
 import { orgCode } from '../org/index.ts';
 import * as S from './schemas.ts';
-import { operatorActor, scope, type OperatorAccess } from '../kernel/access.ts';
+import { operatorActor, scope, type DeclaredCode, type OperatorAccess } from '../kernel/access.ts';
 import type { RulesStore } from '../program/index.ts';
 import type { Role } from '../kernel/principal.ts';
 import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
+import { ledgerErrors } from './errors.ts';
 import type { Ledger, MovementInput } from './ledger.ts';
 import { profileOf } from './members.ts';
 import { expirePoints, pointsExpiringSoon, pointsLots } from './points-expiry-job.ts';
@@ -27,6 +28,21 @@ const TAG = 'ledger';
 const memberAccess = (roles: readonly Role[] = MEMBER_ROLES): OperatorAccess => ({ roles, scope: [scope.member()] });
 /** A movement: the member in the path, acting at the body's store or the operator's own. */
 const movementAccess = (roles: readonly Role[]): OperatorAccess => ({ roles, scope: [scope.member(), scope.actingStore()] });
+
+/** Every movement checks its text fields (a reason of blanks) and may replay a key used for another request. */
+const MOVEMENT_REFUSALS = [kernelErrors.INVALID_INPUT, kernelErrors.IDEMPOTENCY_CONFLICT];
+
+/**
+ * What the owners' reversers refuse a refund with (kernel/module.ts Reverser), besides the ledger's own
+ * ALREADY_REFUNDED and NOT_REFUNDABLE: the catalog's for a voucher written off or expired and for a catalog
+ * coupon used or expired. Named by code here: those modules import the ledger, so it cannot import them.
+ */
+const REVERSER_REFUSALS: readonly DeclaredCode[] = [
+  { code: 'VOUCHER_ALREADY_USED', status: 409 },
+  { code: 'VOUCHER_EXPIRED', status: 409 },
+  { code: 'COUPON_ALREADY_USED', status: 409 },
+  { code: 'COUPON_NOT_APPLICABLE', status: 409 },
+];
 
 const strict = { additionalProperties: false } as const;
 const Uuid = Type.String({ format: 'uuid' });
@@ -100,19 +116,19 @@ export interface LedgerRouteDeps {
 /** POST routes that move value share one shape: member in the path, idempotent body, 201 first / 200 replay. */
 function movementRoute<B extends { idempotencyKey: string; storeId?: string }>(
   app: FastifyInstance,
-  route: { path: string; summary: string; body: TSchema; roles: readonly Role[] },
+  route: { path: string; summary: string; body: TSchema; roles: readonly Role[]; errors: readonly DeclaredCode[] },
   apply: (input: MovementInput & B) => Promise<PostedTransaction>,
 ): void {
   app.post<{ Params: S.MemberParams; Body: B }>(
     `/members/:memberId/${route.path}`,
     {
-      config: { access: movementAccess(route.roles) },
+      config: { access: movementAccess(route.roles), errors: [...MOVEMENT_REFUSALS, ...route.errors] },
       schema: {
         summary: route.summary,
         tags: [TAG],
         params: S.MemberParams,
         body: route.body,
-        response: { ...S.PostedResponses, ...errors(400, 404, 409) },
+        response: S.PostedResponses,
       },
     },
     async (request, reply) => {
@@ -130,12 +146,12 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
   app.post<{ Body: S.CreateMemberBody }>(
     '/members',
     {
-      config: { access: { roles: MEMBER_ROLES, scope: [scope.actingStore({ required: true })] } },
+      config: { access: { roles: MEMBER_ROLES, scope: [scope.actingStore({ required: true })] }, errors: [kernelErrors.INVALID_INPUT] },
       schema: {
         summary: "Register a member at a home store (the body's storeId, else the operator's store)",
         tags: ['members'],
         body: S.CreateMemberBody,
-        response: { 201: S.Member, ...errors(400, 404) },
+        response: { 201: S.Member },
       },
     },
     async (request, reply) => {
@@ -150,44 +166,50 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
   app.get<{ Params: S.MemberParams }>(
     '/members/:memberId',
     {
-      config: { access: memberAccess() },
-      schema: { summary: 'A member with balances', tags: ['members'], params: S.MemberParams, response: { 200: S.Member, ...errors(400, 404) } },
+      config: { access: memberAccess(), errors: [] },
+      schema: { summary: 'A member with balances', tags: ['members'], params: S.MemberParams, response: { 200: S.Member } },
     },
     async (request) => ledger.getMember(request.params.memberId),
   );
 
   // Each movement is priced with the program rules published at the moment it is made.
   const movement = { body: S.StoredValueBody, roles: MEMBER_ROLES };
-  movementRoute<S.StoredValueBody>(app, { ...movement, path: 'topups', summary: 'Cash top-up of stored value (with the top-up bonus in force)' }, async (input) => {
+  movementRoute<S.StoredValueBody>(app, { ...movement, path: 'topups', summary: 'Cash top-up of stored value (with the top-up bonus in force)', errors: [] }, async (input) => {
     const { rules } = await program.current();
     return ledger.topUpCash({ ...input, bonusRules: rules.topUpBonus, pointsExpiry: rules.pointsExpiry });
   });
   movementRoute<S.StoredValueBody>(
     app,
-    { ...movement, path: 'payments', summary: "Pay with stored value (principal and bonus in the program's spending order)" },
+    { ...movement, path: 'payments', summary: "Pay with stored value (principal and bonus in the program's spending order)", errors: [ledgerErrors.INSUFFICIENT_BALANCE] },
     async (input) => ledger.payWithStoredValue({ ...input, spendingOrder: (await program.current()).rules.spendingOrder }),
   );
   movementRoute<S.PointsAdjustmentBody>(
     app,
-    { path: 'points-adjustments', summary: 'Grant or take back points (manager or admin)', body: S.PointsAdjustmentBody, roles: MANAGERS },
+    {
+      path: 'points-adjustments',
+      summary: 'Grant or take back points (manager or admin)',
+      body: S.PointsAdjustmentBody,
+      roles: MANAGERS,
+      errors: [ledgerErrors.INVALID_AMOUNT, ledgerErrors.INSUFFICIENT_POINTS],
+    },
     async (input) => ledger.adjustPoints({ ...input, pointsExpiry: (await program.current()).rules.pointsExpiry }),
   );
   movementRoute<S.RedemptionBody>(
     app,
-    { path: 'redemptions', summary: 'Redeem points for an item', body: S.RedemptionBody, roles: MEMBER_ROLES },
+    { path: 'redemptions', summary: 'Redeem points for an item', body: S.RedemptionBody, roles: MEMBER_ROLES, errors: [ledgerErrors.INSUFFICIENT_POINTS] },
     (input) => ledger.redeemPoints(input),
   );
 
   app.get<{ Params: S.MemberParams; Querystring: S.StatementQuery }>(
     '/members/:memberId/statement',
     {
-      config: { access: memberAccess() },
+      config: { access: memberAccess(), errors: [] },
       schema: {
         summary: "The member's latest ledger entries, newest first",
         tags: [TAG],
         params: S.MemberParams,
         querystring: S.StatementQuery,
-        response: { 200: S.StatementResponse, ...errors(400, 404) },
+        response: { 200: S.StatementResponse },
       },
     },
     async (request) => ledger.statement(request.params.memberId, { limit: request.query.limit }),
@@ -200,10 +222,11 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
         access: {
           roles: MANAGERS,
           scope: [
-            scope.of('params', 'txId', 'transaction', [{ code: 'TRANSACTION_NOT_FOUND', status: 404 }], async (txId) => ({ member: (await originalOf(db, txId)).member_id })),
+            scope.of('params', 'txId', 'transaction', [ledgerErrors.TRANSACTION_NOT_FOUND], async (txId) => ({ member: (await originalOf(db, txId)).member_id })),
             scope.actingStore(),
           ],
         },
+        errors: [...MOVEMENT_REFUSALS, ledgerErrors.NOT_REFUNDABLE, ledgerErrors.ALREADY_REFUNDED, ...REVERSER_REFUSALS],
       },
       schema: {
         summary: 'Refund a transaction exactly once, with everything it did beyond the ledger (top-up: principal only, bonus and points reversed)',
@@ -213,14 +236,14 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
           'What the transaction did beyond the ledger is reversed in the same database transaction by the module that owns it ' +
           '(a checkout: its coupon back; a voucher: its stock back; a catalog coupon: voided, stock back), or the refund is refused. ' +
           'Refused: a refund (NOT_REFUNDABLE), an already refunded transaction (ALREADY_REFUNDED), unknown id (TRANSACTION_NOT_FOUND), ' +
-          'a used voucher or coupon, a coupon bought with points.',
+          'a used or expired voucher (VOUCHER_ALREADY_USED, VOUCHER_EXPIRED) or catalog coupon (COUPON_ALREADY_USED, COUPON_NOT_APPLICABLE), ' +
+          'a coupon bought with points (NOT_REFUNDABLE).',
         tags: [TAG],
         params: TxParams,
         body: RefundBody,
         response: {
           201: refunded('Refunded now'),
           200: refunded('Already refunded under this idempotency key: the first result, unchanged'),
-          ...errors(400, 404, 409),
         },
       },
     },
@@ -241,12 +264,12 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
   app.get<{ Params: S.MemberParams }>(
     '/members/:memberId/points-lots',
     {
-      config: { access: memberAccess() },
+      config: { access: memberAccess(), errors: [] },
       schema: {
         summary: "A member's points lots that still hold points, soonest-expiring first",
         tags: [TAG],
         params: S.MemberParams,
-        response: { 200: Type.Object({ memberId: Uuid, lots: Type.Array(Lot) }, strict), ...errors(400, 404) },
+        response: { 200: Type.Object({ memberId: Uuid, lots: Type.Array(Lot) }, strict) },
       },
     },
     async (request) => pointsLots(db, request.params.memberId),
@@ -255,13 +278,13 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
   app.get<{ Params: S.MemberParams; Querystring: ExpiringQuery }>(
     '/members/:memberId/points-lots/expiring-soon',
     {
-      config: { access: memberAccess() },
+      config: { access: memberAccess(), errors: [] },
       schema: {
         summary: 'Points that expire within the next N days, with the warning to show the member',
         tags: [TAG],
         params: S.MemberParams,
         querystring: ExpiringQuery,
-        response: { 200: Expiring, ...errors(400, 404) },
+        response: { 200: Expiring },
       },
     },
     async (request) => {
@@ -280,12 +303,12 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
   app.post<{ Body: ExpiryBody }>(
     '/jobs/points-expiry',
     {
-      config: { access: { roles: ['admin'], levels: ['hq'], scope: scope.none('the job touches every store: headquarters only') } },
+      config: { access: { roles: ['admin'], levels: ['hq'], scope: scope.none('the job touches every store: headquarters only') }, errors: [] },
       schema: {
         summary: 'Run the points expiry job now (HQ admin); safe to repeat',
         tags: [TAG],
         body: ExpiryBody,
-        response: { 200: ExpiryRunSchema, ...errors(400) },
+        response: { 200: ExpiryRunSchema },
       },
     },
     async (request) => {

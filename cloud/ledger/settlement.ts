@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { settle, type Settlement, type StoreFlows, type StoreKind } from '../../shared/rules/settlement.ts';
 import type { Queryable } from '../db/database.ts';
-import { errors } from '../kernel/schemas.ts';
+import { kernelErrors } from '../kernel/errors.ts';
 import { orgCode } from '../org/index.ts';
 import { operatorOf, scope } from '../kernel/access.ts';
 import { invalid } from '../kernel/input.ts';
@@ -127,12 +127,15 @@ export function registerSettlementRoute(api: FastifyInstance, q: Queryable): voi
   api.get<{ Querystring: SettlementQuery }>(
     '/settlement',
     {
-      config: { access: { roles: ['admin', 'manager'], levels: ['hq', 'region'], scope: scope.none('answers only what lies inside the caller’s own scope') } },
+      config: {
+        access: { roles: ['admin', 'manager'], levels: ['hq', 'region'], scope: scope.none('answers only what lies inside the caller’s own scope') },
+        errors: [kernelErrors.INVALID_INPUT],
+      },
       schema: {
         summary: 'Cross-store settlement for a period: what each store owes HQ or is owed (HQ or region admin or manager)',
         tags: ['org'],
         querystring: SettlementQuery,
-        response: { 200: SettlementReport, ...errors(400) },
+        response: { 200: SettlementReport },
       },
     },
     async (request) => settlementReport(q, operatorOf(request).scope, { from: new Date(request.query.from), to: new Date(request.query.to) }),

@@ -16,7 +16,7 @@ import type { DeviceTransaction, TopUpPricing } from '../../shared/contract/payl
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { remainingTopUpRules } from '../../shared/rules/session-topup.ts';
 import { priceTopUp, type TopUpBonusRule, type TopUpPrice } from '../../shared/rules/topup-bonus.ts';
-import { LedgerError } from './errors.ts';
+import { HubError, kernelErrors } from '../kernel/errors.ts';
 import type { PublishedRules } from '../program/index.ts';
 
 export type RulesSource = {
@@ -56,7 +56,8 @@ export async function topUpPricingOf(source: RulesSource, tx: DeviceTransaction)
   try {
     published = await source.byVersion(promised.rulesVersion);
   } catch (error) {
-    if (error instanceof LedgerError && error.code === 'NOT_FOUND') return principalOnly(promised, tx.body.amountFen);
+    // A version the hub never published (RulesStore.byVersion: NOT_FOUND): the cash is still credited.
+    if (error instanceof HubError && error.code === kernelErrors.NOT_FOUND.code) return principalOnly(promised, tx.body.amountFen);
     throw error;
   }
   return repriceTopUp(published, tx.body.amountFen, promised);

@@ -12,7 +12,7 @@ import { AlreadyCheckedInError, checkInAward, CheckInDisabledError, type CheckIn
 import { pointsExpireAt } from '../../shared/rules/points-expiry.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
-import { HubError, kernelErrors } from '../kernel/errors.ts';
+import { HubError, kernelErrors, splitBilingual } from '../kernel/errors.ts';
 import { awardLegs, lockMember, memberIdOf, profileOf, type Ledger, type MemberView } from '../ledger/index.ts';
 import { getStore, storeNotFound } from '../org/index.ts';
 import { budgetAllowance, consumeBudget, type BudgetAlert } from './budgets.ts';
@@ -89,7 +89,7 @@ export async function checkIn(db: Database, ledger: Ledger, program: PublishedRu
     award = checkInAward(rules.checkIn, at, zone, await lastCheckIn(db, memberId));
   } catch (error) {
     if (error instanceof AlreadyCheckedInError) throw alreadyCheckedIn(error.localDate);
-    if (error instanceof CheckInDisabledError) throw kernelErrors.CONFLICT({ zh: '签到未开放', en: error.message });
+    if (error instanceof CheckInDisabledError) throw kernelErrors.CONFLICT(splitBilingual(error.message));
     throw error;
   }
   const use = { memberId, storeId: input.storeId ?? null, direction: 'earn' as const, points: award.points, at };
@@ -122,9 +122,9 @@ export async function checkIn(db: Database, ledger: Ledger, program: PublishedRu
       return { ...base, points: posted.outcome.credited, txId: posted.txId, member: posted.member, alerts: posted.outcome.alerts };
     } catch (error) {
       // A concurrent check-in the same day took the key first (with another actor): still "already checked in".
-      if (error instanceof HubError && error.code === 'IDEMPOTENCY_CONFLICT') throw alreadyCheckedIn(award.localDate);
+      if (error instanceof HubError && error.code === kernelErrors.IDEMPOTENCY_CONFLICT.code) throw alreadyCheckedIn(award.localDate);
       // A concurrent award took the budget's last points: a 0-point check-in, as below.
-      if (!(error instanceof NothingToAward) && !(error instanceof HubError && error.code === 'BUDGET_EXCEEDED')) throw error;
+      if (!(error instanceof NothingToAward) && !(error instanceof HubError && error.code === programErrors.BUDGET_EXCEEDED.code)) throw error;
     }
   }
   return db.transaction(async (tx) => {

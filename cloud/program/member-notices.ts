@@ -16,7 +16,8 @@ import type { ProgramRules } from '../../shared/rules/program.ts';
 import { tierProgress, tierWarning, type MemberTierState } from '../../shared/rules/tier-review.ts';
 import { tierById } from '../../shared/rules/tiers.ts';
 import type { Queryable } from '../db/database.ts';
-import { openLotBalances, profileOf } from '../ledger/index.ts';
+import { HubError } from '../kernel/errors.ts';
+import { ledgerErrors, openLotBalances, profileOf } from '../ledger/index.ts';
 import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
 import type { PublishedRules } from './rules-store.ts';
 import { readTierState, windowSpendFen } from './tiers.ts';
@@ -102,7 +103,7 @@ export function memberNotices(rules: ProgramRules, facts: NoticeFacts, at: Date)
  */
 export async function loadNoticeFacts(q: Queryable, memberId: string, rules: ProgramRules, at: Date): Promise<NoticeFacts | undefined> {
   const profile = await profileOf(q, memberId).catch((error: unknown) => {
-    if ((error as { code?: string }).code === 'MEMBER_NOT_FOUND') return undefined;
+    if (error instanceof HubError && error.code === ledgerErrors.MEMBER_NOT_FOUND.code) return undefined;
     throw error;
   });
   if (!profile) return undefined;

@@ -14,8 +14,8 @@ import { assertReferralAllowed, referralReward, SelfReferralError, type Referral
 import { pointsExpireAt } from '../../shared/rules/points-expiry.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
-import { kernelErrors } from '../kernel/errors.ts';
-import { actorOf, invalid, textOf } from '../kernel/input.ts';
+import { kernelErrors, splitBilingual } from '../kernel/errors.ts';
+import { actorOf, textOf } from '../kernel/input.ts';
 import { awardLegs, memberIdOf, profileOf, type Ledger } from '../ledger/index.ts';
 import type { PublishedRules } from './rules-store.ts';
 
@@ -77,7 +77,7 @@ export async function registerReferral(db: Database, ledger: Ledger, program: Pu
   try {
     assertReferralAllowed(referrerId, refereeId);
   } catch (error) {
-    if (error instanceof SelfReferralError) throw invalid('会员不能推荐自己', error.message);
+    if (error instanceof SelfReferralError) throw kernelErrors.INVALID_INPUT(splitBilingual(error.message));
     throw error;
   }
   for (const id of [refereeId, referrerId]) await profileOf(db, id);

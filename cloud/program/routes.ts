@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
+import { kernelErrors } from '../kernel/errors.ts';
 import { invalid } from '../kernel/input.ts';
-import type { Ledger } from '../ledger/index.ts';
-import { errors } from '../kernel/schemas.ts';
-import { MemberParams } from '../ledger/index.ts';
+import { ledgerErrors, MemberParams, type Ledger } from '../ledger/index.ts';
 import { ALL_ROLES, operatorActor, operatorOf, scope, type OperatorAccess } from '../kernel/access.ts';
 import { listBudgetAlerts } from './budgets.ts';
 import { checkIn } from './check-ins.ts';
+import { programErrors } from './errors.ts';
 import { registerReferral } from './referrals.ts';
 import type { RulesStore } from './rules-store.ts';
 import * as S from './schemas.ts';
@@ -29,15 +29,15 @@ const ANY_OPERATOR: OperatorAccess = { roles: ALL_ROLES, scope: scope.none('the 
 export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules }: ProgramRouteDeps): void {
   api.get(
     '/program/rules',
-    { config: { access: ANY_OPERATOR }, schema: { summary: 'The current program rules and their version', tags, response: { 200: S.PublishedRules, ...errors() } } },
+    { config: { access: ANY_OPERATOR, errors: [] }, schema: { summary: 'The current program rules and their version', tags, response: { 200: S.PublishedRules } } },
     async () => rules.current(),
   );
 
   api.get<{ Params: S.VersionParams }>(
     '/program/rules/:version',
     {
-      config: { access: ANY_OPERATOR },
-      schema: { summary: 'One published version of the program rules', tags, params: S.VersionParams, response: { 200: S.PublishedRules, ...errors(400, 404) } },
+      config: { access: ANY_OPERATOR, errors: [kernelErrors.NOT_FOUND] },
+      schema: { summary: 'One published version of the program rules', tags, params: S.VersionParams, response: { 200: S.PublishedRules } },
     },
     async (request) => rules.byVersion(request.params.version),
   );
@@ -45,12 +45,12 @@ export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules 
   api.put<{ Body: S.PublishRulesBody }>(
     '/program/rules',
     {
-      config: { access: HQ_ADMIN },
+      config: { access: HQ_ADMIN, errors: [kernelErrors.RULES_INVALID, kernelErrors.INVALID_INPUT] },
       schema: {
         summary: 'Publish new program rules as the next version (HQ admin); invalid rules are refused with every problem listed',
         tags,
         body: S.PublishRulesBody,
-        response: { 201: S.PublishedRules, ...errors(400) },
+        response: { 201: S.PublishedRules },
       },
     },
     async (request, reply) => {
@@ -63,12 +63,12 @@ export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules 
   api.get<{ Params: MemberParams }>(
     '/members/:memberId/tier',
     {
-      config: { access: { roles: FRONT_DESK, scope: [scope.member()] } },
+      config: { access: { roles: FRONT_DESK, scope: [scope.member()] }, errors: [] },
       schema: {
         summary: 'A member’s tier, qualifying spend, progress to the next tier and any warning of a drop',
         tags,
         params: MemberParams,
-        response: { 200: S.TierStatus, ...errors(400, 404) },
+        response: { 200: S.TierStatus },
       },
     },
     async (request) => tierStatus(db, request.params.memberId, await rules.current(), new Date()),
@@ -77,13 +77,17 @@ export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules 
   api.post<{ Params: MemberParams; Body: S.CheckInBody }>(
     '/members/:memberId/check-ins',
     {
-      config: { access: { roles: FRONT_DESK, scope: [scope.member(), scope.actingStore()] } },
+      config: {
+        access: { roles: FRONT_DESK, scope: [scope.member(), scope.actingStore()] },
+        // CONFLICT: check-in is switched off in the program rules.
+        errors: [programErrors.ALREADY_CHECKED_IN, kernelErrors.CONFLICT],
+      },
       schema: {
         summary: 'Daily check-in: points once per local day (409 ALREADY_CHECKED_IN on a second one)',
         tags,
         params: MemberParams,
         body: S.CheckInBody,
-        response: { 201: S.CheckInResponse, ...errors(400, 404, 409) },
+        response: { 201: S.CheckInResponse },
       },
     },
     async (request, reply) => {
@@ -101,13 +105,17 @@ export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules 
   api.post<{ Params: MemberParams; Body: S.ReferralBody }>(
     '/members/:memberId/referral',
     {
-      config: { access: { roles: FRONT_DESK, scope: [scope.member()] } },
+      config: {
+        access: { roles: FRONT_DESK, scope: [scope.member()] },
+        // MEMBER_NOT_FOUND: the referrer; INVALID_INPUT: a member referring themselves; CONFLICT: already referred.
+        errors: [ledgerErrors.MEMBER_NOT_FOUND, kernelErrors.INVALID_INPUT, kernelErrors.CONFLICT],
+      },
       schema: {
         summary: 'Record who referred this member (once per member); rewards follow the program’s referral rule',
         tags,
         params: MemberParams,
         body: S.ReferralBody,
-        response: { 201: S.Referral, ...errors(400, 404, 409) },
+        response: { 201: S.Referral },
       },
     },
     async (request, reply) => {
@@ -125,8 +133,8 @@ export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules 
   api.get<{ Querystring: S.AlertsQuery }>(
     '/budgets/alerts',
     {
-      config: { access: { roles: ['admin', 'manager'], scope: scope.none('lists only the alerts inside the caller’s own scope') } },
-      schema: { summary: 'Points budget alerts in your scope, newest first (admin, manager)', tags, querystring: S.AlertsQuery, response: { 200: S.AlertList, ...errors(400) } },
+      config: { access: { roles: ['admin', 'manager'], scope: scope.none('lists only the alerts inside the caller’s own scope') }, errors: [] },
+      schema: { summary: 'Points budget alerts in your scope, newest first (admin, manager)', tags, querystring: S.AlertsQuery, response: { 200: S.AlertList } },
     },
     async (request) => ({ alerts: await listBudgetAlerts(db, operatorOf(request).scope, request.query.limit ?? 100) }),
   );
@@ -134,12 +142,12 @@ export function registerProgramRoutes(api: FastifyInstance, { db, ledger, rules 
   api.post<{ Body: S.TierReviewBody }>(
     '/program/tier-reviews',
     {
-      config: { access: HQ_ADMIN },
+      config: { access: HQ_ADMIN, errors: [kernelErrors.INVALID_INPUT] },
       schema: {
         summary: 'Run the periodic tier review now (HQ admin): downgrades members whose retention ended',
         tags,
         body: S.TierReviewBody,
-        response: { 200: S.TierReviewRun, ...errors(400) },
+        response: { 200: S.TierReviewRun },
       },
     },
     async (request) => {

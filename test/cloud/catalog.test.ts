@@ -219,7 +219,9 @@ describe('catalog on pglite', () => {
       expect(reply.statusCode).toBe(400);
       expect(reply.json().error).toEqual({
         code: 'INVALID_INPUT',
-        message: 'Invalid catalog item: allowedTiers: unknown tier "platinum"; window: validFrom must be before validUntil.',
+        message:
+          '兑换商品设置有误：allowedTiers: unknown tier "platinum"；window: validFrom must be before validUntil / ' +
+          'Invalid catalog item: allowedTiers: unknown tier "platinum"; window: validFrom must be before validUntil',
       });
       const schemaRefusal = await api.call('POST', '/catalog/items', world.org.tokens.hq.manager, { kind: 'car', reason: 'x' });
       expect([schemaRefusal.statusCode, codeOf(schemaRefusal)]).toEqual([400, 'VALIDATION_FAILED']);
@@ -231,11 +233,11 @@ describe('catalog on pglite', () => {
       const added = await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.hq.manager, { delta: 3, reason: 'delivery' });
       expect(added.json()).toMatchObject({ stock: 5, version: 1 });
       const tooMany = await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.hq.manager, { delta: -6, reason: 'count' });
-      expect([tooMany.statusCode, tooMany.json().error.message]).toEqual([400, 'Stock is 5; removing 6 would take it below zero.']);
+      expect([tooMany.statusCode, tooMany.json().error.message]).toEqual([400, '现有库存 5 件，减少 6 件会低于零 / Stock is 5; removing 6 would take it below zero']);
       const wrongKind = await api.call('POST', `/catalog/items/${item.id}/stock-adjustments`, world.org.tokens.xuhui.manager, {
         storeId: XUHUI, delta: 1, reason: 'x',
       });
-      expect([wrongKind.statusCode, wrongKind.json().error.message]).toEqual([400, 'This item is held chain-wide: adjust it without a store.']);
+      expect([wrongKind.statusCode, wrongKind.json().error.message]).toEqual([400, '该商品全连锁统一备货：调整时不要指定门店 / This item is held chain-wide: adjust it without a store']);
 
       const perStore = await api.item({ stock: null, perStoreStock: true });
       const mine = await api.call('POST', `/catalog/items/${perStore.id}/stock-adjustments`, world.org.tokens.xuhui.manager, {
@@ -248,6 +250,47 @@ describe('catalog on pglite', () => {
       expect(theirs.statusCode).toBe(403);
       const chainWide = await api.call('POST', `/catalog/items/${perStore.id}/stock-adjustments`, world.org.tokens.xuhui.manager, { delta: 1, reason: 'x' });
       expect(chainWide.statusCode).toBe(403);
+    });
+
+    it('refuses stock changes that mean nothing, in both languages, and changes nothing', async () => {
+      const hq = world.org.tokens.hq.manager;
+      const adjust = (itemId: string, body: object) => api.call('POST', `/catalog/items/${itemId}/stock-adjustments`, hq, { reason: 'count', ...body });
+      const perStore = await api.item({ stock: null, perStoreStock: true });
+      const unlimited = await api.item({ stock: null });
+      const counted = await api.item({ stock: 3 });
+      const before = await counts(world.db);
+      for (const [itemId, body, message] of [
+        [perStore.id, { delta: 1 }, '该商品按门店备货：请指定要调整库存的门店 / This item is held per store: name the store whose stock changes'],
+        [unlimited.id, { delta: 1 }, '该商品不限库存，无需调整 / This item has unlimited stock; there is nothing to adjust'],
+        [counted.id, { delta: 0 }, '调整数量（delta）须为 -1000000000 至 1000000000 之间的非零整数 / delta must be a whole number from -1000000000 to 1000000000, not 0'],
+      ] as const) {
+        const reply = await adjust(itemId, body);
+        expect([reply.statusCode, reply.json().error]).toEqual([400, { code: 'INVALID_INPUT', message }]);
+      }
+      expect(await counts(world.db)).toEqual(before);
+    });
+
+    it('an unknown item is 404 in both languages; a stale edit is 409 CONFLICT naming both versions', async () => {
+      const unknown = '0195f000-0000-7000-8000-000000000000';
+      const notFound = { code: 'NOT_FOUND', message: `没有编号为「${unknown}」的兑换商品 / No catalog item has the id "${unknown}"` };
+      for (const reply of [
+        await api.call('GET', `/catalog/items/${unknown}`, world.org.tokens.xuhui.cashier),
+        await api.call('GET', `/catalog/items/${unknown}/audit`, world.org.tokens.hq.manager),
+        await api.call('POST', `/catalog/items/${unknown}/stock-adjustments`, world.org.tokens.hq.manager, { delta: 1, reason: 'x' }),
+      ]) {
+        expect([reply.statusCode, reply.json().error]).toEqual([404, notFound]);
+      }
+      const item = await api.item();
+      const edit = { kind: 'goods', nameZh: '拿铁', nameEn: 'Latte', price: { kind: 'points', points: 1 }, voucherValidDays: 1, reason: 'edit' };
+      expect((await api.call('PUT', `/catalog/items/${item.id}`, world.org.tokens.hq.manager, { ...edit, expectedVersion: 1 })).statusCode).toBe(200);
+      const stale = await api.call('PUT', `/catalog/items/${item.id}`, world.org.tokens.hq.manager, { ...edit, expectedVersion: 1 });
+      expect([stale.statusCode, stale.json().error]).toEqual([
+        409,
+        {
+          code: 'CONFLICT',
+          message: '该商品已被他人修改（现为第 2 版，您编辑的是第 1 版），请刷新后重试 / The item was changed by someone else (now version 2, you edited version 1). Reload it and try again',
+        },
+      ]);
     });
   });
 
@@ -489,6 +532,33 @@ describe('catalog on pglite', () => {
       const reply = await api.call('POST', `/vouchers/${voucher.code}/refunds`, world.org.tokens.xuhui.manager, { idempotencyKey: key(), reason: 'no' });
       expect([reply.statusCode, codeOf(reply)]).toEqual([409, 'VOUCHER_ALREADY_USED']);
       expect(await counts(world.db)).toEqual(before);
+    });
+
+    it("the ledger's refund route reverses the voucher too, and is refused for a voucher written off or expired", async () => {
+      const manager = world.org.tokens.xuhui.manager;
+      const refundTx = (txId: string) => api.call('POST', `/transactions/${txId}/refunds`, manager, { idempotencyKey: key(), reason: 'returned' });
+      const item = await api.item({ stock: 5, voucherValidDays: 1 });
+      const [unused, used, lapsed] = [await api.member(), await api.member(), await api.member()];
+      const redeemed = async (memberId: string) => (await api.redeem(memberId, item.id)).json() as { txId: string; voucher: { code: string } };
+
+      const open = await redeemed(unused);
+      const refunded = await refundTx(open.txId);
+      expect(refunded.statusCode, refunded.body).toBe(201);
+      expect((await api.call('GET', `/vouchers/${open.voucher.code}`, manager)).json().status).toBe('refunded');
+
+      const writtenOff = await redeemed(used);
+      expect((await api.call('POST', '/vouchers/write-offs', world.org.tokens.xuhui.cashier, { voucher: writtenOff.voucher.code })).statusCode).toBe(200);
+      const expired = await redeemed(lapsed);
+      await expireVouchers(world.db, { asOf: new Date(Date.now() + 2 * 86_400_000) });
+      const before = await counts(world.db);
+      const pointsBefore = [await points(used), await points(lapsed)];
+      const refusedUsed = await refundTx(writtenOff.txId);
+      expect([refusedUsed.statusCode, codeOf(refusedUsed), refusedUsed.json().error.message]).toEqual([409, 'VOUCHER_ALREADY_USED', expect.stringContaining('This voucher was already used on')]);
+      const refusedExpired = await refundTx(expired.txId);
+      expect([refusedExpired.statusCode, refusedExpired.json().error]).toEqual([409, { code: 'VOUCHER_EXPIRED', message: '兑换券已过期 / This voucher has expired' }]);
+      expect(await counts(world.db)).toEqual(before);
+      expect([await points(used), await points(lapsed)]).toEqual(pointsBefore);
+      await expectLedgerConsistent(world.db);
     });
   });
 
@@ -742,6 +812,9 @@ describe('catalog on pglite', () => {
         'COUPON_ALREADY_USED',
         expect.stringContaining(`This coupon was already used in checkout ${paid.json().receipt.checkoutId}; refund that checkout first.`),
       ]);
+      // The ledger's own refund route hands the refund to the catalog too, and is refused alike.
+      const generic = await api.call('POST', `/transactions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'no' });
+      expect([generic.statusCode, codeOf(generic)]).toEqual([409, 'COUPON_ALREADY_USED']);
       expect(await snapshot()).toEqual(before);
       expect(await points(memberId)).toBe(pointsBefore);
 
@@ -765,6 +838,8 @@ describe('catalog on pglite', () => {
         'COUPON_NOT_APPLICABLE',
         '此券已过期，不能退款 / This coupon has expired; it cannot be refunded.',
       ]);
+      const generic = await api.call('POST', `/transactions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'too late' });
+      expect([generic.statusCode, codeOf(generic)]).toEqual([409, 'COUPON_NOT_APPLICABLE']);
       expect(await snapshot()).toEqual(before);
       expect(await points(memberId)).toBe(500);
     });
@@ -775,7 +850,10 @@ describe('catalog on pglite', () => {
       const voucherItem = await api.item();
       const { txId } = (await api.redeem(await api.member(), voucherItem.id)).json();
       const viaCoupon = await api.call('POST', `/catalog/redemptions/${txId}/refunds`, manager(), { idempotencyKey: key(), reason: 'x' });
-      expect([viaCoupon.statusCode, codeOf(viaCoupon)]).toEqual([404, 'TRANSACTION_NOT_FOUND']);
+      expect([viaCoupon.statusCode, viaCoupon.json().error]).toEqual([
+        404,
+        { code: 'TRANSACTION_NOT_FOUND', message: `没有交易编号为 ${txId} 的优惠券兑换 / No coupon redemption has the transaction id ${txId}` },
+      ]);
     });
   });
 

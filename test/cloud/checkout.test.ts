@@ -4,7 +4,7 @@ import { payCheckout } from '../../cloud/checkout/checkout.ts';
 import { RulesStore, type PublishedRules } from '../../cloud/program/rules-store.ts';
 import type { CheckoutLine, Tenders } from '../../shared/rules/checkout.ts';
 import { useRestApi } from '../helpers/rest-api.ts';
-import { BACKENDS, expectLedgerConsistent, key, rowCounts, useDatabases } from './support.ts';
+import { BACKENDS, expectLedgerConsistent, key, newCardUid, rowCounts, useDatabases } from './support.ts';
 
 const databases = useDatabases();
 
@@ -183,7 +183,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
       payment: { storedValueFen: 9_999 },
     });
     expect(refused.statusCode).toBe(409);
-    expect(refused.json().error).toEqual({ code: 'COUPON_NOT_APPLICABLE', message: '再消费¥0.01可用此券 / Spend ¥0.01 more to use this coupon.' });
+    expect(refused.json().error).toEqual({ code: 'COUPON_NOT_APPLICABLE', message: '再消费¥0.01可用此券 / Spend ¥0.01 more to use this coupon' });
     expect(await rowCounts(rest.db)).toEqual(before);
   });
 
@@ -226,6 +226,42 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     }
     expect(await rowCounts(rest.db)).toEqual(before);
     expect((await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons[0].status).toBe('issued');
+  });
+
+  it('refuses a card that may not pay, or is not the member’s, changing nothing', async () => {
+    const memberId = await member({ topUpFen: 5_000 });
+    const cardUid = newCardUid();
+    expect((await send('POST', `/members/${memberId}/cards`, manager, { cardUid })).statusCode).toBe(201);
+    const otherCard = newCardUid();
+    expect((await send('POST', `/members/${await member()}/cards`, manager, { cardUid: otherCard })).statusCode).toBe(201);
+    const pay = (card: string) =>
+      send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(1_000)], payment: { storedValueFen: 1_000 }, cardUid: card });
+    const before = await rowCounts(rest.db);
+    const notTheirs = await pay(otherCard);
+    expect([notTheirs.statusCode, notTheirs.json().error.code]).toEqual([404, 'CARD_NOT_FOUND']);
+    const malformed = await pay('12');
+    expect([malformed.statusCode, malformed.json().error.code]).toEqual([400, 'INVALID_CARD_UID']);
+    const lost = await send('POST', `/cards/${cardUid}/loss`, manager, { idempotencyKey: key('loss'), reason: 'lost at the till' });
+    expect(lost.statusCode, lost.body).toBe(201);
+    const refused = await pay(cardUid);
+    expect([refused.statusCode, refused.json().error]).toEqual([409, { code: 'CARD_LOST', message: '此卡已挂失，请联系门店 / This card is reported lost, please ask staff' }]);
+    expect(await rowCounts(rest.db)).toEqual(before);
+    expect((await balancesOf(memberId)).principalFen).toBe(5_000);
+  });
+
+  it('answers an unknown checkout with 404 in both languages', async () => {
+    const unknown = '01900000-0000-7000-8000-000000000000';
+    for (const reply of [
+      await send('GET', `/checkout/${unknown}`, cashier),
+      await send('POST', `/checkout/${unknown}/refund`, manager, { idempotencyKey: key('r'), reason: 'no such sale' }),
+    ]) {
+      expect([reply.statusCode, reply.json().error]).toEqual([404, { code: 'NOT_FOUND', message: `没有编号为 ${unknown} 的结账记录 / No checkout has the id ${unknown}` }]);
+    }
+    const badInstant = await send('POST', '/checkout/quote', cashier, { memberId: await member(), storeId: store, lines: [food(100)], occurredAt: 'yesterday' });
+    expect([badInstant.statusCode, badInstant.json().error.message]).toEqual([
+      400,
+      'occurredAt 须为带时区的 ISO 时间，例如 2026-06-01T10:00:00+08:00 / occurredAt must be an ISO timestamp with an offset, e.g. 2026-06-01T10:00:00+08:00',
+    ]);
   });
 
   it('sells only at stores in the operator’s scope, and refunds only for managers', async () => {
@@ -276,7 +312,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     const tight = { ...current, rules: { ...current.rules, budgets: { ...current.rules.budgets, caps: [{ scope: 'member', direction: 'earn', period: 'day', limitPoints: 30 }] } } } as PublishedRules;
     const memberId = await member();
     const pay = (idempotencyKey: string) =>
-      payCheckout({ ...rest.services, program: async () => tight }, {
+      payCheckout({ ...rest.services, rules: { current: async () => tight } }, {
         idempotencyKey,
         memberId,
         storeId: store,
@@ -314,7 +350,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
   ] as const)('every sale counts towards the tier at once, until refunded: %s', async (_label, topUpFen, points, lines, payment, hasTx) => {
     const program = await rulesWith(noPointsForGifts);
     const memberId = await member({ topUpFen, points });
-    const paid = await payCheckout({ ...rest.services, program: async () => program }, { idempotencyKey: key('co'), memberId, storeId: store, lines: [...lines], payment, actor: cashierActor() });
+    const paid = await payCheckout({ ...rest.services, rules: { current: async () => program } }, { idempotencyKey: key('co'), memberId, storeId: store, lines: [...lines], payment, actor: cashierActor() });
     expect(paid.receipt.txId !== null).toBe(hasTx);
     expect(paid.member.tier).toBe('silver');
     expect(await windowSpend(memberId)).toBe(100_000);
@@ -337,7 +373,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     const program = await rulesWith(noPointsForGifts);
     const memberId = await member({ topUpFen: 30_000 });
     const pay = (lines: CheckoutLine[], payment: Tenders) =>
-      payCheckout({ ...rest.services, program: async () => program }, { idempotencyKey: key('co'), memberId, storeId: store, lines, payment, actor: cashierActor() });
+      payCheckout({ ...rest.services, rules: { current: async () => program } }, { idempotencyKey: key('co'), memberId, storeId: store, lines, payment, actor: cashierActor() });
     await pay([gift(30_000)], { cashFen: 30_000 }); // no ledger transaction
     await pay([food(30_000)], { storedValueFen: 20_000, cashFen: 10_000 });
     await pay([food(5_000)], { storedValueFen: 5_000 });
@@ -381,7 +417,7 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
     const memberId = await member({ points: 2_000 });
     // 23:30 on 31 March in Shanghai: the member's day is 2026-03-31, the store's month 2026-03 (UTC is still in the 31st too).
     const sale = () =>
-      payCheckout({ ...rest.services, program: async () => program }, {
+      payCheckout({ ...rest.services, rules: { current: async () => program } }, {
         idempotencyKey: key('co'), memberId, storeId: store, occurredAt: '2026-03-31T23:30:00+08:00',
         lines: [food(20_500)], payment: { pointsFen: 500, cashFen: 20_000 }, actor: cashierActor(),
       });
@@ -424,6 +460,34 @@ describe.each(BACKENDS)('POS checkout over REST on %s', (backend) => {
       expect(operation, `${method} ${path}`).toBeDefined();
       expect(operation.tags).toEqual(['checkout']);
       expect(operation.summary).toBeTruthy();
+    }
+    const codes = (path: string, method: string, status: number): string[] =>
+      spec.paths[path][method].responses[String(status)].content['application/json'].schema.properties.error.properties.code.enum;
+    expect(codes('/api/v1/checkout', 'post', 409)).toEqual(
+      expect.arrayContaining(['COUPON_NOT_APPLICABLE', 'COUPON_ALREADY_USED', 'INSUFFICIENT_BALANCE', 'INSUFFICIENT_POINTS', 'BUDGET_EXCEEDED', 'IDEMPOTENCY_CONFLICT', 'CARD_LOST', 'CARD_FROZEN']),
+    );
+    expect(codes('/api/v1/checkout', 'post', 404)).toEqual(expect.arrayContaining(['MEMBER_NOT_FOUND', 'STORE_NOT_FOUND', 'COUPON_NOT_FOUND', 'CARD_NOT_FOUND']));
+    expect(codes('/api/v1/checkout/{checkoutId}/refund', 'post', 409)).toEqual(expect.arrayContaining(['ALREADY_REFUNDED', 'NOT_REFUNDABLE', 'IDEMPOTENCY_CONFLICT']));
+    expect(codes('/api/v1/checkout/{checkoutId}', 'get', 404)).toEqual(['NOT_FOUND']);
+  });
+
+  it('refuses points past a published spend cap over REST: 409 BUDGET_EXCEEDED, nothing changed', async () => {
+    const admin = rest.org.tokens.hq.admin;
+    const published = (await send('GET', '/program/rules', admin)).json().rules;
+    const spendCap = { scope: 'member', direction: 'spend', period: 'day', limitPoints: 100 };
+    const capped = { ...published, budgets: { ...published.budgets, caps: [...published.budgets.caps, spendCap] } };
+    expect((await send('PUT', '/program/rules', admin, { rules: capped, reason: 'daily spend cap' })).statusCode).toBe(201);
+    try {
+      const memberId = await member({ points: 1_000 });
+      const before = await rowCounts(rest.db);
+      const refused = await send('POST', '/checkout', cashier, { idempotencyKey: key('co'), memberId, storeId: store, lines: [food(200)], payment: { pointsFen: 200 } });
+      expect([refused.statusCode, refused.json().error]).toEqual([
+        409,
+        { code: 'BUDGET_EXCEEDED', message: '积分使用额度不足，本次未作任何更改 / The points spending budget does not allow this many points now; nothing was changed' },
+      ]);
+      expect(await rowCounts(rest.db)).toEqual(before);
+    } finally {
+      expect((await send('PUT', '/program/rules', admin, { rules: published, reason: 'spend cap lifted' })).statusCode).toBe(201);
     }
   });
 });

@@ -191,8 +191,7 @@ describe('scheduled hub jobs on pglite', () => {
 
   /** An issued voucher valid for one day from now. */
   async function issuedVoucher(): Promise<{ memberId: string; itemId: string }> {
-    const rules = async () => (await store.current()).rules;
-    const item = await createItem(db, rules, {
+    const item = await createItem(db, store, {
       kind: 'goods',
       nameZh: '拿铁',
       nameEn: 'Latte',
@@ -204,7 +203,7 @@ describe('scheduled hub jobs on pglite', () => {
     });
     const { memberId } = await ledger.createMember({ name: '兑 Voucher', actor: SETUP });
     await ledger.adjustPoints({ idempotencyKey: key('pts'), memberId, points: 100, reason: 'test points', actor: SETUP });
-    await redeem({ db, ledger, voucherKey, rules: await rules() }, { idempotencyKey: key('redeem'), memberId, itemId: item.id, storeId: STORE, actor: SETUP });
+    await redeem({ db, ledger, voucherKey, rules: (await store.current()).rules }, { idempotencyKey: key('redeem'), memberId, itemId: item.id, storeId: STORE, actor: SETUP });
     return { memberId, itemId: item.id };
   }
 

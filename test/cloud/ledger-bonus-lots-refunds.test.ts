@@ -2,7 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../cloud/db/database.ts';
-import { Ledger, LedgerError, storedValueSpendLegs, systemAccounts } from '../../cloud/ledger/index.ts';
+import { couponErrors } from '../../cloud/coupons/index.ts';
+import { Ledger, storedValueSpendLegs, systemAccounts } from '../../cloud/ledger/index.ts';
 import type { Actor } from '../../cloud/kernel/actor.ts';
 import type { PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { splitStoredValueSpend, type SpendingOrder } from '../../shared/rules/stored-value.ts';
@@ -355,7 +356,7 @@ describe.each(BACKENDS)('ledger: top-up bonus, spending order, points lots and r
       let refuse = true;
       const seen: string[] = [];
       owning.reverseTransactionsOf('shop', async (_tx, refund) => {
-        if (refuse) throw new LedgerError('COUPON_ALREADY_USED', '此券已使用 / no');
+        if (refuse) throw couponErrors.COUPON_ALREADY_USED({ zh: '此券已使用', en: 'no' });
         seen.push(refund.refundTxId);
       });
       const memberId = await newMember();
@@ -433,7 +434,20 @@ describe('REST: refunds, points lots, expiry job', () => {
     expect((await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.xuhui.manager, body)).statusCode).toBe(200);
     const again = await call('POST', `/transactions/${paidTxId}/refunds`, rest.org.tokens.xuhui.manager, { ...body, idempotencyKey: key() });
     expect(again.statusCode).toBe(409);
-    expect(again.json().error.code).toBe('ALREADY_REFUNDED');
+    expect(again.json().error).toEqual({ code: 'ALREADY_REFUNDED', message: '该交易已退款 / This transaction has already been refunded' });
+    const ofRefund = await call('POST', `/transactions/${first.json().txId}/refunds`, rest.org.tokens.xuhui.manager, { ...body, idempotencyKey: key() });
+    expect([ofRefund.statusCode, ofRefund.json().error]).toEqual([409, { code: 'NOT_REFUNDABLE', message: '退款交易不能再退款 / A refund cannot itself be refunded' }]);
+  });
+
+  it("declares what the owners' reversers can refuse a refund with, besides its own refusals", async () => {
+    const spec = (await rest.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const responses = spec.paths['/api/v1/transactions/{txId}/refunds'].post.responses;
+    const codes = (status: number): string[] => responses[String(status)].content['application/json'].schema.properties.error.properties.code.enum;
+    expect(codes(409).sort()).toEqual(
+      ['ALREADY_REFUNDED', 'COUPON_ALREADY_USED', 'COUPON_NOT_APPLICABLE', 'IDEMPOTENCY_CONFLICT', 'NOT_REFUNDABLE', 'VOUCHER_ALREADY_USED', 'VOUCHER_EXPIRED'],
+    );
+    expect(codes(404).sort()).toEqual(['STORE_NOT_FOUND', 'TRANSACTION_NOT_FOUND']);
+    expect(responses['400'].description).toContain('INVALID_INPUT');
   });
 
   it('answers 404 for unknown transactions and 400 for bad bodies', async () => {

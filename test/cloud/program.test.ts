@@ -514,10 +514,29 @@ describe('program REST', () => {
     const referral = await send('POST', `/members/${memberId}/referral`, rest.org.tokens.xuhui.cashier, { referrerId: other, reason: 'friend' });
     expect([referral.statusCode, referral.json().referrerId]).toEqual([201, other]);
     expect((await send('POST', `/members/${memberId}/referral`, rest.org.tokens.xuhui.cashier, { referrerId: other, reason: 'again' })).statusCode).toBe(409);
+    const self = await send('POST', `/members/${other}/referral`, rest.org.tokens.xuhui.cashier, { referrerId: other, reason: 'myself' });
+    expect([self.statusCode, self.json().error]).toEqual([400, { code: 'INVALID_INPUT', message: '不能推荐自己 / A member cannot refer themselves' }]);
+    const nobody = '01900000-0000-7000-8000-000000000000';
+    const unknownReferrer = await send('POST', `/members/${other}/referral`, rest.org.tokens.xuhui.cashier, { referrerId: nobody, reason: 'stranger' });
+    expect([unknownReferrer.statusCode, unknownReferrer.json().error.code]).toEqual([404, 'MEMBER_NOT_FOUND']);
 
     const review = await send('POST', '/program/tier-reviews', rest.org.tokens.hq.admin, { reason: 'manual review' });
     expect([review.statusCode, review.json().reviewed]).toEqual([200, 0]);
     expect((await send('POST', '/program/tier-reviews', rest.org.tokens.xuhui.admin, { reason: 'x' })).statusCode).toBe(403);
+  });
+
+  it('check-in switched off in the rules is 409 CONFLICT, in both languages', async () => {
+    const admin = rest.org.tokens.hq.admin;
+    const published = (await send('GET', '/program/rules', admin)).json().rules;
+    const off = { ...published, checkIn: { ...published.checkIn, enabled: false } };
+    expect((await send('PUT', '/program/rules', admin, { rules: off, reason: 'no check-in this month' })).statusCode).toBe(201);
+    try {
+      const memberId = (await send('POST', '/members', rest.org.tokens.xuhui.cashier, { name: 'Off member' })).json().memberId as string;
+      const refused = await send('POST', `/members/${memberId}/check-ins`, rest.org.tokens.xuhui.cashier, {});
+      expect([refused.statusCode, refused.json().error]).toEqual([409, { code: 'CONFLICT', message: '签到活动未开启 / Daily check-in is not available' }]);
+    } finally {
+      expect((await send('PUT', '/program/rules', admin, { rules: published, reason: 'check-in back' })).statusCode).toBe(201);
+    }
   });
 
   it('documents every program route in OpenAPI', async () => {
