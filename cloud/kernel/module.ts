@@ -112,6 +112,9 @@ export interface RefundContext {
   readonly storeId?: string;
 }
 
+/** The tables the kernel itself keeps (the migrations' own record, the outbox); every other table has one module. */
+export const KERNEL_TABLES: readonly string[] = ['schema_migrations', 'outbox'];
+
 export interface HubModule {
   /** Also the owner name on the transactions it posts. */
   readonly name: string;

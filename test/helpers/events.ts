@@ -9,3 +9,17 @@ export function nextEvent<T>(emitter: NodeJS.EventEmitter, event: string, accept
     emitter.on(event, listener);
   });
 }
+
+/**
+ * Resolves with the first defined value `probe` gives, asking again each `everyMs`, for things that emit no
+ * event (another process's database session, a file); fails naming `what` after `timeoutMs`.
+ */
+export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, { timeoutMs, what, everyMs = 50 }: { timeoutMs: number; what: string; everyMs?: number }): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

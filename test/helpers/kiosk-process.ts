@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
+import { spawnNodeScript } from './node-process.ts';
 
 export interface KioskProcess {
   url: string;
@@ -14,32 +14,6 @@ export interface KioskProcess {
  * its page URL. `env` holds the kiosk's configuration variables.
  */
 export async function spawnKiosk(env: Record<string, string>, timeoutMs = 20_000): Promise<KioskProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'device/main.ts'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = once(child, 'exit');
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kiosk did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /Kiosk \S+: (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`kiosk exited with ${code} before starting:\n${output}`));
-    });
-  });
-  const end = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  return { url, child, kill9: () => end('SIGKILL'), stop: () => end('SIGTERM') };
+  const { ready, child, kill9, stop } = await spawnNodeScript('device/main.ts', env, /Kiosk \S+: (http:\/\/\S+)/, timeoutMs);
+  return { url: ready[1]!, child, kill9, stop };
 }
