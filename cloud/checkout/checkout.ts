@@ -15,7 +15,7 @@ import { pointsPerYuanOf, pointsToFen } from '../../shared/rules/points-value.ts
 import { parseInstant } from '../../shared/rules/window.ts';
 import type { TierId } from '../../shared/rules/tiers.ts';
 import { pointsExpireAt } from '../../shared/rules/points-expiry.ts';
-import { couponErrors, markCouponUsed, usableCoupon, type CouponView } from '../coupons/index.ts';
+import { couponById, couponErrors, markCouponUsed, usableCoupon, type CouponView } from '../coupons/index.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
 import { kernelErrors } from '../kernel/errors.ts';
@@ -221,16 +221,15 @@ interface CheckoutRow {
   payment: CheckoutReceipt['payment'] & { earnedByCategory: CategoryEarning[]; pointsCutByBudget: number };
   points_earned: number;
   coupon_id: string | null;
-  coupon_code: string | null;
   tx_id: string | null;
   refund_tx_id: string | null;
   refunded_at: Date | null;
 }
 
-const SELECT_CHECKOUT = 'SELECT c.*, cp.code AS coupon_code FROM checkouts c LEFT JOIN coupons cp ON cp.id = c.coupon_id';
-
-export function toReceipt(row: CheckoutRow): CheckoutReceipt {
+/** The receipt of a checkout row; the coupon's code comes from the coupons module, which owns it. */
+async function toReceipt(q: Queryable, row: CheckoutRow): Promise<CheckoutReceipt> {
   const { earnedByCategory, pointsCutByBudget, ...payment } = row.payment;
+  const coupon = row.coupon_id ? await couponById(q, row.coupon_id) : undefined;
   return {
     checkoutId: row.id,
     txId: row.tx_id,
@@ -243,7 +242,7 @@ export function toReceipt(row: CheckoutRow): CheckoutReceipt {
     pointsEarned: Number(row.points_earned),
     earnedByCategory,
     pointsCutByBudget,
-    coupon: row.coupon_id ? { couponId: row.coupon_id, code: row.coupon_code!, discountFen: row.pricing.couponDiscountFen } : null,
+    coupon: coupon ? { couponId: coupon.couponId, code: coupon.code, discountFen: row.pricing.couponDiscountFen } : null,
     refund: row.refunded_at ? { refundTxId: row.refund_tx_id, refundedAt: new Date(row.refunded_at).toISOString() } : null,
   };
 }
@@ -251,13 +250,13 @@ export function toReceipt(row: CheckoutRow): CheckoutReceipt {
 export async function checkoutRow(q: Queryable, checkoutId: unknown): Promise<CheckoutRow> {
   const notFound = kernelErrors.NOT_FOUND({ zh: `没有编号为 ${String(checkoutId)} 的结账记录`, en: `No checkout has the id ${String(checkoutId)}` });
   if (!isUuid(checkoutId)) throw notFound;
-  const { rows } = await q.query<CheckoutRow>(`${SELECT_CHECKOUT} WHERE c.id = $1`, [checkoutId]);
+  const { rows } = await q.query<CheckoutRow>('SELECT * FROM checkouts WHERE id = $1', [checkoutId]);
   if (!rows[0]) throw notFound;
   return rows[0];
 }
 
 export async function getCheckout(q: Queryable, checkoutId: unknown): Promise<CheckoutReceipt> {
-  return toReceipt(await checkoutRow(q, checkoutId));
+  return toReceipt(q, await checkoutRow(q, checkoutId));
 }
 
 export interface PayResult {
@@ -345,7 +344,7 @@ function payRequestOf(input: PayInput): PayRequest {
 }
 
 async function resultOf(db: Queryable, ledger: Ledger, checkoutId: string, replay: boolean): Promise<PayResult> {
-  const receipt = toReceipt(await checkoutRow(db, checkoutId));
+  const receipt = await getCheckout(db, checkoutId);
   return { receipt, replay, member: (await ledger.readMember(db, receipt.memberId))! };
 }
 

@@ -5,7 +5,7 @@ import type { RefundContext } from '../kernel/module.ts';
 import { restoreCoupon } from '../coupons/index.ts';
 import { ledgerErrors, lockMember, type Ledger, type MemberView } from '../ledger/index.ts';
 import { cancelQualifyingSpend } from '../program/index.ts';
-import { checkoutRow, toReceipt, type CheckoutReceipt } from './checkout.ts';
+import { checkoutRow, getCheckout, type CheckoutReceipt } from './checkout.ts';
 
 export interface RefundCheckoutInput {
   checkoutId: string;
@@ -44,7 +44,7 @@ export async function refundCheckout(db: Database, ledger: Ledger, input: Refund
   } else {
     ({ replay } = await ledger.refund({ originalTxId: original.tx_id, idempotencyKey, actor, reason, storeId }));
   }
-  const receipt = toReceipt(await checkoutRow(db, original.id));
+  const receipt = await getCheckout(db, original.id);
   return { receipt, replay, member: (await ledger.readMember(db, receipt.memberId))! };
 }
 
