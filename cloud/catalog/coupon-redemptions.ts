@@ -5,6 +5,7 @@ import { type CouponTemplateView, type CouponView, couponById, getTemplate, inse
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
 import type { RefundContext } from '../kernel/module.ts';
+import { HubError } from '../kernel/errors.ts';
 import { LedgerError, type Ledger, type RefundResult } from '../ledger/index.ts';
 import { returnToStock } from './items.ts';
 
@@ -50,7 +51,7 @@ export async function couponTermsFor(q: Queryable, item: CatalogItemRules, at: D
   try {
     return { template, terms: termsToIssue(template, at) };
   } catch (error) {
-    if (!(error instanceof LedgerError)) throw error;
+    if (!(error instanceof HubError)) throw error;
     throw new LedgerError(
       'ITEM_NOT_AVAILABLE',
       `「${item.nameZh}」暂停兑换：优惠券已停发 / "${item.nameEn}" cannot be redeemed now: its coupon is no longer issued`,

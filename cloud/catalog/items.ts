@@ -9,6 +9,7 @@ import {
   validateCatalogItem,
 } from '../../shared/rules/redemption.ts';
 import type { Database, Queryable } from '../db/database.ts';
+import { HubError } from '../kernel/errors.ts';
 import { LedgerError } from '../ledger/index.ts';
 import type { Actor } from '../kernel/actor.ts';
 import { actorOf, textOf } from '../kernel/input.ts';
@@ -159,7 +160,7 @@ async function assertIssuableTemplate(q: Queryable, templateId: string | undefin
   const invalid = (why: string) => new LedgerError('INVALID_INPUT', `Invalid catalog item: ${why}.`);
   if (templateId === undefined) throw invalid('an item of kind coupon must name the coupon template it issues (couponTemplateId)');
   const template = await getTemplate(q, templateId).catch((error: unknown) => {
-    if (error instanceof LedgerError && error.code === 'COUPON_NOT_FOUND') throw invalid(`no coupon template has the id ${templateId}`);
+    if (error instanceof HubError && error.code === 'COUPON_NOT_FOUND') throw invalid(`no coupon template has the id ${templateId}`);
     throw error;
   });
   if (!template.active) throw invalid(`coupon template ${templateId} ("${template.nameEn}") is not active; activate it or choose another`);
