@@ -137,3 +137,26 @@ describe('fleet commands, hub to kiosk and back', () => {
     expect(reprints).toEqual(['reprint']);
   });
 });
+
+describe('a hub without a device link', () => {
+  it('answers the fleet routes with 503 FLEET_NOT_RUNNING, in both languages', async () => {
+    const db = await openDatabase();
+    const hub = await assembleTestHub(db, { logger });
+    try {
+      const technician = { name: 'Technician', role: 'technician', scope: { level: 'hq', id: 'hq' } } as const;
+      const headers = bearer((await createOperator(db, technician, { type: 'system', id: 'test' }, 'fleet test')).token);
+      const notRunning = { code: 'FLEET_NOT_RUNNING', message: '本中心未连接设备通道，没有设备可显示 / This hub runs without a device link: there is no fleet to show' };
+      for (const request of [
+        { method: 'GET', url: '/api/v1/fleet' },
+        { method: 'GET', url: '/api/v1/fleet/stream' },
+        { method: 'POST', url: `/api/v1/devices/${DEVICE}/commands`, payload: { name: 'run-self-test', ttlSeconds: 5 } },
+      ] as const) {
+        const reply = await hub.app.inject({ ...request, headers });
+        expect([request.url, reply.statusCode, reply.json()]).toEqual([request.url, 503, { error: notRunning }]);
+      }
+    } finally {
+      await hub.app.close();
+      await db.close();
+    }
+  });
+});
