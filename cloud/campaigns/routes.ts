@@ -1,12 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { TemplateParams } from '../coupons/index.ts';
+import { TemplateParams, couponErrors } from '../coupons/index.ts';
 import type { Database } from '../db/database.ts';
 import type { Ledger } from '../ledger/index.ts';
-import { errors } from '../kernel/schemas.ts';
-import { orgCode } from '../org/index.ts';
+import { kernelErrors } from '../kernel/errors.ts';
 import { operatorActor, operatorOf, scope } from '../kernel/access.ts';
-import { listStores } from '../org/index.ts';
+import { listStores, orgCode } from '../org/index.ts';
 import { issueToSegment } from './targeted.ts';
 
 const strict = { additionalProperties: false } as const;
@@ -54,13 +53,17 @@ export function registerCampaignRoutes(api: FastifyInstance, { db, ledger }: { d
   api.post<{ Params: TemplateParams; Body: TargetedIssueBody }>(
     '/coupon-templates/:templateId/targeted-issues',
     {
-      config: { access: { roles: MANAGERS, scope: [scope.store()] } },
+      config: {
+        access: { roles: MANAGERS, scope: [scope.store()] },
+        // INVALID_INPUT: a bad segment, or a points-exchange template; IDEMPOTENCY_CONFLICT: the campaign key was used with another template.
+        errors: [kernelErrors.INVALID_INPUT, kernelErrors.IDEMPOTENCY_CONFLICT, couponErrors.COUPON_NOT_FOUND, couponErrors.COUPON_NOT_APPLICABLE],
+      },
       schema: {
         summary: 'Issue the coupon to every member of a segment in your scope (no purchase in N days, birthday month); once per member per campaign key',
         tags: ['coupons'],
         params: TemplateParams,
         body: TargetedIssueBody,
-        response: { 200: TargetedIssueResult, ...errors(400, 404, 409) },
+        response: { 200: TargetedIssueResult },
       },
     },
     async (request) => {

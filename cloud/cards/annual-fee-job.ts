@@ -4,11 +4,12 @@ import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import { programCardFees, type ProgramRules } from '../../shared/rules/program.ts';
 import type { Database } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
-import { HubError } from '../kernel/errors.ts';
+import { HubError, kernelErrors } from '../kernel/errors.ts';
 import { invalid } from '../kernel/input.ts';
-import { profileOf, type Ledger } from '../ledger/index.ts';
+import { ledgerErrors, profileOf, type Ledger } from '../ledger/index.ts';
 import { DEFAULT_TIME_ZONE, getStore, storeTimeZones } from '../org/index.ts';
 import { CardService } from './card-service.ts';
+import { cardErrors } from './errors.ts';
 
 /**
  * The annual-fee job: every active card whose type has an annual fee owes it once per local year, the year of
@@ -124,12 +125,12 @@ async function chargeOne({ cards, schedule, card, homeStoreId, year, asOf, run, 
   } catch (error) {
     if (!(error instanceof HubError) || error.status >= 500) throw error;
     const fields = { card: maskCardUid(card.uid), memberId: card.member_id, year };
-    if (error.code === 'INSUFFICIENT_BALANCE') {
+    if (error.code === ledgerErrors.INSUFFICIENT_BALANCE.code) {
       const feeFen = cardFee(schedule, card.type, 'annual').amountFen;
       run.unpaid++;
       run.unpaidFen += feeFen;
       logger?.warn({ ...fields, feeFen }, 'annual fee unpaid: stored value too low; tried again next run');
-    } else if (error.code === 'CONFLICT' || error.code === 'CARD_INVALID_STATE') {
+    } else if (error.code === kernelErrors.CONFLICT.code || error.code === cardErrors.CARD_INVALID_STATE.code) {
       run.skipped++;
     } else {
       run.failed++;

@@ -4,8 +4,9 @@ import type { CardStatus, CardType } from '../../shared/rules/cards.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
 import { actorOf, invalid } from '../kernel/input.ts';
-import { LedgerError, cardNumberOf, cardUidOf, lockMember, memberChanged, memberIdOf, toSnapshot, type Ledger } from '../ledger/index.ts';
+import { cardNumberOf, cardUidOf, lockMember, memberChanged, memberIdOf, toSnapshot, type Ledger } from '../ledger/index.ts';
 import { assertCardUsable } from './card-guard.ts';
+import { cardErrors } from './errors.ts';
 
 export interface BindCardInput {
   memberId: string;
@@ -19,7 +20,7 @@ export interface BindCardInput {
 
 const BINDABLE_TYPES: readonly string[] = ['personal', 'group', 'vip'] satisfies Array<BindCardInput['type']>;
 
-const alreadyBound = (zh: string, en: string) => new LedgerError('CARD_ALREADY_BOUND', `${zh} / ${en}`);
+const alreadyBound = (zh: string, en: string) => cardErrors.CARD_ALREADY_BOUND({ zh, en });
 
 /**
  * Binds a card (and its card number, if given) to a member. Binding a card the member already holds

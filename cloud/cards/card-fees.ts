@@ -1,7 +1,7 @@
 import type { CardFeeKind, CardFeeQuote } from '../../shared/rules/cards.ts';
 import type { Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/index.ts';
 import type { Actor } from '../kernel/actor.ts';
+import { kernelErrors } from '../kernel/errors.ts';
 
 /** A fee as recorded: charged (with its ledger transaction) or waived / free (without). */
 export interface CardFeeView extends CardFeeQuote {
@@ -23,7 +23,7 @@ export async function assertFeeNotRecorded(tx: Queryable, cardUid: string, kind:
   if (rows.length === 0) return;
   const name = FEE_NAMES[kind];
   const when = period === 'once' ? '' : ` (${period})`;
-  throw new LedgerError('CONFLICT', `此卡的${name.zh}${when}已收取 / The ${name.en}${when} of this card was already charged`);
+  throw kernelErrors.CONFLICT({ zh: `此卡的${name.zh}${when}已收取`, en: `The ${name.en}${when} of this card was already charged` });
 }
 
 export interface FeeRecord {

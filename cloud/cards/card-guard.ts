@@ -3,15 +3,26 @@
  * shows, and whether a card presented with a posting may act. Lookups by card refuse a card that is not active.
  */
 import { maskCardUid } from '../../shared/card.ts';
-import { type CardRefusal, type CardStatus, bilingualText, cardUseRefusal, dailyLimitRefusal } from '../../shared/rules/cards.ts';
+import { type CardRefusal, type CardRefusalCode, type CardStatus, cardUseRefusal, dailyLimitRefusal } from '../../shared/rules/cards.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import type { Queryable } from '../db/database.ts';
-import { LedgerError, type LedgerPorts, type PresentedCard } from '../ledger/index.ts';
+import { kernelErrors, type ErrorCode, type HubError } from '../kernel/errors.ts';
+import type { LedgerPorts, PresentedCard } from '../ledger/index.ts';
 import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
+import { cardErrors } from './errors.ts';
+
+/** The error of each refusal the card rules give (shared/rules/cards.ts): the codes stay what kiosks branch on. */
+const REFUSALS: Readonly<Record<CardRefusalCode, ErrorCode>> = {
+  CARD_LOST: cardErrors.CARD_LOST,
+  CARD_FROZEN: cardErrors.CARD_FROZEN,
+  CARD_INVALID_STATE: cardErrors.CARD_INVALID_STATE,
+  CARD_DAILY_LIMIT_EXCEEDED: cardErrors.CARD_DAILY_LIMIT_EXCEEDED,
+  FORBIDDEN: kernelErrors.FORBIDDEN,
+};
 
 /** A card refusal: the code a kiosk can branch on, the bilingual text it can show. */
-export function cardRefusalError(refusal: CardRefusal): LedgerError {
-  return new LedgerError(refusal.code, bilingualText(refusal));
+export function cardRefusalError(refusal: CardRefusal): HubError {
+  return REFUSALS[refusal.code]({ zh: refusal.zh, en: refusal.en });
 }
 
 /** Refuses a card that is not active: CARD_LOST, CARD_FROZEN or CARD_INVALID_STATE (cancelled, replaced). */
@@ -57,7 +68,7 @@ async function admitPresentedCard(tx: Queryable, presented: PresentedCard): Prom
   const card = rows[0];
   if (!card) {
     const masked = maskCardUid(presented.cardUid);
-    throw new LedgerError('CARD_NOT_FOUND', `卡片 ${masked} 不属于该会员 / Card ${masked} is not registered to this member.`);
+    throw cardErrors.CARD_NOT_FOUND({ zh: `卡片 ${masked} 不属于该会员`, en: `Card ${masked} is not registered to this member.` });
   }
   const memberLegs = presented.legs.filter((leg) => typeof leg.account === 'string');
   if (!memberLegs.some((leg) => leg.amount < 0)) return;

@@ -1,8 +1,9 @@
 import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import type { CardStatus, CardType } from '../../shared/rules/cards.ts';
 import type { Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/index.ts';
 import type { Actor } from '../kernel/actor.ts';
+import type { HubError } from '../kernel/errors.ts';
+import { cardErrors } from './errors.ts';
 
 /** A card as the hub shows it to operators. */
 export interface CardView {
@@ -55,8 +56,9 @@ function toView(row: CardRow): CardView {
   };
 }
 
-export function cardNotFound(cardUid: string): LedgerError {
-  return new LedgerError('CARD_NOT_FOUND', `Card ${maskCardUid(cardUid)} is not registered.`);
+export function cardNotFound(cardUid: string): HubError {
+  const masked = maskCardUid(cardUid);
+  return cardErrors.CARD_NOT_FOUND({ zh: `卡片 ${masked} 未登记`, en: `Card ${masked} is not registered` });
 }
 
 /**
@@ -109,12 +111,12 @@ export async function insertCard(tx: Queryable, card: NewCard): Promise<CardView
   );
   if (rows[0]) return toView(rows[0]);
   const taken = await tx.query('SELECT 1 FROM cards WHERE uid = $1', [card.cardUid]);
-  throw new LedgerError(
-    'CARD_ALREADY_BOUND',
-    taken.rows.length > 0
-      ? `Card ${maskCardUid(card.cardUid)} is already registered; a new card is needed.`
-      : `Card number ${maskCardNumber(card.cardNumber!)} is already on another card.`,
-  );
+  if (taken.rows.length > 0) {
+    const uid = maskCardUid(card.cardUid);
+    throw cardErrors.CARD_ALREADY_BOUND({ zh: `卡片 ${uid} 已登记过，请换一张新卡`, en: `Card ${uid} is already registered; a new card is needed` });
+  }
+  const number = maskCardNumber(card.cardNumber!);
+  throw cardErrors.CARD_ALREADY_BOUND({ zh: `卡号 ${number} 已在另一张卡上`, en: `Card number ${number} is already on another card` });
 }
 
 /** Moves a card to a new status (the caller has checked the transition under the row lock). */

@@ -1,21 +1,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskCardNumber, maskCardUid } from '../../shared/card.ts';
 import { MemberSnapshot } from '../../shared/contract/payloads.ts';
-import { programCardFees, type ProgramRules } from '../../shared/rules/program.ts';
+import { programCardFees } from '../../shared/rules/program.ts';
 import type { Database } from '../db/database.ts';
-import { MemberParams, type Ledger } from '../ledger/index.ts';
-import { errors } from '../kernel/schemas.ts';
-import { operatorActor, operatorOf, scope, type OperatorAccess } from '../kernel/access.ts';
+import { MemberParams, ledgerErrors, type Ledger } from '../ledger/index.ts';
+import { operatorActor, operatorOf, scope, type DeclaredCode, type OperatorAccess } from '../kernel/access.ts';
+import { kernelErrors } from '../kernel/errors.ts';
 import type { Role } from '../kernel/principal.ts';
+import type { RulesStore } from '../program/index.ts';
 import { bindCard, memberByCard, memberByCardNumber } from './card-binding.ts';
 import * as C from './card-schemas.ts';
 import { type CardChange, CardService, type StatusAction } from './card-service.ts';
+import { cardErrors } from './errors.ts';
 
 export interface CardRouteDeps {
   db: Database;
   ledger: Ledger;
-  /** The program rules in force (the hub's latest published set): every fee is charged by their card fee schedule. */
-  rules: () => Promise<ProgramRules>;
+  /** The published program rules: every fee is charged by the card fee schedule of the set in force. */
+  rules: RulesStore;
 }
 
 /**
@@ -39,9 +41,9 @@ const STATUS_ROUTES: ReadonlyArray<{ method: 'POST' | 'DELETE'; path: string; ac
  * 200 with the first result when the key was used before.
  */
 export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: CardRouteDeps): void {
-  const cards = new CardService(db, ledger, { feeSchedule: async () => programCardFees(await rules()) });
+  const cards = new CardService(db, ledger, { feeSchedule: async () => programCardFees((await rules.current()).rules) });
   /** The card in the path: its member must be in the operator's scope. */
-  const cardInPath = scope.of('params', 'cardUid', 'card', [{ code: 'CARD_NOT_FOUND', status: 404 }, { code: 'INVALID_CARD_UID', status: 400 }], async (cardUid) => ({
+  const cardInPath = scope.of('params', 'cardUid', 'card', [cardErrors.CARD_NOT_FOUND, ledgerErrors.INVALID_CARD_UID], async (cardUid) => ({
     member: (await cards.getCard(String(cardUid))).memberId,
   }));
   const cardAccess: OperatorAccess = { roles: CARD_ROLES, scope: [cardInPath] };
@@ -59,13 +61,16 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     return reply.status(result.replay ? 200 : 201).send(result);
   }
 
-  const changeResponses = { ...C.CardChangeResponses, ...errors(400, 404, 409) };
+  /** What every change refuses besides the card in the path: a blank reason, a reused key, a card whose state does not allow it. */
+  const changeErrors = [kernelErrors.INVALID_INPUT, kernelErrors.IDEMPOTENCY_CONFLICT, cardErrors.CARD_INVALID_STATE] as const;
+  /** A change that takes its fee from stored value. */
+  const paidChangeErrors = [...changeErrors, ledgerErrors.INSUFFICIENT_BALANCE] as const;
 
   api.get<{ Params: C.CardParams }>(
     '/cards/:cardUid',
     {
-      config: { access: cardAccess },
-      schema: { summary: 'A card: type, status, links', tags: ['cards'], params: C.CardParams, response: { 200: C.Card, ...errors(400, 404) } },
+      config: { access: cardAccess, errors: [] },
+      schema: { summary: 'A card: type, status, links', tags: ['cards'], params: C.CardParams, response: { 200: C.Card } },
     },
     async (request) => cards.getCard(request.params.cardUid),
   );
@@ -73,12 +78,12 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
   api.get<{ Params: C.CardParams }>(
     '/cards/:cardUid/events',
     {
-      config: { access: cardAccess },
+      config: { access: cardAccess, errors: [] },
       schema: {
         summary: "A card's history (who changed it, when, why), newest first",
         tags: ['cards'],
         params: C.CardParams,
-        response: { 200: C.CardEventsResponse, ...errors(400, 404) },
+        response: { 200: C.CardEventsResponse },
       },
     },
     async (request) => {
@@ -91,8 +96,8 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     api.route<{ Params: C.CardParams; Body: C.CardChangeBody }>({
       method: route.method,
       url: route.path,
-      config: { access: changeAccess },
-      schema: { summary: route.summary, tags: ['cards'], params: C.CardParams, body: C.CardChangeBody, response: changeResponses },
+      config: { access: changeAccess, errors: changeErrors },
+      schema: { summary: route.summary, tags: ['cards'], params: C.CardParams, body: C.CardChangeBody, response: C.CardChangeResponses },
       handler: async (request, reply) => {
         const card = await cards.getCard(request.params.cardUid);
         const result = await cards.changeStatus(route.action, { ...changeBy(request, request.body), cardUid: card.cardUid });
@@ -104,13 +109,13 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
   api.post<{ Params: C.CardParams; Body: C.ReplaceCardBody }>(
     '/cards/:cardUid/replace',
     {
-      config: { access: changeAccess },
+      config: { access: changeAccess, errors: [...paidChangeErrors, ledgerErrors.INVALID_CARD_NUMBER, cardErrors.CARD_ALREADY_BOUND] },
       schema: {
         summary: 'Replace a lost or damaged card (补卡): balances stay with the member, supplementary cards follow; the replacement fee is taken from stored value',
         tags: ['cards'],
         params: C.CardParams,
         body: C.ReplaceCardBody,
-        response: changeResponses,
+        response: C.CardChangeResponses,
       },
     },
     async (request, reply) => {
@@ -130,13 +135,14 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
   api.post<{ Params: C.CardParams; Body: C.CardFeeBody }>(
     '/cards/:cardUid/fees',
     {
-      config: { access: changeAccess },
+      // CONFLICT: this fee was charged already (for this year).
+      config: { access: changeAccess, errors: [...paidChangeErrors, kernelErrors.CONFLICT] },
       schema: {
         summary: "Charge a card's joining fee (once) or annual fee (once a year) from stored value; VIP annual fees are waived",
         tags: ['cards'],
         params: C.CardParams,
         body: C.CardFeeBody,
-        response: changeResponses,
+        response: C.CardChangeResponses,
       },
     },
     async (request, reply) => {
@@ -151,13 +157,24 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
   api.post<{ Params: MemberParams; Body: C.SupplementaryCardBody }>(
     '/members/:memberId/supplementary-cards',
     {
-      config: { access: { roles: CARD_ROLES, scope: [scope.member(), scope.actingStore()] } },
+      config: {
+        access: { roles: CARD_ROLES, scope: [scope.member(), scope.actingStore()] },
+        errors: [
+          ...paidChangeErrors,
+          ledgerErrors.INVALID_CARD_UID,
+          ledgerErrors.INVALID_CARD_NUMBER,
+          cardErrors.CARD_NOT_FOUND,
+          cardErrors.CARD_ALREADY_BOUND,
+          cardErrors.CARD_LOST,
+          cardErrors.CARD_FROZEN,
+        ],
+      },
       schema: {
         summary: "Issue a supplementary card (副卡) linked to one of the member's cards: it spends the member's balances, optionally capped per day",
         tags: ['cards'],
         params: MemberParams,
         body: C.SupplementaryCardBody,
-        response: changeResponses,
+        response: C.CardChangeResponses,
       },
     },
     async (request, reply) => {
@@ -179,13 +196,16 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
   api.post<{ Params: MemberParams; Body: C.BindCardBody }>(
     '/members/:memberId/cards',
     {
-      config: { access: { roles: CARD_ROLES, scope: [scope.member()] } },
+      config: {
+        access: { roles: CARD_ROLES, scope: [scope.member()] },
+        errors: [ledgerErrors.INVALID_CARD_UID, ledgerErrors.INVALID_CARD_NUMBER, cardErrors.CARD_ALREADY_BOUND],
+      },
       schema: {
         summary: 'Bind a card, with its card number if it has one, to a member (201 bound now, 200 already bound to this member)',
         tags: ['members'],
         params: MemberParams,
         body: C.BindCardBody,
-        response: { ...C.BindCardResponses, ...errors(400, 404, 409) },
+        response: C.BindCardResponses,
       },
     },
     async (request, reply) => {
@@ -197,9 +217,12 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
     },
   );
 
-  /** A looked-up card's member must be in scope; an unknown card is 404 whoever asks. */
-  const heldBy = (field: string, names: string, find: (value: string) => Promise<MemberSnapshot | undefined>) =>
-    scope.of('params', field, names, [{ code: 'CARD_NOT_FOUND', status: 404 }], async (value) => {
+  /**
+   * A looked-up card's member must be in scope; an unknown card reaches nothing here (the route answers 404
+   * whoever asks). The lookup refuses a malformed UID or number and a card that is not active.
+   */
+  const heldBy = (field: string, names: string, malformed: DeclaredCode, find: (value: string) => Promise<MemberSnapshot | undefined>) =>
+    scope.of('params', field, names, [malformed, cardErrors.CARD_LOST, cardErrors.CARD_FROZEN, cardErrors.CARD_INVALID_STATE], async (value) => {
       const member = typeof value === 'string' ? await find(value) : undefined;
       return member && { member: member.memberId };
     });
@@ -207,36 +230,45 @@ export function registerCardRoutes(api: FastifyInstance, { db, ledger, rules }: 
   api.get<{ Params: C.CardParams }>(
     '/cards/:cardUid/member',
     {
-      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardUid', 'card', (uid) => memberByCard(db, ledger, uid))] } },
+      config: {
+        access: { roles: CARD_ROLES, scope: [heldBy('cardUid', 'card', ledgerErrors.INVALID_CARD_UID, (uid) => memberByCard(db, ledger, uid))] },
+        errors: [cardErrors.CARD_NOT_FOUND],
+      },
       schema: {
         summary: 'The member holding a card, as a kiosk sees them',
         tags: ['members'],
         params: C.CardParams,
-        response: { 200: MemberSnapshot, ...errors(400, 404) },
+        response: { 200: MemberSnapshot },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const member = await memberByCard(db, ledger, request.params.cardUid);
       if (member) return member;
-      return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: '此卡未登记给任何会员 / This card is not registered to any member.' } });
+      throw cardErrors.CARD_NOT_FOUND({ zh: '此卡未登记给任何会员', en: 'This card is not registered to any member.' });
     },
   );
 
   api.get<{ Params: C.CardNumberParams }>(
     '/card-numbers/:cardNumber/member',
     {
-      config: { access: { roles: CARD_ROLES, scope: [heldBy('cardNumber', 'card number', (number) => memberByCardNumber(db, ledger, number))] } },
+      config: {
+        access: {
+          roles: CARD_ROLES,
+          scope: [heldBy('cardNumber', 'card number', ledgerErrors.INVALID_CARD_NUMBER, (number) => memberByCardNumber(db, ledger, number))],
+        },
+        errors: [cardErrors.CARD_NOT_FOUND],
+      },
       schema: {
         summary: 'The member holding the card with this number (e.g. from a magnetic-stripe swipe), as a kiosk sees them',
         tags: ['members'],
         params: C.CardNumberParams,
-        response: { 200: MemberSnapshot, ...errors(400, 404) },
+        response: { 200: MemberSnapshot },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const member = await memberByCardNumber(db, ledger, request.params.cardNumber);
       if (member) return member;
-      return reply.status(404).send({ error: { code: 'CARD_NOT_FOUND', message: '此卡号未登记给任何会员 / This card number is not registered to any member.' } });
+      throw cardErrors.CARD_NOT_FOUND({ zh: '此卡号未登记给任何会员', en: 'This card number is not registered to any member.' });
     },
   );
 }

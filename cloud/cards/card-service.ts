@@ -13,15 +13,16 @@ import {
   validateCardFeeSchedule,
 } from '../../shared/rules/cards.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError, cardNumberOf, cardUidOf, fenOf, memberIdOf, type Ledger, type MemberView } from '../ledger/index.ts';
+import { cardNumberOf, cardUidOf, fenOf, memberIdOf, type Ledger, type MemberView } from '../ledger/index.ts';
 import type { Actor } from '../kernel/actor.ts';
-import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
+import { actorOf, idempotencyKeyOf, invalid, textOf } from '../kernel/input.ts';
 import type { Role } from '../kernel/principal.ts';
 import { type CardEventView, listCardEvents, recordCardEvent } from './card-events.ts';
 import { type CardFeeView, assertFeeNotRecorded, recordCardFee } from './card-fees.ts';
 import { cardRefusalError, localCalendarOf } from './card-guard.ts';
 import { type CardView, activeSupplementaryUids, insertCard, readCard, relinkSupplementaries, setCardStatus } from './card-records.ts';
 import { runCardRequest } from './card-requests.ts';
+import { cardErrors } from './errors.ts';
 
 /** Every operator role is a performer the card rules know: this fails to compile if a role is added there only. */
 const asPerformer = (role: Role | 'member'): CardPerformer => role;
@@ -133,7 +134,7 @@ export class CardService {
 
   /** report_loss, cancel_loss, freeze, unfreeze or cancel: one status change, no fee. */
   async changeStatus(action: StatusAction, input: CardChangeInput): Promise<CardChange> {
-    if (!STATUS_ACTIONS.includes(action)) throw new LedgerError('INVALID_INPUT', `Unknown card action "${String(action)}".`);
+    if (!STATUS_ACTIONS.includes(action)) throw invalid(`未知的卡片操作「${String(action)}」`, `Unknown card action "${String(action)}"`);
     const by = performerOf(input);
     const common = commonOf(input);
     const current = await readCard(this.db, common.cardUid);
@@ -163,7 +164,7 @@ export class CardService {
     const newCardUid = cardUidOf(input.newCardUid);
     const newCardNumber = input.newCardNumber === undefined ? undefined : cardNumberOf(input.newCardNumber);
     if (!REPLACEMENT_REASONS.includes(input.replacementReason)) {
-      throw new LedgerError('INVALID_INPUT', `replacementReason must be one of ${REPLACEMENT_REASONS.join(', ')}.`);
+      throw invalid(`replacementReason 须为 ${REPLACEMENT_REASONS.join('、')} 之一`, `replacementReason must be one of ${REPLACEMENT_REASONS.join(', ')}`);
     }
     const current = await readCard(this.db, common.cardUid);
     const quote = cardFee(await this.feeSchedule(), current.type, 'replacement', input.replacementReason);
@@ -239,7 +240,7 @@ export class CardService {
       {
         check: async (tx) => {
           const primary = await readCard(tx, primaryCardUid, { lock: true });
-          if (primary.memberId !== memberId) throw new LedgerError('CARD_NOT_FOUND', 'The primary card is not a card of this member.');
+          if (primary.memberId !== memberId) throw cardErrors.CARD_NOT_FOUND({ zh: '主卡不是该会员的卡', en: 'The primary card is not a card of this member' });
           const refusal = mayHaveSupplementary(primary);
           if (refusal) throw cardRefusalError(refusal);
           return primary;
@@ -270,9 +271,9 @@ export class CardService {
    */
   async chargeFee(input: ChargeFeeInput): Promise<CardChange> {
     const common = commonOf(input);
-    if (input.kind !== 'joining' && input.kind !== 'annual') throw new LedgerError('INVALID_INPUT', 'kind must be joining or annual.');
+    if (input.kind !== 'joining' && input.kind !== 'annual') throw invalid('kind 须为 joining（开卡费）或 annual（年费）', 'kind must be joining or annual');
     const asOf = input.asOf ?? new Date();
-    if (!(asOf instanceof Date) || !Number.isSafeInteger(asOf.getTime())) throw new LedgerError('INVALID_INPUT', 'asOf must be a valid instant.');
+    if (!(asOf instanceof Date) || !Number.isSafeInteger(asOf.getTime())) throw invalid('asOf 须为有效的时间', 'asOf must be a valid instant');
     const current = await readCard(this.db, common.cardUid);
     const quote = cardFee(await this.feeSchedule(), current.type, input.kind);
     const period = input.kind === 'annual' ? (await localCalendarOf(this.db, common.request.storeId, asOf)).year : 'once';
@@ -283,7 +284,7 @@ export class CardService {
         check: async (tx) => {
           const card = await readCard(tx, common.cardUid, { lock: true });
           if (card.status === 'cancelled' || card.status === 'replaced') {
-            throw new LedgerError('CARD_INVALID_STATE', '此卡已失效，不再收费 / This card is no longer in use, so no fee is due');
+            throw cardErrors.CARD_INVALID_STATE({ zh: '此卡已失效，不再收费', en: 'This card is no longer in use, so no fee is due' });
           }
           await assertFeeNotRecorded(tx, card.cardUid, input.kind, period);
           return card;
@@ -319,7 +320,9 @@ function performerOf(input: CardChangeInput): CardPerformer {
   const by = asPerformer(input.by);
   const type = input.actor?.type;
   const consistent = by === 'member' ? type === 'member' || type === 'device' : type === 'operator';
-  if (!consistent) throw new LedgerError('INVALID_INPUT', `A change by "${String(by)}" cannot be recorded as made by a ${String(type)}.`);
+  if (!consistent) {
+    throw invalid(`由「${String(by)}」提出的更改不能记在 ${String(type)} 名下`, `A change by "${String(by)}" cannot be recorded as made by a ${String(type)}`);
+  }
   return by;
 }
 

@@ -19,7 +19,7 @@ export function cardsModule(hub: HubServices): HubModule {
     name: 'cards',
     tables: ['cards', 'card_events', 'card_fees', 'card_spending'],
     errors: cardErrors,
-    routes: async (api) => registerCardRoutes(api, { db, ledger, rules: async () => (await rules.current()).rules }),
+    routes: async (api) => registerCardRoutes(api, { db, ledger, rules }),
     jobs: [{ name: 'annual-fees', run: async ({ asOf, logger }) => chargeAnnualFees(db, ledger, { program: await rules.current(), asOf, logger }) }],
     // A card fee's refund gives the money back; the fee stays on the card's record.
     reverser: async () => {},

@@ -4,10 +4,12 @@ import type { BudgetRules } from '../../shared/rules/budget.ts';
 import { describeOffer, type CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
+import { kernelErrors } from '../kernel/errors.ts';
 import { actorOf, idempotencyKeyOf, textOf } from '../kernel/input.ts';
-import { LedgerError, memberIdOf, memberNotFound, pointsSpendLegs, type Ledger } from '../ledger/index.ts';
-import { budgetAllowance, consumeBudget } from '../program/index.ts';
+import { memberIdOf, memberNotFound, pointsSpendLegs, type Ledger } from '../ledger/index.ts';
+import { budgetAllowance, consumeBudget, programErrors } from '../program/index.ts';
 import { recordCouponAudit } from './audit.ts';
+import { couponErrors } from './errors.ts';
 import { getTemplate, type CouponTemplateView } from './templates.ts';
 
 /** Coupons in members' hands: issue (given or bought with points), use inside a checkout, restore on refund. */
@@ -117,7 +119,7 @@ export async function issueCoupon(db: Database, ledger: Ledger, input: IssueCoup
     const use = { memberId, storeId: input.storeId ?? null, direction: 'spend', points: pointsCost, at } as const;
     // All or nothing, like any redemption; consumeBudget below re-checks atomically.
     if (input.budgets && (await budgetAllowance(db, input.budgets, use)).allowedPoints < pointsCost) {
-      throw new LedgerError('BUDGET_EXCEEDED', '积分使用额度不足 / The points spending budget does not allow this many points now; nothing was changed.');
+      throw programErrors.BUDGET_EXCEEDED({ zh: '积分使用额度不足', en: 'The points spending budget does not allow this many points now; nothing was changed.' });
     }
     const posted = await ledger.post({
       kind: 'points_redemption',
@@ -126,7 +128,7 @@ export async function issueCoupon(db: Database, ledger: Ledger, input: IssueCoup
       memberId,
       actor,
       // Names the coupon in the member's statement; cut to the ledger's reason limit.
-      reason: `Coupon ${template.nameEn}: ${reason}`.slice(0, 200),
+      reason: `优惠券「${template.nameZh}」/ Coupon ${template.nameEn}: ${reason}`.slice(0, 200),
       ...(input.storeId === undefined ? {} : { storeId: input.storeId }),
       legs: pointsSpendLegs(pointsCost),
       effects: async (tx, { txId }) => {
@@ -156,10 +158,10 @@ export async function issueCoupon(db: Database, ledger: Ledger, input: IssueCoup
  * is no longer issued or whose validity has ended.
  */
 export function termsToIssue(template: CouponTemplateView, at: Date): CouponTemplate {
-  if (!template.active) throw new LedgerError('COUPON_NOT_APPLICABLE', 'This coupon template is no longer issued.');
+  if (!template.active) throw couponErrors.COUPON_NOT_APPLICABLE({ zh: '此优惠券已停止发放', en: 'This coupon template is no longer issued' });
   const { validUntil } = template.conditions;
   if (validUntil !== undefined && Date.parse(validUntil) <= at.getTime()) {
-    throw new LedgerError('COUPON_NOT_APPLICABLE', 'This coupon template has expired; it cannot be issued any more.');
+    throw couponErrors.COUPON_NOT_APPLICABLE({ zh: '此优惠券模板已过期，不能再发放', en: 'This coupon template has expired; it cannot be issued any more' });
   }
   return {
     nameZh: template.nameZh,
@@ -203,7 +205,10 @@ async function byIssueKey(q: Queryable, issueKey: string): Promise<CouponRow | u
 
 function sameIssue(row: CouponRow, templateId: string, memberId: string): CouponView {
   if (row.template_id !== templateId || row.member_id !== memberId) {
-    throw new LedgerError('IDEMPOTENCY_CONFLICT', 'This request key was already used to issue a different coupon, so nothing was done.');
+    throw kernelErrors.IDEMPOTENCY_CONFLICT({
+      zh: '该请求编号已用于发放另一张优惠券，本次未做任何更改',
+      en: 'This request key was already used to issue a different coupon, so nothing was done',
+    });
   }
   return toView(row);
 }
@@ -214,18 +219,18 @@ function sameIssue(row: CouponRow, templateId: string, memberId: string): Coupon
  */
 export async function usableCoupon(q: Queryable, memberId: string, rawCode: unknown): Promise<CouponView> {
   const code = normalizeCouponCode(rawCode);
-  const notFound = new LedgerError('COUPON_NOT_FOUND', 'This member holds no coupon with that code.');
+  const notFound = couponErrors.COUPON_NOT_FOUND({ zh: '该会员没有这个券码的优惠券', en: 'This member holds no coupon with that code' });
   if (code === null) throw notFound;
   const { rows } = await q.query<CouponRow>('SELECT * FROM coupons WHERE code = $1 AND member_id = $2', [code, memberId]);
   const row = rows[0];
   if (!row) throw notFound;
   if (row.status === 'used') throw alreadyUsed();
-  if (row.status === 'expired') throw new LedgerError('COUPON_NOT_APPLICABLE', '此券已过期 / This coupon has expired.');
-  if (row.status === 'voided') throw new LedgerError('COUPON_NOT_APPLICABLE', '此券已作废（兑换已退款） / This coupon was cancelled: its redemption was refunded.');
+  if (row.status === 'expired') throw couponErrors.COUPON_NOT_APPLICABLE({ zh: '此券已过期', en: 'This coupon has expired.' });
+  if (row.status === 'voided') throw couponErrors.COUPON_NOT_APPLICABLE({ zh: '此券已作废（兑换已退款）', en: 'This coupon was cancelled: its redemption was refunded.' });
   return toView(row);
 }
 
-const alreadyUsed = () => new LedgerError('COUPON_ALREADY_USED', '此券已使用 / This coupon has already been used.');
+const alreadyUsed = () => couponErrors.COUPON_ALREADY_USED({ zh: '此券已使用', en: 'This coupon has already been used.' });
 
 /**
  * Marks the coupon used by a checkout, inside the checkout's transaction. The status guard in the UPDATE
@@ -265,12 +270,13 @@ export async function voidCoupon(tx: Queryable, input: { couponId: string; actor
     const { rows: now } = await tx.query<CouponRow>('SELECT * FROM coupons WHERE id = $1', [input.couponId]);
     const status = now[0]?.status;
     if (status === 'used') {
-      throw new LedgerError(
-        'COUPON_ALREADY_USED',
-        `此券已在结账${now[0]!.used_in_checkout_id}中使用，不能退款；请先退该笔结账 / This coupon was already used in checkout ${now[0]!.used_in_checkout_id}; refund that checkout first.`,
-      );
+      const checkoutId = now[0]!.used_in_checkout_id;
+      throw couponErrors.COUPON_ALREADY_USED({
+        zh: `此券已在结账${checkoutId}中使用，不能退款；请先退该笔结账`,
+        en: `This coupon was already used in checkout ${checkoutId}; refund that checkout first.`,
+      });
     }
-    if (status === 'expired') throw new LedgerError('COUPON_NOT_APPLICABLE', '此券已过期，不能退款 / This coupon has expired; it cannot be refunded.');
+    if (status === 'expired') throw couponErrors.COUPON_NOT_APPLICABLE({ zh: '此券已过期，不能退款', en: 'This coupon has expired; it cannot be refunded.' });
     throw new Error(`coupon ${input.couponId} cannot be voided (status ${String(status)})`);
   }
   await recordCouponAudit(tx, { couponId: row.id, templateId: row.template_id, action: 'voided', actor: input.actor, reason: input.reason, ...(input.detail ? { detail: input.detail } : {}) });

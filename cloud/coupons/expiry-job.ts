@@ -25,7 +25,7 @@ export async function expireCoupons(db: Database, options: { asOf?: Date; actor?
         [asOf],
       );
       for (const { id } of rows) {
-        await recordCouponAudit(tx, { couponId: id, action: 'expired', actor, reason: `Validity ended (as of ${asOf.toISOString()})` });
+        await recordCouponAudit(tx, { couponId: id, action: 'expired', actor, reason: `已过有效期（截至 ${asOf.toISOString()}）/ Validity ended (as of ${asOf.toISOString()})` });
       }
       return rows.length;
     });

@@ -28,7 +28,7 @@ export function couponsModule(hub: HubServices): HubModule {
     name: 'coupons',
     tables: ['coupon_templates', 'coupons', 'coupon_audit'],
     errors: couponErrors,
-    routes: async (api) => registerCouponRoutes(api, { db, ledger, program: () => rules.current() }),
+    routes: async (api) => registerCouponRoutes(api, { db, ledger, rules }),
     jobs: [{ name: 'coupon-expiry', run: ({ asOf, logger }) => expireCoupons(db, { asOf, logger }) }],
     // A coupon bought with points is the member's once issued: it can lapse, not be sold back.
     reverser: async () => {

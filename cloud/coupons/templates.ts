@@ -1,10 +1,11 @@
 import { newId, isUuid } from '../../shared/ids.ts';
 import { couponTemplateProblems, describeOffer, type CouponTemplate } from '../../shared/rules/coupons.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { LedgerError } from '../ledger/index.ts';
 import type { Actor } from '../kernel/actor.ts';
-import { actorOf, textOf } from '../kernel/input.ts';
+import type { HubError } from '../kernel/errors.ts';
+import { actorOf, invalid, textOf } from '../kernel/input.ts';
 import { recordCouponAudit } from './audit.ts';
+import { couponErrors } from './errors.ts';
 
 /** Coupon templates: what operators define and members are issued coupons from. */
 
@@ -47,12 +48,12 @@ function definitionOf(input: CouponTemplate): CouponTemplate {
     ...(input.pointsCost === undefined ? {} : { pointsCost: input.pointsCost }),
   };
   const problems = couponTemplateProblems(definition);
-  if (problems.length > 0) throw new LedgerError('INVALID_INPUT', `The coupon template is invalid: ${problems.join('; ')}.`);
+  if (problems.length > 0) throw invalid(`优惠券模板无效：${problems.join('；')}`, `The coupon template is invalid: ${problems.join('; ')}`);
   return definition;
 }
 
-export function templateNotFound(templateId: unknown): LedgerError {
-  return new LedgerError('COUPON_NOT_FOUND', `No coupon template has the id ${String(templateId)}.`);
+export function templateNotFound(templateId: unknown): HubError {
+  return couponErrors.COUPON_NOT_FOUND({ zh: `没有编号为 ${String(templateId)} 的优惠券模板`, en: `No coupon template has the id ${String(templateId)}` });
 }
 
 export async function getTemplate(q: Queryable, templateId: unknown): Promise<CouponTemplateView> {
@@ -94,7 +95,7 @@ export async function updateTemplate(
   reason: string,
 ): Promise<CouponTemplateView> {
   const definition = change.definition === undefined ? undefined : definitionOf(change.definition);
-  if (definition === undefined && change.active === undefined) throw new LedgerError('INVALID_INPUT', 'Nothing to change.');
+  if (definition === undefined && change.active === undefined) throw invalid('没有要更改的内容：请给出新的定义（definition）或是否发放（active）', 'Nothing to change: give a new definition or active');
   const who = actorOf(actor);
   const why = textOf(reason, 'reason', 200);
   if (!isUuid(templateId)) throw templateNotFound(templateId);

@@ -4,17 +4,13 @@
  * dashboard page.
  */
 import { EventStreams } from '../../shared/http/event-stream.ts';
-import { defineErrors } from '../kernel/errors.ts';
 import type { HubModule, HubServices } from '../kernel/module.ts';
 import { registerFleetPage, registerFleetRoutes } from './dashboard.ts';
+import { fleetErrors } from './errors.ts';
 import { startFleet, type Fleet, type FleetOptions } from './fleet-service.ts';
 
+export { fleetErrors } from './errors.ts';
 export { startFleet, type Fleet, type FleetOptions } from './fleet-service.ts';
-
-export const fleetErrors = defineErrors('fleet', {
-  /** The hub runs without a device link (a REST-only tool): it has no fleet to show. */
-  FLEET_NOT_RUNNING: 503,
-});
 
 export interface FleetModule extends HubModule {
   /** The running fleet (after start, with a device link). */

@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ErrorBody } from '../../shared/contract/payloads.ts';
 import { ALERT_KINDS, COMMAND_NAMES, DeviceTelemetry, FleetSummary } from '../../shared/contract/fleet.ts';
 import { DEVICE_ID_PATTERN } from '../../shared/ids.ts';
 
@@ -51,5 +50,3 @@ export const CommandBody = Type.Object(
 export type CommandBody = Static<typeof CommandBody>;
 
 export const CommandReply = Type.Object({ correlationId: Type.String(), data: Type.Optional(Type.Unknown()) }, strict);
-
-export const ErrorReply = Type.Object({ error: ErrorBody }, strict);

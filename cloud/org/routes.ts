@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { SCOPE_LEVELS, type OperatorScope } from '../kernel/principal.ts';
 import { kernelErrors } from '../kernel/errors.ts';
-import { errors } from '../kernel/schemas.ts';
 import { ALL_ROLES, operatorActor, operatorOf, scope } from '../kernel/access.ts';
+import { orgErrors } from './errors.ts';
 import { createOperator, deactivateOperator, getOperator, listOperators } from './operators.ts';
 import * as S from './schemas.ts';
 import { createRegion, createStore, listRegions, listStores } from './structure.ts';
@@ -24,7 +24,7 @@ function scopeIn(value: unknown): OperatorScope | undefined {
 }
 
 /** The scope a new operator gets: the caller's must reach it. */
-const newOperatorScope = scope.of('body', 'scope', 'operator scope', [{ code: 'STORE_NOT_FOUND', status: 404 }], async (value) => {
+const newOperatorScope = scope.of('body', 'scope', 'operator scope', [orgErrors.STORE_NOT_FOUND], async (value) => {
   const wanted = scopeIn(value);
   return wanted && { scope: wanted };
 });
@@ -43,23 +43,27 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
   api.get(
     '/me',
     {
-      config: { access: { roles: ALL_ROLES, scope: scope.none('the caller’s own account') } },
-      schema: { summary: 'The signed-in operator: role and scope', tags, response: { 200: S.Me, ...errors() } },
+      config: { access: { roles: ALL_ROLES, scope: scope.none('the caller’s own account') }, errors: [] },
+      schema: { summary: 'The signed-in operator: role and scope', tags, response: { 200: S.Me } },
     },
     async (request) => operatorOf(request),
   );
 
   api.get(
     '/regions',
-    { config: { access: { roles: ALL_ROLES, scope: OWN_SCOPE } }, schema: { summary: 'Regions in your scope', tags, response: { 200: S.RegionList, ...errors() } } },
+    { config: { access: { roles: ALL_ROLES, scope: OWN_SCOPE }, errors: [] }, schema: { summary: 'Regions in your scope', tags, response: { 200: S.RegionList } } },
     async (request) => ({ regions: await listRegions(db, operatorOf(request).scope) }),
   );
 
   api.post<{ Body: S.CreateRegionBody }>(
     '/regions',
     {
-      config: { access: { roles: ADMINS, levels: ['hq'], scope: scope.none('regions are created by headquarters only') } },
-      schema: { summary: 'Create a region (HQ admin)', tags, body: S.CreateRegionBody, response: { 201: S.Region, ...errors(400, 409) } },
+      config: {
+        access: { roles: ADMINS, levels: ['hq'], scope: scope.none('regions are created by headquarters only') },
+        // CONFLICT: a region with this code exists.
+        errors: [kernelErrors.INVALID_INPUT, kernelErrors.CONFLICT],
+      },
+      schema: { summary: 'Create a region (HQ admin)', tags, body: S.CreateRegionBody, response: { 201: S.Region } },
     },
     async (request, reply) => {
       const { reason, ...region } = request.body;
@@ -71,7 +75,7 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
 
   api.get(
     '/stores',
-    { config: { access: { roles: ALL_ROLES, scope: OWN_SCOPE } }, schema: { summary: 'Stores in your scope', tags, response: { 200: S.StoreList, ...errors() } } },
+    { config: { access: { roles: ALL_ROLES, scope: OWN_SCOPE }, errors: [] }, schema: { summary: 'Stores in your scope', tags, response: { 200: S.StoreList } } },
     async (request) => ({ stores: await listStores(db, operatorOf(request).scope) }),
   );
 
@@ -83,12 +87,14 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
           roles: ADMINS,
           scope: [newStoreRegion],
         },
+        // CONFLICT: a store with this code exists.
+        errors: [kernelErrors.INVALID_INPUT, orgErrors.REGION_NOT_FOUND, kernelErrors.CONFLICT],
       },
       schema: {
         summary: 'Create a store in a region (HQ admin, or that region’s admin)',
         tags,
         body: S.CreateStoreBody,
-        response: { 201: S.Store, ...errors(400, 404, 409) },
+        response: { 201: S.Store },
       },
     },
     async (request, reply) => {
@@ -102,8 +108,8 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
   api.get(
     '/operators',
     {
-      config: { access: { roles: ADMINS, scope: OWN_SCOPE } },
-      schema: { summary: 'Operators in your scope (admin)', tags, response: { 200: S.OperatorList, ...errors() } },
+      config: { access: { roles: ADMINS, scope: OWN_SCOPE }, errors: [] },
+      schema: { summary: 'Operators in your scope (admin)', tags, response: { 200: S.OperatorList } },
     },
     async (request) => ({ operators: await listOperators(db, operatorOf(request).scope) }),
   );
@@ -111,12 +117,12 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
   api.post<{ Body: S.CreateOperatorBody }>(
     '/operators',
     {
-      config: { access: { roles: ADMINS, scope: [newOperatorScope] } },
+      config: { access: { roles: ADMINS, scope: [newOperatorScope] }, errors: [kernelErrors.INVALID_INPUT, orgErrors.REGION_NOT_FOUND] },
       schema: {
         summary: 'Create an operator in your scope (admin); the response holds its token, shown only this once',
         tags,
         body: S.CreateOperatorBody,
-        response: { 201: S.CreatedOperator, ...errors(400, 404) },
+        response: { 201: S.CreatedOperator },
       },
     },
     async (request, reply) => {
@@ -133,15 +139,17 @@ export function registerOrgRoutes(api: FastifyInstance, { db }: OrgRouteDeps): v
       config: {
         access: {
           roles: ADMINS,
-          scope: [scope.of('params', 'operatorId', 'operator', [{ code: 'OPERATOR_NOT_FOUND', status: 404 }], async (value) => ({ scope: (await getOperator(db, String(value))).scope }))],
+          scope: [scope.of('params', 'operatorId', 'operator', [orgErrors.OPERATOR_NOT_FOUND], async (value) => ({ scope: (await getOperator(db, String(value))).scope }))],
         },
+        // CONFLICT: yourself, or an operator already deactivated.
+        errors: [kernelErrors.INVALID_INPUT, kernelErrors.CONFLICT],
       },
       schema: {
         summary: 'Deactivate an operator in your scope (admin): their token stops working at once',
         tags,
         params: S.OperatorParams,
         body: S.ReasonBody,
-        response: { 200: S.Operator, ...errors(400, 404, 409) },
+        response: { 200: S.Operator },
       },
     },
     async (request) => {

@@ -1,8 +1,8 @@
 import type { CardLookupRequest, MemberSnapshot } from '../../shared/contract/payloads.ts';
-import { memberByCard, memberByCardNumber } from '../cards/index.ts';
+import { cardErrors, memberByCard, memberByCardNumber } from '../cards/index.ts';
 import type { Queryable } from '../db/database.ts';
 import type { DeviceRequestHandler } from '../kernel/module.ts';
-import { LedgerError, type Ledger } from '../ledger/index.ts';
+import type { Ledger } from '../ledger/index.ts';
 import type { KioskNotices } from '../program/index.ts';
 import type { MemberFanout } from './member-fanout.ts';
 
@@ -17,7 +17,7 @@ export function cardLookups(db: Queryable, ledger: Ledger, notices: KioskNotices
       // The gateway validated it against the contract, which admits exactly one of the two keys.
       const request = raw as unknown as CardLookupRequest;
       const found = 'cardUid' in request ? await memberByCard(db, ledger, request.cardUid) : await memberByCardNumber(db, ledger, request.cardNumber);
-      if (!found) throw new LedgerError('CARD_NOT_FOUND', '此卡未登记 / This card is not registered');
+      if (!found) throw cardErrors.CARD_NOT_FOUND({ zh: '此卡未登记', en: 'This card is not registered' });
       const member: MemberSnapshot = (await notices.attach(found))!;
       void members.seen(deviceId, member);
       return member;

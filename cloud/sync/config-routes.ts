@@ -2,7 +2,6 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DEVICE_ID_PATTERN } from '../../shared/ids.ts';
 import { DeviceConfig } from '../../shared/contract/payloads.ts';
-import { errors } from '../kernel/schemas.ts';
 import { scope, type OperatorAccess } from '../kernel/access.ts';
 import type { ConfigShadow } from './config-shadow.ts';
 
@@ -74,13 +73,13 @@ export function deviceConfigRoutes(shadow: ConfigShadow) {
     app.put<{ Params: DeviceParams; Body: DeviceConfig }>(
       '/devices/:deviceId/config',
       {
-        config: { access: KIOSK_KEEPERS },
+        config: { access: KIOSK_KEEPERS, errors: [] },
         schema: {
           summary: "Set a device's desired configuration; it gets the next version and is sent to the device",
           tags: ['devices'],
           params: DeviceParams,
           body: DeviceConfig,
-          response: { 200: ConfigState, ...errors(400) },
+          response: { 200: ConfigState },
         },
       },
       async (request) => {
@@ -92,12 +91,12 @@ export function deviceConfigRoutes(shadow: ConfigShadow) {
     app.get<{ Params: DeviceParams }>(
       '/devices/:deviceId/config',
       {
-        config: { access: KIOSK_KEEPERS },
+        config: { access: KIOSK_KEEPERS, errors: [] },
         schema: {
           summary: "A device's desired and reported configuration",
           tags: ['devices'],
           params: DeviceParams,
-          response: { 200: ConfigState, ...errors(400) },
+          response: { 200: ConfigState },
         },
       },
       async (request) => shadow.get(request.params.deviceId),

@@ -6,7 +6,7 @@ import { hubSubscriptions, parseDeviceTopic, topics } from '../../shared/contrac
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
 import { CardLookupRequest, ConfigReported, DeviceStatus, DeviceTransaction, type SyncRequest, type TxAck } from '../../shared/contract/payloads.ts';
 import type { RequestOp } from '../../shared/contract/topics.ts';
-import { refusalOf } from '../kernel/errors.ts';
+import { bilingual, refusalOf } from '../kernel/errors.ts';
 import type { DeviceOperationsRegistry } from '../kernel/module.ts';
 import type { DeviceSync } from './device-sync.ts';
 
@@ -204,7 +204,10 @@ export class DeviceGateway {
       txId,
       seq,
       status: 'error',
-      error: { code: 'SEQUENCE_CONFLICT', message: `Sequence ${seq} of this device already belongs to another transaction; nothing was posted.` },
+      error: {
+        code: 'SEQUENCE_CONFLICT',
+        message: bilingual({ zh: `本机的序号 ${seq} 已属于另一笔交易，本笔未入账`, en: `Sequence ${seq} of this device already belongs to another transaction; nothing was posted` }),
+      },
     };
     await this.client!.publishAsync(topics.txAck(deviceId), encodePayload(ack), { qos: 1 });
   }

@@ -474,6 +474,63 @@ describe('card routes (REST, PGlite)', () => {
     expect(await snapshot(rest.db, cardUid, memberId)).toEqual(before);
   });
 
+  it('each refusal answers the code its route declares, in Chinese and English, and changes nothing', async () => {
+    const manager = rest.org.tokens.xuhui.manager;
+    const { cardUid, memberId } = await memberWithCard(1_000);
+    const other = await memberWithCard(1_000);
+    const broke = (await call('POST', '/members', manager, { name: 'Broke Bai' })).json().memberId as string;
+    const groupUid = newCardUid();
+    expect((await call('POST', `/members/${broke}/cards`, manager, { cardUid: groupUid, type: 'group' })).statusCode).toBe(201);
+    const lostUid = newCardUid();
+    expect((await call('POST', `/members/${memberId}/cards`, manager, { cardUid: lostUid })).statusCode).toBe(201);
+    expect((await call('POST', `/cards/${lostUid}/loss`, manager, { idempotencyKey: key(), reason: 'lost' })).statusCode).toBe(201);
+    const frozenUid = newCardUid();
+    const frozenNumber = newCardNumber();
+    expect((await call('POST', `/members/${memberId}/cards`, manager, { cardUid: frozenUid, cardNumber: frozenNumber })).statusCode).toBe(201);
+    expect((await call('POST', `/cards/${frozenUid}/freeze`, manager, { idempotencyKey: key(), reason: 'dispute' })).statusCode).toBe(201);
+    const supplementaryUid = newCardUid();
+    const supplementary = { idempotencyKey: key(), reason: 'for spouse', primaryCardUid: cardUid, cardUid: supplementaryUid, holderName: '韩梅梅' };
+    expect((await call('POST', `/members/${memberId}/supplementary-cards`, manager, supplementary)).statusCode).toBe(201);
+    const usedKey = key();
+    expect((await call('POST', `/cards/${cardUid}/fees`, manager, { idempotencyKey: usedKey, reason: 'joining', kind: 'joining' })).statusCode).toBe(201);
+
+    const change = (extra: object = {}) => ({ idempotencyKey: key(), reason: 'why', ...extra });
+    const issue = (extra: object) => change({ primaryCardUid: cardUid, cardUid: newCardUid(), holderName: 'Holder', ...extra });
+    const cases: Array<[string, 'GET' | 'POST' | 'DELETE', string, object | undefined, number, string]> = [
+      ['a blank reason', 'POST', `/cards/${cardUid}/freeze`, change({ reason: '   ' }), 400, 'INVALID_INPUT'],
+      ['a key used for another change', 'POST', `/cards/${cardUid}/freeze`, change({ idempotencyKey: usedKey }), 409, 'IDEMPOTENCY_CONFLICT'],
+      ['an active card unfrozen', 'POST', `/cards/${cardUid}/unfreeze`, change(), 409, 'CARD_INVALID_STATE'],
+      ['a loss cancelled that was never reported', 'DELETE', `/cards/${cardUid}/loss`, change(), 409, 'CARD_INVALID_STATE'],
+      ['a replacement already registered', 'POST', `/cards/${cardUid}/replace`, change({ newCardUid: other.cardUid, replacementReason: 'defective' }), 409, 'CARD_ALREADY_BOUND'],
+      ['a replacement number that is not 16 digits', 'POST', `/cards/${cardUid}/replace`, change({ newCardUid: newCardUid(), newCardNumber: '1234', replacementReason: 'damaged' }), 400, 'INVALID_CARD_NUMBER'],
+      ['a replacement fee the balance cannot pay', 'POST', `/cards/${groupUid}/replace`, change({ newCardUid: newCardUid(), replacementReason: 'lost' }), 409, 'INSUFFICIENT_BALANCE'],
+      ['a fee charged already', 'POST', `/cards/${cardUid}/fees`, change({ kind: 'joining' }), 409, 'CONFLICT'],
+      ['an annual fee the balance cannot pay', 'POST', `/cards/${groupUid}/fees`, change({ kind: 'annual' }), 409, 'INSUFFICIENT_BALANCE'],
+      ['a primary card of another member', 'POST', `/members/${memberId}/supplementary-cards`, issue({ primaryCardUid: other.cardUid }), 404, 'CARD_NOT_FOUND'],
+      ['a lost primary card', 'POST', `/members/${memberId}/supplementary-cards`, issue({ primaryCardUid: lostUid }), 409, 'CARD_LOST'],
+      ['a frozen primary card', 'POST', `/members/${memberId}/supplementary-cards`, issue({ primaryCardUid: frozenUid }), 409, 'CARD_FROZEN'],
+      ['a supplementary card as primary', 'POST', `/members/${memberId}/supplementary-cards`, issue({ primaryCardUid: supplementaryUid }), 409, 'CARD_INVALID_STATE'],
+      ['a supplementary card already registered', 'POST', `/members/${other.memberId}/supplementary-cards`, issue({ primaryCardUid: other.cardUid, cardUid }), 409, 'CARD_ALREADY_BOUND'],
+      ['a malformed supplementary UID', 'POST', `/members/${memberId}/supplementary-cards`, issue({ cardUid: 'nothex!' }), 400, 'INVALID_CARD_UID'],
+      ['a blank holder name', 'POST', `/members/${memberId}/supplementary-cards`, issue({ holderName: '  ' }), 400, 'INVALID_INPUT'],
+      ['a card of another member bound', 'POST', `/members/${memberId}/cards`, { cardUid: other.cardUid }, 409, 'CARD_ALREADY_BOUND'],
+      ['a malformed UID bound', 'POST', `/members/${memberId}/cards`, { cardUid: 'nothex!' }, 400, 'INVALID_CARD_UID'],
+      ['a malformed card number bound', 'POST', `/members/${memberId}/cards`, { cardUid: newCardUid(), cardNumber: '12' }, 400, 'INVALID_CARD_NUMBER'],
+      ['a frozen card looked up by number', 'GET', `/card-numbers/${frozenNumber}/member`, undefined, 409, 'CARD_FROZEN'],
+      ['a malformed card number looked up', 'GET', '/card-numbers/12/member', undefined, 400, 'INVALID_CARD_NUMBER'],
+      ['a malformed UID looked up', 'GET', '/cards/nothex!/member', undefined, 400, 'INVALID_CARD_UID'],
+      ['an unknown card looked up', 'GET', `/cards/${newCardUid()}/member`, undefined, 404, 'CARD_NOT_FOUND'],
+    ];
+    const before = await Promise.all([snapshot(rest.db, cardUid, memberId), rowCounts(rest.db)]);
+    for (const [label, method, url, payload, status, code] of cases) {
+      const reply = await call(method, url, manager, payload);
+      expect([label, reply.statusCode, reply.json().error?.code]).toEqual([label, status, code]);
+      // "中文 / English": a clerk reads the first half, anyone else the second.
+      expect(reply.json().error.message, label).toMatch(/\p{Script=Han}.* \/ \S/u);
+    }
+    expect(await Promise.all([snapshot(rest.db, cardUid, memberId), rowCounts(rest.db)])).toEqual(before);
+  });
+
   it('replacement and supplementary cards over REST; the fee is charged once on replay', async () => {
     const { cardUid, memberId } = await memberWithCard(10_000);
     const token = rest.org.tokens.xuhui.cashier;

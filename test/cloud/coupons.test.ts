@@ -272,6 +272,59 @@ describe('coupons over REST on pglite', () => {
     });
   });
 
+  it('answers each refusal with the code its route declares, in Chinese and English', async () => {
+    const manager = rest.org.tokens.xuhui.manager;
+    const unknownTemplate = '0190a000-0000-7000-8000-000000000000';
+    const given = await template(manJian);
+    const other = await template({ ...manJian, nameZh: '满200减50', nameEn: '¥50 off ¥200' });
+    const stopped = await template(manJian);
+    expect((await send('PUT', `/coupon-templates/${stopped}`, hq, { active: false, reason: 'over' })).statusCode).toBe(200);
+    const memberId = await member();
+    const usedKey = key('issue');
+    expect((await issue(memberId, given, usedKey)).statusCode).toBe(201);
+    const campaign = { segment: { kind: 'no_purchase_within_days', days: 30 }, campaignKey: key('campaign'), reason: 'win back' };
+    expect((await send('POST', `/coupon-templates/${given}/targeted-issues`, manager, campaign)).statusCode).toBe(200);
+
+    const cases: Array<[string, 'GET' | 'POST' | 'PUT', string, string, object | undefined, number, string]> = [
+      ['an unknown template', 'GET', `/coupon-templates/${unknownTemplate}`, cashier, undefined, 404, 'COUPON_NOT_FOUND'],
+      ['an unknown template changed', 'PUT', `/coupon-templates/${unknownTemplate}`, hq, { active: false, reason: 'x' }, 404, 'COUPON_NOT_FOUND'],
+      ['a change that changes nothing', 'PUT', `/coupon-templates/${given}`, hq, { reason: 'x' }, 400, 'INVALID_INPUT'],
+      ['a blank reason', 'POST', '/coupon-templates', hq, { ...manJian, reason: '  ' }, 400, 'INVALID_INPUT'],
+      ['a key used for another coupon', 'POST', `/members/${memberId}/coupons`, cashier, { templateId: other, idempotencyKey: usedKey, reason: 'gift' }, 409, 'IDEMPOTENCY_CONFLICT'],
+      ['a stopped template issued', 'POST', `/members/${memberId}/coupons`, cashier, { templateId: stopped, idempotencyKey: key(), reason: 'gift' }, 409, 'COUPON_NOT_APPLICABLE'],
+      ['a birthday without a reason', 'PUT', `/members/${memberId}/birthday`, cashier, { birthMonthDay: '03-15', reason: ' ' }, 400, 'INVALID_INPUT'],
+      ['a campaign of an unknown template', 'POST', `/coupon-templates/${unknownTemplate}/targeted-issues`, manager, campaign, 404, 'COUPON_NOT_FOUND'],
+      ['a campaign of a stopped template', 'POST', `/coupon-templates/${stopped}/targeted-issues`, manager, { ...campaign, campaignKey: key('campaign') }, 409, 'COUPON_NOT_APPLICABLE'],
+      ['a campaign key used with another template', 'POST', `/coupon-templates/${other}/targeted-issues`, manager, campaign, 409, 'IDEMPOTENCY_CONFLICT'],
+      ['an expiry instant without an offset', 'POST', '/jobs/coupon-expiry', rest.org.tokens.hq.admin, { asOf: '2026-07-01' }, 400, 'INVALID_INPUT'],
+    ];
+    for (const [label, method, url, token, payload, status, code] of cases) {
+      const reply = await send(method, url, token, payload);
+      expect([label, reply.statusCode, reply.json().error?.code]).toEqual([label, status, code]);
+      expect(reply.json().error.message, label).toMatch(/\p{Script=Han}.* \/ \S/u);
+    }
+    expect((await send('GET', `/members/${memberId}/coupons`, cashier)).json().coupons).toHaveLength(2);
+  });
+
+  it('refuses a points-exchange coupon over REST when the published points budget does not allow it', async () => {
+    const admin = rest.org.tokens.hq.admin;
+    const publish = (rules: object) => send('PUT', '/program/rules', admin, { rules, reason: 'budget test' });
+    const { rules } = (await send('GET', '/program/rules', admin)).json();
+    const budgets = { timeZone: 'Asia/Shanghai', caps: [{ scope: 'member', direction: 'spend', period: 'day', limitPoints: 600 }], alertPercents: [100] };
+    expect((await publish({ ...rules, budgets })).statusCode).toBe(201);
+    try {
+      const templateId = await template({ ...manJian, pointsCost: 500 });
+      const memberId = await member('xuhui', 2_000);
+      expect((await issue(memberId, templateId)).statusCode).toBe(201);
+      const refused = await issue(memberId, templateId);
+      expect([refused.statusCode, refused.json().error.code]).toEqual([409, 'BUDGET_EXCEEDED']);
+      expect(refused.json().error.message).toMatch(/^积分使用额度不足 \/ The points spending budget does not allow/);
+      expect((await send('GET', `/members/${memberId}`, cashier)).json().balances.points).toBe(1_500);
+    } finally {
+      expect((await publish(rules)).statusCode).toBe(201);
+    }
+  });
+
   describe('expiry', () => {
     it('expires issued coupons at the end of their window (exclusive), once; an expired coupon cannot be used', async () => {
       const validUntil = '2099-07-01T00:00:00+08:00';

@@ -86,14 +86,16 @@ describe('fleet commands, hub to kiosk and back', () => {
 
     const unknown = await app.inject({ method: 'POST', url, payload: { name: 'restart-app', ttlSeconds: 5 }, headers });
     expect(unknown.statusCode).toBe(409);
-    expect(unknown.json()).toEqual({ error: { code: 'UNKNOWN_COMMAND', message: 'this kiosk does not run "restart-app"' } });
+    expect(unknown.json()).toEqual({
+      error: { code: 'UNKNOWN_COMMAND', message: '该终端不支持此命令 / The kiosk does not run this command: this kiosk does not run "restart-app"' },
+    });
 
     const invalid = await app.inject({ method: 'POST', url, payload: { name: 'format-disk', ttlSeconds: 5 }, headers });
     expect(invalid.statusCode).toBe(400);
 
     const nobody = await app.inject({ method: 'POST', url: '/api/v1/devices/nobody/commands', payload: { name: 'run-self-test', ttlSeconds: 5 }, headers });
     expect(nobody.statusCode).toBe(404);
-    expect(nobody.json().error.code).toBe('DEVICE_NOT_FOUND');
+    expect(nobody.json().error).toEqual({ code: 'DEVICE_NOT_FOUND', message: '终端 nobody 从未向本中心报到 / No device nobody has ever reported to this hub' });
   });
 
   it('lets only admins and technicians send commands: no token is 401, a cashier 403, and the kiosk runs nothing', async () => {
@@ -130,7 +132,31 @@ describe('fleet commands, hub to kiosk and back', () => {
       headers,
     });
     expect(response.statusCode).toBe(504);
-    expect(response.json().error).toEqual({ code: 'DEVICE_TIMEOUT', message: `${DEVICE} did not answer "reprint-last-receipt" within its 1 s time-to-live` });
+    expect(response.json().error).toMatchObject({ code: 'DEVICE_TIMEOUT' });
+    expect(response.json().error.message).toMatch(` / ${DEVICE} did not answer "reprint-last-receipt" within its 1 s time-to-live; it will not run it later`);
     expect(reprints).toEqual(['reprint']);
+  });
+});
+
+describe('a hub without a device link', () => {
+  it('answers the fleet routes with 503 FLEET_NOT_RUNNING, in both languages', async () => {
+    const db = await openDatabase();
+    const hub = await assembleTestHub(db, { logger });
+    try {
+      const technician = { name: 'Technician', role: 'technician', scope: { level: 'hq', id: 'hq' } } as const;
+      const headers = bearer((await createOperator(db, technician, { type: 'system', id: 'test' }, 'fleet test')).token);
+      const notRunning = { code: 'FLEET_NOT_RUNNING', message: '本中心未连接设备通道，没有设备可显示 / This hub runs without a device link: there is no fleet to show' };
+      for (const request of [
+        { method: 'GET', url: '/api/v1/fleet' },
+        { method: 'GET', url: '/api/v1/fleet/stream' },
+        { method: 'POST', url: `/api/v1/devices/${DEVICE}/commands`, payload: { name: 'run-self-test', ttlSeconds: 5 } },
+      ] as const) {
+        const reply = await hub.app.inject({ ...request, headers });
+        expect([request.url, reply.statusCode, reply.json()]).toEqual([request.url, 503, { error: notRunning }]);
+      }
+    } finally {
+      await hub.app.close();
+      await db.close();
+    }
   });
 });

@@ -81,6 +81,25 @@ describe.each(BACKENDS)('organisation REST on %s', (backend) => {
     ]);
   });
 
+  it('refuses a region or store that exists, a store in no region and a bad time zone, creating nothing', async () => {
+    const admin = rest.org.tokens.hq.admin;
+    const store = (storeId: string, extra: object = {}) => ({ storeId, regionId: 'east', name: 'Store', kind: 'direct', reason: 'x', ...extra });
+    const before = await counts();
+    const cases: Array<[string, string, object, number, string]> = [
+      ['a region that exists', '/regions', { regionId: 'east', name: 'East again', reason: 'x' }, 409, 'CONFLICT'],
+      ['a region with a blank name', '/regions', { regionId: 'blank', name: ' ', reason: 'x' }, 400, 'INVALID_INPUT'],
+      ['a store that exists', '/stores', store('sh-xuhui'), 409, 'CONFLICT'],
+      ['a store in no region', '/stores', store('nowhere-1', { regionId: 'nowhere' }), 404, 'REGION_NOT_FOUND'],
+      ['a store with a bad time zone', '/stores', store('sh-new', { timeZone: 'Mars/Base' }), 400, 'INVALID_INPUT'],
+    ];
+    for (const [label, url, body, status, code] of cases) {
+      const reply = await send('POST', url, admin, body);
+      expect([label, reply.statusCode, reply.json().error?.code]).toEqual([label, status, code]);
+      expect(reply.json().error.message, label).toMatch(/\p{Script=Han}.* \/ \S/u);
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it('keeps region and store admins inside their scope, and non-admins out', async () => {
     const store = (storeId: string, regionId: string) => ({ storeId, regionId, name: 'New', kind: 'direct', reason: 'Expansion' });
     expect((await send('POST', '/stores', rest.org.tokens.east.admin, store('sh-pudong', 'east'))).statusCode).toBe(201);
