@@ -22,7 +22,7 @@ export function cardsModule(hub: HubServices): HubModule {
     routes: async (api) => registerCardRoutes(api, { db, ledger, rules }),
     jobs: [{ name: 'annual-fees', run: async ({ asOf, logger }) => chargeAnnualFees(db, ledger, { program: await rules.current(), asOf, logger }) }],
     // A card fee's refund gives the money back; the fee stays on the card's record.
-    reverser: async () => {},
+    reverser: { reverse: async () => {}, refusals: [] },
   };
 }
 

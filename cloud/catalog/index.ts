@@ -2,6 +2,7 @@
  * The redemption catalog: items with chain-wide and per-store stock, per-member limits, redemptions for points
  * (and a cash part), Ed25519-signed vouchers a cashier verifies offline, write-off exactly once, and expiry.
  */
+import { couponErrors } from '../coupons/index.ts';
 import type { HubModule, HubServices } from '../kernel/module.ts';
 import { catalogErrors } from './errors.ts';
 import { registerCatalogRoutes } from './routes.ts';
@@ -26,6 +27,9 @@ export async function catalogModule(hub: HubServices, options: CatalogModuleOpti
     errors: catalogErrors,
     routes: async (api) => registerCatalogRoutes(api, { db, ledger, logger, rules, voucherKey }),
     jobs: [{ name: 'voucher-expiry', run: ({ asOf }) => expireVouchers(db, { asOf }) }],
-    reverser: reverseRedemption,
+    reverser: {
+      reverse: reverseRedemption,
+      refusals: [catalogErrors.VOUCHER_ALREADY_USED, catalogErrors.VOUCHER_EXPIRED, couponErrors.COUPON_ALREADY_USED, couponErrors.COUPON_NOT_APPLICABLE],
+    },
   };
 }

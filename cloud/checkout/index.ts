@@ -11,6 +11,6 @@ export function checkoutModule(hub: HubServices): HubModule {
     name: 'checkout',
     tables: ['checkouts'],
     routes: async (api) => registerCheckoutRoutes(api, { db, ledger, outbox, rules }),
-    reverser: reverseCheckout,
+    reverser: { reverse: reverseCheckout, refusals: [] },
   };
 }

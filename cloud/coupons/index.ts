@@ -31,8 +31,11 @@ export function couponsModule(hub: HubServices): HubModule {
     routes: async (api) => registerCouponRoutes(api, { db, ledger, rules }),
     jobs: [{ name: 'coupon-expiry', run: ({ asOf, logger }) => expireCoupons(db, { asOf, logger }) }],
     // A coupon bought with points is the member's once issued: it can lapse, not be sold back.
-    reverser: async () => {
-      throw ledgerErrors.NOT_REFUNDABLE({ zh: '用积分兑换的优惠券不能退', en: 'This bought a points-exchange coupon; coupons bought with points are not refunded' });
+    reverser: {
+      reverse: async () => {
+        throw ledgerErrors.NOT_REFUNDABLE({ zh: '用积分兑换的优惠券不能退', en: 'This bought a points-exchange coupon; coupons bought with points are not refunded' });
+      },
+      refusals: [],
     },
   };
 }

@@ -24,6 +24,10 @@ export interface DeclaredRoute {
   readonly method: string;
   readonly url: string;
   readonly access: RouteAccess;
+  /** The refusals it declares (config.errors), without those every route or its access adds. */
+  readonly errors: readonly DeclaredCode[];
+  /** Left out of the OpenAPI document (a page). */
+  readonly hidden: boolean;
 }
 
 declare module 'fastify' {
@@ -32,7 +36,7 @@ declare module 'fastify' {
     readonly declaredRoutes: readonly DeclaredRoute[];
   }
   interface FastifyContextConfig {
-    /** The refusals this route can answer besides the ones every route can (see the module comment). */
+    /** The refusals this route can answer besides the ones every route can (see the module comment); every hub route lists them, [] for none. */
     errors?: readonly DeclaredCode[];
     /** Filled by the kernel: every code the route may answer, for the check in the error handler. */
     declaredCodes?: ReadonlySet<string>;
@@ -69,13 +73,19 @@ const ErrorBodyOf = (codes: readonly string[]) =>
     { additionalProperties: false, description: codes.join(', ') },
   );
 
-/** Every code a route may answer, from its declarations (run at registration). */
+/**
+ * Every code a route may answer, from its declarations (run at registration). A route of the hub that lists no
+ * `config.errors` (an empty list says "refuses nothing of its own") does not start, like one without `access`.
+ */
 function declareErrors(route: RouteOptions): void {
   const config = route.config ?? {};
-  const codes = [...EVERY_ROUTE, ...(config.access ? accessCodes(config.access) : []), ...(config.errors ?? []), INTERNAL_ERROR];
+  if (config.errors === undefined) {
+    throw new Error(`${String(route.method)} ${route.url} declares no config.errors: list the codes it can refuse with (docs/modules.md)`);
+  }
+  const codes = [...EVERY_ROUTE, ...(config.access ? accessCodes(config.access) : []), ...config.errors, INTERNAL_ERROR];
   route.config = { ...config, declaredCodes: new Set(codes.map((c) => c.code)) };
   const schema = route.schema as { response?: Record<number, TSchema>; hide?: boolean } | undefined;
-  if (!schema || schema.hide || config.errors === undefined) return;
+  if (!schema || schema.hide) return;
   const byStatus = new Map<number, string[]>();
   for (const { code, status } of codes) byStatus.set(status, [...new Set([...(byStatus.get(status) ?? []), code])]);
   const response: Record<number, TSchema> = { ...(schema.response ?? {}) };
@@ -96,7 +106,7 @@ export async function buildHttpApp({ db, logger, directory, modules, strictError
   app.setErrorHandler((error, request, reply) => {
     let { status, error: body } = errorReply(error);
     const declared = request.routeOptions.config?.declaredCodes;
-    if (status < 500 && declared && request.routeOptions.config?.errors !== undefined && !declared.has(body.code)) {
+    if (status < 500 && declared && !declared.has(body.code)) {
       request.log.error({ code: body.code, route: request.routeOptions.url }, 'route answered an error code it does not declare (config.errors)');
       if (strictErrorCodes) ({ status, error: body } = errorReply(new Error(`undeclared error code ${body.code}`)));
     }
@@ -136,9 +146,10 @@ export async function buildHttpApp({ db, logger, directory, modules, strictError
   const declaredRoutes: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', declaredRoutes);
   app.addHook('onRoute', (route) => {
-    const access = route.config?.access;
+    const { access, errors = [] } = route.config ?? {};
     if (!access) return;
-    for (const method of [route.method].flat()) if (method !== 'HEAD') declaredRoutes.push({ method, url: route.url, access });
+    const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+    for (const method of [route.method].flat()) if (method !== 'HEAD') declaredRoutes.push({ method, url: route.url, access, errors, hidden });
   });
 
   await app.register(

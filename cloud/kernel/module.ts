@@ -13,6 +13,7 @@ import type { Ledger } from '../ledger/index.ts';
 import type { HubConfig } from '../config.ts';
 import type { Actor } from './actor.ts';
 import type { RulesStore } from '../program/index.ts';
+import type { DeclaredCode } from './access.ts';
 import type { ErrorCatalog } from './errors.ts';
 import type { Outbox } from './outbox.ts';
 import type { ScheduledJob } from './scheduler.ts';
@@ -103,6 +104,12 @@ export type FollowUpHandler = (tx: Queryable, payload: unknown) => Promise<void>
  */
 export type Reverser = (tx: Queryable, refund: RefundContext) => Promise<void>;
 
+/** A module's reverser and the codes it may refuse a refund with (every refund route lists them). */
+export interface ReverserDeclaration {
+  readonly reverse: Reverser;
+  readonly refusals: readonly DeclaredCode[];
+}
+
 export interface RefundContext {
   readonly originalTxId: string;
   readonly refundTxId: string;
@@ -130,7 +137,7 @@ export interface HubModule {
   /** Periodic jobs, run by the hub's scheduler in module order. */
   readonly jobs?: readonly ScheduledJob[];
   /** How the refund of each of its transactions reverses its effects; a transaction with no reverser is not refundable. */
-  readonly reverser?: Reverser;
+  readonly reverser?: ReverserDeclaration;
   /** Outbox topics it consumes. */
   readonly followUps?: Readonly<Record<string, FollowUpHandler>>;
   start?(): Promise<void>;

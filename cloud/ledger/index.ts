@@ -11,7 +11,7 @@ import { registerLedgerRoutes } from './routes.ts';
 import { registerSettlementRoute } from './settlement.ts';
 
 export { Ledger, type AdjustPointsInput, type MovementInput, type PaymentInput, type RedeemPointsInput, type StoredValueInput, type TopUpInput, type TopUpResult } from './ledger.ts';
-export { LedgerError, ledgerErrors, type LedgerErrorCode } from './errors.ts';
+export { ledgerErrors } from './errors.ts';
 export { systemAccounts, type SystemAccount } from './accounts.ts';
 export { idempotencyConflict, type IdempotentRequest, type OnceResult } from './idempotency.ts';
 export { awardLegs, insufficientBalance, pointsSpendLegs, storedValueSpendLegs, type Leg, type LockedBalances } from './legs.ts';

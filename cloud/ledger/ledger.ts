@@ -6,7 +6,8 @@ import type { Actor } from '../kernel/actor.ts';
 import { RuleSetError } from '../../shared/rules/errors.ts';
 import { HubError, kernelErrors } from '../kernel/errors.ts';
 import { invalid, textOf } from '../kernel/input.ts';
-import type { Reverser } from '../kernel/module.ts';
+import type { DeclaredCode } from '../kernel/access.ts';
+import type { Reverser, ReverserDeclaration } from '../kernel/module.ts';
 import { systemAccounts } from './accounts.ts';
 import { type IdempotentRequest, type OnceResult, earlierResult, once, onceWithin } from './idempotency.ts';
 import { pointsSpendLegs, storedValueSpendLegs } from './legs.ts';
@@ -83,7 +84,7 @@ const MONEY_ONLY: Reverser = async () => {};
  * its reason and the module that owns it. What it needs of the cards and the program it asks through `ports`.
  */
 export class Ledger {
-  private readonly reversers = new Map<string, Reverser>([['ledger', MONEY_ONLY]]);
+  private readonly reversers = new Map<string, ReverserDeclaration>([['ledger', { reverse: MONEY_ONLY, refusals: [] }]]);
   private readonly view = (q: Queryable, memberId: string, usedCardUid?: string) => readMember(q, this.ports, memberId, usedCardUid);
 
   constructor(
@@ -92,9 +93,15 @@ export class Ledger {
   ) {}
 
   /** How the refund of a module's transactions reverses their effects (the hub registers each module's). */
-  reverseTransactionsOf(owner: string, reverser: Reverser): void {
+  reverseTransactionsOf(owner: string, reverser: ReverserDeclaration): void {
     if (this.reversers.has(owner)) throw new Error(`transactions of ${owner} already have a reverser`);
     this.reversers.set(owner, reverser);
+  }
+
+  /** Every code a refund may be refused with by the owners' reversers (for the routes that refund anything). */
+  reverserRefusals(): DeclaredCode[] {
+    const byCode = new Map([...this.reversers.values()].flatMap(({ refusals }) => refusals.map((refusal) => [refusal.code, refusal] as const)));
+    return [...byCode.values()];
   }
 
   async createMember(input: CreateMemberInput): Promise<MemberView> {
@@ -202,7 +209,7 @@ export class Ledger {
   /** Reverses an earlier transaction exactly once, with its effects beyond the ledger (refunds.ts). */
   async refund(input: RefundInput): Promise<RefundResult> {
     const original = await originalOf(this.db, input.originalTxId);
-    const posted = await this.post(refundRequest(input, original, (owner) => this.reversers.get(owner)));
+    const posted = await this.post(refundRequest(input, original, (owner) => this.reversers.get(owner)?.reverse));
     return { ...posted, originalTxId: original.id };
   }
 

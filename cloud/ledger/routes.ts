@@ -32,18 +32,6 @@ const movementAccess = (roles: readonly Role[]): OperatorAccess => ({ roles, sco
 /** Every movement checks its text fields (a reason of blanks) and may replay a key used for another request. */
 const MOVEMENT_REFUSALS = [kernelErrors.INVALID_INPUT, kernelErrors.IDEMPOTENCY_CONFLICT];
 
-/**
- * What the owners' reversers refuse a refund with (kernel/module.ts Reverser), besides the ledger's own
- * ALREADY_REFUNDED and NOT_REFUNDABLE: the catalog's for a voucher written off or expired and for a catalog
- * coupon used or expired. Named by code here: those modules import the ledger, so it cannot import them.
- */
-const REVERSER_REFUSALS: readonly DeclaredCode[] = [
-  { code: 'VOUCHER_ALREADY_USED', status: 409 },
-  { code: 'VOUCHER_EXPIRED', status: 409 },
-  { code: 'COUPON_ALREADY_USED', status: 409 },
-  { code: 'COUPON_NOT_APPLICABLE', status: 409 },
-];
-
 const strict = { additionalProperties: false } as const;
 const Uuid = Type.String({ format: 'uuid' });
 
@@ -226,7 +214,7 @@ export function registerLedgerRoutes(app: FastifyInstance, { db, ledger, rules: 
             scope.actingStore(),
           ],
         },
-        errors: [...MOVEMENT_REFUSALS, ledgerErrors.NOT_REFUNDABLE, ledgerErrors.ALREADY_REFUNDED, ...REVERSER_REFUSALS],
+        errors: [...MOVEMENT_REFUSALS, ledgerErrors.NOT_REFUNDABLE, ledgerErrors.ALREADY_REFUNDED, ...ledger.reverserRefusals()],
       },
       schema: {
         summary: 'Refund a transaction exactly once, with everything it did beyond the ledger (top-up: principal only, bonus and points reversed)',

@@ -355,10 +355,14 @@ describe.each(BACKENDS)('ledger: top-up bonus, spending order, points lots and r
       const owning = await testLedger(db);
       let refuse = true;
       const seen: string[] = [];
-      owning.reverseTransactionsOf('shop', async (_tx, refund) => {
-        if (refuse) throw couponErrors.COUPON_ALREADY_USED({ zh: '此券已使用', en: 'no' });
-        seen.push(refund.refundTxId);
+      owning.reverseTransactionsOf('shop', {
+        reverse: async (_tx, refund) => {
+          if (refuse) throw couponErrors.COUPON_ALREADY_USED({ zh: '此券已使用', en: 'no' });
+          seen.push(refund.refundTxId);
+        },
+        refusals: [couponErrors.COUPON_ALREADY_USED],
       });
+      expect(owning.reverserRefusals().map((refusal) => refusal.code)).toContain('COUPON_ALREADY_USED');
       const memberId = await newMember();
       await topUp(memberId, 1_000);
       const sale = (owner: string) =>

@@ -70,7 +70,7 @@ export function newCardNumber(): string {
   return Array.from({ length: 4 }, () => String(randomInt(10_000)).padStart(4, '0')).join('');
 }
 
-/** The LedgerError a call was refused with (fails the test when it succeeds or throws something else). */
+/** The refusal (HubError) a call was refused with (fails the test when it succeeds or throws something else). */
 const ledgers = new WeakMap<Database, Promise<Ledger>>();
 
 /**
