@@ -8,8 +8,11 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // A backstop only: every wait in a test has its own deadline (test/helpers/events.ts, 20 s unless the
+    // test says otherwise) that fails first and names what did not happen. A test's timeout is larger than
+    // the sum of its waits' deadlines; tests with more waits than fit here set their own.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
     reporters: ['default'],
   },
 });

@@ -19,6 +19,17 @@ export interface KioskConfig {
   memberCards?: { cardKeyHex: string; classicKeyHex: string; aidHex: string };
   /** A USB HID magnetic stripe reader (MagTek-style), by vendor and product id. */
   magstripe?: { vendorId: number; productId: number };
+  /** How often transactions the hub has not acked are published again (in case an ack was lost); HubLink's default without it. */
+  resendIntervalMs?: number;
+}
+
+function milliseconds(read: EnvReader, name: string, min: number): number | undefined {
+  const raw = read.optional(name);
+  if (raw === undefined) return undefined;
+  const ms = Number(raw);
+  if (Number.isInteger(ms) && ms >= min && ms <= 2_147_483_647) return ms;
+  read.problems.push(`${name} must be a whole number of milliseconds from ${min} to 2147483647, got "${raw}"`);
+  return undefined;
 }
 
 function hidIds(read: EnvReader): KioskConfig['magstripe'] {
@@ -81,6 +92,8 @@ export function kioskConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KioskC
   };
   const magstripe = hidIds(read);
   if (magstripe) config.magstripe = magstripe;
+  const resendIntervalMs = milliseconds(read, 'KIOSK_RESEND_INTERVAL_MS', 1000);
+  if (resendIntervalMs !== undefined) config.resendIntervalMs = resendIntervalMs;
   if (cardKeyHex) {
     config.memberCards = {
       cardKeyHex,

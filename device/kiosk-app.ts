@@ -30,6 +30,8 @@ export interface KioskHardware {
 export interface KioskAppOptions {
   /** What 'restart-app' does; the process owner (device/main.ts) exits for its supervisor to restart it. */
   restart?: () => void;
+  /** How long a receipt waits for the hub's ack before it prints "pending sync" (the Kiosk's default without it). */
+  receiptAckWaitMs?: number;
 }
 
 export interface RunningKiosk {
@@ -109,6 +111,7 @@ export async function startKiosk(
     logger: logger.child({ component: 'hub-link' }),
     username: config.mqttUsername,
     password: config.mqttPassword,
+    ...(config.resendIntervalMs === undefined ? {} : { resendIntervalMs: config.resendIntervalMs }),
   });
   // Started from the counter of the last bill credited, so bills stacked while the kiosk was down are
   // credited now, once (see CashAcceptance).
@@ -132,6 +135,7 @@ export async function startKiosk(
     ...(billValidator ? { cashAcceptor: billValidator } : {}),
     ...(hubConfig ? { offlineLimits: hubConfig.offlineLimits } : {}),
     logger: logger.child({ component: 'session' }),
+    ...(options.receiptAckWaitMs === undefined ? {} : { receiptAckWaitMs: options.receiptAckWaitMs }),
   });
   const configSync = new ConfigSync({ deviceId: config.deviceId, link: hub, store, logger: logger.child({ component: 'config-sync' }) });
   configSync.on('applied', ({ config: applied }) => kiosk.applyOfflineLimits(applied.offlineLimits));

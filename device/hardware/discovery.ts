@@ -61,11 +61,23 @@ export interface DiscoveryFinding {
   detail: string;
 }
 
+/** A source discovery could not read, and what the technician can do about it. */
+export interface DiscoveryProblem {
+  source: 'serial-ports' | 'hid-devices' | 'pcsc-readers';
+  /** 'udevadm-missing': serialport lists USB serial adapters by running `udevadm`, which is not installed. */
+  code: 'udevadm-missing' | 'listing-failed';
+  message: { zh: string; en: string };
+  /** The error as the library reported it, e.g. "spawn udevadm ENOENT". */
+  cause: string;
+}
+
 export interface DiscoveryReport {
   findings: DiscoveryFinding[];
   serialDevices: SerialDevice[];
   hidDevices: HidDeviceInfo[];
   pcscReaders: string[] | null;
+  /** Sources that could not be read; whatever else could be read is still in the report. */
+  problems: DiscoveryProblem[];
   at: string;
 }
 
@@ -76,10 +88,49 @@ async function resolved(path: string): Promise<string | null> {
   return realpath(path).catch(() => null);
 }
 
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * What to tell a technician when a source cannot be listed. serialport lists ports on Linux by spawning
+ * `udevadm info -e`; on a system without udev (a minimal Debian image, a container) that spawn fails with
+ * ENOENT, which says nothing to someone standing at a kiosk.
+ */
+export function explainListingFailure(source: DiscoveryProblem['source'], error: unknown): DiscoveryProblem {
+  const cause = errorText(error);
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (source === 'serial-ports' && code === 'ENOENT' && /udevadm/.test(`${cause} ${(error as NodeJS.ErrnoException).path ?? ''}`)) {
+    return {
+      source,
+      code: 'udevadm-missing',
+      message: {
+        zh: '无法列出 USB 串口设备（纸币器、串口打印机）：系统缺少 udevadm 程序（属于 udev 软件包）。请以 root 运行 `apt install udev` 安装后重试。按路径配置的设备和 /dev/serial/by-id 链接仍会检查；读卡器和磁条卡读卡器不受影响。',
+        en: 'Cannot list USB serial devices (bill validator, serial printer): the udevadm program (package udev) is not installed. Install it as root with `apt install udev`, then run discovery again. Devices configured by path and the /dev/serial/by-id links are still checked; NFC and magstripe readers are not affected.',
+      },
+      cause,
+    };
+  }
+  const what = { 'serial-ports': ['串口设备', 'serial ports'], 'hid-devices': [' HID 设备', 'HID devices'], 'pcsc-readers': [' PC/SC 读卡器', 'PC/SC readers'] }[source];
+  return {
+    source,
+    code: 'listing-failed',
+    message: { zh: `无法列出${what[0]}：${cause}`, en: `Cannot list ${what[1]}: ${cause}` },
+    cause,
+  };
+}
+
 /** Serial ports as the OS lists them, each under its by-id link when it has one, plus by-id links the list lacks. */
 export async function listSerialDevices(sources: DiscoverySources = {}): Promise<SerialDevice[]> {
+  return (await readSerialDevices(sources)).devices;
+}
+
+/** listSerialDevices, and why the OS list could not be read if it could not (the by-id links are listed either way). */
+async function readSerialDevices(sources: DiscoverySources): Promise<{ devices: SerialDevice[]; problem: DiscoveryProblem | undefined }> {
   const byIdDir = sources.byIdDir ?? '/dev/serial/by-id';
-  const listed = await (sources.listSerialPorts ?? (() => SerialPort.list()))().catch(() => []);
+  let problem: DiscoveryProblem | undefined;
+  const listed = await (sources.listSerialPorts ?? (() => SerialPort.list()))().catch((error: unknown) => {
+    problem = explainListingFailure('serial-ports', error);
+    return [];
+  });
   const names = await readdir(byIdDir).catch(() => []);
   const links = (await Promise.all(names.sort().map(async (name) => ({ link: join(byIdDir, name), target: await resolved(join(byIdDir, name)) }))))
     .filter((entry): entry is { link: string; target: string } => entry.target !== null);
@@ -94,7 +145,7 @@ export async function listSerialDevices(sources: DiscoverySources = {}): Promise
       devices.push({ path: link, device: target, vendorId: undefined, productId: undefined, serialNumber: undefined, manufacturer: undefined });
     }
   }
-  return devices;
+  return { devices, problem };
 }
 
 function describeMatch(match: SerialMatch): string {
@@ -107,7 +158,7 @@ function describeMatch(match: SerialMatch): string {
   return parts.length > 0 ? parts.join(', ') : 'anything (nothing configured)';
 }
 
-async function findSerial(role: PeripheralRole, match: SerialMatch | undefined, devices: SerialDevice[]): Promise<DiscoveryFinding> {
+async function findSerial(role: PeripheralRole, match: SerialMatch | undefined, devices: SerialDevice[], listingProblem?: DiscoveryProblem): Promise<DiscoveryFinding> {
   if (!match || (!match.path && !match.vendorId)) {
     return { role, configured: 'nothing', status: 'not-configured', detail: `configure a path or USB vendor/product id; serial devices seen: ${devices.map((d) => d.path).join(', ') || 'none'}` };
   }
@@ -119,6 +170,8 @@ async function findSerial(role: PeripheralRole, match: SerialMatch | undefined, 
     const stable = listed && listed.path !== match.path ? `; its stable path is ${listed.path}` : '';
     return { role, configured, status: 'found', path: match.path, detail: `${match.path} is ${device}${stable}` };
   }
+  // Without the OS list there are no USB ids to match: saying "missing" would send the technician to the cable.
+  if (listingProblem) return { role, configured, status: 'not-checked', detail: `USB ids could not be read. ${listingProblem.message.en}` };
   const candidates = devices.filter(
     (d) =>
       d.vendorId === hex(match.vendorId) &&
@@ -149,9 +202,9 @@ function probeTcp(host: string, port: number, timeoutMs: number): Promise<string
   });
 }
 
-async function findPrinter(config: DiscoveryConfig['printer'], devices: SerialDevice[], timeoutMs: number): Promise<DiscoveryFinding> {
+async function findPrinter(config: DiscoveryConfig['printer'], devices: SerialDevice[], timeoutMs: number, listingProblem?: DiscoveryProblem): Promise<DiscoveryFinding> {
   if (!config) return { role: 'printer', configured: 'nothing', status: 'not-configured', detail: 'no printer configured' };
-  if (config.kind === 'serial') return findSerial('printer', config.match, devices);
+  if (config.kind === 'serial') return findSerial('printer', config.match, devices, listingProblem);
   const address = `${config.host}:${config.port}`;
   const failure = await probeTcp(config.host, config.port, timeoutMs);
   return failure === null
@@ -187,16 +240,22 @@ async function defaultHidDevices(): Promise<HidDeviceInfo[]> {
 
 /** Looks for every configured peripheral and says what it found, what is missing and where it looked. */
 export async function discoverHardware(config: DiscoveryConfig = DEFAULT_DISCOVERY_CONFIG, sources: DiscoverySources = {}): Promise<DiscoveryReport> {
-  const serialDevices = await listSerialDevices(sources);
-  const hidDevices = await (sources.listHidDevices ?? defaultHidDevices)().catch(() => []);
-  const pcscReaders = sources.listPcscReaders ? await sources.listPcscReaders().catch(() => []) : null;
+  const problems: DiscoveryProblem[] = [];
+  const failed = (source: DiscoveryProblem['source']) => (error: unknown) => {
+    problems.push(explainListingFailure(source, error));
+    return [];
+  };
+  const { devices: serialDevices, problem: serialProblem } = await readSerialDevices(sources);
+  if (serialProblem) problems.push(serialProblem);
+  const hidDevices = await (sources.listHidDevices ?? defaultHidDevices)().catch(failed('hid-devices'));
+  const pcscReaders = sources.listPcscReaders ? await sources.listPcscReaders().catch(failed('pcsc-readers')) : null;
   const findings = [
-    await findSerial('bill-validator', config.billValidator, serialDevices),
-    await findPrinter(config.printer, serialDevices, sources.tcpTimeoutMs ?? 1_000),
+    await findSerial('bill-validator', config.billValidator, serialDevices, serialProblem),
+    await findPrinter(config.printer, serialDevices, sources.tcpTimeoutMs ?? 1_000, serialProblem),
     findMagstripe(config.magstripe, hidDevices),
     findNfcReader(config.nfcReader, pcscReaders),
   ];
-  return { findings, serialDevices, hidDevices, pcscReaders, at: new Date().toISOString() };
+  return { findings, serialDevices, hidDevices, pcscReaders, problems, at: new Date().toISOString() };
 }
 
 const STATUS_WORDS: Record<DiscoveryFinding['status'], string> = { found: 'FOUND', missing: 'MISSING', 'not-configured': 'NOT CONFIGURED', 'not-checked': 'NOT CHECKED' };
@@ -216,5 +275,6 @@ export function formatDiscoveryReport(report: DiscoveryReport): string {
     'HID devices:',
     ...(hid.length > 0 ? hid : ['  none']),
     `PC/SC readers: ${report.pcscReaders === null ? 'not checked' : report.pcscReaders.join(', ') || 'none'}`,
+    ...report.problems.flatMap((problem) => [`PROBLEM ${problem.source} (${problem.cause}):`, `  ${problem.message.zh}`, `  ${problem.message.en}`]),
   ].join('\n');
 }

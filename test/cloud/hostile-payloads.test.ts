@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub } from '../../cloud/hub.ts';
@@ -8,9 +7,12 @@ import { topics, TOPIC_ROOT } from '../../shared/contract/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
 import type { DeviceTransaction, MemberSnapshot, TxAck } from '../../shared/contract/payloads.ts';
 import { RecordingClient, TestHub } from '../helpers/hub.ts';
+import { waitFor, withDeadline } from '../helpers/events.ts';
 
 const DEVICE = 'kiosk-hostile-1';
 const TOTAL = 1000;
+/** Deadlines of the three waits below (acks of the setup, publishing 1,000 at QoS 1, the refusals); the test's timeout exceeds their sum. */
+const STEP_MS = 45_000;
 
 /**
  * Gateway log lines that say "this message changed nothing, and why". The sequence conflict line comes
@@ -128,18 +130,28 @@ describe('1,000 malformed and hostile payloads on device topics', () => {
     const other = await hub.member('攻二', '04DD0002');
     const applied = [1, 2, 3, 4, 5].map((seq) => topUp(member, seq, seq * 1000));
     for (const tx of applied) await device.client.publishAsync(topics.tx(DEVICE), JSON.stringify(tx), { qos: 1 });
-    await device.waitFor<TxAck>(topics.txAck(DEVICE), applied.length);
+    await device.waitFor<TxAck>(topics.txAck(DEVICE), applied.length, STEP_MS);
     const { gateway } = hub.running;
     const before = { ledger: await ledgerState(), counters: { ...gateway.counters }, logged: logLines.length };
 
     const hostile = hostileKinds(member, other, applied);
-    for (const message of hostile) await device.client.publishAsync(message.topic, message.payload, { qos: 1 });
+    await withDeadline(
+      (async () => {
+        for (const message of hostile) await device.client.publishAsync(message.topic, message.payload, { qos: 1 });
+      })(),
+      STEP_MS,
+      `the broker to accept all ${TOTAL} hostile messages (QoS 1)`,
+    );
 
     // Malformed ones are refused synchronously, business refusals after a database round trip.
     const refusals = (counters: object) =>
       REFUSAL_COUNTERS.reduce((sum, name) => sum + ((counters as Record<string, number | undefined>)[name] ?? 0), 0);
     const refusedSince = () => refusals(gateway.counters) - refusals(before.counters);
-    for (const deadline = Date.now() + 30_000; refusedSince() < TOTAL && Date.now() < deadline; ) await delay(20);
+    await waitFor(() => refusedSince() >= TOTAL, {
+      timeoutMs: STEP_MS,
+      what: `the gateway to refuse all ${TOTAL} hostile messages`,
+      describe: () => `refused ${refusedSince()}; counters ${JSON.stringify(gateway.counters)}`,
+    });
 
     expect(refusedSince()).toBe(TOTAL);
     expect(gateway.counters.applied).toBe(before.counters.applied);
@@ -149,5 +161,5 @@ describe('1,000 malformed and hostile payloads on device topics', () => {
     for (const line of logged) expect(line.level).toBeGreaterThanOrEqual(40);
     for (const line of logged) expect(line.reason ?? line.code ?? line.msg).toMatch(/\S/);
     expect(await ledgerState()).toEqual(before.ledger);
-  }, 60_000);
+  }, 3 * STEP_MS + 60_000);
 });

@@ -24,7 +24,9 @@ async function rig(options: { emulator?: CctalkValidatorOptions; validator?: Par
   cleanups.push(() => pair.stop());
   const emulator = await CctalkValidatorEmulator.open(pair.devicePath, options.emulator);
   cleanups.push(() => emulator.close());
-  const validator = new BillValidator({ path: pair.hostPath, pollIntervalMs: 20, requestTimeoutMs: 80, retries: 2, ...options.validator });
+  // A request timeout far above a busy machine's pty round trip, so only a validator that really stays
+  // silent (setReplyFault('noReply')) times out; 3 attempts of it still fail within seconds.
+  const validator = new BillValidator({ path: pair.hostPath, pollIntervalMs: 20, requestTimeoutMs: 1_000, retries: 2, ...options.validator });
   const stacked: BillEvent[] = [];
   validator.on('bill-stacked', (bill) => stacked.push(bill));
   await validator.start();
@@ -210,7 +212,7 @@ describe('bill validator over a serial line (socat pty, emulated ccTalk validato
       return { pair, emulator: await CctalkValidatorEmulator.open(pair.devicePath) };
     };
     let line = await plugIn();
-    const validator = new BillValidator({ path, pollIntervalMs: 20, requestTimeoutMs: 80, reopen: { initialMs: 50, maxMs: 200 } });
+    const validator = new BillValidator({ path, pollIntervalMs: 20, requestTimeoutMs: 1_000, reopen: { initialMs: 50, maxMs: 200 } });
     await validator.start();
     cleanups.push(async () => {
       await validator.stop();

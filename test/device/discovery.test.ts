@@ -1,4 +1,5 @@
 import { mkdtemp, realpath, rm, symlink } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Device as HidDeviceInfo } from 'node-hid';
@@ -130,6 +131,85 @@ describe('discoverHardware', () => {
     expect(found.findings[0]).toMatchObject({ status: 'found', path: validatorTty, detail: expect.stringContaining(`its stable path is ${join(byIdDir, 'usb-FTDI')}`) });
     const missing = await discoverHardware({ billValidator: { path: '/dev/serial/by-id/usb-nothing-here' } }, sources());
     expect(missing.findings[0]).toMatchObject({ status: 'missing', detail: expect.stringContaining('does not exist') });
+  });
+
+  /** Runs `body` with a PATH that holds no udevadm, as on a fresh Debian without the udev package. */
+  async function withoutUdevadm<T>(body: () => Promise<T>): Promise<T> {
+    const emptyBin = await mkdtemp(join(tmpdir(), 'no-udevadm-'));
+    const path = process.env.PATH;
+    process.env.PATH = emptyBin;
+    try {
+      return await body();
+    } finally {
+      process.env.PATH = path;
+      await rm(emptyBin, { recursive: true, force: true });
+    }
+  }
+
+  it('without udevadm: explains what is missing and how to install it, and still finds the rest', async () => {
+    const report = await withoutUdevadm(() =>
+      discoverHardware(
+        {
+          billValidator: { vendorId: '0403', productId: '6001' },
+          printer: { kind: 'tcp', host: '127.0.0.1', port: tcpPrinter.port },
+          magstripe: { vendorId: 0x0801 },
+          nfcReader: { nameContains: 'acr122' },
+        },
+        // The real serialport listing (it spawns udevadm); HID and PC/SC as on the other tests.
+        { byIdDir, listHidDevices: async () => [keyboard, magtek], listPcscReaders: async () => ['ACS ACR122U PICC Interface 00 00'] },
+      ),
+    );
+    expect(report.problems).toEqual([
+      {
+        source: 'serial-ports',
+        code: 'udevadm-missing',
+        cause: 'spawn udevadm ENOENT',
+        message: { zh: expect.stringContaining('apt install udev'), en: expect.stringContaining('apt install udev') },
+      },
+    ]);
+    expect(report.problems[0]!.message.zh).toContain('缺少 udevadm');
+    expect(report.problems[0]!.message.en).toContain('udevadm program (package udev) is not installed');
+    // No USB ids to match by: not checked rather than "missing"; the by-id links are still listed.
+    expect(report.findings).toMatchObject([
+      { role: 'bill-validator', status: 'not-checked', detail: expect.stringContaining('apt install udev') },
+      { role: 'printer', status: 'found' },
+      { role: 'magstripe-reader', status: 'found', path: '/dev/hidraw3' },
+      { role: 'nfc-reader', status: 'found', path: 'ACS ACR122U PICC Interface 00 00' },
+    ]);
+    expect(report.serialDevices.map((device) => device.path)).toEqual([
+      join(byIdDir, 'usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0'),
+      join(byIdDir, 'usb-Prolific_PL2303-if00-port0'),
+    ]);
+    const text = formatDiscoveryReport(report);
+    expect(text).toContain('PROBLEM serial-ports (spawn udevadm ENOENT):');
+    expect(text).toContain('apt install udev');
+
+    // A device configured by path needs no listing at all.
+    const byPath = await withoutUdevadm(() => discoverHardware({ billValidator: { path: validatorTty } }, { byIdDir, listHidDevices: async () => [] }));
+    expect(byPath.findings[0]).toMatchObject({ status: 'found', path: validatorTty });
+  });
+
+  it('other listing failures are reported as they are, without stopping discovery', async () => {
+    const report = await discoverHardware(
+      { magstripe: { vendorId: 0x0801 }, nfcReader: { nameContains: '' } },
+      {
+        byIdDir,
+        listSerialPorts: async () => Promise.reject(new Error('Error listing ports udevadm exited with error code: 1')),
+        listHidDevices: async () => Promise.reject(new Error('cannot open /dev/hidraw0')),
+        listPcscReaders: async () => ['Virtual PCD 00 00'],
+      },
+    );
+    expect(report.problems).toMatchObject([
+      { source: 'serial-ports', code: 'listing-failed', message: { en: 'Cannot list serial ports: Error listing ports udevadm exited with error code: 1' } },
+      { source: 'hid-devices', code: 'listing-failed', message: { zh: '无法列出 HID 设备：cannot open /dev/hidraw0' } },
+    ]);
+    expect(report.findings.at(-1)).toMatchObject({ role: 'nfc-reader', status: 'found' });
+  });
+
+  it('with udevadm installed (scripts/setup-system.sh installs udev), the real listing works', async () => {
+    // Fails with a clear hint rather than "spawn udevadm ENOENT" if the setup script was not run.
+    expect(() => execFileSync('udevadm', ['--version']), 'udevadm missing: run `bash scripts/setup-system.sh` (apt install udev)').not.toThrow();
+    expect((await discoverHardware({}, { byIdDir, listHidDevices: async () => [] })).problems).toEqual([]);
   });
 
   it('enumerates HID devices with node-hid by default without failing where there are none', async () => {

@@ -4,6 +4,7 @@ import iconv from 'iconv-lite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EscPosParser } from '../../device/emulators/escpos-parser.ts';
 import { startPrinterEmulator, statusByte, type TcpPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
+import { nextEvent, nextEventArgs } from '../helpers/events.ts';
 
 const gb = (text: string) => iconv.encode(text, 'gb18030');
 const bytes = (...values: number[]) => Buffer.from(values);
@@ -117,9 +118,7 @@ describe('PrinterEmulator over TCP', () => {
     // Line feeds complete whatever command the garbage ended in; the cut then ends the garbage receipt.
     client.write(Buffer.concat([garbage, bytes(0x1b, 0x1c, 0x10, 0xff, 0xfe), gb('\n\n\n\n'), CUT]));
     const clean = Buffer.concat([bytes(0x1b, 0x40), gb('第二张 second\n'), CUT]);
-    const receipts = new Promise<string[]>((resolve) => {
-      printer.on('receipt', () => printer.receipts.length === 2 && resolve(printer.receipts));
-    });
+    const receipts = nextEvent(printer, 'receipt', () => printer.receipts.length === 2, { what: 'the second receipt' }).then(() => printer.receipts);
     client.write(clean);
     const [, second] = await receipts;
     expect(second).toBe('第二张 second');
@@ -130,7 +129,7 @@ describe('PrinterEmulator over TCP', () => {
     client.resetAndDestroy();
     const again = connect(printer.port, '127.0.0.1');
     await once(again, 'connect');
-    const receipt = once(printer, 'receipt') as Promise<[string]>;
+    const receipt = nextEventArgs<[string]>(printer, 'receipt', { what: 'the receipt after the reset' });
     again.end(Buffer.concat([gb('ok\n'), CUT]));
     expect(await receipt).toEqual(['ok']);
   });

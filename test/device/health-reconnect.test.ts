@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { mkdtemp, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { ReconnectingDevice } from '../../device/hardware/reconnecting-device.ts
 import { watchPrinter } from '../../device/printer/printer-watch.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts';
+import { nextEventArgs } from '../helpers/events.ts';
 
 const fastBackoff = () => new Backoff({ initialMs: 20, maxMs: 100 });
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -51,12 +51,12 @@ describe('ReconnectingDevice on a serial pty', () => {
     const events: string[] = [];
     device.on('up', () => events.push('up'));
     device.on('down', (error) => events.push(`down: ${error.message}`));
-    const firstUp = once(device, 'up');
+    const firstUp = nextEventArgs<[SerialPort]>(device, 'up', { what: 'the serial device to open' });
     device.start();
-    const [port] = (await firstUp) as [SerialPort];
+    const [port] = await firstUp;
 
     // Unplugged: the adapter's tty goes away; a write is what notices (EIO from a pty, ENXIO from USB).
-    const down = once(device, 'down');
+    const down = nextEventArgs(device, 'down', { what: 'the device to be reported down after its pty went away' });
     await pair.stop();
     port.write(Buffer.from([0x10, 0x04, 0x01]));
     await down;
@@ -64,7 +64,7 @@ describe('ReconnectingDevice on a serial pty', () => {
 
     // Plugged back in: a new tty, the same stable link (udev rewrites it; here the test does).
     pair = await openPtyPair();
-    const upAgain = once(device, 'up');
+    const upAgain = nextEventArgs(device, 'up', { what: 'the device to be up again under the same link' });
     await unlink(link);
     await symlink(pair.hostPath, link);
     await upAgain;
@@ -82,22 +82,23 @@ describe('watchPrinter over TCP', () => {
     let emulator = await startPrinterEmulator();
     const { port } = emulator;
     cleanups.push(() => emulator.close());
-    const printer = new ReceiptPrinter({ host: '127.0.0.1', port }, { timeoutMs: 500 });
+    // The status request's timeout is far above a busy machine's round trip: a slow answer is not a lost printer.
+    const printer = new ReceiptPrinter({ host: '127.0.0.1', port }, { timeoutMs: 5_000 });
     const watch = watchPrinter(printer, { pollMs: 20, backoff: fastBackoff() });
     cleanups.push(() => watch.stop());
 
-    const up = once(watch, 'up');
+    const up = nextEventArgs(watch, 'up', { what: 'the printer watch to see the printer' });
     watch.start();
     expect(await up).toEqual([{ online: true, coverOpen: false, paperEnd: false, paperNearEnd: false }]);
     expect(printer.health()).toMatchObject({ present: true, ready: true });
 
-    const down = once(watch, 'down');
+    const down = nextEventArgs<[Error]>(watch, 'down', { what: 'the printer watch to see the printer gone' });
     await emulator.close();
-    const [reason] = (await down) as [Error];
+    const [reason] = await down;
     expect(reason.message).toMatch(/not reachable: ECONNREFUSED/);
     expect(printer.health()).toMatchObject({ present: false, ready: false, fault: { code: 'unreachable' } });
 
-    const upAgain = once(watch, 'up');
+    const upAgain = nextEventArgs(watch, 'up', { what: 'the printer watch to see the printer back' });
     emulator = await startPrinterEmulator({ port });
     emulator.setStatus({ paperNearEnd: true });
     await upAgain;

@@ -12,7 +12,7 @@ import { openPtyPair, type PtyPair } from '../../device/emulators/serial-pty.ts'
 import { messages } from '../../device/kiosk/messages.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
-import { nextEvent } from '../helpers/events.ts';
+import { nextEvent, withDeadline } from '../helpers/events.ts';
 import { DEFAULT_DEVICE_CONFIG } from '../../cloud/sync/index.ts';
 
 /**
@@ -71,11 +71,16 @@ describe('kiosk start-up with the bill validator missing', () => {
     cable = await openPtyPair();
     validator = await CctalkValidatorEmulator.open(cable.devicePath);
     await symlink(cable.hostPath, join(dir, 'ttyUSB-validator'));
-    await new Promise<void>((resolve) => {
-      const check = () => kiosk.health.snapshot().peripherals.some((p) => p.kind === 'bill-validator' && p.ready) && resolve();
+    const validatorReady = new Promise<void>((resolve) => {
+      const check = () => {
+        if (!kiosk.health.snapshot().peripherals.some((p) => p.kind === 'bill-validator' && p.ready)) return;
+        kiosk.health.off('change', check);
+        resolve();
+      };
       kiosk.health.on('change', check);
       check();
     });
+    await withDeadline(validatorReady, 30_000, 'the kiosk to find the plugged-in validator and report it ready');
 
     reader.tap('04C0FFEE');
     await waitForView(kiosk.url, (v) => v.screen.name === 'member' && v.screen.message.en === messages.insertCash.en);

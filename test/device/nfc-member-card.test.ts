@@ -6,7 +6,7 @@ import type { MemberCardConfig } from '../../device/nfc/member-card-config.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
 import { IsoDepCard, MifareClassicCard, StorageCard, withStatusWord, type CardModel } from '../../device/emulators/card-models.ts';
 import { issueMemberCard } from '../../device/emulators/member-card-issuing.ts';
-import { nextEvent } from '../helpers/events.ts';
+import { DEFAULT_DEADLINE_MS, nextEvent } from '../helpers/events.ts';
 
 /** vpcd slot 0, the port startPcscd reports. */
 const SLOT0 = 'Virtual PCD 00 00';
@@ -39,8 +39,8 @@ function record(target: PcscCardReader): { events: Array<[keyof CardReaderEvents
  */
 async function tap<T>(model: CardModel, event: 'card' | 'error' = 'card', options = {}): Promise<T> {
   const card = new VirtualCard(model, options);
-  const seen = nextEvent<T>(reader, event);
-  const removed = nextEvent<CardRemoval>(reader, 'card-removed');
+  const seen = nextEvent<T>(reader, event, undefined, { what: `the reader's '${event}' event for the card placed on vpcd` });
+  const removed = nextEvent<CardRemoval>(reader, 'card-removed', undefined, { what: 'the reader to see the card taken off' });
   await card.insert(pcscd.vpcdPort);
   const payload = await seen;
   await card.remove();
@@ -142,14 +142,14 @@ describe('member records over pcscd + vpcd', () => {
 
 describe('pcscd going away and coming back', () => {
   it('reports the readers gone, then back, and reads cards again', async () => {
-    const gone = nextEvent<ReaderInfo>(reader, 'reader-disconnected', (info) => info.readerName === SLOT0);
+    const gone = nextEvent<ReaderInfo>(reader, 'reader-disconnected', (info) => info.readerName === SLOT0, { what: 'the reader to report vpcd gone with pcscd' });
     const errors: CardReaderError[] = [];
     reader.on('error', (error) => errors.push(error));
     await pcscd.stopDaemon();
     await gone;
     expect(reader.health()).toMatchObject({ present: false, ready: false, fault: { code: 'pcscd-lost' } });
 
-    const back = nextEvent<ReaderInfo>(reader, 'reader-connected', (info) => info.readerName === SLOT0);
+    const back = nextEvent<ReaderInfo>(reader, 'reader-connected', (info) => info.readerName === SLOT0, { what: 'the reader to report vpcd back with the restarted pcscd' });
     await pcscd.startDaemon();
     await back;
     expect(reader.health()).toMatchObject({ present: true, ready: true, fault: null, counters: { reconnects: 1 } });
@@ -159,5 +159,6 @@ describe('pcscd going away and coming back', () => {
     issueMemberCard(ntag, '6200000000000046', CARD_KEY);
     expect(await tap<CardTap>(ntag)).toMatchObject({ verification: 'verified', cardNumber: '6200000000000046' });
     expect(reader.health().counters).toMatchObject({ 'cards.verified': 5, 'cards.refused': 3, 'cards.uid-only': 1 });
-  });
+    // Four event waits, a daemon stop (5 s grace) and a daemon start (its own readiness deadline).
+  }, 4 * DEFAULT_DEADLINE_MS + 60_000);
 });

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startPrinterEmulator } from '../../device/emulators/escpos-printer.ts';
 import type { PrinterEmulator } from '../../device/emulators/escpos-printer.ts';
@@ -8,6 +7,7 @@ import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import type { Voucher } from '../../device/printer/voucher.ts';
 import { openPtyPair } from '../../device/emulators/serial-pty.ts';
 import { topUpReceipt } from '../helpers/fixtures.ts';
+import { nextEventArgs } from '../helpers/events.ts';
 
 const receipt = topUpReceipt;
 
@@ -72,7 +72,7 @@ describe.each(['tcp', 'serial'] as const)('ReceiptPrinter over %s', (transport) 
   afterEach(() => rig.stop());
 
   it('prints a receipt the emulator decodes back to the same GB18030 text and QR data', async () => {
-    const printed = once(rig.emulator, 'receipt') as Promise<[string]>;
+    const printed = nextEventArgs<[string]>(rig.emulator, 'receipt', { what: 'the receipt to be printed' });
     await printer.printTopUp(receipt);
     const [text] = await printed;
     const lines = text.split('\n');

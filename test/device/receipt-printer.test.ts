@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import iconv from 'iconv-lite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { PrinterError } from '../../device/printer/printer-error.ts';
 import { displayWidth, formatReceiptTime, renderTopUpReceipt, type TopUpReceipt } from '../../device/printer/receipt.ts';
 import { topUpReceipt } from '../helpers/fixtures.ts';
+import { nextEventArgs } from '../helpers/events.ts';
 
 const receipt = topUpReceipt;
 
@@ -63,7 +63,7 @@ describe('ReceiptPrinter → printer emulator over TCP', () => {
   afterEach(() => emulator.close());
 
   it('prints a receipt the emulator decodes back to the same text, QR and all', async () => {
-    const printed = once(emulator, 'receipt') as Promise<[string]>;
+    const printed = nextEventArgs<[string]>(emulator, 'receipt', { what: 'the receipt to be printed' });
     await printer.printTopUp({ ...receipt, pendingSync: true });
     const [text] = await printed;
     const lines = text.split('\n');

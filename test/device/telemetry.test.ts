@@ -13,7 +13,7 @@ import { DeviceTelemetry } from '../../shared/contract/fleet.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { RecordingClient } from '../helpers/hub.ts';
-import { nextEvent } from '../helpers/events.ts';
+import { nextEvent, withDeadline } from '../helpers/events.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
 
 const DEVICE = 'kiosk-tele-1';
@@ -107,6 +107,6 @@ describe('kiosk telemetry', () => {
       watcher.client.on('message', listener);
     });
     hub.emit('settled', { ...entry, state: 'synced' });
-    expect(Date.parse((await synced).hubLink.lastSyncAt!)).toBeGreaterThan(0);
+    expect(Date.parse((await withDeadline(synced, 20_000, 'telemetry that carries the sync')).hubLink.lastSyncAt!)).toBeGreaterThan(0);
   });
 });

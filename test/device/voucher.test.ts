@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import { startPrinterEmulator, type TcpPrinterEmulator } from '../../device/emul
 import { displayWidth } from '../../device/printer/receipt.ts';
 import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { maskMemberName, renderVoucher, type Voucher } from '../../device/printer/voucher.ts';
+import { nextEventArgs } from '../helpers/events.ts';
 
 const voucher: Voucher = {
   kind: 'coupon',
@@ -67,7 +67,7 @@ describe('printer emulator pictures', () => {
 
   it('renders a printed voucher to a PNG (written to test-artifacts/voucher.png)', async () => {
     await expect(emulator.lastReceiptPng()).rejects.toThrow(/printed nothing yet/);
-    const printed = once(emulator, 'receipt');
+    const printed = nextEventArgs(emulator, 'receipt', { what: 'the voucher to be printed' });
     await new ReceiptPrinter({ host: '127.0.0.1', port: emulator.port }).printVoucher(voucher);
     await printed;
     const png = await emulator.lastReceiptPng();

@@ -9,6 +9,7 @@ import {
 import { issueMemberCard } from '../../device/emulators/member-card-issuing.ts';
 import { Apdu } from '../../device/nfc/apdu.ts';
 import { verifyCardRecord } from '../../shared/card-data.ts';
+import { DEFAULT_DEADLINE_MS, nextEventArgs, withDeadline } from '../helpers/events.ts';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s/g, ''), 'hex');
 
@@ -186,7 +187,11 @@ class FakeVpcd {
 
   /** The next `length` raw bytes from the card. */
   async read(length: number): Promise<Buffer> {
-    while (this.received.length < length) await new Promise<void>((resolve) => (this.wake = resolve));
+    const deadline = Date.now() + DEFAULT_DEADLINE_MS;
+    while (this.received.length < length) {
+      const arrived = new Promise<void>((resolve) => (this.wake = resolve));
+      await withDeadline(arrived, Math.max(0, deadline - Date.now()), `${length} bytes from the card (got ${this.received.length})`);
+    }
     const bytes = this.received.subarray(0, length);
     this.received = this.received.subarray(length);
     return bytes;
@@ -262,7 +267,7 @@ describe('VirtualCard on the vpcd socket', () => {
   });
 
   it('closing the socket is the removal vpcd sees', async () => {
-    const closed = once(vpcd.socket, 'close');
+    const closed = nextEventArgs(vpcd.socket, 'close', { what: 'the card to close its vpcd connection' });
     await card.remove();
     await closed;
     expect(card.inserted).toBe(false);
@@ -287,7 +292,7 @@ describe('VirtualCard on the vpcd socket', () => {
     const accepted = vpcd.accept();
     await card.insert(vpcd.port);
     await accepted;
-    const closed = once(vpcd.socket, 'close');
+    const closed = nextEventArgs(vpcd.socket, 'close', { what: 'the card to close its vpcd connection' });
     vpcd.send(hex('0005 FFCA000000  0001 04  0005 FFCA000000'));
     expect(await vpcd.read(8)).toEqual(hex('0006 04A22B1C 9000'));
     expect(await vpcd.read(atrFrame.length)).toEqual(atrFrame);

@@ -7,8 +7,12 @@ import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { freePort } from '../helpers/ports.ts';
-import { waitForView } from '../helpers/kiosk-view.ts';
-import { spawnKiosk, type KioskProcess } from '../helpers/kiosk-process.ts';
+import { VIEW_DEADLINE_MS, waitForView } from '../helpers/kiosk-view.ts';
+import { KIOSK_START_DEADLINE_MS, spawnKiosk, type KioskProcess } from '../helpers/kiosk-process.ts';
+import { withDeadline } from '../helpers/events.ts';
+
+/** One kiosk start (process up, then a view awaited), for the tests' timeouts: each exceeds the sum of its waits. */
+const START_MS = KIOSK_START_DEADLINE_MS + VIEW_DEADLINE_MS;
 
 /**
  * The kiosk as its own process, killed with SIGKILL at the moments that matter for money: right after it
@@ -31,7 +35,7 @@ describe('a kiosk killed with SIGKILL', () => {
     card = new VirtualCard({ uid: member.cardUid });
     await card.insert(hardware.pcscd.vpcdPort);
     env = hardware.processEnv('kiosk-kill9', hub.running.mqttUrl);
-  });
+  }, 180_000);
 
   afterAll(async () => {
     await kiosk?.stop();
@@ -84,24 +88,24 @@ describe('a kiosk killed with SIGKILL', () => {
     expect(await postedTimes(txId)).toBe(1);
     expect(await principal()).toBe(2000 + 10000);
     await kiosk!.stop();
-  });
+  }, 2 * START_MS + VIEW_DEADLINE_MS + 60_000);
 
   it('right after "done", with the hub down: the outbox holds it and the hub posts it once when back', async () => {
     await startKioskWithMember();
-    await hub.stop();
+    await withDeadline(hub.stop(), 30_000, 'the hub to stop');
     await waitForView(kiosk!.url, (view) => !view.hubConnected);
 
     const txId = await feedBill(5000);
     await kiosk!.kill9();
     expect((await outboxOnDisk()).find((entry) => entry.tx.txId === txId)?.state).toBe('pending');
 
-    await hub.start();
+    await withDeadline(hub.start(), 30_000, 'the hub to start again');
     await restartKioskAndDrain();
     expect(await postedTimes(txId)).toBe(1);
     expect(await principal()).toBe(2000 + 10000 + 5000);
     expect((await outboxOnDisk()).find((entry) => entry.tx.txId === txId)?.state).toBe('synced');
     await kiosk!.stop();
-  });
+  }, 2 * START_MS + 2 * VIEW_DEADLINE_MS + 2 * 30_000 + 60_000);
 
   it('between the bill being stacked and the credit being recorded: credited once, to the same member', async () => {
     await startKioskWithMember();
@@ -123,5 +127,5 @@ describe('a kiosk killed with SIGKILL', () => {
     await restartKioskAndDrain();
     expect(await outboxOnDisk()).toHaveLength(topUpsBefore + 1);
     expect(await principal()).toBe(2000 + 10000 + 5000 + 2000);
-  });
+  }, 3 * START_MS + 60_000);
 });

@@ -12,6 +12,12 @@ import { waitForView } from '../helpers/kiosk-view.ts';
 import { spawnKiosk, type KioskProcess } from '../helpers/kiosk-process.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { ledgerTotals, outboxTotals } from '../helpers/device-ledger.ts';
+import { waitFor, withDeadline } from '../helpers/events.ts';
+
+/** Deadlines: one step (a view change, a bill recorded, the first ack) and the drain after a heal; the tests' timeouts exceed their sums. */
+const STEP_MS = 30_000;
+const DRAIN_MS = 60_000;
+const TEST_TIMEOUT_MS = 6 * STEP_MS + DRAIN_MS + 60_000;
 
 /**
  * Network partitions between kiosks and the broker, made by a TCP proxy the test cuts and heals: every
@@ -41,9 +47,11 @@ describe('kiosk ↔ broker partitions', () => {
     card = new VirtualCard({ uid: member.cardUid });
     await card.insert(hardware.pcscd.vpcdPort);
     kiosk = await spawnKiosk(hardware.processEnv('part-real-1', proxyUrl));
-    await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.hubConnected);
-    fleet = await startFleet({ url: proxyUrl, count: 5, deviceIdPrefix: 'part-sim', members, resendIntervalMs: 2_000 });
-  });
+    await waitForView(kiosk.url, (view) => view.screen.name === 'member' && view.hubConnected, STEP_MS);
+    // Transactions lost without a reconnect are resent after 10 s, inside the drain deadline; shorter would
+    // flood a busy hub with duplicates of transactions it has not acked yet.
+    fleet = await startFleet({ url: proxyUrl, count: 5, deviceIdPrefix: 'part-sim', members, resendIntervalMs: 10_000 });
+  }, 240_000);
 
   afterAll(async () => {
     await fleet?.stop();
@@ -58,12 +66,12 @@ describe('kiosk ↔ broker partitions', () => {
   /** Feeds one bill and waits until the kiosk has recorded it durably and told the member. */
   async function feedBill(amountFen: number): Promise<void> {
     const seq = ++billsFed;
-    const recorded = waitForView(kiosk.url, (view) => view.lastTopUp?.seq === seq && view.screen.name === 'member');
+    const recorded = waitForView(kiosk.url, (view) => view.lastTopUp?.seq === seq && view.screen.name === 'member', STEP_MS);
     expect(hardware.validator.insertBill(amountFen, { escrow: true })).toBe('escrow');
     await recorded;
   }
 
-  /** A few top-ups on every simulated kiosk, a little apart, so a cut lands between and during them. */
+  /** A few top-ups on every simulated kiosk, a little apart (the pace of the traffic, not a wait for anything). */
   async function simulatedTraffic(rounds: number): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       for (const sim of fleet.kiosks) sim.topUp(500 + i * 100);
@@ -80,19 +88,40 @@ describe('kiosk ↔ broker partitions', () => {
    * entries in memory, which runs a write ahead of the file, so the file is polled rather than trusted at
    * the moment the view says zero.
    */
-  async function settledRealOutbox(timeoutMs = 10_000): Promise<OutboxEntry[]> {
-    for (const deadline = Date.now() + timeoutMs; ; await delay(50)) {
-      const outbox = await realOutbox();
-      if (outbox.every((entry) => entry.state !== 'pending') || Date.now() > deadline) return outbox;
-    }
+  async function settledRealOutbox(): Promise<OutboxEntry[]> {
+    return waitFor(
+      async () => {
+        const outbox = await realOutbox();
+        return outbox.every((entry) => entry.state !== 'pending') && outbox;
+      },
+      { timeoutMs: STEP_MS, what: "the real kiosk's outbox on disk to have nothing pending", describe: async () => JSON.stringify((await realOutbox()).filter((entry) => entry.state === 'pending')) },
+    );
   }
+
+  /**
+   * Cuts the link on the next ack any simulated kiosk receives, inside that ack's own handler (after the kiosk
+   * applied it), so however busy the machine, no further acks slip in before the cut.
+   */
+  function cutOnNextAck(): Promise<void> {
+    const cut = new Promise<void>((resolve) => {
+      const onAck = () => {
+        proxy.cut();
+        for (const sim of fleet.kiosks) sim.client.off('message', onAck);
+        resolve();
+      };
+      for (const sim of fleet.kiosks) sim.client.on('message', onAck);
+    });
+    return withDeadline(cut, STEP_MS, 'an ack to arrive at a simulated kiosk (to cut the link on)');
+  }
+
+  const simulatedPending = () => fleet.kiosks.reduce((sum, sim) => sum + sim.pendingCount, 0);
 
   /** Heals, waits for every outbox to drain, then compares each kiosk's outbox with the ledger. */
   async function healAndCompare(): Promise<void> {
     proxy.heal();
     await Promise.all([
-      fleet.drained(30_000),
-      waitForView(kiosk.url, (view) => view.hubConnected && view.pendingTransactions === 0, 30_000),
+      fleet.drained(DRAIN_MS),
+      waitForView(kiosk.url, (view) => view.hubConnected && view.pendingTransactions === 0, DRAIN_MS),
     ]);
     const real = await settledRealOutbox();
     expect(real.filter((entry) => entry.state !== 'synced')).toEqual([]);
@@ -104,36 +133,40 @@ describe('kiosk ↔ broker partitions', () => {
 
   it('cut during transactions: recorded offline, each posted exactly once after the heal', async () => {
     await feedBill(10000);
-    const traffic = simulatedTraffic(40);
-    await delay(50);
-    proxy.cut();
-    await waitForView(kiosk.url, (view) => !view.hubConnected);
+    // The cut lands in a stream of top-ups: on the hub's first ack of them (the link is carrying this
+    // traffic), with the others sent after it still in flight; the rest of the stream is recorded while cut.
+    const cut = cutOnNextAck();
+    const beforeCut = simulatedTraffic(20);
+    await cut;
+    const afterCut = simulatedTraffic(20);
+    await waitForView(kiosk.url, (view) => !view.hubConnected, STEP_MS);
     // Cash keeps coming while the kiosk cannot reach the hub: the outbox on disk holds it.
     await feedBill(5000);
     await feedBill(2000);
-    await traffic;
+    await Promise.all([beforeCut, afterCut]);
     expect((await realOutbox()).filter((entry) => entry.state === 'pending').length).toBeGreaterThanOrEqual(2);
-    expect(fleet.kiosks.reduce((sum, sim) => sum + sim.pendingCount, 0)).toBeGreaterThan(0);
+    expect(simulatedPending()).toBeGreaterThan(0);
     await healAndCompare();
-  }, 60_000);
+  }, TEST_TIMEOUT_MS);
 
   it('cut during sync: the link dies again while the backlog is being resent, and still nothing is lost or doubled', async () => {
     proxy.cut();
-    await waitForView(kiosk.url, (view) => !view.hubConnected);
+    await waitForView(kiosk.url, (view) => !view.hubConnected, STEP_MS);
     await feedBill(10000);
     await feedBill(5000);
     await simulatedTraffic(60);
-    const backlog = fleet.kiosks.reduce((sum, sim) => sum + sim.pendingCount, 0);
+    const backlog = simulatedPending();
 
-    // Heal, and cut again the moment the backlog starts going out: after the first acks, before the last.
+    // Heal, and cut again the moment the backlog starts going out: on the first ack, before the last. The
+    // cut happens inside the ack's own handler, so however busy the machine, no more acks slip in first.
     const connectionsBefore = proxy.connections;
+    const cut = cutOnNextAck();
     proxy.heal();
-    const syncing = () => fleet.kiosks.reduce((sum, sim) => sum + sim.pendingCount, 0) < backlog;
-    while (!syncing()) await delay(1);
-    proxy.cut();
+    await cut;
+    expect(simulatedPending()).toBeLessThan(backlog);
     expect(proxy.connections).toBeGreaterThan(connectionsBefore);
-    expect(fleet.kiosks.reduce((sum, sim) => sum + sim.pendingCount, 0)).toBeGreaterThan(0);
+    expect(simulatedPending()).toBeGreaterThan(0);
     await feedBill(2000);
     await healAndCompare();
-  }, 60_000);
+  }, TEST_TIMEOUT_MS);
 });

@@ -5,10 +5,18 @@ import { startFleet, type Fleet } from '../../device/emulators/fleet-simulator.t
 import { TestHub } from '../helpers/hub.ts';
 import { freePort } from '../helpers/ports.ts';
 import { ledgerTotals, outboxTotals } from '../helpers/device-ledger.ts';
+import { waitFor, withDeadline } from '../helpers/events.ts';
 
 const KIOSKS = 10;
 const TX_PER_KIOSK = 100;
 const PREFIX = 'stream';
+/** Deadlines of the waits below: each generous for a busy two-core machine, the test's timeout above their sum. */
+const RESEND_MS = 10_000;
+const STEP_MS = 30_000;
+const DRAIN_MS = 90_000;
+const SETUP_TIMEOUT_MS = 120_000;
+/** Per restart: the trigger, hub stop, the kiosks noticing, one more round recorded, hub start. */
+const TEST_TIMEOUT_MS = 2 * 5 * STEP_MS + STEP_MS + DRAIN_MS + 60_000;
 
 /**
  * A 1,000-transaction stream from 10 simulated kiosks while the hub is restarted twice on the same
@@ -25,8 +33,11 @@ describe('hub (and embedded broker) restarts in the middle of a 1,000-transactio
     hub = await TestHub.create({ mqttPort: await freePort() });
     await hub.start();
     const members = [await hub.member('流一', '04AA0001'), await hub.member('流二', '04AA0002'), await hub.member('流三', '04AA0003')];
-    fleet = await startFleet({ url: hub.running.mqttUrl, count: KIOSKS, deviceIdPrefix: PREFIX, members, resendIntervalMs: 2_000 });
-  });
+    // A transaction lost without a reconnect (published while the restarted hub's gateway was not yet
+    // subscribed) is resent after 10 s, well inside the drain deadline; a shorter period would flood a busy
+    // hub with duplicates of transactions it simply has not acked yet.
+    fleet = await startFleet({ url: hub.running.mqttUrl, count: KIOSKS, deviceIdPrefix: PREFIX, members, resendIntervalMs: RESEND_MS });
+  }, SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
     await fleet?.stop();
@@ -47,9 +58,25 @@ describe('hub (and embedded broker) restarts in the middle of a 1,000-transactio
       publishAsync(...args).catch(() => undefined)) as MqttClient['publishAsync'];
   }
 
-  /** Kiosks record transactions at a steady pace, whether or not the hub is there: the stream never pauses. */
+  const TOTAL = KIOSKS * TX_PER_KIOSK;
+  /** Where each restart is triggered: once this much of the stream is recorded (and the hub has acked some since it started). */
+  const RESTART_AT = [0.2, 0.55].map((fraction) => fraction * TOTAL);
+  /** Restarts whose hub stop has begun. */
+  let restartsBegun = 0;
+
+  /**
+   * Kiosks record transactions at a steady pace, whether or not the hub is there: the stream never waits for
+   * the hub (the 40 ms between rounds is the pace of the stream, not a wait for anything). It does not run
+   * more than a round past a restart's trigger point before that restart has begun, so on a slow machine
+   * both restarts still land in the middle of the stream rather than after its end.
+   */
   async function stream(): Promise<void> {
     for (let i = 0; i < TX_PER_KIOSK; i++) {
+      const next = RESTART_AT[restartsBegun];
+      if (next !== undefined && recorded() >= next + KIOSKS) {
+        const waitingFor = restartsBegun;
+        await waitFor(() => restartsBegun > waitingFor, { timeoutMs: 2 * STEP_MS, what: `restart ${waitingFor + 1} to begin`, describe: state });
+      }
       for (const kiosk of fleet.kiosks) kiosk.topUp(100 + ((i * 7 + kiosk.deviceId.length) % 50) * 100);
       await delay(40);
     }
@@ -57,34 +84,46 @@ describe('hub (and embedded broker) restarts in the middle of a 1,000-transactio
 
   const recorded = () => fleet.kiosks.reduce((sum, kiosk) => sum + kiosk.transactions.length, 0);
   const acked = () => fleet.kiosks.reduce((sum, kiosk) => sum + kiosk.acksOf('ok').length, 0);
+  const state = () => `recorded ${recorded()}, acked ${acked()}, connected ${fleet.kiosks.filter((kiosk) => kiosk.connected).length}/${KIOSKS}`;
 
-  /** Restarts the hub once `fraction` of the stream is recorded and the hub has acked part of it since it started. */
-  async function restartMidStream(fraction: number): Promise<{ recorded: number; acked: number }> {
+  /** Restarts the hub once its share of the stream is recorded and the hub has acked part of it since it started. */
+  async function restartMidStream(): Promise<{ recorded: number; acked: number }> {
     const ackedBefore = acked();
-    while (recorded() < fraction * KIOSKS * TX_PER_KIOSK || acked() === ackedBefore) await delay(5);
+    const trigger = RESTART_AT[restartsBegun]!;
+    await waitFor(() => recorded() >= trigger && acked() > ackedBefore, {
+      timeoutMs: STEP_MS,
+      intervalMs: 5,
+      what: `${trigger} transactions recorded and an ack from the hub since it started`,
+      describe: state,
+    });
     const at = { recorded: recorded(), acked: acked() };
     swallowAcksAfterGatewayStop();
-    await hub.stop();
-    await delay(300); // a short outage: kiosks keep recording while they cannot reach anything
-    await hub.start();
+    restartsBegun += 1;
+    await withDeadline(hub.stop(), STEP_MS, 'the hub (and its broker) to stop');
+    // The outage lasts until every kiosk has noticed it and at least one more round was recorded meanwhile:
+    // kiosks keep recording while they cannot reach anything.
+    await waitFor(() => fleet.kiosks.every((kiosk) => !kiosk.connected), { timeoutMs: STEP_MS, what: 'every kiosk to see the broker gone', describe: state });
+    const recordedWhileDown = Math.min(TOTAL, recorded() + KIOSKS);
+    await waitFor(() => recorded() >= recordedWhileDown, { timeoutMs: STEP_MS, what: 'a round of transactions recorded during the outage', describe: state });
+    await withDeadline(hub.start(), STEP_MS, 'the hub to start again');
     return at;
   }
 
   it('posts every txId exactly once, with the right amounts, after two restarts', async () => {
     const streaming = stream();
-    const restarts = [await restartMidStream(0.2), await restartMidStream(0.55)];
+    const restarts = [await restartMidStream(), await restartMidStream()];
     await streaming;
     // Both restarts hit a stream in progress: more to record, and acks still owed.
-    for (const at of restarts) expect(at.recorded).toBeLessThan(KIOSKS * TX_PER_KIOSK);
+    for (const at of restarts) expect(at.recorded).toBeLessThan(TOTAL);
     expect(restarts[1]!.acked).toBeGreaterThan(restarts[0]!.acked);
-    await fleet.drained(45_000);
+    await fleet.drained(DRAIN_MS);
 
     const all = fleet.kiosks.flatMap((kiosk) => kiosk.transactions);
-    expect(all).toHaveLength(KIOSKS * TX_PER_KIOSK);
+    expect(all).toHaveLength(TOTAL);
     expect(fleet.kiosks.flatMap((kiosk) => kiosk.acksOf('error'))).toEqual([]);
     const expected = outboxTotals(all);
     const posted = await ledgerTotals(hub.running.db, `${PREFIX}-`);
     expect({ count: posted.count, sumFen: posted.sumFen }).toEqual({ count: expected.count, sumFen: expected.sumFen });
     expect(posted.amounts).toEqual(expected.amounts);
-  }, 90_000);
+  }, TEST_TIMEOUT_MS);
 });

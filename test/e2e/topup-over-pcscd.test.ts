@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
@@ -9,6 +8,7 @@ import { ReceiptPrinter } from '../../device/printer/receipt-printer.ts';
 import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
+import { nextEventArgs } from '../helpers/events.ts';
 
 /**
  * The whole spine, across every real boundary this machine has: a virtual card on vsmartcard's vpcd
@@ -40,6 +40,9 @@ describe('tap a card, top up ¥100, print the receipt', () => {
         billValidator: { kind: 'cctalk', path: hardware.serialCable.hostPath },
       },
       { reader: new PcscCardReader(createLogger('nfc')), printer: new ReceiptPrinter(printerAddress) },
+      undefined,
+      // The receipt waits for the hub's ack (to print the confirmed balance) longer than a busy machine needs.
+      { receiptAckWaitMs: 20_000 },
     );
   });
 
@@ -55,7 +58,7 @@ describe('tap a card, top up ¥100, print the receipt', () => {
     const greeted = await waitForView(kiosk.url, (view) => view.screen.name === 'member');
     expect(greeted.screen).toMatchObject({ name: 'member', member: { memberId: member.memberId, displayName: '张三' }, offline: false });
 
-    const receiptPrinted = once(hardware.printer, 'receipt') as Promise<[string]>;
+    const receiptPrinted = nextEventArgs<[string]>(hardware.printer, 'receipt', { timeoutMs: 40_000, what: 'the ¥100 receipt to be printed' });
     const credited = waitForView(kiosk.url, (view) => view.lastTopUp?.amountFen === 10000);
     // The validator was enabled for this member the moment they were shown; the bill goes to escrow and
     // the kiosk stacks it for them.
@@ -122,7 +125,7 @@ describe('tap a card, top up ¥100, print the receipt', () => {
     expect(lastTopUp!.state).toBe('synced');
 
     hardware.printer.loadPaper();
-    const reprinted = once(hardware.printer, 'receipt') as Promise<[string]>;
+    const reprinted = nextEventArgs<[string]>(hardware.printer, 'receipt', { what: 'the receipt to be printed again' });
     const response = await fetch(new URL('/api/receipt/reprint', kiosk.url), { method: 'POST' });
     expect(response.status).toBe(200);
     const [receipt] = await reprinted;

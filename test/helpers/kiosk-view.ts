@@ -1,10 +1,13 @@
 import type { KioskView } from '../../device/kiosk/kiosk.ts';
 
+/** The default deadline of waitForView: a kiosk in another process on a busy machine, talking to a hub. */
+export const VIEW_DEADLINE_MS = 30_000;
+
 /**
  * Follows a kiosk's live view stream (server-sent events) until a view matches, so tests wait for what
  * the member would see instead of sleeping.
  */
-export async function waitForView(kioskUrl: string, matches: (view: KioskView) => boolean, timeoutMs = 15_000): Promise<KioskView> {
+export async function waitForView(kioskUrl: string, matches: (view: KioskView) => boolean, timeoutMs = VIEW_DEADLINE_MS): Promise<KioskView> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let last: KioskView | undefined;

@@ -23,7 +23,10 @@ export async function spawnNodeScript(entry: string, env: Record<string, string>
   const exited = once(child, 'exit');
   let output = '';
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${entry} did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${entry} did not start within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const found = ready.exec(output);
@@ -38,9 +41,13 @@ export async function spawnNodeScript(entry: string, env: Record<string, string>
       reject(new Error(`${entry} exited (${signal ?? code}) before starting:\n${output}`));
     });
   });
+  const running = () => child.exitCode === null && child.signalCode === null;
   const end = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    if (running()) child.kill(signal);
+    // A process that does not finish its clean shutdown in time is killed: a test's teardown never hangs on it.
+    const killed = setTimeout(() => running() && child.kill('SIGKILL'), 15_000);
     await exited;
+    clearTimeout(killed);
   };
   return { ready: match, child, kill9: () => end('SIGKILL'), stop: () => end('SIGTERM') };
 }

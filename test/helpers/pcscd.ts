@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { waitFor, withDeadline } from './events.ts';
 
 /**
  * A private pcscd with one vsmartcard-vpcd reader, for one test file.
@@ -28,7 +29,8 @@ export interface PcscdHandle {
 
 const INSTALL_HINT = 'apt-get install -y pcscd vsmartcard-vpcd';
 const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
-const READY_TIMEOUT_MS = 10_000;
+/** pcscd is up in well under a second; a busy two-core machine can take many times that. */
+const READY_TIMEOUT_MS = 30_000;
 const POLL_MS = 20;
 
 export async function startPcscd(): Promise<PcscdHandle> {
@@ -156,16 +158,16 @@ function listenAndRelease(port: number): Promise<number> {
  * /proc/net/tcp rather than by connecting, because a connection to vpcd counts as a card insertion.
  */
 async function waitUntilReady(socketPath: string, port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`pcscd exited during start-up (${child.exitCode ?? child.signalCode}):\n${output()}`);
-    }
-    const socketThere = await access(socketPath).then(() => true, () => false);
-    if (socketThere && (await isListening(port))) return;
-    await delay(POLL_MS);
-  }
-  throw new Error(`pcscd not ready after ${READY_TIMEOUT_MS} ms:\n${output()}`);
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`pcscd exited during start-up (${child.exitCode ?? child.signalCode}):\n${output()}`);
+      }
+      const socketThere = await access(socketPath).then(() => true, () => false);
+      return socketThere && (await isListening(port));
+    },
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: POLL_MS, what: `pcscd to create ${socketPath} and vpcd to listen on ${port}`, describe: () => `pcscd said:\n${output()}` },
+  );
 }
 
 async function isListening(port: number): Promise<boolean> {
@@ -201,6 +203,7 @@ async function killGroup(child: ChildProcess, exited: Promise<void>): Promise<vo
   grace.abort();
   if (!stopped) {
     signalGroup(child, 'SIGKILL');
-    await exited;
+    // SIGKILL cannot be ignored; a deadline anyway, so a stuck teardown names itself.
+    await withDeadline(exited, 10_000, 'pcscd to exit after SIGKILL');
   }
 }

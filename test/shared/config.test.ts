@@ -34,6 +34,14 @@ describe('kiosk configuration', () => {
     });
   });
 
+  it('reads the resend interval of unacked transactions, in whole milliseconds of at least a second', () => {
+    expect(kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883' }).resendIntervalMs).toBeUndefined();
+    expect(kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', KIOSK_RESEND_INTERVAL_MS: '10000' }).resendIntervalMs).toBe(10_000);
+    expect(() => kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', KIOSK_RESEND_INTERVAL_MS: '50' })).toThrow(
+      'KIOSK_RESEND_INTERVAL_MS must be a whole number of milliseconds from 1000 to 2147483647, got "50"',
+    );
+  });
+
   it('refuses a malformed card key without echoing the secret', () => {
     expect(() => kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', CARD_KEY: 'secret-but-short' })).toThrow(
       'CARD_KEY must be 32 bytes as 64 hex digits',
