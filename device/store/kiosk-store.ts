@@ -16,14 +16,6 @@ export { CorruptDataFileError, InvalidKioskDataError } from './errors.ts';
 export type { CashSession, CashState, OutboxEntry } from './outbox-state.ts';
 export type { AppliedConfig, AppliedProgram } from './settings.ts';
 
-/**
- * The kiosk's durable state, in three parts each stored the way it is used (store-files.ts names the files):
- * - the money path — outbox of transactions the hub has not acknowledged, sequence counter, cash session — in
- *   an append-only journal: one record + fdatasync per change, whatever else the kiosk holds;
- * - the member cache in SQLite: looked up one card at a time, never read whole, not even at start;
- * - the settings (applied configuration, program rules) in a small lowdb document.
- * Every mutation of the first and last is on disk before its promise resolves: nothing is "done" before that.
- */
 export interface NewCashTopUp {
   deviceId: string;
   member: MemberSnapshot;
@@ -40,6 +32,15 @@ export interface KioskStoreOptions {
   logger?: Logger;
 }
 
+/**
+ * The kiosk's durable state, in three parts each stored the way it is used (store-files.ts names the files):
+ * - the money path — outbox of transactions the hub has not acknowledged, sequence counter, cash session — in
+ *   an append-only journal: one record + fdatasync per change, whatever else the kiosk holds;
+ * - the member cache in SQLite: looked up one card at a time, never read whole, not even at start;
+ * - the settings (applied configuration, program rules) in a small lowdb document.
+ * Every mutation of the first and last is on disk before its promise resolves: nothing is "done" before that.
+ * A journal change is applied in memory only once durable, so the getters never show what a crash could undo.
+ */
 export class KioskStore {
   private constructor(
     private readonly settings: Low<Settings>,

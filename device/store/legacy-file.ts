@@ -64,7 +64,7 @@ export async function migrateLegacyFile(files: KioskStoreFiles, legacy: LegacyKi
   }
   const outbox = { nextSeq: legacy.nextSeq, outbox: legacy.outbox, cash: legacy.cash };
   await (await JournalWriter.create(files.journal, [snapshotOf(outbox)])).close();
-  await keepOldFile(files.settings, files.migrated);
+  await keepOldFile(files.settings, files.migrated); // made durable by the directory fsync of the next write
   const settings: Settings = { v: 2, config: legacy.config, program: legacy.program as AppliedProgram };
   await writeFileAtomically(files.settings, JSON.stringify(settings));
   logger.info(
