@@ -102,7 +102,7 @@ export async function startKiosk(
   options: KioskAppOptions = {},
 ): Promise<RunningKiosk> {
   await mkdir(config.dataDir, { recursive: true });
-  const store = await KioskStore.open(join(config.dataDir, 'kiosk.json'));
+  const store = await KioskStore.open(join(config.dataDir, 'kiosk.json'), { logger: logger.child({ component: 'store' }) });
   const hub = new HubLink({
     url: config.mqttUrl,
     deviceId: config.deviceId,

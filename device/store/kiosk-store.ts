@@ -1,98 +1,20 @@
 import { Low } from 'lowdb';
-import { Type, type Static } from '@sinclair/typebox';
 import { newId } from '../../shared/ids.ts';
-import { validate } from '../../shared/contract/decode.ts';
-import {
-  DeviceConfig,
-  DeviceTransaction,
-  ErrorBody,
-  MemberSnapshot,
-  type Balances,
-  type TopUpPricing,
-  type TxAck,
-} from '../../shared/contract/payloads.ts';
-import { programRuleProblems, type ProgramRules } from '../../shared/rules/program.ts';
+import { createLogger, type Logger } from '../../shared/logger.ts';
+import type { Balances, DeviceConfig, MemberSnapshot, TopUpPricing, TxAck } from '../../shared/contract/payloads.ts';
+import type { ProgramRules } from '../../shared/rules/program.ts';
 import { DurableJSONFile } from './durable-json-file.ts';
+import { InvalidKioskDataError } from './errors.ts';
+import { migrateLegacyFile, parseLegacyFile } from './legacy-file.ts';
+import { MemberCache } from './member-cache.ts';
+import { OutboxJournal, replayJournal } from './outbox-journal.ts';
+import type { CashState, OutboxEntry, OutboxRecord } from './outbox-state.ts';
+import { emptySettings, isSettingsDocument, parseSettings, type AppliedConfig, type AppliedProgram, type Settings } from './settings.ts';
+import { kioskStoreFiles } from './store-files.ts';
 
-/**
- * The kiosk's durable state: the outbox of transactions the hub has not acknowledged yet, the device
- * sequence counter, and the cached member snapshots that let the kiosk serve members offline.
- * Every mutation is on disk (fsync) before the promise resolves: nothing is "done" before that.
- */
-const OutboxEntry = Type.Object({
-  tx: DeviceTransaction,
-  state: Type.Union([Type.Literal('pending'), Type.Literal('synced'), Type.Literal('rejected')]),
-  settledAt: Type.Optional(Type.String()),
-  error: Type.Optional(ErrorBody),
-});
-export type OutboxEntry = Static<typeof OutboxEntry>;
-
-/**
- * Cash acceptance survives a restart: the member the validator is taking bills for, and the validator's
- * event counter of the last bill credited, written in the same durable write as that credit. A bill
- * stacked while the kiosk was down is then credited once, to the right member, when it comes back.
- */
-/**
- * How a session's bills are priced, fixed by its first bill: the program rules version and the instant. Every
- * later bill of the session uses them too, so a bracket shown ("再投¥100可送50") still holds when the rules
- * change or a campaign window closes while the member is feeding notes.
- */
-const SessionPricing = Type.Object({ rulesVersion: Type.Integer({ minimum: 1 }), occurredAt: Type.String() });
-
-const CashSession = Type.Object({
-  member: MemberSnapshot,
-  openedAt: Type.String(),
-  /** Cash credited in this session so far (absent in files written before sessions were priced: 0). */
-  creditedFen: Type.Optional(Type.Integer({ minimum: 0 })),
-  pricing: Type.Optional(SessionPricing),
-});
-export type CashSession = Static<typeof CashSession>;
-
-const CashState = Type.Object({
-  session: Type.Union([CashSession, Type.Null()]),
-  lastBillEventCounter: Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()]),
-});
-export type CashState = Static<typeof CashState>;
-
-/** The hub's configuration this kiosk runs, with its version; null until the hub has sent one. */
-const AppliedConfig = Type.Union([
-  Type.Object({ version: Type.Integer({ minimum: 1 }), config: DeviceConfig, appliedAt: Type.String() }),
-  Type.Null(),
-]);
-export type AppliedConfig = Static<typeof AppliedConfig>;
-
-/**
- * The program rules this kiosk prices top-ups with, as published by the hub (version = the rules store's).
- * Kept on disk so they survive a restart and work offline; validated on every load like on arrival.
- */
-const AppliedProgram = Type.Union([
-  Type.Object({ version: Type.Integer({ minimum: 1 }), rules: Type.Record(Type.String(), Type.Unknown()), appliedAt: Type.String() }),
-  Type.Null(),
-]);
-export type AppliedProgram = { version: number; rules: ProgramRules; appliedAt: string } | null;
-
-const KioskData = Type.Object({
-  v: Type.Literal(1),
-  nextSeq: Type.Integer({ minimum: 1 }),
-  outbox: Type.Array(OutboxEntry),
-  members: Type.Record(Type.String(), MemberSnapshot),
-  cash: CashState,
-  config: AppliedConfig,
-  program: AppliedProgram,
-});
-type KioskData = Static<typeof KioskData>;
-
-const emptyCashState = (): CashState => ({ session: null, lastBillEventCounter: null });
-
-/** Settled entries are kept for reprints and audits, but only the most recent ones. */
-const SETTLED_ENTRIES_KEPT = 500;
-
-export class InvalidKioskDataError extends Error {
-  constructor(file: string, reason: string) {
-    super(`kiosk data file ${file} does not have the expected shape (${reason}); it was left untouched`);
-    this.name = 'InvalidKioskDataError';
-  }
-}
+export { CorruptDataFileError, InvalidKioskDataError } from './errors.ts';
+export type { CashSession, CashState, OutboxEntry } from './outbox-state.ts';
+export type { AppliedConfig, AppliedProgram } from './settings.ts';
 
 export interface NewCashTopUp {
   deviceId: string;
@@ -106,88 +28,106 @@ export interface NewCashTopUp {
   pricing?: TopUpPricing;
 }
 
-export class KioskStore {
-  private constructor(private readonly db: Low<KioskData>) {}
+export interface KioskStoreOptions {
+  logger?: Logger;
+}
 
-  static async open(file: string): Promise<KioskStore> {
-    const db = new Low<KioskData>(new DurableJSONFile(file), {
-      v: 1,
-      nextSeq: 1,
-      outbox: [],
-      members: {},
-      cash: emptyCashState(),
-      config: null,
-      program: null,
-    });
-    await db.read();
-    // Files written before cash state existed have none; they had no open cash session either.
-    db.data.cash ??= emptyCashState();
-    // Likewise for configuration: such a kiosk had never received one.
-    db.data.config ??= null;
-    // And for program rules: such a kiosk prices no bonus until the hub sends a rule set.
-    db.data.program ??= null;
-    const checked = validate(KioskData, db.data);
-    if (!checked.ok) throw new InvalidKioskDataError(file, checked.reason);
-    const ruleProblems = db.data.program ? programRuleProblems(db.data.program.rules) : [];
-    if (ruleProblems.length > 0) throw new InvalidKioskDataError(file, `program rules: ${ruleProblems.join('; ')}`);
-    return new KioskStore(db);
+/**
+ * The kiosk's durable state, in three parts each stored the way it is used (store-files.ts names the files):
+ * - the money path — outbox of transactions the hub has not acknowledged, sequence counter, cash session — in
+ *   an append-only journal: one record + fdatasync per change, whatever else the kiosk holds;
+ * - the member cache in SQLite: looked up one card at a time, never read whole, not even at start;
+ * - the settings (applied configuration, program rules) in a small lowdb document.
+ * Every mutation of the first and last is on disk before its promise resolves: nothing is "done" before that.
+ * A journal change is applied in memory only once durable, so the getters never show what a crash could undo.
+ */
+export class KioskStore {
+  private constructor(
+    private readonly settings: Low<Settings>,
+    private readonly journal: OutboxJournal,
+    private readonly members: MemberCache,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Opens the store whose settings document is `file` (e.g. `<dataDir>/kiosk.json`), creating it when there is
+   * none, and carrying an old single-document file over first (legacy-file.ts). Bad data is refused with an
+   * error naming the file, which is left as it was.
+   */
+  static async open(file: string, { logger = createLogger('kiosk-store') }: KioskStoreOptions = {}): Promise<KioskStore> {
+    const files = kioskStoreFiles(file);
+    const adapter = new DurableJSONFile<Settings>(file);
+    let raw: unknown = await adapter.read();
+    if (raw !== null && !isSettingsDocument(raw)) {
+      await migrateLegacyFile(files, parseLegacyFile(file, raw), logger);
+      raw = await adapter.read();
+    }
+    const settings = raw === null ? emptySettings() : parseSettings(file, raw);
+    // A store is created journal first, settings last: settings without a journal is a journal lost, and
+    // starting a new one would hand out sequence numbers the hub has already seen.
+    const opened = await OutboxJournal.open(files.journal, { logger, create: raw === null });
+    if (!opened) throw new InvalidKioskDataError(file, `its outbox journal ${files.journal} is missing`);
+    const { journal, replayed } = opened;
+    let members: MemberCache;
+    try {
+      members = MemberCache.open(files.members);
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+    const store = new KioskStore(new Low(adapter, settings), journal, members, logger);
+    // An ack is durable in the journal before its member reaches the cache; a crash in between is healed here.
+    for (const record of replayed) store.cacheAckedMember(record);
+    if (raw === null) await store.settings.write();
+    return store;
   }
 
   /** Records a cash top-up in the outbox and returns once it is durable on disk. */
   async recordCashTopUp({ deviceId, member, amountFen, billEventCounter, at, pricing }: NewCashTopUp): Promise<OutboxEntry> {
-    const data = this.db.data;
-    const entry: OutboxEntry = {
-      state: 'pending',
-      tx: {
-        v: 1,
-        txId: newId(),
-        deviceId,
-        seq: data.nextSeq,
-        createdAt: (at ?? new Date()).toISOString(),
-        body: {
-          kind: 'cash_topup',
-          memberId: member.memberId,
-          cardUid: member.cardUid,
-          amountFen,
-          currency: 'CNY',
-          ...(pricing ? { pricing } : {}),
+    const createdAt = (at ?? new Date()).toISOString();
+    const record = await this.journal.commit((state) => ({
+      k: 'topup' as const,
+      entry: {
+        state: 'pending' as const,
+        tx: {
+          v: 1 as const,
+          txId: newId(),
+          deviceId,
+          seq: state.nextSeq,
+          createdAt,
+          body: {
+            kind: 'cash_topup' as const,
+            memberId: member.memberId,
+            cardUid: member.cardUid,
+            amountFen,
+            currency: 'CNY' as const,
+            ...(pricing ? { pricing } : {}),
+          },
         },
       },
-    };
-    data.nextSeq += 1;
-    data.outbox.push(entry);
-    if (billEventCounter !== undefined) data.cash.lastBillEventCounter = billEventCounter;
-    const session = data.cash.session;
-    if (session && session.member.memberId === member.memberId) {
-      session.creditedFen = (session.creditedFen ?? 0) + amountFen;
-      // The first bill fixes the session's pricing; so does the first bill after newer rules arrived mid-session.
-      if (pricing && session.pricing?.rulesVersion !== pricing.rulesVersion) {
-        session.pricing = { rulesVersion: pricing.rulesVersion, occurredAt: pricing.occurredAt };
-      }
-    }
-    await this.db.write();
-    return entry;
+      ...(billEventCounter === undefined ? {} : { billEventCounter }),
+    }));
+    return record!.entry;
   }
 
   get cash(): CashState {
-    return this.db.data.cash;
+    return this.journal.state.cash;
   }
 
   /** Durably names the member bills are credited to, before the validator is enabled for them. */
   async openCashSession(member: MemberSnapshot): Promise<void> {
-    this.db.data.cash.session = { member, openedAt: new Date().toISOString() };
-    await this.db.write();
+    const openedAt = new Date().toISOString();
+    await this.journal.commit(() => ({ k: 'session' as const, session: { member, openedAt } }));
   }
 
   /** First start with a validator: its current counter is the baseline, nothing before it is ours to credit. */
   async setBillEventBaseline(counter: number): Promise<void> {
-    this.db.data.cash.lastBillEventCounter = counter;
-    await this.db.write();
+    await this.journal.commit(() => ({ k: 'baseline' as const, counter }));
   }
 
   /** Unacknowledged transactions, oldest first: the order the hub must see them in. */
   pending(): OutboxEntry[] {
-    return this.db.data.outbox.filter((entry) => entry.state === 'pending');
+    return this.journal.state.outbox.filter((entry) => entry.state === 'pending');
   }
 
   /**
@@ -196,13 +136,13 @@ export class KioskStore {
    * idempotency makes resending harmless). Rejected ones are final and never resent.
    */
   resendable(fromSeq: number, toSeq: number): OutboxEntry[] {
-    return this.db.data.outbox
+    return this.journal.state.outbox
       .filter((entry) => entry.state !== 'rejected' && entry.tx.seq >= fromSeq && entry.tx.seq <= toSeq)
       .sort((a, b) => a.tx.seq - b.tx.seq);
   }
 
   entry(txId: string): OutboxEntry | undefined {
-    return this.db.data.outbox.find((entry) => entry.tx.txId === txId);
+    return this.journal.state.outbox.find((entry) => entry.tx.txId === txId);
   }
 
   /**
@@ -210,23 +150,21 @@ export class KioskStore {
    * undefined for an unknown or already settled transaction (acks may arrive more than once).
    */
   async applyAck(ack: TxAck): Promise<OutboxEntry | undefined> {
-    const entry = this.entry(ack.txId);
-    if (!entry || entry.state !== 'pending') return undefined;
-    entry.settledAt = new Date().toISOString();
-    if (ack.status === 'ok') {
-      entry.state = 'synced';
-      this.putMember(ack.member);
-    } else {
-      entry.state = 'rejected';
-      entry.error = ack.error;
-    }
-    this.trimSettled();
-    await this.db.write();
-    return entry;
+    const settledAt = new Date().toISOString();
+    const record = await this.journal.commit((state) => {
+      const entry = state.outbox.find((candidate) => candidate.tx.txId === ack.txId);
+      if (!entry || entry.state !== 'pending') return undefined;
+      return ack.status === 'ok'
+        ? { k: 'settled' as const, txId: ack.txId, settledAt, state: 'synced' as const, member: ack.member }
+        : { k: 'settled' as const, txId: ack.txId, settledAt, state: 'rejected' as const, error: ack.error };
+    });
+    if (!record) return undefined;
+    this.cacheAckedMember(record);
+    return this.entry(ack.txId);
   }
 
   get config(): AppliedConfig {
-    return this.db.data.config;
+    return this.settings.data.config;
   }
 
   /**
@@ -234,15 +172,15 @@ export class KioskStore {
    * false (changing nothing) for a version that is not newer: configuration never goes backwards.
    */
   async applyConfig(version: number, config: DeviceConfig): Promise<boolean> {
-    const current = this.db.data.config;
+    const current = this.settings.data.config;
     if (current && current.version >= version) return false;
-    this.db.data.config = { version, config, appliedAt: new Date().toISOString() };
-    await this.db.write();
+    this.settings.data.config = { version, config, appliedAt: new Date().toISOString() };
+    await this.settings.write();
     return true;
   }
 
   get program(): AppliedProgram {
-    return this.db.data.program as AppliedProgram;
+    return this.settings.data.program;
   }
 
   /**
@@ -250,32 +188,30 @@ export class KioskStore {
    * the applied one. Returns false (changing nothing) otherwise: rules never go backwards.
    */
   async applyProgram(version: number, rules: ProgramRules): Promise<boolean> {
-    const current = this.db.data.program;
+    const current = this.settings.data.program;
     if (current && current.version >= version) return false;
-    this.db.data.program = { version, rules: rules as unknown as Record<string, unknown>, appliedAt: new Date().toISOString() };
-    await this.db.write();
+    this.settings.data.program = { version, rules, appliedAt: new Date().toISOString() };
+    await this.settings.write();
     return true;
   }
 
-  /** Every card this kiosk can serve offline, for a cache refresh. */
+  /** Every card this kiosk can serve offline, for a cache refresh (read from disk: call it on demand only). */
   cachedCards(): string[] {
-    return Object.keys(this.db.data.members);
+    return this.members.cardUids();
   }
 
   cachedMember(cardUid: string): MemberSnapshot | undefined {
-    return this.db.data.members[cardUid];
+    return this.members.get(cardUid);
   }
 
-  /** For a magnetic-stripe swipe while offline: the cache is keyed by UID, numbers are looked up by scan. */
+  /** For a magnetic-stripe swipe while offline. */
   cachedMemberByNumber(cardNumber: string): MemberSnapshot | undefined {
-    return Object.values(this.db.data.members).find((member) => member.cardNumber === cardNumber);
+    return this.members.getByCardNumber(cardNumber);
   }
 
   /** Caches a snapshot unless the cache already holds a newer version of that member; true when it did. */
   async cacheMember(snapshot: MemberSnapshot): Promise<boolean> {
-    if (!this.putMember(snapshot)) return false;
-    await this.db.write();
-    return true;
+    return this.members.put(snapshot);
   }
 
   /**
@@ -296,18 +232,24 @@ export class KioskStore {
       );
   }
 
-  private putMember(snapshot: MemberSnapshot): boolean {
-    const cached = this.db.data.members[snapshot.cardUid];
-    if (cached && cached.memberId === snapshot.memberId && cached.version > snapshot.version) return false;
-    this.db.data.members[snapshot.cardUid] = snapshot;
-    return true;
+  /** Waits for pending writes, then closes the journal and the member cache. */
+  async close(): Promise<void> {
+    await this.journal.close();
+    this.members.close();
   }
 
-  private trimSettled(): void {
-    const outbox = this.db.data.outbox;
-    const settled = outbox.filter((entry) => entry.state !== 'pending');
-    if (settled.length <= SETTLED_ENTRIES_KEPT) return;
-    const drop = new Set(settled.slice(0, settled.length - SETTLED_ENTRIES_KEPT));
-    this.db.data.outbox = outbox.filter((entry) => !drop.has(entry));
+  /** The member an ok ack confirmed goes to the cache; the cache is a copy, so failing to is logged, not fatal. */
+  private cacheAckedMember(record: OutboxRecord): void {
+    if (record.k !== 'settled' || !record.member) return;
+    try {
+      this.members.put(record.member);
+    } catch (error) {
+      this.logger.error({ err: (error as Error).message }, 'could not cache the member confirmed by an ack');
+    }
   }
+}
+
+/** The outbox as it is on disk, read without changing anything (for checks from outside the kiosk process). */
+export async function readOutboxOnDisk(file: string): Promise<OutboxEntry[]> {
+  return (await replayJournal(kioskStoreFiles(file).journal))?.state.outbox ?? [];
 }

@@ -4,10 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../shared/ids.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
-import { CorruptDataFileError, DurableJSONFile } from '../../device/store/durable-json-file.ts';
-import { InvalidKioskDataError, KioskStore } from '../../device/store/kiosk-store.ts';
-
-
+import { DurableJSONFile } from '../../device/store/durable-json-file.ts';
+import { CorruptDataFileError, InvalidKioskDataError, KioskStore } from '../../device/store/kiosk-store.ts';
 
 let dir: string;
 let file: string;

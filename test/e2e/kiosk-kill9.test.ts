@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
-import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
+import { readOutboxOnDisk, type OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -58,7 +57,7 @@ describe('a kiosk killed with SIGKILL', () => {
   }
 
   async function outboxOnDisk(): Promise<OutboxEntry[]> {
-    return (JSON.parse(await readFile(join(hardware.dataDir, 'kiosk.json'), 'utf8')) as { outbox: OutboxEntry[] }).outbox;
+    return readOutboxOnDisk(join(hardware.dataDir, 'kiosk.json'));
   }
 
   async function postedTimes(txId: string): Promise<number> {

@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import { VirtualCard } from '../../device/emulators/vpcd-card.ts';
 import { startFleet, type Fleet } from '../../device/emulators/fleet-simulator.ts';
-import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
+import { readOutboxOnDisk, type OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { startEmulatedKioskHardware, type EmulatedKioskHardware } from '../helpers/kiosk-hardware.ts';
 import { TestHub } from '../helpers/hub.ts';
 import { waitForView } from '../helpers/kiosk-view.ts';
@@ -80,7 +79,7 @@ describe('kiosk ↔ broker partitions', () => {
   }
 
   async function realOutbox(): Promise<OutboxEntry[]> {
-    return (JSON.parse(await readFile(join(hardware.dataDir, 'kiosk.json'), 'utf8')) as { outbox: OutboxEntry[] }).outbox;
+    return readOutboxOnDisk(join(hardware.dataDir, 'kiosk.json'));
   }
 
   /**
