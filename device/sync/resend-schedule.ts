@@ -26,19 +26,21 @@ export interface ResendPolicy {
 }
 
 /**
- * - window 128: at the hub's measured pace (hundreds of transactions a second, `npm run bench`) 128 in flight
- *   keep its group commits full while each entry waits well under a second for its ack, far from the
- *   timeout; a bigger window only lengthens that wait (and what a reconnect publishes again) without
- *   draining faster.
- * - ackTimeoutMs 5 s: a healthy hub acks within milliseconds (after its database commit), so an ack 5 s late
- *   was lost (the hub's subscription was down) or the hub is overloaded: resend. Short enough that a lost
- *   transaction reaches the ledger seconds later, not half a minute.
+ * - window 64: the backlog drains at the hub's pace, not the window's. Measured with the fleet-backlog bench's
+ *   setup (a 3,000-entry backlog, the PGlite hub process, a busy two-core machine): windows of 32, 64,
+ *   128 and 256 all drained at 41–53 tx/s, as the old publish-everything-at-once did (55 tx/s), but each
+ *   entry waits window ÷ pace for its ack: p99 2 s at 64, 7 s at 128, 11 s at 256, where the 5 s timeout
+ *   began resending (10 % and 45 % of the backlog published twice). Widen it (HubLinkOptions.resend) if a
+ *   faster hub, with group commits, drains faster with more in flight: `npm run bench` shows it.
+ * - ackTimeoutMs 5 s: a healthy hub acks within milliseconds of its database commit and a backlog's entries
+ *   within about window ÷ pace, so an ack 5 s late was lost (the hub's subscription was down) or the hub is
+ *   overloaded: resend, backing off. Short enough that a lost transaction reaches the ledger seconds later.
  * - maxBackoffMs 5 min: a hub that does not answer (dead behind a live broker, or failing on this entry) gets
  *   at most `window` publishes per kiosk every ~5 min instead of every 5 s; 1,000 kiosks then cost it about
- *   400 messages a second at worst, not 25,000. A hub restart with the embedded broker is also a reconnect,
+ *   200 messages a second at worst, not 13,000. A hub restart with the embedded broker is also a reconnect,
  *   which restarts the stream at once (resend-stream.ts), so the cap does not delay the usual recovery.
  */
-export const DEFAULT_RESEND_POLICY: ResendPolicy = { window: 128, ackTimeoutMs: 5_000, maxBackoffMs: 300_000 };
+export const DEFAULT_RESEND_POLICY: ResendPolicy = { window: 64, ackTimeoutMs: 5_000, maxBackoffMs: 300_000 };
 
 /** What the schedule needs of an outbox entry: its transaction id. */
 export interface Sendable {
