@@ -101,6 +101,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       clientId: deviceId,
       username,
       password,
+      // What a clean session means for transactions in flight, and why not a persistent one: OutboxStream.connected.
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: 5000,
