@@ -80,11 +80,21 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private readonly requests = new Map<string, PendingRequest>();
   private readonly handlers = new Map<string, (payload: Buffer) => void | Promise<void>>();
   private readonly stream: OutboxStream<OutboxEntry>;
+  /**
+   * The highest sequence number known to be on disk. The store holds a new entry in memory before its write
+   * completes, so the stream, which reads the outbox whenever an ack opens room, would otherwise publish an
+   * entry the kiosk may yet lose in a crash (and then give its number to another transaction). Entries become
+   * durable in sequence order (each write carries everything recorded before it), so the caller's word that
+   * one is durable (publish) covers every entry before it.
+   */
+  private durableThroughSeq: number;
 
   constructor(private readonly options: HubLinkOptions) {
     super();
+    // Everything pending now was read from disk: built right after the store is opened, before anything is recorded.
+    this.durableThroughSeq = options.store.pending().at(-1)?.tx.seq ?? 0;
     this.stream = new OutboxStream<OutboxEntry>({
-      pending: () => options.store.pending(),
+      pending: () => options.store.pending().filter((entry) => entry.tx.seq <= this.durableThroughSeq),
       publish: (entry, send) => this.publishTx(entry, send),
       ...(options.resend ? { policy: options.resend } : {}),
       ...(options.random ? { random: options.random } : {}),
@@ -139,11 +149,11 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   }
 
   /**
-   * A new entry is in the outbox: it goes out in sequence order, at once if the window has room, otherwise
-   * as acks open room, or on the next connect. The stream reads the entry from the store, which holds it
-   * already (durable before published); the parameter is the kiosk flow's HubPort contract.
+   * A new entry is durable in the outbox: it goes out in sequence order, at once if the window has room,
+   * otherwise as acks open room, or on the next connect. Call it only once the store's write has completed.
    */
-  publish(_entry: OutboxEntry): void {
+  publish(entry: OutboxEntry): void {
+    this.durableThroughSeq = Math.max(this.durableThroughSeq, entry.tx.seq);
     this.stream.wake();
   }
 

@@ -82,8 +82,8 @@ describe('a backlog streams to the hub in a bounded window (HubLink + KioskStore
 
   it('drains in sequence order, never more than the window in flight, each transaction published once', async () => {
     const { store, link, published } = kiosk;
-    // Recorded offline: the link has not connected yet.
-    for (let i = 0; i < BACKLOG; i++) await store.recordCashTopUp({ deviceId: id, member: members[i % 3]!, amountFen: 100 + (i % 5) * 100 });
+    // Recorded offline, as the kiosk flow does: durably, then handed to the link, which has not connected yet.
+    for (let i = 0; i < BACKLOG; i++) link.publish(await store.recordCashTopUp({ deviceId: id, member: members[i % 3]!, amountFen: 100 + (i % 5) * 100 }));
 
     const firstPublished = new Set<string>();
     let settled = 0;
@@ -128,7 +128,7 @@ describe('a transaction whose ack does not come (a real broker, the test as a si
     broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
     proxy = await startTcpProxy({ target: { host: '127.0.0.1', port: broker.port } });
     fakeHub = await RecordingClient.connect(broker.url, 'silent-hub');
-    await fakeHub.client.subscribeAsync([topics.tx('kiosk-silent-1'), topics.tx('kiosk-silent-2')], { qos: 1 });
+    await fakeHub.client.subscribeAsync([topics.tx('kiosk-silent-1'), topics.tx('kiosk-silent-2'), topics.tx('kiosk-silent-3')], { qos: 1 });
   });
 
   afterAll(async () => {
@@ -143,6 +143,7 @@ describe('a transaction whose ack does not come (a real broker, the test as a si
     const kiosk = await kioskOn(broker.url, id, { resend: { ackTimeoutMs: 100, maxBackoffMs: 400 }, random: () => 0.5 });
     try {
       const entry = await kiosk.store.recordCashTopUp({ deviceId: id, member, amountFen: 500 });
+      kiosk.link.publish(entry);
       const fivePublishes = publishes(kiosk.link, 5, (tx) => tx.txId === entry.tx.txId, 'five publishes of the unacknowledged transaction');
       kiosk.link.start();
       const sent = (await fivePublishes).map((tx) => tx.send!);
@@ -167,7 +168,7 @@ describe('a transaction whose ack does not come (a real broker, the test as a si
     const id = 'kiosk-silent-2';
     const kiosk = await kioskOn(`mqtt://127.0.0.1:${proxy.port}`, id, { resend: { window: 2, ackTimeoutMs: 60_000 } });
     try {
-      for (const amountFen of [100, 200, 300, 400]) await kiosk.store.recordCashTopUp({ deviceId: id, member, amountFen });
+      for (const amountFen of [100, 200, 300, 400]) kiosk.link.publish(await kiosk.store.recordCashTopUp({ deviceId: id, member, amountFen }));
       const connected = nextEvent(kiosk.link, 'connected');
       kiosk.link.start();
       await connected;
@@ -182,6 +183,29 @@ describe('a transaction whose ack does not come (a real broker, the test as a si
       await reconnected;
       // Whatever was in flight may have lost its ack with the clean session: 1 and 2 again, each starting over.
       expect(kiosk.published.slice(before).map((tx) => [tx.seq, tx.send!.attempts])).toEqual([[1, 1], [2, 1]]);
+    } finally {
+      await kiosk.stop();
+    }
+  });
+
+  it('publishes nothing the store may not have on disk yet: only what it was told is durable, and what came before', async () => {
+    const id = 'kiosk-silent-3';
+    const kiosk = await kioskOn(broker.url, id, { resend: { ackTimeoutMs: 60_000 } });
+    try {
+      // Both are in the store's memory; only the first has been handed over as written (the second's write
+      // could still be under way, as when an ack makes the stream look at the outbox mid-record).
+      const first = await kiosk.store.recordCashTopUp({ deviceId: id, member, amountFen: 100 });
+      const second = await kiosk.store.recordCashTopUp({ deviceId: id, member, amountFen: 200 });
+      kiosk.link.publish(first);
+      const connected = nextEvent(kiosk.link, 'connected');
+      kiosk.link.start();
+      await connected;
+      expect(kiosk.published.map((tx) => tx.seq)).toEqual([1]);
+
+      const secondOut = publishes(kiosk.link, 1, (tx) => tx.txId === second.tx.txId, 'the second transaction to go out once durable');
+      kiosk.link.publish(second);
+      await secondOut;
+      expect(kiosk.published.map((tx) => tx.seq)).toEqual([1, 2]);
     } finally {
       await kiosk.stop();
     }
