@@ -80,21 +80,13 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private readonly requests = new Map<string, PendingRequest>();
   private readonly handlers = new Map<string, (payload: Buffer) => void | Promise<void>>();
   private readonly stream: OutboxStream<OutboxEntry>;
-  /**
-   * The highest sequence number known to be on disk. The store holds a new entry in memory before its write
-   * completes, so the stream, which reads the outbox whenever an ack opens room, would otherwise publish an
-   * entry the kiosk may yet lose in a crash (and then give its number to another transaction). Entries become
-   * durable in sequence order (each write carries everything recorded before it), so the caller's word that
-   * one is durable (publish) covers every entry before it.
-   */
-  private durableThroughSeq: number;
 
   constructor(private readonly options: HubLinkOptions) {
     super();
-    // Everything pending now was read from disk: built right after the store is opened, before anything is recorded.
-    this.durableThroughSeq = options.store.pending().at(-1)?.tx.seq ?? 0;
     this.stream = new OutboxStream<OutboxEntry>({
-      pending: () => options.store.pending().filter((entry) => entry.tx.seq <= this.durableThroughSeq),
+      // The stream reads the outbox whenever an ack opens room, so it may find an entry before the kiosk flow
+      // hands it over (publish): safe, because the store shows a change only once it is on disk.
+      pending: () => options.store.pending(),
       publish: (entry, send) => this.publishTx(entry, send),
       ...(options.resend ? { policy: options.resend } : {}),
       ...(options.random ? { random: options.random } : {}),
@@ -150,10 +142,10 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
 
   /**
    * A new entry is durable in the outbox: it goes out in sequence order, at once if the window has room,
-   * otherwise as acks open room, or on the next connect. Call it only once the store's write has completed.
+   * otherwise as acks open room, or on the next connect. The stream takes it from the store, which already
+   * holds it; the parameter is the kiosk flow's HubPort contract.
    */
-  publish(entry: OutboxEntry): void {
-    this.durableThroughSeq = Math.max(this.durableThroughSeq, entry.tx.seq);
+  publish(_entry: OutboxEntry): void {
     this.stream.wake();
   }
 
