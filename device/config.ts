@@ -19,8 +19,8 @@ export interface KioskConfig {
   memberCards?: { cardKeyHex: string; classicKeyHex: string; aidHex: string };
   /** A USB HID magnetic stripe reader (MagTek-style), by vendor and product id. */
   magstripe?: { vendorId: number; productId: number };
-  /** How often transactions the hub has not acked are published again (in case an ack was lost); HubLink's default without it. */
-  resendIntervalMs?: number;
+  /** How long the kiosk waits for the hub's ack before it publishes a transaction again (then backing off); HubLink's default without it. */
+  ackTimeoutMs?: number;
 }
 
 function milliseconds(read: EnvReader, name: string, min: number): number | undefined {
@@ -92,8 +92,8 @@ export function kioskConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KioskC
   };
   const magstripe = hidIds(read);
   if (magstripe) config.magstripe = magstripe;
-  const resendIntervalMs = milliseconds(read, 'KIOSK_RESEND_INTERVAL_MS', 1000);
-  if (resendIntervalMs !== undefined) config.resendIntervalMs = resendIntervalMs;
+  const ackTimeoutMs = milliseconds(read, 'KIOSK_ACK_TIMEOUT_MS', 1000);
+  if (ackTimeoutMs !== undefined) config.ackTimeoutMs = ackTimeoutMs;
   if (cardKeyHex) {
     config.memberCards = {
       cardKeyHex,

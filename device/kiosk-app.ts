@@ -111,7 +111,7 @@ export async function startKiosk(
     logger: logger.child({ component: 'hub-link' }),
     username: config.mqttUsername,
     password: config.mqttPassword,
-    ...(config.resendIntervalMs === undefined ? {} : { resendIntervalMs: config.resendIntervalMs }),
+    ...(config.ackTimeoutMs === undefined ? {} : { resend: { ackTimeoutMs: config.ackTimeoutMs } }),
   });
   // Started from the counter of the last bill credited, so bills stacked while the kiosk was down are
   // credited now, once (see CashAcceptance).

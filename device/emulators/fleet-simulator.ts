@@ -4,13 +4,16 @@ import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
 import { TxAck, type DeviceStatus, type DeviceTransaction } from '../../shared/contract/payloads.ts';
+import type { ResendPolicy } from '../sync/resend-schedule.ts';
+import { OutboxStream } from '../sync/resend-stream.ts';
 
 /**
  * Many kiosks at the protocol level from one process, for fleet tests and benchmarks: each has its own
  * MQTT client (clientId = device id, retained status with a Last Will, as HubLink does), an outbox kept in
- * memory with device sequence numbers, cash top-ups published at QoS 1, acks matched by txId, and every
- * unacknowledged transaction published again on each (re)connect. No disk, no peripherals: the point is
- * the hub and the broker under load, not the kiosk's durability (the real kiosk process covers that).
+ * memory with device sequence numbers, cash top-ups published at QoS 1 and acks matched by txId. It streams
+ * its outbox with the kiosk's own OutboxStream (window, resend when an ack is overdue, back-off, restart from
+ * the oldest on reconnect), so fleet benchmarks measure the real policy. No disk, no peripherals: the point
+ * is the hub and the broker under load, not the kiosk's durability (the real kiosk process covers that).
  */
 
 export interface FleetMember {
@@ -23,6 +26,8 @@ interface OutboxSlot {
   /** performance.now() of the first publish; latency runs from here, so a resend does not hide a lost ack. */
   firstSentAt?: number;
   lastSentAt?: number;
+  /** Which connection (1 = the first) the last publish went out on. */
+  sentOnConnection?: number;
   ack?: TxAck;
 }
 
@@ -30,11 +35,8 @@ export interface SimulatedKioskOptions {
   url: string;
   deviceId: string;
   members: FleetMember[];
-  /**
-   * Unacknowledged transactions older than this are published again even without a reconnect (default
-   * 30 s, as HubLink). Too short a period floods a busy hub with duplicates and measures those instead.
-   */
-  resendIntervalMs?: number;
+  /** Send window, ack timeout and back-off cap: HubLink's defaults (DEFAULT_RESEND_POLICY) unless given. */
+  resend?: Partial<ResendPolicy>;
   reconnectPeriodMs?: number;
 }
 
@@ -43,11 +45,22 @@ export class SimulatedKiosk {
   readonly client: MqttClient;
   /** Kiosk → ack latencies in ms, in the order the acks arrived (first ack of each transaction only). */
   readonly latenciesMs: number[] = [];
+  /**
+   * Publishes of a transaction sooner than the ack timeout after its previous publish on the same connection,
+   * i.e. before its ack was overdue: what the resend policy promises never to do. Counted here, at the
+   * publish, apart from the schedule's own bookkeeping. A reconnect does not count: the session that would
+   * have carried the ack is gone (OutboxStream.connected).
+   */
+  duplicatePublishes = 0;
+  /** Every publish of a transaction, first ones and resends. */
+  publishes = 0;
   private readonly outbox = new Map<string, OutboxSlot>();
+  /** The unacknowledged slots, in sequence order: what the stream reads. */
+  private readonly pending = new Map<string, OutboxSlot>();
+  private readonly stream: OutboxStream<OutboxSlot>;
   private nextSeq = 1;
-  private unacked = 0;
+  private connections = 0;
   private drainWaiters: Array<() => void> = [];
-  private readonly resendTimer: NodeJS.Timeout;
 
   constructor(private readonly options: SimulatedKioskOptions) {
     this.deviceId = options.deviceId;
@@ -58,13 +71,17 @@ export class SimulatedKiosk {
       connectTimeout: 10_000,
       will: { topic: topics.status(options.deviceId), payload: Buffer.from(this.status('offline')), qos: 1, retain: true },
     });
+    this.stream = new OutboxStream<OutboxSlot>({
+      pending: () => this.pending.values(),
+      // Always with a send state here: the simulator never answers the hub's sync requests (stream.resend).
+      publish: (slot, send) => this.send(slot, send!.lastSentAt),
+      ...(options.resend ? { policy: options.resend } : {}),
+    });
     this.client.on('connect', () => void this.onConnect());
+    this.client.on('close', () => this.stream.disconnected());
     this.client.on('message', (_topic, payload) => this.onAck(payload));
     // Errors (refused connections while the broker is down) are expected here; reconnecting handles them.
     this.client.on('error', () => {});
-    const every = options.resendIntervalMs ?? 30_000;
-    this.resendTimer = setInterval(() => this.publishPending(performance.now() - every), every);
-    this.resendTimer.unref();
   }
 
   get connected(): boolean {
@@ -77,14 +94,14 @@ export class SimulatedKiosk {
   }
 
   get pendingCount(): number {
-    return this.unacked;
+    return this.pending.size;
   }
 
   acksOf(status: TxAck['status']): TxAck[] {
     return [...this.outbox.values()].flatMap((slot) => (slot.ack?.status === status ? [slot.ack] : []));
   }
 
-  /** Records a cash top-up in the outbox and publishes it now if connected (otherwise on the next connect). */
+  /** Records a cash top-up in the outbox; it is published in sequence order as the window has room (and once connected). */
   topUp(amountFen: number, member = this.options.members[(this.nextSeq - 1) % this.options.members.length]!): DeviceTransaction {
     const tx: DeviceTransaction = {
       v: 1,
@@ -96,16 +113,16 @@ export class SimulatedKiosk {
     };
     const slot: OutboxSlot = { tx };
     this.outbox.set(tx.txId, slot);
-    this.unacked += 1;
-    if (this.client.connected) this.send(slot);
+    this.pending.set(tx.txId, slot);
+    this.stream.wake();
     return tx;
   }
 
   /** Resolves once every recorded transaction has its ack. */
   drained(timeoutMs = 60_000): Promise<void> {
-    if (this.unacked === 0) return Promise.resolve();
+    if (this.pending.size === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.deviceId}: ${this.unacked} transaction(s) still unacknowledged after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`${this.deviceId}: ${this.pending.size} transaction(s) still unacknowledged after ${timeoutMs} ms`)), timeoutMs);
       this.drainWaiters.push(() => {
         clearTimeout(timer);
         resolve();
@@ -114,7 +131,7 @@ export class SimulatedKiosk {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.resendTimer);
+    this.stream.disconnected();
     // Forced: a kiosk that is stopped mid-partition must not wait for a broker it cannot reach.
     await this.client.endAsync(!this.client.connected);
   }
@@ -126,20 +143,18 @@ export class SimulatedKiosk {
     } catch {
       return; // lost the connection again before it was usable; the next connect retries
     }
-    this.publishPending(Number.POSITIVE_INFINITY);
+    this.connections += 1;
+    this.stream.connected();
   }
 
-  private publishPending(sentBefore: number): void {
-    if (!this.client.connected) return;
-    for (const slot of this.outbox.values()) {
-      if (!slot.ack && (slot.lastSentAt ?? -Infinity) < sentBefore) this.send(slot);
-    }
-  }
-
-  private send(slot: OutboxSlot): void {
-    const now = performance.now();
+  /** Publishes `slot` at `now`, the stream's clock reading when it decided to (its timers run on the same clock). */
+  private send(slot: OutboxSlot, now: number): void {
+    const { ackTimeoutMs } = this.stream.schedule.policy;
+    if (slot.sentOnConnection === this.connections && now - slot.lastSentAt! < ackTimeoutMs) this.duplicatePublishes += 1;
+    this.publishes += 1;
     slot.firstSentAt ??= now;
     slot.lastSentAt = now;
+    slot.sentOnConnection = this.connections;
     this.client.publish(topics.tx(this.deviceId), encodePayload(slot.tx), { qos: 1 });
   }
 
@@ -150,8 +165,9 @@ export class SimulatedKiosk {
     if (!slot || slot.ack) return; // acks may arrive more than once
     slot.ack = decoded.value;
     this.latenciesMs.push(performance.now() - slot.firstSentAt!);
-    this.unacked -= 1;
-    if (this.unacked === 0) for (const wake of this.drainWaiters.splice(0)) wake();
+    this.pending.delete(slot.tx.txId);
+    this.stream.acked(slot.tx.txId);
+    if (this.pending.size === 0) for (const wake of this.drainWaiters.splice(0)) wake();
   }
 
   private status(state: DeviceStatus['state']): string {
@@ -167,13 +183,15 @@ export interface FleetOptions {
   members: FleetMember[];
   /** Kiosks connect this many at a time, each batch once the previous one is connected, so a large fleet does not hit the broker's accept queue all at once. */
   connectBatch?: number;
-  resendIntervalMs?: number;
+  resend?: Partial<ResendPolicy>;
 }
 
 export interface Fleet {
   kiosks: SimulatedKiosk[];
   /** Resolves once every kiosk's outbox is fully acknowledged. */
   drained(timeoutMs?: number): Promise<void>;
+  /** All kiosks' publishes before an ack was overdue (SimulatedKiosk.duplicatePublishes). */
+  duplicatePublishes(): number;
   stop(): Promise<void>;
 }
 
@@ -184,6 +202,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const fleet: Fleet = {
     kiosks,
     drained: async (timeoutMs) => void (await Promise.all(kiosks.map((kiosk) => kiosk.drained(timeoutMs)))),
+    duplicatePublishes: () => kiosks.reduce((sum, kiosk) => sum + kiosk.duplicatePublishes, 0),
     stop: async () => void (await Promise.all(kiosks.map((kiosk) => kiosk.stop()))),
   };
   try {
@@ -191,7 +210,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const started: SimulatedKiosk[] = [];
       for (let i = first; i < Math.min(first + batch, options.count); i++) {
         started.push(
-          new SimulatedKiosk({ url: options.url, deviceId: `${options.deviceIdPrefix}-${i + 1}`, members: options.members, resendIntervalMs: options.resendIntervalMs }),
+          new SimulatedKiosk({ url: options.url, deviceId: `${options.deviceIdPrefix}-${i + 1}`, members: options.members, ...(options.resend ? { resend: options.resend } : {}) }),
         );
       }
       kiosks.push(...started);

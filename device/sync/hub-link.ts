@@ -15,6 +15,8 @@ import {
   type MemberSnapshot,
 } from '../../shared/contract/payloads.ts';
 import type { KioskStore, OutboxEntry } from '../store/kiosk-store.ts';
+import type { ResendPolicy, SendState } from './resend-schedule.ts';
+import { OutboxStream } from './resend-stream.ts';
 
 export interface HubLinkOptions {
   url: string;
@@ -26,8 +28,10 @@ export interface HubLinkOptions {
   password?: string;
   /** How long a member waits for the hub before the kiosk falls back to its cache. */
   requestTimeoutMs?: number;
-  /** Unacknowledged transactions are published again this often, in case an ack was lost. */
-  resendIntervalMs?: number;
+  /** How many transactions await their ack at once and when one is published again (DEFAULT_RESEND_POLICY). */
+  resend?: Partial<ResendPolicy>;
+  /** The back-off jitter's random source (Math.random); tests fix it. */
+  random?: () => number;
 }
 
 export class HubUnavailableError extends Error {
@@ -42,8 +46,16 @@ export type CardLookupKey = { cardUid: string } | { cardNumber: string };
 
 export type CardLookupResult = { found: true; member: MemberSnapshot } | { found: false; code: string; message: string };
 
+/** One publish of an outbox entry: `send` is its send state after it (none for a settled entry the hub asked for again). */
+export interface PublishedTx {
+  txId: string;
+  seq: number;
+  send?: SendState;
+}
+
 interface HubLinkEvents {
   settled: [OutboxEntry];
+  published: [PublishedTx];
   member: [MemberSnapshot];
   connected: [];
   disconnected: [];
@@ -56,20 +68,29 @@ interface PendingRequest {
 }
 
 /**
- * The kiosk's MQTT link to the hub: drains the outbox at QoS 1, applies acks (durably, through the store),
- * keeps the member cache fresh and answers card lookups. The outbox on disk is the source of truth, so on
- * every (re)connect all pending transactions are published again; the hub applies each exactly once.
- * When the hub sees a hole in this device's sequence numbers it asks (on `sync`) for that range, which is
- * published again at once, in sequence order.
+ * The kiosk's MQTT link to the hub: streams the outbox at QoS 1, applies acks (durably, through the store),
+ * keeps the member cache fresh and answers card lookups. The outbox on disk is the source of truth: on every
+ * (re)connect the stream starts again from the oldest pending transaction, at most a window of them await
+ * their acks at once, and one is published again only once its ack is overdue, with back-off (OutboxStream,
+ * ResendSchedule); the hub applies each exactly once. When the hub sees a hole in this device's sequence
+ * numbers it asks (on `sync`) for that range, which is published again in sequence order.
  */
 export class HubLink extends EventEmitter<HubLinkEvents> {
   private client: MqttClient | undefined;
   private readonly requests = new Map<string, PendingRequest>();
-  private resendTimer: NodeJS.Timeout | undefined;
   private readonly handlers = new Map<string, (payload: Buffer) => void | Promise<void>>();
+  private readonly stream: OutboxStream<OutboxEntry>;
 
   constructor(private readonly options: HubLinkOptions) {
     super();
+    this.stream = new OutboxStream<OutboxEntry>({
+      // The stream reads the outbox whenever an ack opens room, so it may find an entry before the kiosk flow
+      // hands it over (publish): safe, because the store shows a change only once it is on disk.
+      pending: () => options.store.pending(),
+      publish: (entry, send) => this.publishTx(entry, send),
+      ...(options.resend ? { policy: options.resend } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
   }
 
   get connected(): boolean {
@@ -82,6 +103,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       clientId: deviceId,
       username,
       password,
+      // What a clean session means for transactions in flight, and why not a persistent one: OutboxStream.connected.
       clean: true,
       reconnectPeriod: 1000,
       connectTimeout: 5000,
@@ -92,18 +114,19 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       noDelay(client);
       void this.onConnect();
     });
-    client.on('close', () => this.emit('disconnected'));
+    client.on('close', () => {
+      this.stream.disconnected();
+      this.emit('disconnected');
+    });
     client.on('error', (error) => this.options.logger.warn({ err: error.message }, 'hub link error'));
     client.on('message', (topic, payload) => {
       // A message that cannot be handled (a store write failing, say) is logged; the link stays up.
       this.onMessage(topic, payload).catch((error: Error) => this.options.logger.error({ topic, err: error.message }, 'device message handling failed'));
     });
-    this.resendTimer = setInterval(() => this.publishPending(), this.options.resendIntervalMs ?? 30_000);
-    this.resendTimer.unref();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.resendTimer);
+    this.stream.disconnected();
     for (const [id, request] of this.requests) {
       clearTimeout(request.timer);
       request.reject(new HubUnavailableError('kiosk is shutting down'));
@@ -117,10 +140,13 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     await client.endAsync();
   }
 
-  /** Publishes one new outbox entry now if connected; otherwise it goes out on the next connect. */
-  publish(entry: OutboxEntry): void {
-    if (!this.client?.connected) return;
-    this.client.publish(topics.tx(this.options.deviceId), encodePayload(entry.tx), { qos: 1 });
+  /**
+   * A new entry is durable in the outbox: it goes out in sequence order, at once if the window has room,
+   * otherwise as acks open room, or on the next connect. The stream takes it from the store, which already
+   * holds it; the parameter is the kiosk flow's HubPort contract.
+   */
+  publish(_entry: OutboxEntry): void {
+    this.stream.wake();
   }
 
   async lookupCard(key: CardLookupKey): Promise<CardLookupResult> {
@@ -177,12 +203,15 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       return;
     }
     logger.info({ pending: this.options.store.pending().length }, 'connected to hub');
-    this.publishPending();
+    this.stream.connected();
     this.emit('connected');
   }
 
-  private publishPending(): void {
-    for (const entry of this.options.store.pending()) this.publish(entry);
+  private publishTx(entry: OutboxEntry, send?: SendState): void {
+    const { txId, seq } = entry.tx;
+    if (send && send.attempts > 1) this.options.logger.warn({ txId, seq, attempt: send.attempts }, 'hub has not acknowledged a transaction in time; publishing it again');
+    this.client!.publish(topics.tx(this.options.deviceId), encodePayload(entry.tx), { qos: 1 });
+    this.emit('published', { txId, seq, ...(send ? { send } : {}) });
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
@@ -203,7 +232,9 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private async onAck(payload: Buffer): Promise<void> {
     const ack = decodePayload(TxAck, payload);
     if (!ack.ok) return void this.options.logger.warn({ reason: ack.reason }, 'rejected transaction ack');
+    // Leaves the window only once the store has settled it: until then it is pending and must not be streamed again.
     const entry = await this.options.store.applyAck(ack.value);
+    this.stream.acked(ack.value.txId);
     if (!entry) return;
     if (entry.state === 'rejected') {
       this.options.logger.error({ txId: entry.tx.txId, seq: entry.tx.seq, error: entry.error }, 'hub rejected transaction');
@@ -222,8 +253,8 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     // Rejected entries are final and the hub settled them, so a shortfall means a restored or replaced data
     // file (or entries trimmed long ago): the hub cannot get those numbers from this kiosk.
     if (unavailable > 0) logger.error({ fromSeq, toSeq, unavailable }, 'hub asked for sequence numbers this kiosk cannot resend');
-    logger.warn({ fromSeq, toSeq, resending: entries.length }, 'hub saw a sequence gap; resending');
-    for (const entry of entries) this.publish(entry);
+    const resent = this.stream.resend(entries, (entry) => entry.state === 'pending');
+    logger.warn({ fromSeq, toSeq, resent: resent.length }, 'hub saw a sequence gap; resending');
   }
 
   private async onLookupResponse(payload: Buffer): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../device/hardware/backoff.ts';
+import { Backoff, backoffDelayMs } from '../../device/hardware/backoff.ts';
 
 describe('Backoff', () => {
   it('doubles from the initial delay up to the cap, and starts over after a reset', () => {
@@ -12,5 +12,11 @@ describe('Backoff', () => {
   it('spreads retries by ±20 %', () => {
     expect(new Backoff({ initialMs: 1000, random: () => 0 }).nextDelayMs()).toBe(800);
     expect(new Backoff({ initialMs: 1000, random: () => 1 }).nextDelayMs()).toBe(1200);
+  });
+
+  it('is one pure function of the failures so far, which the outbox resend schedule uses per entry', () => {
+    expect([0, 1, 2, 3, 4, 40].map((failures) => backoffDelayMs(failures, 100, 1000, () => 0.5))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(backoffDelayMs(2, 100, 1000, () => 0)).toBe(320);
+    expect(backoffDelayMs(2, 100, 1000, () => 1)).toBe(480);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../shared/contract/topics.ts';
 import type { DeviceTransaction, MemberSnapshot, SyncRequest } from '../../shared/contract/payloads.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
-import { nextEvent } from '../helpers/events.ts';
+import { nextEvent, waitFor } from '../helpers/events.ts';
 import { RecordingClient } from '../helpers/hub.ts';
 import { linkKiosk, SyncHub, type LinkedKiosk } from '../helpers/sync-hub.ts';
 
@@ -27,30 +27,34 @@ describe('kiosk resends a sequence gap the hub asks for (HubLink + KioskStore, g
     await hub?.stop();
   });
 
-  it('publishes the missing entries at once and in order, and the hub ends contiguous', async () => {
+  it('publishes entries the hub lost at once and in order, and the hub ends contiguous', async () => {
     const { store, link } = kiosk;
     const entries: OutboxEntry[] = [];
     for (const amountFen of [100, 200, 300]) entries.push(await store.recordCashTopUp({ deviceId: id, member, amountFen }));
-    const allSettled = Promise.all(entries.map((entry) => nextEvent<OutboxEntry>(link, 'settled', (e) => e.tx.txId === entry.tx.txId)));
-
-    // Only seq 3 makes it out (1 and 2 were lost while the hub's session was down, say).
+    // The hub lost 1 and 2 after acknowledging them (its database restored from a backup, say): the kiosk
+    // holds them as synced, so only the hub's request can bring them out again; the stream carries only 3.
+    for (const entry of entries.slice(0, 2)) {
+      await store.applyAck({ v: 1, txId: entry.tx.txId, seq: entry.tx.seq, status: 'ok', replay: false, member });
+    }
+    const thirdSettled = nextEvent<OutboxEntry>(link, 'settled', (e) => e.tx.txId === entries[2]!.tx.txId);
     link.publish(entries[2]!);
 
     const [request] = await observer.waitFor<SyncRequest>(topics.sync(id), 1);
     expect(request).toEqual({ v: 1, fromSeq: 1, toSeq: 2 });
-    const settled = await allSettled;
-    expect(settled.map((entry) => entry.state)).toEqual(['synced', 'synced', 'synced']);
+    expect(await thirdSettled).toMatchObject({ state: 'synced' });
     const published = await observer.waitFor<DeviceTransaction>(topics.tx(id), 3);
     expect(published.map((tx) => tx.seq)).toEqual([3, 1, 2]);
-    expect(await hub.sync.sequences.contiguous(id)).toBe(3);
+    await waitFor(async () => (await hub.sync.sequences.contiguous(id)) === 3, { what: 'the hub to hold seq 1..3' });
     expect((await hub.memberByCard(member.cardUid))?.balances.principalFen).toBe(600);
   });
 
   it('offers synced entries for a resend (the hub asking means it lost them; replay keeps it safe) but never rejected ones', async () => {
-    const { store } = kiosk;
-    const rejected = await store.recordCashTopUp({ deviceId: id, member, amountFen: 400 });
-    const error = { code: 'CARD_NOT_FOUND', message: 'gone' };
-    await store.applyAck({ v: 1, txId: rejected.tx.txId, seq: rejected.tx.seq, status: 'error', error });
+    const { store, link } = kiosk;
+    // The stream carries it as soon as the link looks at the outbox; the hub refuses a card it does not know.
+    const rejected = await store.recordCashTopUp({ deviceId: id, member: { ...member, cardUid: '04DEAD99' }, amountFen: 400 });
+    const settled = nextEvent<OutboxEntry>(link, 'settled', (e) => e.tx.txId === rejected.tx.txId);
+    link.publish(rejected);
+    expect(await settled).toMatchObject({ state: 'rejected', error: { code: 'CARD_NOT_FOUND' } });
     expect(store.resendable(1, 4).map((entry) => [entry.tx.seq, entry.state])).toEqual([
       [1, 'synced'],
       [2, 'synced'],

@@ -42,8 +42,8 @@ export async function startEmulatedKioskHardware(): Promise<EmulatedKioskHardwar
       NFC_READER: 'pcsc',
       PCSCLITE_CSOCK_NAME: pcscd.socketPath,
       BILL_VALIDATOR_PATH: serialCable.hostPath,
-      // A transaction whose ack was lost goes out again within 10 s, inside the tests' deadlines for a drain.
-      KIOSK_RESEND_INTERVAL_MS: '10000',
+      // No KIOSK_ACK_TIMEOUT_MS: the default (5 s, then backing off) puts a transaction whose ack was lost out
+      // again well inside the tests' deadlines for a drain.
     }),
     async stop() {
       await validator.close();

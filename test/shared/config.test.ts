@@ -34,11 +34,11 @@ describe('kiosk configuration', () => {
     });
   });
 
-  it('reads the resend interval of unacked transactions, in whole milliseconds of at least a second', () => {
-    expect(kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883' }).resendIntervalMs).toBeUndefined();
-    expect(kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', KIOSK_RESEND_INTERVAL_MS: '10000' }).resendIntervalMs).toBe(10_000);
-    expect(() => kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', KIOSK_RESEND_INTERVAL_MS: '50' })).toThrow(
-      'KIOSK_RESEND_INTERVAL_MS must be a whole number of milliseconds from 1000 to 2147483647, got "50"',
+  it("reads how long to wait for the hub's ack before publishing again, in whole milliseconds of at least a second", () => {
+    expect(kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883' }).ackTimeoutMs).toBeUndefined();
+    expect(kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', KIOSK_ACK_TIMEOUT_MS: '10000' }).ackTimeoutMs).toBe(10_000);
+    expect(() => kioskConfigFromEnv({ DEVICE_ID: 'k1', MQTT_URL: 'mqtt://hub:1883', KIOSK_ACK_TIMEOUT_MS: '50' })).toThrow(
+      'KIOSK_ACK_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 2147483647, got "50"',
     );
   });
 
