@@ -163,11 +163,17 @@ export class Ledger {
    * gets the bonus the member was shown.
    */
   async topUpCash(input: TopUpInput): Promise<TopUpResult> {
+    return this.db.transaction((tx) => this.topUpCashIn(tx, input));
+  }
+
+  /** topUpCash inside the caller's database transaction (a batch of kiosk top-ups). */
+  async topUpCashIn(tx: Queryable, input: TopUpInput): Promise<TopUpResult> {
     const amount = fenOf(input.amountFen);
     const at = input.at ?? new Date();
     const price = ruleResult(() => priceTopUp(input.bonusRules ?? [], amount, at));
     const expiresAt = ruleResult(() => pointsExpireAt(input.pointsExpiry ?? NEVER_EXPIRE, at));
-    const posted = await this.post(
+    const posted = await this.postIn(
+      tx,
       this.movement(input, 'cash_topup', input.reason ?? 'Cash top-up', {
         legs: [
           { account: 'stored_principal', amount },

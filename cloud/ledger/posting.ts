@@ -180,16 +180,10 @@ export async function postWithin<C, O>(
   const legs = nonZero(built.legs);
   assertBalanced(legs);
   if (request.cardUid) await ports.cards.admit(tx, { txId, cardUid: request.cardUid, memberId: request.memberId, ...(request.storeId ? { storeId: request.storeId } : {}), legs });
-  const postings = await applyLegs(tx, request.memberId, legs);
-  for (const posting of postings) {
-    await tx.query('INSERT INTO postings (tx_id, account_id, asset, amount, balance_after) VALUES ($1, $2, $3, $4, $5)', [
-      txId,
-      posting.accountId,
-      posting.asset,
-      posting.amount,
-      posting.balanceAfter,
-    ]);
-  }
+  await insertPostings(
+    tx,
+    (await applyLegs(tx, request.memberId, legs)).map((posting) => ({ txId, ...posting })),
+  );
   const pointsLegs = legs.filter((leg) => leg.account === 'points');
   if (request.pointsLots !== 'custom') await applyPointsLots(tx, request.memberId, txId, pointsLegs, request.pointsLots?.expiresAt ?? null);
   const outcome = request.effects ? await request.effects(tx, { txId, context: built.context }) : undefined;
@@ -228,12 +222,24 @@ async function insertTransaction<C, O>(tx: Queryable, txId: string, request: Tra
   }
 }
 
-interface Posting {
+export interface Posting {
   accountId: string;
   asset: Asset;
   amount: number;
   /** Set on member accounts only: system accounts keep no running balance. */
   balanceAfter: number | null;
+}
+
+/**
+ * Writes postings in one statement. The database checks after it that every transaction it touched balances
+ * (migration 017), so all of a transaction's postings must come in the same call.
+ */
+export async function insertPostings(tx: Queryable, postings: ReadonlyArray<Posting & { txId: string }>): Promise<void> {
+  await tx.query(
+    `INSERT INTO postings (tx_id, account_id, asset, amount, balance_after)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[])`,
+    [postings.map((p) => p.txId), postings.map((p) => p.accountId), postings.map((p) => p.asset), postings.map((p) => p.amount), postings.map((p) => p.balanceAfter)],
+  );
 }
 
 async function applyLegs(tx: Queryable, memberId: string, legs: readonly Leg[]): Promise<Posting[]> {
