@@ -33,23 +33,6 @@ export interface OpenDatabaseOptions {
   logger?: Logger;
 }
 
-/**
- * Runs `work` inside the open transaction `tx` under a savepoint: when it throws, what it wrote is undone and the
- * transaction stays usable (on PostgreSQL a failed statement otherwise aborts the whole transaction), so one
- * refused item does not fail a batch. The error is rethrown.
- */
-export async function withinSavepoint<T>(tx: Queryable, work: () => Promise<T>): Promise<T> {
-  await tx.query('SAVEPOINT batch_item');
-  try {
-    const result = await work();
-    await tx.query('RELEASE SAVEPOINT batch_item');
-    return result;
-  } catch (error) {
-    await tx.query('ROLLBACK TO SAVEPOINT batch_item');
-    throw error;
-  }
-}
-
 /** Opens the hub database and brings its schema up to date before anyone can use it. */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   const db = options.url ? openPostgres(options.url, options.logger) : await openPglite(options.dataDir);

@@ -124,7 +124,7 @@ export interface DeviceTransactionHandler {
   /**
    * Reads and computes what the batch needs without holding the database transaction (published rules, prices),
    * and returns the writer. A refusal must leave
-   * nothing of its transaction written (check before writing, or write under withinSavepoint), so the rest of the
+   * nothing of its transaction written (check before writing, or undo it with a SAVEPOINT), so the rest of the
    * batch still commits. Throwing fails the whole batch: nothing is acknowledged, and the gateway tries the
    * transactions again one by one.
    */

@@ -1,9 +1,8 @@
 import { DeviceTransaction } from '../../shared/contract/payloads.ts';
-import { withinSavepoint } from '../db/database.ts';
 import { refusalOf } from '../kernel/errors.ts';
 import type { DeviceTransactionHandler, DeviceTransactionOutcome } from '../kernel/module.ts';
 import type { RulesStore } from '../program/index.ts';
-import type { Ledger, TopUpInput } from './ledger.ts';
+import type { Ledger, TopUpInput, TopUpResult } from './ledger.ts';
 import { type HubTopUpPricing, topUpPricingOf } from './topup-pricing.ts';
 import { toSnapshot } from './types.ts';
 
@@ -14,7 +13,8 @@ type PreparedTopUp = { tx: DeviceTransaction; input: TopUpInput; pricing: HubTop
  * A kiosk's cash top-up (device transaction kind `cash_topup`): posted once by its txId, acting as the device
  * that recorded it, priced again by the hub with the rules version and instant the kiosk named (topup-pricing.ts).
  * A price that differs from the kiosk's promise is posted as the hub computed it and reported as an anomaly.
- * Top-ups come in batches (the gateway's): priced before the batch's database transaction, posted inside it.
+ * Top-ups come in batches (the gateway's): priced before the batch's database transaction, posted inside it all
+ * together (Ledger.topUpCashBatch).
  */
 export function kioskTopUps(ledger: Ledger, rules: Pick<RulesStore, 'byVersion'>): DeviceTransactionHandler {
   return {
@@ -24,22 +24,18 @@ export function kioskTopUps(ledger: Ledger, rules: Pick<RulesStore, 'byVersion'>
         await Promise.all(transactions.map(async (transaction) => [transaction, await prepare(rules, transaction as unknown as DeviceTransaction)] as const)),
       );
       return async (toWrite, { tx }) => {
-        const outcomes: DeviceTransactionOutcome[] = [];
-        for (const item of toWrite.map((transaction) => prepared.get(transaction)!)) {
-          if ('refused' in item) {
-            outcomes.push({ status: 'refused', error: item.refused });
-            continue;
-          }
-          try {
-            // Under a savepoint: a refusal (unknown member, card not the member's, key reused) undoes only this one.
-            const posted = await withinSavepoint(tx, () => ledger.topUpCashIn(tx, item.input));
-            outcomes.push(appliedOutcome(item.tx, posted, item.pricing));
-          } catch (error) {
-            if (!refusalOf(error)) throw error;
-            outcomes.push({ status: 'refused', error });
-          }
-        }
-        return outcomes;
+        const items = toWrite.map((transaction) => prepared.get(transaction)!);
+        const priced = items.filter((item) => 'input' in item);
+        const posted = await ledger.topUpCashBatch(
+          tx,
+          priced.map((item) => item.input),
+        );
+        const outcomeOf = new Map(priced.map((item, index) => [item, posted[index]!]));
+        return items.map((item): DeviceTransactionOutcome => {
+          if ('refused' in item) return { status: 'refused', error: item.refused };
+          const outcome = outcomeOf.get(item)!;
+          return outcome.status === 'posted' ? appliedOutcome(item.tx, outcome.posted, item.pricing) : outcome;
+        });
       };
     },
   };
@@ -66,7 +62,7 @@ async function prepare(rules: Pick<RulesStore, 'byVersion'>, tx: DeviceTransacti
   return { tx, input, pricing };
 }
 
-function appliedOutcome(tx: DeviceTransaction, posted: Awaited<ReturnType<Ledger['topUpCashIn']>>, pricing: HubTopUpPricing | undefined): DeviceTransactionOutcome {
+function appliedOutcome(tx: DeviceTransaction, posted: TopUpResult, pricing: HubTopUpPricing | undefined): DeviceTransactionOutcome {
   const priced = pricing && { rulesVersion: pricing.rulesVersion, ...pricing.price };
   return {
     status: 'applied',
