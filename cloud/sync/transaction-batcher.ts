@@ -42,10 +42,6 @@ export class TransactionBatcher<T> {
     this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => ({ queue: [], running: false, timer: undefined }));
   }
 
-  get size(): number {
-    return this.pending;
-  }
-
   push(item: T): void {
     const lane = this.lanes[laneIndex(this.options.orderKey(item), this.lanes.length)]!;
     lane.queue.push(item);
