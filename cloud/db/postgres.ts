@@ -1,12 +1,31 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../../shared/logger.ts';
 import type { Database, Queryable } from './database.ts';
 import { INT8_OID, parseInt8 } from './int8.ts';
 
+/**
+ * The name a parameterised statement is prepared under: the same text always gets the same name, so each pooled
+ * connection parses and plans it once and then only binds and executes it. Parameterless text is sent unnamed
+ * (it may hold several statements, which a prepared statement cannot). Each connection keeps what it prepared, so
+ * the number of names is capped: text built with varying literals past the cap simply goes unnamed.
+ */
+const MAX_NAMED_STATEMENTS = 2000;
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `s_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 function queryable(target: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<T>(sql: string, params: readonly unknown[] = []) {
-      const result = await target.query(sql, [...params]);
+      const name = params.length === 0 ? undefined : statementName(sql);
+      const result = await target.query(name === undefined ? { text: sql, values: [...params] } : { name, text: sql, values: [...params] });
       return { rows: result.rows as T[] };
     },
     async exec(sql: string) {

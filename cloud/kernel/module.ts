@@ -65,23 +65,70 @@ export interface DeviceOperationsRegistry {
   request(op: string): DeviceRequestHandler | undefined;
 }
 
-/** How a device operation's outcome goes back to the kiosk. */
+/** Who sent a device request, for the handler's answer and log lines. */
 export interface DeviceContext {
   readonly deviceId: string;
   readonly logger: Logger;
 }
 
-/** A kiosk transaction (tx channel) of one body kind, applied exactly once by its txId. */
+/** A kiosk transaction as the gateway hands it over: validated against the contract, from the device it names. */
+export interface DeviceTransactionInput {
+  readonly txId: string;
+  readonly seq: number;
+  readonly deviceId: string;
+  readonly body: { kind: string } & Record<string, unknown>;
+}
+
+/** The database transaction of one batch: every handler's writes commit together, before any ack leaves. */
+export interface DeviceBatchContext {
+  readonly tx: Queryable;
+  readonly logger: Logger;
+}
+
+/** What became of one transaction of a batch. */
+export type DeviceTransactionOutcome =
+  | {
+      readonly status: 'applied';
+      /** True when its txId was applied before: the first result, nothing posted now. */
+      readonly replay: boolean;
+      readonly member: MemberSnapshot;
+      /** Extra fields for the log line (never personal data). */
+      readonly logged?: Record<string, unknown>;
+      /** Something staff must look at although the transaction was posted (logged as a warning, counted by kind). */
+      readonly anomaly?: { kind: string; detail: Record<string, unknown> };
+    }
+  /** Refused for good (a HubError below 500): it wrote nothing, and the kiosk gets the refusal as its ack. */
+  | { readonly status: 'refused'; readonly error: unknown }
+  /** Not decided in this batch (its txId is already used earlier in the same batch): it goes into the next one. */
+  | { readonly status: 'deferred' };
+
+/**
+ * Writes prepared transactions inside the batch's database transaction: those of the prepared ones that may go
+ * ahead (a transaction whose device sequence number belongs to another is left out), in order; resolves with one
+ * outcome per transaction it was given, in the same order.
+ */
+export type DeviceBatchWriter = (transactions: readonly DeviceTransactionInput[], context: DeviceBatchContext) => Promise<DeviceTransactionOutcome[]>;
+
+/**
+ * A kiosk transaction kind (tx channel), applied exactly once by its txId. The gateway queues transactions and
+ * hands them over in batches: first `prepareBatch`, outside any database transaction, then the writer it returns,
+ * inside the one database transaction the gateway opens for the batch (with the device sequence claims and
+ * settles) and commits before any ack is sent.
+ */
 export interface DeviceTransactionHandler {
-  /** Posts it (or replays it) and resolves with the member afterwards; throws a HubError below 500 to refuse it for good. */
-  apply(transaction: { txId: string; seq: number; deviceId: string; body: { kind: string } & Record<string, unknown> }, context: DeviceContext): Promise<{
-    replay: boolean;
-    member: MemberSnapshot;
-    /** Extra fields for the log line (never personal data). */
-    logged?: Record<string, unknown>;
-    /** Something staff must look at although the transaction was posted (logged as a warning, counted by kind). */
-    anomaly?: { kind: string; detail: Record<string, unknown> };
-  }>;
+  /**
+   * The key whose transactions must apply in arrival order (the member they move value for): transactions with
+   * one key always go to the same batch lane, one batch at a time, so they never wait on each other's locks.
+   */
+  orderKey(transaction: DeviceTransactionInput): string;
+  /**
+   * Reads and computes what the batch needs without holding the database transaction (published rules, prices),
+   * and returns the writer. A refusal must leave
+   * nothing of its transaction written (check before writing, or undo it with a SAVEPOINT), so the rest of the
+   * batch still commits. Throwing fails the whole batch: nothing is acknowledged, and the gateway tries the
+   * transactions again one by one.
+   */
+  prepareBatch(transactions: readonly DeviceTransactionInput[], context: { logger: Logger }): Promise<DeviceBatchWriter>;
 }
 
 /** A kiosk request (req/<op> channel): resolves with the response data; a HubError below 500 is the error envelope. */

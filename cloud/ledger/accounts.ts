@@ -67,15 +67,25 @@ export async function memberAccountIds(tx: Queryable, memberId: string): Promise
  * upsert that returns the row) so a busy contra account is never row-locked by the transactions using it.
  */
 export async function systemAccountId(tx: Queryable, account: SystemAccount): Promise<string> {
-  const select = () =>
-    tx.query<{ id: string }>('SELECT id FROM accounts WHERE system_code = $1', [account.code]).then((r) => r.rows[0]?.id);
-  const existing = await select();
-  if (existing) return existing;
+  return (await systemAccountIds(tx, [account])).get(account.code)!;
+}
+
+/** systemAccountId for several accounts, by code: one statement when they all exist already. */
+export async function systemAccountIds(tx: Queryable, accounts: readonly SystemAccount[]): Promise<Map<string, string>> {
+  const select = async (codes: string[]) => {
+    const { rows } = await tx.query<{ id: string; system_code: string }>('SELECT id, system_code FROM accounts WHERE system_code = ANY($1::text[])', [codes]);
+    return rows.map((row) => [row.system_code, row.id] as const);
+  };
+  const wanted = new Map(accounts.map((account) => [account.code, account]));
+  const ids = new Map(await select([...wanted.keys()]));
+  const missing = [...wanted.values()].filter((account) => !ids.has(account.code)).sort((a, b) => (a.code < b.code ? -1 : 1));
+  if (missing.length === 0) return ids;
   await tx.query(
-    'INSERT INTO accounts (id, kind, asset, system_code) VALUES ($1, $2, $3, $4) ON CONFLICT (system_code) DO NOTHING',
-    [newId(), account.kind, account.asset, account.code],
+    `INSERT INTO accounts (id, kind, asset, system_code) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
+     ON CONFLICT (system_code) DO NOTHING`,
+    [missing.map(() => newId()), missing.map((a) => a.kind), missing.map((a) => a.asset), missing.map((a) => a.code)],
   );
-  const created = await select();
-  if (!created) throw new Error(`system account ${account.code} could not be created`);
-  return created;
+  for (const [code, id] of await select(missing.map((a) => a.code))) ids.set(code, id);
+  for (const account of missing) if (!ids.has(account.code)) throw new Error(`system account ${account.code} could not be created`);
+  return ids;
 }

@@ -64,12 +64,24 @@ async function firstResult<R>(q: Queryable, request: IdempotentRequest): Promise
 
 /** The result stored under a key, undefined when the key is unused; IDEMPOTENCY_CONFLICT when used for another request. */
 export async function earlierResult<R>(q: Queryable, request: IdempotentRequest): Promise<R | undefined> {
-  const { rows } = await q.query<{ owner: string; fingerprint: string; result: R }>(
-    'SELECT owner, fingerprint, result FROM idempotency_keys WHERE key = $1',
-    [request.key],
-  );
-  const first = rows[0];
-  if (!first) return undefined;
-  if (first.owner !== request.owner || first.fingerprint !== request.fingerprint) throw idempotencyConflict();
-  return first.result;
+  return replayOf<R>((await usedKeys(q, [request.key])).get(request.key), request);
+}
+
+/** What is stored under each of `keys` that is in use (one statement for a batch). */
+export async function usedKeys(q: Queryable, keys: readonly string[]): Promise<Map<string, UsedKey>> {
+  const { rows } = await q.query<UsedKey & { key: string }>('SELECT key, owner, fingerprint, result FROM idempotency_keys WHERE key = ANY($1::text[])', [keys]);
+  return new Map(rows.map(({ key, ...used }) => [key, used]));
+}
+
+export interface UsedKey {
+  owner: string;
+  fingerprint: string;
+  result: unknown;
+}
+
+/** The first result for `request` from its key's row; undefined when unused; IDEMPOTENCY_CONFLICT when used for another request. */
+export function replayOf<R>(used: UsedKey | undefined, request: IdempotentRequest): R | undefined {
+  if (!used) return undefined;
+  if (used.owner !== request.owner || used.fingerprint !== request.fingerprint) throw idempotencyConflict();
+  return used.result as R;
 }

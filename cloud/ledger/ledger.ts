@@ -1,16 +1,17 @@
 import { NEVER_EXPIRE, pointsExpireAt, type PointsExpiryPolicy } from '../../shared/rules/points-expiry.ts';
 import { type SpendingOrder, isSpendingOrder } from '../../shared/rules/stored-value.ts';
 import { priceTopUp, type TopUpBonusRule, type TopUpPrice } from '../../shared/rules/topup-bonus.ts';
+import { type BatchPostingOutcome, type CreditRequest, postCreditBatch } from './batch-posting.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import type { Actor } from '../kernel/actor.ts';
 import { RuleSetError } from '../../shared/rules/errors.ts';
-import { HubError, kernelErrors } from '../kernel/errors.ts';
+import { HubError, kernelErrors, refusalOf } from '../kernel/errors.ts';
 import { invalid, textOf } from '../kernel/input.ts';
 import type { DeclaredCode } from '../kernel/access.ts';
 import type { Reverser, ReverserDeclaration } from '../kernel/module.ts';
 import { systemAccounts } from './accounts.ts';
 import { type IdempotentRequest, type OnceResult, earlierResult, once, onceWithin } from './idempotency.ts';
-import { pointsSpendLegs, storedValueSpendLegs } from './legs.ts';
+import { type Leg, pointsSpendLegs, storedValueSpendLegs } from './legs.ts';
 import { type CreateMemberInput, createMember, getMember, readMember } from './members.ts';
 import { type ExpiryOptions, type ExpiryRun, expirePoints, pointsExpiringSoon, pointsLots } from './points-expiry-job.ts';
 import type { LedgerPorts } from './ports.ts';
@@ -163,25 +164,57 @@ export class Ledger {
    * gets the bonus the member was shown.
    */
   async topUpCash(input: TopUpInput): Promise<TopUpResult> {
+    const { request, price } = this.topUpRequest(input);
+    return { ...(await this.post(request)), topUp: price };
+  }
+
+  /**
+   * Many top-ups inside the caller's database transaction (a batch of kiosk top-ups), posted together with a few
+   * statements for all of them (batch-posting.ts); one outcome per input, in order: posted, refused (nothing of it
+   * written) or deferred (its key came earlier in the batch: post it again in the next one, where it replays).
+   */
+  async topUpCashBatch(tx: Queryable, inputs: readonly TopUpInput[]): Promise<Array<{ status: 'posted'; posted: TopUpResult } | Exclude<BatchPostingOutcome, { status: 'posted' }>>> {
+    const built = inputs.map((input) => {
+      try {
+        return this.topUpRequest(input);
+      } catch (error) {
+        if (!refusalOf(error)) throw error;
+        return { error };
+      }
+    });
+    const requests = built.flatMap((b) => ('request' in b ? [b.request] : []));
+    const posted = await postCreditBatch(tx, this.ports, this.view, requests);
+    let next = 0;
+    return built.map((b) => {
+      if (!('request' in b)) return { status: 'refused', error: b.error };
+      const outcome = posted[next++]!;
+      return outcome.status === 'posted' ? { status: 'posted', posted: { ...outcome.posted, topUp: b.price } } : outcome;
+    });
+  }
+
+  /**
+   * A cash top-up as a credit request: cash handed over at a kiosk or counter becomes stored-value principal; the
+   * best active top-up bonus bracket at `at` adds bonus (contra bonus_issued) and bonus points (contra
+   * points_issued, in a new lot). Bad input throws its refusal.
+   */
+  private topUpRequest(input: TopUpInput): { request: CreditRequest; price: TopUpPrice } {
     const amount = fenOf(input.amountFen);
     const at = input.at ?? new Date();
     const price = ruleResult(() => priceTopUp(input.bonusRules ?? [], amount, at));
     const expiresAt = ruleResult(() => pointsExpireAt(input.pointsExpiry ?? NEVER_EXPIRE, at));
-    const posted = await this.post(
-      this.movement(input, 'cash_topup', input.reason ?? 'Cash top-up', {
-        legs: [
-          { account: 'stored_principal', amount },
-          { account: systemAccounts.cashReceived(input.deviceId), amount: -amount },
-          { account: 'stored_bonus', amount: price.bonusFen },
-          { account: systemAccounts.bonusIssued(), amount: -price.bonusFen },
-          { account: 'points', amount: price.bonusPoints },
-          { account: systemAccounts.pointsIssued(), amount: -price.bonusPoints },
-        ],
-        pointsLots: { expiresAt },
-        intent: { ruleId: price.ruleId },
-      }),
-    );
-    return { ...posted, topUp: price };
+    const request = this.movement(input, 'cash_topup', input.reason ?? 'Cash top-up', {
+      legs: [
+        { account: 'stored_principal', amount },
+        { account: systemAccounts.cashReceived(input.deviceId), amount: -amount },
+        { account: 'stored_bonus', amount: price.bonusFen },
+        { account: systemAccounts.bonusIssued(), amount: -price.bonusFen },
+        { account: 'points', amount: price.bonusPoints },
+        { account: systemAccounts.pointsIssued(), amount: -price.bonusPoints },
+      ],
+      pointsLots: { expiresAt },
+      intent: { ruleId: price.ruleId },
+    });
+    return { request: { ...request, legs: request.legs as Leg[], pointsLots: { expiresAt } }, price };
   }
 
   /**

@@ -46,7 +46,7 @@ function toView(row: LotRow): PointsLotView {
   };
 }
 
-async function openLots(q: Queryable, memberId: string): Promise<LotRow[]> {
+async function openLotsOf(q: Queryable, memberId: string): Promise<LotRow[]> {
   const { rows } = await q.query<LotRow>(
     `SELECT ${LOT_COLUMNS} FROM points_lots WHERE member_id = $1 AND remaining > 0 ORDER BY seq`,
     [memberId],
@@ -54,11 +54,27 @@ async function openLots(q: Queryable, memberId: string): Promise<LotRow[]> {
   return rows;
 }
 
+/** A lot to open for a points credit. */
+export interface NewLot {
+  memberId: string;
+  txId: string;
+  points: number;
+  expiresAt: Date | null;
+}
+
 /** Opens a lot for a points credit. */
 export async function openLot(tx: Queryable, memberId: string, txId: string, points: number, expiresAt: Date | null): Promise<void> {
+  await openLots(tx, [{ memberId, txId, points, expiresAt }]);
+}
+
+/** Opens lots in one statement, in award order. */
+export async function openLots(tx: Queryable, lots: readonly NewLot[]): Promise<void> {
   await tx.query(
-    'INSERT INTO points_lots (id, member_id, award_tx_id, points, remaining, expires_at) VALUES ($1, $2, $3, $4, $4, $5)',
-    [newId(), memberId, txId, points, expiresAt],
+    `INSERT INTO points_lots (id, member_id, award_tx_id, points, remaining, expires_at)
+     SELECT id, member_id, tx_id, points, points, expires_at
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::timestamptz[]) WITH ORDINALITY AS l(id, member_id, tx_id, points, expires_at, n)
+      ORDER BY n`,
+    [lots.map(() => newId()), lots.map((l) => l.memberId), lots.map((l) => l.txId), lots.map((l) => l.points), lots.map((l) => l.expiresAt)],
   );
 }
 
@@ -70,7 +86,7 @@ export async function moveLot(tx: Queryable, txId: string, lotId: string, points
 
 /** Takes `points` (> 0) from the member's lots, soonest-expiring first. */
 export async function consumeLots(tx: Queryable, memberId: string, txId: string, points: number): Promise<LotTake[]> {
-  const takes = allocatePointsDebit((await openLots(tx, memberId)).map(toBalance), points);
+  const takes = allocatePointsDebit((await openLotsOf(tx, memberId)).map(toBalance), points);
   for (const take of takes) await moveLot(tx, txId, take.lotId, -take.points);
   return takes;
 }
@@ -81,15 +97,19 @@ export async function consumeLots(tx: Queryable, memberId: string, txId: string,
  * not a business refusal) and rolls back.
  */
 export async function assertLotsMatchBalance(tx: Queryable, memberId: string): Promise<void> {
-  const { rows } = await tx.query<{ balance: number; lots: number }>(
-    `SELECT a.balance, coalesce((SELECT sum(remaining) FROM points_lots WHERE member_id = $1 AND remaining > 0), 0)::bigint AS lots
-       FROM accounts a WHERE a.member_id = $1 AND a.kind = 'points'`,
-    [memberId],
+  await assertLotsMatchBalances(tx, [memberId]);
+}
+
+/** assertLotsMatchBalance for several members, in one statement. */
+export async function assertLotsMatchBalances(tx: Queryable, memberIds: readonly string[]): Promise<void> {
+  const { rows } = await tx.query<{ member_id: string; balance: number; lots: number }>(
+    `SELECT a.member_id, a.balance,
+            coalesce((SELECT sum(remaining) FROM points_lots l WHERE l.member_id = a.member_id AND l.remaining > 0), 0)::bigint AS lots
+       FROM accounts a WHERE a.member_id = ANY($1::uuid[]) AND a.kind = 'points'`,
+    [memberIds],
   );
-  const row = rows[0];
-  if (row && row.balance !== row.lots) {
-    throw new Error(`points lots of member ${memberId} hold ${row.lots} but the balance is ${row.balance}`);
-  }
+  const drifted = rows.find((row) => row.balance !== row.lots);
+  if (drifted) throw new Error(`points lots of member ${drifted.member_id} hold ${drifted.lots} but the balance is ${drifted.balance}`);
 }
 
 /** The net move per lot of a transaction (negative: it took points), to give them back on refund. */
@@ -124,18 +144,18 @@ export async function lotsAwardedBy(q: Queryable, txId: string): Promise<Awarded
 
 /** A member's lots that still hold points, soonest-expiring first. */
 export async function listOpenLots(q: Queryable, memberId: string): Promise<PointsLotView[]> {
-  const rows = await openLots(q, memberId);
+  const rows = await openLotsOf(q, memberId);
   return rows.sort((a, b) => compareLots(toBalance(a), toBalance(b))).map(toView);
 }
 
 /** The member's lots that still hold points, as the pure rules take them (shared/rules/points-expiry.ts). */
 export async function openLotBalances(q: Queryable, memberId: string): Promise<LotBalance[]> {
-  return (await openLots(q, memberId)).map(toBalance);
+  return (await openLotsOf(q, memberId)).map(toBalance);
 }
 
 /** What expires within `withinDays` of asOf, from the member's open lots. */
 export async function expiringSoon(q: Queryable, memberId: string, asOf: Date, withinDays: number): Promise<ExpiringSoon> {
-  return pointsExpiringWithin((await openLots(q, memberId)).map(toBalance), asOf, withinDays);
+  return pointsExpiringWithin((await openLotsOf(q, memberId)).map(toBalance), asOf, withinDays);
 }
 
 export interface DueLot {

@@ -108,7 +108,7 @@ export function validRequest<C, O>(request: TransactionRequest<C, O>): Transacti
 }
 
 /** The code-side half of double entry (the database re-checks at commit): legs sum to zero per asset. */
-function assertBalanced(legs: readonly Leg[]): void {
+export function assertBalanced(legs: readonly Leg[]): void {
   if (legs.length === 0) throw new Error('a ledger transaction needs at least one non-zero leg');
   const totals = new Map<Asset, number>();
   for (const leg of legs) {
@@ -180,16 +180,10 @@ export async function postWithin<C, O>(
   const legs = nonZero(built.legs);
   assertBalanced(legs);
   if (request.cardUid) await ports.cards.admit(tx, { txId, cardUid: request.cardUid, memberId: request.memberId, ...(request.storeId ? { storeId: request.storeId } : {}), legs });
-  const postings = await applyLegs(tx, request.memberId, legs);
-  for (const posting of postings) {
-    await tx.query('INSERT INTO postings (tx_id, account_id, asset, amount, balance_after) VALUES ($1, $2, $3, $4, $5)', [
-      txId,
-      posting.accountId,
-      posting.asset,
-      posting.amount,
-      posting.balanceAfter,
-    ]);
-  }
+  await insertPostings(
+    tx,
+    (await applyLegs(tx, request.memberId, legs)).map((posting) => ({ txId, ...posting })),
+  );
   const pointsLegs = legs.filter((leg) => leg.account === 'points');
   if (request.pointsLots !== 'custom') await applyPointsLots(tx, request.memberId, txId, pointsLegs, request.pointsLots?.expiresAt ?? null);
   const outcome = request.effects ? await request.effects(tx, { txId, context: built.context }) : undefined;
@@ -200,24 +194,7 @@ export async function postWithin<C, O>(
 
 async function insertTransaction<C, O>(tx: Queryable, txId: string, request: TransactionRequest<C, O>): Promise<void> {
   try {
-    await tx.query(
-      `INSERT INTO ledger_transactions
-         (id, idempotency_key, kind, owner, member_id, actor_type, actor_id, reason, device_id, device_seq, store_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [
-        txId,
-        request.idempotencyKey,
-        request.kind,
-        request.owner,
-        request.memberId,
-        request.actor.type,
-        request.actor.id,
-        request.reason,
-        request.deviceId ?? null,
-        request.deviceSeq ?? null,
-        request.storeId ?? null,
-      ],
-    );
+    await insertTransactions(tx, [{ txId, request }]);
   } catch (error) {
     // The foreign keys of a ledger transaction are its member and its store.
     if ((error as { code?: string }).code === '23503') {
@@ -228,12 +205,50 @@ async function insertTransaction<C, O>(tx: Queryable, txId: string, request: Tra
   }
 }
 
-interface Posting {
+/** What a ledger_transactions row records of its request. */
+type RecordedRequest = Pick<TransactionRequest, 'idempotencyKey' | 'kind' | 'owner' | 'memberId' | 'actor' | 'reason' | 'deviceId' | 'deviceSeq' | 'storeId'>;
+
+/** Records ledger transactions in one statement (their members and stores must exist). */
+export async function insertTransactions(tx: Queryable, rows: ReadonlyArray<{ txId: string; request: RecordedRequest }>): Promise<void> {
+  const column = <T>(pick: (request: RecordedRequest) => T) => rows.map((row) => pick(row.request));
+  await tx.query(
+    `INSERT INTO ledger_transactions
+       (id, idempotency_key, kind, owner, member_id, actor_type, actor_id, reason, device_id, device_seq, store_id)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[])`,
+    [
+      rows.map((row) => row.txId),
+      column((r) => r.idempotencyKey),
+      column((r) => r.kind),
+      column((r) => r.owner),
+      column((r) => r.memberId),
+      column((r) => r.actor.type),
+      column((r) => r.actor.id),
+      column((r) => r.reason),
+      column((r) => r.deviceId ?? null),
+      column((r) => r.deviceSeq ?? null),
+      column((r) => r.storeId ?? null),
+    ],
+  );
+}
+
+export interface Posting {
   accountId: string;
   asset: Asset;
   amount: number;
   /** Set on member accounts only: system accounts keep no running balance. */
   balanceAfter: number | null;
+}
+
+/**
+ * Writes postings in one statement. The database checks after it that every transaction it touched balances
+ * (migration 017), so all of a transaction's postings must come in the same call.
+ */
+export async function insertPostings(tx: Queryable, postings: ReadonlyArray<Posting & { txId: string }>): Promise<void> {
+  await tx.query(
+    `INSERT INTO postings (tx_id, account_id, asset, amount, balance_after)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[])`,
+    [postings.map((p) => p.txId), postings.map((p) => p.accountId), postings.map((p) => p.asset), postings.map((p) => p.amount), postings.map((p) => p.balanceAfter)],
+  );
 }
 
 async function applyLegs(tx: Queryable, memberId: string, legs: readonly Leg[]): Promise<Posting[]> {
@@ -270,7 +285,7 @@ async function shortfall(tx: Queryable, posting: Posting) {
 }
 
 /** A zero leg moves nothing (and postings refuse amount 0): builders may return them, they are dropped here. */
-function nonZero(legs: readonly Leg[]): Leg[] {
+export function nonZero(legs: readonly Leg[]): Leg[] {
   return legs.filter((leg) => leg.amount !== 0);
 }
 

@@ -6,15 +6,32 @@ import { hubSubscriptions, parseDeviceTopic, topics } from '../../shared/contrac
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
 import { CardLookupRequest, ConfigReported, DeviceStatus, DeviceTransaction, type SyncRequest, type TxAck } from '../../shared/contract/payloads.ts';
 import type { RequestOp } from '../../shared/contract/topics.ts';
+import type { Database } from '../db/database.ts';
 import { bilingual, refusalOf } from '../kernel/errors.ts';
 import type { DeviceOperationsRegistry } from '../kernel/module.ts';
+import { applyDeviceBatch, type BatchResult, type QueuedTransaction } from './device-batch.ts';
 import type { DeviceSync } from './device-sync.ts';
+import { type BatchTuning, TransactionBatcher } from './transaction-batcher.ts';
 
 /** The request payload schema of each request op (the contract in shared/contract). */
 const REQUEST_SCHEMAS = { 'card.lookup': CardLookupRequest } as const satisfies Record<RequestOp, unknown>;
 
+/**
+ * Batches close at 256 transactions or 2 ms after the first one reached an idle lane. PGlite has one connection, so
+ * one lane; on PostgreSQL four batches run side by side (of the pool's ten connections). Past 4,096 queued, the
+ * gateway stops reading from the broker, which holds the rest.
+ */
+const BATCH_DEFAULTS: Record<Database['backend'], BatchTuning> = {
+  pglite: { maxSize: 256, lingerMs: 2, lanes: 1, maxQueued: 4096 },
+  postgres: { maxSize: 256, lingerMs: 2, lanes: 4, maxQueued: 4096 },
+};
+
 export interface DeviceGatewayOptions {
   url: string;
+  /** The hub database: each batch of device transactions is one transaction on it. */
+  db: Database;
+  /** Batch sizes and lanes, instead of the backend's defaults (BATCH_DEFAULTS). */
+  batch?: Partial<BatchTuning>;
   /** The modules' device operations: the transactions and requests they handle (kernel/module.ts). */
   operations: DeviceOperationsRegistry;
   logger: Logger;
@@ -48,18 +65,29 @@ export interface GatewayCounters {
 }
 
 /**
- * The hub's side of the device link. Hands each device transaction to the module that handles its kind, which
- * applies it exactly once (the device's txId is the idempotency key); acknowledges each only after the database
- * commit. Hands each request to the module that answers its op. Every inbound payload is validated; an invalid
- * one is logged with its reason and changes nothing.
+ * The hub's side of the device link. Queues device transactions and applies them in batches (transaction-batcher.ts,
+ * device-batch.ts): one database transaction per batch, in which each kind's module applies its transactions exactly
+ * once (the device's txId is the idempotency key); acknowledges each only after that commit. Hands each request to
+ * the module that answers its op. Every inbound payload is validated; an invalid one is logged with its reason and
+ * changes nothing.
  */
 export class DeviceGateway {
   readonly counters: GatewayCounters = { applied: 0, replayed: 0, refused: 0, invalid: 0, conflicts: 0, anomalies: {} };
   private client: MqttClient | undefined;
-  /** Messages being applied: stop() lets them finish, so no ack is lost to a closing client. */
+  /** Messages being handled and acks being published: stop() lets them finish, so no ack is lost to a closing client. */
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly batcher: TransactionBatcher<QueuedTransaction>;
+  private stopping = false;
 
-  constructor(private readonly options: DeviceGatewayOptions) {}
+  constructor(private readonly options: DeviceGatewayOptions) {
+    this.batcher = new TransactionBatcher<QueuedTransaction>({
+      ...BATCH_DEFAULTS[options.db.backend],
+      ...options.batch,
+      orderKey: ({ tx, handler }) => handler.orderKey(tx),
+      run: (batch) => this.runBatch(batch),
+      onError: (error) => options.logger.error({ err: error.message }, 'device transaction batch could not be answered'),
+    });
+  }
 
   async start(): Promise<void> {
     const { url, clientId, username, password } = this.options;
@@ -71,7 +99,11 @@ export class DeviceGateway {
       reconnectPeriod: 1000,
     });
     this.client = client;
-    client.on('message', (topic, payload) => this.track(this.onMessage(topic, payload)));
+    // Back-pressure: mqtt.js reads the next packet only once this calls back, so while too many transactions wait,
+    // the broker keeps the rest (and its PUBACK to each waits too). Acks are never awaited while reading is held:
+    // their PUBACKs arrive on this very stream.
+    client.handleMessage = (_packet, callback) => this.batcher.whenRoom(() => callback());
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('error', (error) => this.options.logger.warn({ err: error.message }, 'gateway mqtt error'));
     // Re-subscribe on every reconnect: with a clean session the broker forgets our subscriptions.
     client.on('connect', () => {
@@ -91,7 +123,11 @@ export class DeviceGateway {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.inFlight);
+    // Transactions still arriving are left to the kiosks' resends: waiting for a steady stream to pause would
+    // never end. What is queued is applied and answered.
+    this.stopping = true;
+    await this.batcher.idle();
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     await this.options.sync?.members.stop();
     this.options.sync?.config.stop();
     await this.client?.endAsync();
@@ -101,6 +137,11 @@ export class DeviceGateway {
     const tracked = work.catch((error: Error) => this.options.logger.error({ err: error.message }, 'device message handling failed'));
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  /** Publishes at QoS 1 without waiting for the broker's PUBACK (see start()); stop() waits for it. */
+  private publish(topic: string, payload: string): void {
+    this.track(this.client!.publishAsync(topic, payload, { qos: 1 }).then(() => undefined));
   }
 
   private async onConnect(): Promise<void> {
@@ -118,84 +159,104 @@ export class DeviceGateway {
     await sync?.config.republish();
   }
 
-  private async onMessage(topic: string, payload: Buffer): Promise<void> {
+  private onMessage(topic: string, payload: Buffer): void {
     const parsed = parseDeviceTopic(topic);
     if (!parsed) return this.reject(topic, 'topic is outside the device contract');
     if (parsed.channel === 'tx') return this.onTransaction(parsed.deviceId, topic, payload);
-    if (parsed.channel === 'req' && parsed.op) return this.onRequest(parsed.deviceId, parsed.op, topic, payload);
-    if (parsed.channel === 'config/reported') return this.onConfigReported(parsed.deviceId, topic, payload);
+    if (parsed.channel === 'req' && parsed.op) return this.track(this.onRequest(parsed.deviceId, parsed.op, topic, payload));
+    if (parsed.channel === 'config/reported') return this.track(this.onConfigReported(parsed.deviceId, topic, payload));
     if (parsed.channel === 'status') {
       const status = decodePayload(DeviceStatus, payload);
       if (!status.ok) return this.reject(topic, status.reason);
       this.options.logger.info({ deviceId: parsed.deviceId, state: status.value.state }, 'device status');
       // A kiosk nobody has configured yet gets the default configuration, and with it the program rules.
-      await this.options.sync?.config.onStatus(parsed.deviceId, status.value);
+      if (this.options.sync) this.track(this.options.sync.config.onStatus(parsed.deviceId, status.value));
     }
   }
 
-  private async onTransaction(deviceId: string, topic: string, payload: Buffer): Promise<void> {
+  /** Validates a transaction and queues it for its batch. */
+  private onTransaction(deviceId: string, topic: string, payload: Buffer): void {
     const decoded = decodePayload(DeviceTransaction, payload);
     if (!decoded.ok) return this.reject(topic, decoded.reason);
     const tx = decoded.value;
     if (tx.deviceId !== deviceId) return this.reject(topic, `payload device id ${tx.deviceId} does not match the topic`);
     const handler = this.options.operations.transaction(tx.body.kind);
     if (!handler) return this.reject(topic, `no module handles device transactions of kind ${tx.body.kind}`);
-    const log = this.options.logger.child({ deviceId, txId: tx.txId, seq: tx.seq });
-    const { sync } = this.options;
-    let ack: TxAck;
-    try {
-      const claim = await sync?.sequences.claim(deviceId, tx.seq, tx.txId);
-      if (claim && !claim.ok) return await this.refuseSequenceConflict(tx.txId, tx.seq, deviceId, claim.claimedBy);
-      const result = await handler.apply(tx, { deviceId, logger: log });
-      if (result.anomaly) {
-        const { kind, detail } = result.anomaly;
-        this.counters.anomalies[kind] = (this.counters.anomalies[kind] ?? 0) + 1;
-        log.warn({ anomaly: kind, ...detail }, 'device transaction posted with an anomaly for staff to look at');
-      }
-      ack = { v: 1, txId: tx.txId, seq: tx.seq, status: 'ok', replay: result.replay, member: result.member };
-      await this.settle(deviceId, tx.seq);
-      this.counters[result.replay ? 'replayed' : 'applied'] += 1;
-      log.info({ replay: result.replay, ...result.logged }, 'device transaction applied');
-      // Not awaited (nor below): tracking never delays an answer, and a late row only means one more update.
-      void sync?.members.seen(deviceId, result.member);
-      if (!result.replay) sync?.members.poke();
-    } catch (error) {
-      const refusal = refusalOf(error);
-      if (!refusal) {
-        // Not acknowledged: the device keeps it in its outbox and sends it again.
-        log.error({ err: (error as Error).message }, 'device transaction failed; not acknowledged');
-        return;
-      }
-      ack = { v: 1, txId: tx.txId, seq: tx.seq, status: 'error', error: refusal };
-      try {
-        await this.settle(deviceId, tx.seq);
-      } catch (settleError) {
-        log.error({ err: (settleError as Error).message }, 'could not record the refused sequence; not acknowledged');
-        return;
-      }
-      this.counters.refused += 1;
-      log.warn({ code: refusal.code }, 'device transaction refused');
-    }
-    await this.client!.publishAsync(topics.txAck(deviceId), encodePayload(ack), { qos: 1 });
+    if (this.stopping) return;
+    this.batcher.push({ tx, handler });
   }
 
   /**
-   * Records the final answer for `seq` before it is acknowledged, so a device never holds an ack for a
-   * sequence number the hub would still ask for. Asks the device to resend a hole below it when this
-   * transaction is the first one past the hole, or filled the one before it: later arrivals past the same
-   * hole would only repeat the request.
+   * Applies one batch and answers it after the commit; resolves with the transactions left for the next batch. A
+   * batch that fails as a whole (a deadlock, a bug one transaction triggers) is tried again one transaction at a
+   * time, so the others are not held up; one that fails alone is not acknowledged: the device keeps it in its outbox
+   * and sends it again.
    */
-  private async settle(deviceId: string, seq: number): Promise<void> {
-    const settled = await this.options.sync?.sequences.settle(deviceId, seq);
-    const gap = settled?.gap;
-    if (!gap || (seq !== gap.toSeq + 1 && seq > settled.contiguous)) return;
-    this.options.logger.warn({ deviceId, seq, ...gap }, 'device sequence gap; asking the device to resend');
-    const request: SyncRequest = { v: 1, ...gap };
-    await this.client!.publishAsync(topics.sync(deviceId), encodePayload(request), { qos: 1 });
+  private async runBatch(batch: QueuedTransaction[]): Promise<QueuedTransaction[]> {
+    let result: BatchResult;
+    try {
+      result = await applyDeviceBatch(this.options.db, this.options.sync?.sequences, batch, this.options.logger);
+    } catch (error) {
+      const err = (error as Error).message;
+      if (batch.length === 1) {
+        const { deviceId, txId, seq } = batch[0]!.tx;
+        this.options.logger.error({ deviceId, txId, seq, err }, 'device transaction failed; not acknowledged');
+        return [];
+      }
+      this.options.logger.warn({ transactions: batch.length, err }, 'device transaction batch failed; applying its transactions one by one');
+      const undecided: QueuedTransaction[] = [];
+      for (const item of batch) undecided.push(...(await this.runBatch([item])));
+      return undecided;
+    }
+    this.answer(result);
+    return result.deferred;
+  }
+
+  /** Everything a committed batch decided goes back to the devices: acks, conflicts, requests to resend a hole. */
+  private answer({ decisions, gaps }: BatchResult): void {
+    const { sync, logger } = this.options;
+    for (const [deviceId, gap] of gaps) {
+      logger.warn({ deviceId, ...gap }, 'device sequence gap; asking the device to resend');
+      const request: SyncRequest = { v: 1, ...gap };
+      this.publish(topics.sync(deviceId), encodePayload(request));
+    }
+    let posted = false;
+    for (const { item, outcome } of decisions) {
+      const { deviceId, txId, seq } = item.tx;
+      if (outcome.status === 'conflict') {
+        this.refuseSequenceConflict(txId, seq, deviceId, outcome.claimedBy);
+        continue;
+      }
+      let ack: TxAck;
+      if (outcome.status === 'applied') {
+        if (outcome.anomaly) {
+          const { kind, detail } = outcome.anomaly;
+          this.counters.anomalies[kind] = (this.counters.anomalies[kind] ?? 0) + 1;
+          logger.warn({ deviceId, txId, seq, anomaly: kind, ...detail }, 'device transaction posted with an anomaly for staff to look at');
+        }
+        ack = { v: 1, txId, seq, status: 'ok', replay: outcome.replay, member: outcome.member };
+        this.counters[outcome.replay ? 'replayed' : 'applied'] += 1;
+        logger.info({ deviceId, txId, seq, replay: outcome.replay, ...outcome.logged }, 'device transaction applied');
+        // Not awaited: tracking never delays an answer, and a late row only means one more update.
+        void sync?.members.seen(deviceId, outcome.member);
+        posted ||= !outcome.replay;
+      } else {
+        const refusal = refusalOf(outcome.error);
+        if (!refusal) {
+          logger.error({ deviceId, txId, seq, err: (outcome.error as Error).message }, 'device transaction failed; not acknowledged');
+          continue;
+        }
+        ack = { v: 1, txId, seq, status: 'error', error: refusal };
+        this.counters.refused += 1;
+        logger.warn({ deviceId, txId, seq, code: refusal.code }, 'device transaction refused');
+      }
+      this.publish(topics.txAck(deviceId), encodePayload(ack));
+    }
+    if (posted) sync?.members.poke();
   }
 
   /** Two transactions with one device sequence number: the device's numbering is broken, so neither is guessed at. */
-  private async refuseSequenceConflict(txId: string, seq: number, deviceId: string, claimedBy: string): Promise<void> {
+  private refuseSequenceConflict(txId: string, seq: number, deviceId: string, claimedBy: string): void {
     this.counters.conflicts += 1;
     this.options.onSequenceConflict?.(deviceId);
     this.options.logger.error({ deviceId, txId, seq, claimedBy }, 'device sequence conflict: seq already used by another transaction; nothing posted');
@@ -209,7 +270,7 @@ export class DeviceGateway {
         message: bilingual({ zh: `本机的序号 ${seq} 已属于另一笔交易，本笔未入账`, en: `Sequence ${seq} of this device already belongs to another transaction; nothing was posted` }),
       },
     };
-    await this.client!.publishAsync(topics.txAck(deviceId), encodePayload(ack), { qos: 1 });
+    this.publish(topics.txAck(deviceId), encodePayload(ack));
   }
 
   /** A request to the module that answers its op; its refusal goes back as the error envelope. */

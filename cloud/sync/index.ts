@@ -53,6 +53,7 @@ export function syncModule(hub: HubServices): SyncModule {
       const { url, username, password, shareGroup } = hub.mqtt;
       gateway = new DeviceGateway({
         url,
+        db,
         operations: hub.deviceOperations,
         sync,
         onSequenceConflict: (deviceId) => hub.events.emit('device.sequenceConflict', deviceId),

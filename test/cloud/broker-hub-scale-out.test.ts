@@ -37,7 +37,7 @@ describe('two hub instances behind one external broker', () => {
     const operations = (await assembleTestHub(db)).services.deviceOperations;
     for (const clientId of ['hub-a', 'hub-b']) {
       const gateway = new DeviceGateway({
-        url: broker.hubUrl, ...HUB, clientId, shareGroup: 'hubs',
+        url: broker.hubUrl, db, ...HUB, clientId, shareGroup: 'hubs',
         operations, logger: createLogger('test-gateway').child({ clientId }),
       });
       await gateway.start();

@@ -108,4 +108,18 @@ describe('device sequences at the hub (gateway with sync, embedded broker, PGlit
     const [, , replayed] = await client.waitFor<TxAck>(topics.txAck(id), 3);
     expect(replayed).toMatchObject({ txId: original.txId, status: 'ok', replay: true });
   });
+
+  it('in one batch too: the first of two txIds with one sequence number posts, the second is a conflict', async () => {
+    const id = 'kiosk-seq-conflict-batch';
+    const client = await device(id);
+    const original = topUp(id, member, 1, 500);
+    const impostor = topUp(id, member, 1, 700);
+    // Published back to back, they reach the hub's batcher together (whatever batches they land in, in this order).
+    await Promise.all([send(client, original), send(client, impostor), send(client, original)]);
+    const acks = await client.waitFor<TxAck>(topics.txAck(id), 3);
+    expect(acks.filter((ack) => ack.txId === impostor.txId)).toEqual([expect.objectContaining({ status: 'error', error: expect.objectContaining({ code: 'SEQUENCE_CONFLICT' }) })]);
+    expect(acks.filter((ack) => ack.txId === original.txId).map((ack) => ack.status === 'ok' && ack.replay).sort()).toEqual([false, true]);
+    expect(await deviceTransactions(id)).toEqual([1]);
+    expect((await hub.memberByCard(member.cardUid))?.balances.principalFen).toBeGreaterThan(0);
+  });
 });

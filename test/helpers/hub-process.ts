@@ -8,6 +8,8 @@ import { freePort } from './ports.ts';
 export interface HubProcess extends Pick<NodeProcess, 'child' | 'kill9' | 'stop'> {
   /** The REST API's base, e.g. http://127.0.0.1:41234/api/v1. */
   apiUrl: string;
+  /** Its embedded broker, e.g. mqtt://127.0.0.1:41235 (devices connect without credentials). */
+  mqttUrl: string;
 }
 
 /**
@@ -22,8 +24,8 @@ export async function spawnHub(databaseUrl: string, dataDir: string, timeoutMs =
     MQTT_PORT: String(await freePort()),
     LOG_LEVEL: 'warn',
   };
-  const { ready, child, kill9, stop } = await spawnNodeScript('cloud/main.ts', env, /Hub REST API: (http:\/\/\S+\/api\/v1)/, timeoutMs);
-  return { apiUrl: ready[1]!, child, kill9, stop };
+  const { ready, child, kill9, stop } = await spawnNodeScript('cloud/main.ts', env, /Hub REST API: (http:\/\/\S+\/api\/v1).*MQTT: (mqtt:\/\/\S+)\n/, timeoutMs);
+  return { apiUrl: ready[1]!, mqttUrl: ready[2]!, child, kill9, stop };
 }
 
 /** A data dir for hub processes, removed with `remove()`. */
