@@ -38,7 +38,7 @@ const PLAN: readonly Planned[] = [
   { bench: 'fleet-ingest', budgetS: 90, fleet: true, postgres: true },
   { bench: 'fleet-idle', budgetS: 120, fleet: true, postgres: true },
   { bench: 'fleet-backlog', budgetS: 100, fleet: true, postgres: true },
-  { bench: 'card-lookup', budgetS: 150, postgres: true },
+  { bench: 'card-lookup', budgetS: 180, postgres: true },
 ];
 
 /** `npm run bench -- card-lookup fleet-idle` runs only those (on every database they run on). */
