@@ -9,6 +9,7 @@ export { ANNUAL_FEE_JOB_ACTOR, chargeAnnualFees, type AnnualFeeRun } from './ann
 export { bindCard, memberByCard, memberByCardNumber, type BindCardInput } from './card-binding.ts';
 export { cardErrors } from './errors.ts';
 export { cardsPort } from './card-guard.ts';
+export { presentedCardSql, usablePresentedCard, type PresentedCardKey, type PresentedCardRow } from './presented-card.ts';
 export type { CardView } from './card-records.ts';
 export type { CardEventView } from './card-events.ts';
 export type { CardFeeView } from './card-fees.ts';

@@ -13,10 +13,16 @@ export type CredentialCheck = { ok: true } | { ok: false; reason: 'unknown devic
 /*
  * Hashes are PBKDF2-HMAC-SHA512 in Mosquitto's own `$7$<iterations>$<salt>$<key>` format (base64, 12-byte salt,
  * 64-byte key), so the same rows can check a device on the embedded broker and be rendered into an external
- * Mosquitto's password_file (mosquittoPasswordFile). 100 000 iterations cost tens of milliseconds per connect;
- * mosquitto_passwd's default of 101 is far too few for a secret that guards money.
+ * Mosquitto's password_file (mosquittoPasswordFile), which reads the iteration count from each row.
+ *
+ * New hashes use 101 iterations, mosquitto_passwd's own default. Key stretching makes each guess at a *guessable*
+ * password expensive; a device secret is 32 random bytes (256 bits), which no number of guesses finds, stretched or
+ * not, even from a leaked table. So iterations buy a device nothing, while every CONNECT pays them: at 100,000 (the
+ * count used until issue 10, tens of milliseconds of CPU each) a fleet of 10,000 kiosks took minutes to log in after
+ * a hub restart. Hashes stored with another count still verify with their own count, and are rewritten at the
+ * current count on their first successful login, so an existing fleet gets fast logins from its second connect on.
  */
-const ITERATIONS = 100_000;
+const ITERATIONS = 101;
 const SALT_BYTES = 12;
 const KEY_BYTES = 64;
 
@@ -32,13 +38,17 @@ async function hashSecret(password: string): Promise<string> {
   return `$7$${ITERATIONS}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
+/** Whether `password` matches a `$7$` hash, derived with the hash's own iteration count. */
 async function secretMatches(password: string, stored: string): Promise<boolean> {
   const [, scheme, iterations, salt, key] = stored.split('$');
-  if (scheme !== '7' || !salt || !key) return false;
+  const count = Number(iterations);
+  if (scheme !== '7' || !salt || !key || !Number.isSafeInteger(count) || count < 1) return false;
   const expected = Buffer.from(key, 'base64');
-  const actual = await derive(password, Buffer.from(salt, 'base64'), Number(iterations));
+  const actual = await derive(password, Buffer.from(salt, 'base64'), count);
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
+
+const hashedWithCurrentCount = (stored: string) => stored.startsWith(`$7$${ITERATIONS}$`);
 
 // Checked against when the device is unknown, so an unknown id takes as long to refuse as a wrong password.
 const UNKNOWN_DEVICE_HASH = hashSecret(randomBytes(32).toString('base64url'));
@@ -70,7 +80,17 @@ export async function verifyDeviceCredentials(db: Queryable, deviceId: string, p
   const matches = await secretMatches(password, row?.secret_hash ?? (await UNKNOWN_DEVICE_HASH));
   if (!row) return { ok: false, reason: 'unknown device' };
   if (row.revoked) return { ok: false, reason: 'revoked' };
-  return matches ? { ok: true } : { ok: false, reason: 'wrong password' };
+  if (!matches) return { ok: false, reason: 'wrong password' };
+  if (!hashedWithCurrentCount(row.secret_hash)) await rehash(db, deviceId, row.secret_hash, password);
+  return { ok: true };
+}
+
+/**
+ * Stores the same secret hashed at the current count (see ITERATIONS). Only over the hash just verified: a rotation
+ * or revocation that committed in between keeps its row. Not a rotation, so rotated_at stays.
+ */
+async function rehash(db: Queryable, deviceId: string, verifiedHash: string, password: string): Promise<void> {
+  await db.query('UPDATE device_credentials SET secret_hash = $3 WHERE device_id = $1 AND secret_hash = $2', [deviceId, verifiedHash, await hashSecret(password)]);
 }
 
 /** Revokes a device's credentials; false when it has none or they are already revoked. Open sessions are not cut here. */

@@ -4,6 +4,7 @@ import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'a
 import type { Logger } from '../../shared/logger.ts';
 import { authorizePublish, authorizeSubscribe, type Principal } from './acl.ts';
 import { authenticateConnect, type BrokerAuth } from './device-auth.ts';
+import { indexRetainedByTopic, type RetainedPersistence } from './retained-index.ts';
 
 export interface EmbeddedBroker {
   url: string;
@@ -72,6 +73,7 @@ function authHandlers(auth: BrokerAuth, logger: Logger): Pick<AedesOptions, 'aut
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const host = options.host ?? '127.0.0.1';
   const aedes = await Aedes.createBroker(options.auth ? authHandlers(options.auth, options.logger) : {});
+  indexRetainedByTopic((aedes as unknown as { persistence: RetainedPersistence }).persistence);
   aedes.on('clientError', (client, error) => {
     options.logger.debug({ clientId: client.id, err: error.message }, 'mqtt client error');
   });

@@ -11,7 +11,7 @@ import { registerOrgRoutes } from './routes.ts';
 import { getStore, storeNotFound } from './structure.ts';
 
 export { orgErrors } from './errors.ts';
-export { DEFAULT_TIME_ZONE, ORG_CODE_PATTERN, STORE_KINDS, orgCode, getStore, listStores, storeNotFound, storeTimeZones, type Store, type StoreKind } from './structure.ts';
+export { DEFAULT_TIME_ZONE, ORG_CODE_PATTERN, STORE_KINDS, orgCode, getStore, listStores, storeNotFound, storeTimeZones, storeTimeZoneSql, type Store, type StoreKind } from './structure.ts';
 
 export function orgModule(hub: HubServices): HubModule {
   return {

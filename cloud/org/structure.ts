@@ -121,6 +121,14 @@ export async function getStore(q: Queryable, storeId: string): Promise<Store | u
   return rows[0] && toStore(rows[0]);
 }
 
+/**
+ * A scalar subquery for another module's one-statement read (a kiosk's card lookup): the time zone of the store
+ * whose id is the SQL expression `storeId`; NULL when there is no such store.
+ */
+export function storeTimeZoneSql(storeId: string): string {
+  return `SELECT time_zone FROM stores WHERE id = ${storeId}`;
+}
+
 /** Every time zone a store keeps its calendar in. */
 export async function storeTimeZones(q: Queryable): Promise<string[]> {
   const { rows } = await q.query<{ time_zone: string }>('SELECT DISTINCT time_zone FROM stores ORDER BY time_zone');

@@ -11,10 +11,10 @@ import { runTierReview } from './tiers.ts';
 
 export { budgetAllowance, consumeBudget, type BudgetAlert, type BudgetUse, type Allowance } from './budgets.ts';
 export { programErrors } from './errors.ts';
-export { KioskNotices } from './member-notices.ts';
+export { KioskNotices, noticeFactsSql, type NoticeFactsRow, type NoticeRead } from './member-notices.ts';
 export { PURCHASE_FOLLOW_UP, type ReferralPurchase } from './referrals.ts';
 export { RulesStore, type PublishedRules, type PublishListener } from './rules-store.ts';
-export { cancelQualifyingSpend, recordQualifyingSpend, tiersPort } from './tiers.ts';
+export { cancelQualifyingSpend, memberTierSql, recordQualifyingSpend, shownTierOf, tiersPort, type MemberTierRow } from './tiers.ts';
 
 export const TIER_REVIEW_JOB_ACTOR: Actor = { type: 'system', id: 'tier-review-job' };
 const TIER_REVIEW_REASON = '定期等级评审 / Scheduled tier review';

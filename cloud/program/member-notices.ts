@@ -4,8 +4,8 @@
  * builds for a kiosk (card lookup, member fan-out), with the current program rules and the member's home
  * store's time zone, so the kiosk only displays text and can show it from its cache when offline.
  *
- * The facts behind them are read by member id from the modules that own them (loadNoticeFacts), plus the
- * rules store's latest-version read (one row by primary key).
+ * The facts behind them are read in the same statement as the rest of the member (noticeFactsSql), through the
+ * fragments of the modules that own them.
  */
 import type { Logger } from '../../shared/logger.ts';
 import { formatFen } from '../../shared/money.ts';
@@ -15,12 +15,10 @@ import { localDateOf, pointsExpiringWithin, type LotBalance } from '../../shared
 import type { ProgramRules } from '../../shared/rules/program.ts';
 import { tierProgress, tierWarning, type MemberTierState } from '../../shared/rules/tier-review.ts';
 import { tierById } from '../../shared/rules/tiers.ts';
-import type { Queryable } from '../db/database.ts';
-import { HubError } from '../kernel/errors.ts';
-import { ledgerErrors, openLotBalances, profileOf } from '../ledger/index.ts';
-import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
+import { expiringLotsOf, expiringLotsSql, storedValueSpentSql } from '../ledger/index.ts';
+import { DEFAULT_TIME_ZONE, storeTimeZoneSql } from '../org/index.ts';
 import type { PublishedRules } from './rules-store.ts';
-import { readTierState, windowSpendFen } from './tiers.ts';
+import { recordedSpendSql, spendWindowStart, tierStateOf, type MemberTierRow } from './tiers.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -95,31 +93,54 @@ export function memberNotices(rules: ProgramRules, facts: NoticeFacts, at: Date)
   return notices;
 }
 
+/** What the notices of one member read are computed with: the published rules and the instant. */
+export interface NoticeRead {
+  readonly published: PublishedRules;
+  readonly at: Date;
+}
+
+/** The columns noticeFactsSql adds to the read, and memberTierSql's, which the read must include too. */
+export interface NoticeFactsRow extends MemberTierRow {
+  recorded_spend_fen: number | string;
+  stored_value_spent_fen: number | string;
+  expiring_lots: unknown;
+  home_time_zone: string | null;
+  rules_version: number;
+}
+
 /**
- * The facts for one member at `at`, read through the modules that own them (the member's join date, lots and
- * stored-value spend from the ledger, the home store's zone from the organisation); undefined for an unknown
- * member. Tier state as readTierState: no tier row, or a tier the rules no longer define, is the lowest tier
- * since registration.
+ * One row with the facts behind a member's notices at `read.at`, for a one-statement read that also reads the
+ * member's tier (memberTierSql): the recorded spend (this module's), the stored-value spend and the lots expiring
+ * within POINTS_NOTICE_DAYS (the ledger's fragments), the home store's zone (the organisation's) and the latest
+ * published rules version, so the caller can tell that its rules were outdated. `member` names the enclosing statement's columns; `bind` adds a value to its
+ * parameters and returns the placeholder.
  */
-export async function loadNoticeFacts(q: Queryable, memberId: string, rules: ProgramRules, at: Date): Promise<NoticeFacts | undefined> {
-  const profile = await profileOf(q, memberId).catch((error: unknown) => {
-    if (error instanceof HubError && error.code === ledgerErrors.MEMBER_NOT_FOUND.code) return undefined;
-    throw error;
-  });
-  if (!profile) return undefined;
-  const horizon = at.getTime() + POINTS_NOTICE_DAYS * DAY_MS;
-  const lots = (await openLotBalances(q, memberId)).filter((lot) => lot.expiresAt !== null && lot.expiresAt > at.getTime() && lot.expiresAt <= horizon);
-  const home = profile.homeStoreId === null ? undefined : await getStore(q, profile.homeStoreId);
+export function noticeFactsSql(read: NoticeRead, member: { memberId: string; homeStoreId: string }, bind: (value: string) => string): string {
+  const { at, published } = read;
+  const now = `${bind(at.toISOString())}::timestamptz`;
+  const windowStart = `${bind(spendWindowStart(at, published.rules.tiers.spendWindowDays).toISOString())}::timestamptz`;
+  const horizon = `${bind(new Date(at.getTime() + POINTS_NOTICE_DAYS * DAY_MS).toISOString())}::timestamptz`;
+  return `SELECT (${recordedSpendSql(member.memberId, windowStart, now)}) AS recorded_spend_fen,
+                 (${storedValueSpentSql(member.memberId, windowStart, now)}) AS stored_value_spent_fen,
+                 (${expiringLotsSql(member.memberId, now, horizon)}) AS expiring_lots,
+                 (${storeTimeZoneSql(member.homeStoreId)}) AS home_time_zone,
+                 (SELECT max(version) FROM program_rule_sets) AS rules_version`;
+}
+
+/**
+ * The facts of a noticeFactsSql row, for a member who joined at `joinedAt`. Tier state as readTierState: no tier
+ * row, or a tier the rules no longer define, is the lowest tier since joining.
+ */
+export function noticeFactsOf(row: NoticeFactsRow, rules: ProgramRules, joinedAt: Date): NoticeFacts {
   return {
-    tierState: await readTierState(q, memberId, rules, profile.createdAt),
-    spendFen: await windowSpendFen(q, memberId, at, rules.tiers.spendWindowDays),
-    lots,
-    timeZone: home?.timeZone ?? DEFAULT_TIME_ZONE,
+    tierState: tierStateOf(row, rules, joinedAt),
+    spendFen: Math.max(0, Number(row.recorded_spend_fen) + Number(row.stored_value_spent_fen)),
+    lots: expiringLotsOf(row.expiring_lots),
+    timeZone: row.home_time_zone ?? DEFAULT_TIME_ZONE,
   };
 }
 
 export interface KioskNoticesOptions {
-  db: Queryable;
   /** The rules store (`sync.program`): notices follow the rules published now. */
   program: { current(): Promise<PublishedRules> };
   logger: Logger;
@@ -131,33 +152,60 @@ export interface KioskNoticesOptions {
   now?: () => Date;
 }
 
-/** Adds the member's notices to the snapshots the hub sends kiosks on card lookups and member updates. */
+/**
+ * Adds the member's notices to the snapshots the hub sends kiosks on card lookups and member updates. The facts
+ * are read in the caller's own statement (noticeFactsSql); the rules are kept here between reads, and each read
+ * also returns the latest published version, so a newer rule set is picked up by the first read after it.
+ */
 export class KioskNotices {
   /** Whether snapshots for kiosks carry notices; see KioskNoticesOptions.enabled. */
   enabled: boolean;
+  private published: PublishedRules | undefined;
 
   constructor(private readonly options: KioskNoticesOptions) {
     this.enabled = options.enabled ?? false;
   }
 
   /**
-   * The snapshot with its notices (`[]`: none). When they cannot be computed the snapshot goes out without the
-   * field, which tells the kiosk nothing about notices: a member is never kept from their balances by them.
+   * The rules and instant for the notices of the read about to be made; undefined when notices are off or the
+   * rules cannot be read — the snapshot then goes out without notices: a member is never kept from their balances by them.
    */
-  async attach(snapshot: MemberSnapshot | undefined): Promise<MemberSnapshot | undefined> {
-    if (!snapshot || !this.enabled) return snapshot;
-    const { db, program, logger, now = () => new Date() } = this.options;
+  async begin(): Promise<NoticeRead | undefined> {
+    if (!this.enabled) return undefined;
+    const { program, logger, now = () => new Date() } = this.options;
     try {
-      const at = now();
-      const { rules } = await program.current();
-      const facts = await loadNoticeFacts(db, snapshot.memberId, rules, at);
-      if (!facts) return snapshot;
+      this.published ??= await program.current();
+    } catch (error) {
+      logger.warn({ err: (error as Error).message }, 'program rules not read; snapshots go without notices');
+      return undefined;
+    }
+    return { published: this.published, at: now() };
+  }
+
+  /**
+   * After a read: when the database holds newer rules than the read used, the read to make again with them
+   * (rare: once after each publish); otherwise undefined.
+   */
+  async newerThan(read: NoticeRead, row: Pick<NoticeFactsRow, 'rules_version'>): Promise<NoticeRead | undefined> {
+    if (Number(row.rules_version) <= read.published.version) return undefined;
+    this.published = undefined;
+    const fresh = await this.begin();
+    return fresh && fresh.published.version > read.published.version ? { ...fresh, at: read.at } : undefined;
+  }
+
+  /**
+   * The snapshot with its notices (`[]`: none), computed from a noticeFactsSql row. When they cannot be computed
+   * the snapshot goes out without the field, which tells the kiosk nothing about notices.
+   */
+  attach(snapshot: MemberSnapshot, read: NoticeRead, row: NoticeFactsRow, joinedAt: Date): MemberSnapshot {
+    try {
+      const { rules } = read.published;
       // Tier names have no length limit in the rules: a notice too long for the contract is left out, as kiosks
       // would refuse the whole snapshot (and with it the member's balances) for it.
-      const notices = memberNotices(rules, facts, at).filter((notice) => Value.Check(MemberNotice, notice));
+      const notices = memberNotices(rules, noticeFactsOf(row, rules, joinedAt), read.at).filter((notice) => Value.Check(MemberNotice, notice));
       return { ...snapshot, notices };
     } catch (error) {
-      logger.warn({ memberId: snapshot.memberId, err: (error as Error).message }, 'member notices not computed; snapshot sent without them');
+      this.options.logger.warn({ memberId: snapshot.memberId, err: (error as Error).message }, 'member notices not computed; snapshot sent without them');
       return snapshot;
     }
   }

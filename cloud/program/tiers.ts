@@ -28,24 +28,50 @@ const DAY_MS = 86_400_000;
 /** The tier of a member the program has not stored one for. */
 const DEFAULT_TIER = 'standard';
 
+/** A scalar subquery: the member's recorded qualifying spend (fen) in (from, to], without cancelled purchases. */
+export function recordedSpendSql(memberId: string, from: string, to: string): string {
+  return `SELECT coalesce(sum(amount_fen), 0) FROM qualifying_spend
+           WHERE member_id = ${memberId} AND at > ${from} AND at <= ${to} AND cancelled_at IS NULL`;
+}
+
+/** The start of the tier spend window that ends at `at`. */
+export const spendWindowStart = (at: Date, windowDays: number) => new Date(at.getTime() - windowDays * DAY_MS);
+
 /** The member's qualifying spend (fen) in the window ending at `at` (inclusive), never below 0. */
 export async function windowSpendFen(q: Queryable, memberId: string, at: Date, windowDays: number): Promise<number> {
-  const from = new Date(at.getTime() - windowDays * DAY_MS);
-  const { rows } = await q.query<{ spend: string | number }>(
-    `SELECT coalesce(sum(amount_fen), 0) AS spend FROM qualifying_spend
-      WHERE member_id = $1 AND at > $2 AND at <= $3 AND cancelled_at IS NULL`,
-    [memberId, from.toISOString(), at.toISOString()],
-  );
+  const from = spendWindowStart(at, windowDays);
+  const { rows } = await q.query<{ spend: string | number }>(`SELECT (${recordedSpendSql('$1', '$2::timestamptz', '$3::timestamptz')}) AS spend`, [
+    memberId,
+    from.toISOString(),
+    at.toISOString(),
+  ]);
   return Math.max(0, Number(rows[0]!.spend) + (await storedValueSpentFen(q, memberId, from, at)));
+}
+
+/** One row (none without a stored tier): columns tier_id, tier_since. */
+export function memberTierSql(memberId: string): string {
+  return `SELECT tier AS tier_id, since AS tier_since FROM member_tiers WHERE member_id = ${memberId}`;
+}
+
+export interface MemberTierRow {
+  tier_id: string | null;
+  tier_since: Date | string | null;
+}
+
+/** The tier a member snapshot shows: the stored one, else the default. */
+export const shownTierOf = (row: MemberTierRow | undefined): string => row?.tier_id ?? DEFAULT_TIER;
+
+/** The tier state of a memberTierSql row: a member without a row (or with a tier the rules no longer define) holds the lowest tier since joining. */
+export function tierStateOf(row: MemberTierRow | undefined, rules: ProgramRules, joinedAt: Date): MemberTierState {
+  const known = row?.tier_id != null && row.tier_since != null && rules.tiers.tiers.some((t) => t.id === row.tier_id);
+  return known ? { tier: row.tier_id as TierId, since: new Date(row.tier_since!) } : { tier: rules.tiers.tiers[0]!.id, since: joinedAt };
 }
 
 /** The stored tier; a member without a row (or with a tier the current rules no longer define) holds the lowest tier since registration. */
 export async function readTierState(q: Queryable, memberId: string, rules: ProgramRules, joinedAt?: Date): Promise<MemberTierState> {
   const createdAt = joinedAt ?? (await profileOf(q, memberId)).createdAt;
-  const { rows } = await q.query<{ tier: string; since: Date | string }>('SELECT tier, since FROM member_tiers WHERE member_id = $1', [memberId]);
-  const row = rows[0];
-  const known = row !== undefined && rules.tiers.tiers.some((t) => t.id === row.tier);
-  return known ? { tier: row.tier as TierId, since: new Date(row.since) } : { tier: rules.tiers.tiers[0]!.id, since: createdAt };
+  const { rows } = await q.query<MemberTierRow>(memberTierSql('$1'), [memberId]);
+  return tierStateOf(rows[0], rules, createdAt);
 }
 
 export interface TierChangeContext {
@@ -136,8 +162,8 @@ export async function cancelQualifyingSpend(tx: Queryable, checkoutId: string): 
 export function tiersPort(rules: Pick<RulesStore, 'currentWithin'>): LedgerPorts['tiers'] {
   return {
     async tierOf(q, memberId) {
-      const { rows } = await q.query<{ tier: string }>('SELECT tier FROM member_tiers WHERE member_id = $1', [memberId]);
-      return rows[0]?.tier ?? DEFAULT_TIER;
+      const { rows } = await q.query<MemberTierRow>(memberTierSql('$1'), [memberId]);
+      return shownTierOf(rows[0]);
     },
     async onStoredValueSpend(tx, { memberId, at, actor }) {
       const program = await rules.currentWithin(tx);

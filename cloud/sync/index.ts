@@ -4,11 +4,10 @@
  * to the kiosks that hold a member, and each kiosk's configuration shadow with the program rules. It also decides
  * what a kiosk sees of a member: the snapshot with the member's program notices.
  */
-import { memberByCard } from '../cards/index.ts';
 import type { HubModule, HubServices } from '../kernel/module.ts';
 import { DeviceGateway } from './device-gateway.ts';
 import { KioskNotices } from '../program/index.ts';
-import { cardLookups } from './card-lookups.ts';
+import { cardLookups, kioskMemberReader } from './card-lookups.ts';
 import { deviceConfigRoutes } from './config-routes.ts';
 import { createDeviceSync, type DeviceSync } from './device-sync.ts';
 
@@ -28,12 +27,13 @@ export interface SyncModule extends HubModule {
 }
 
 export function syncModule(hub: HubServices): SyncModule {
-  const { db, ledger, rules, logger, config } = hub;
-  const notices = new KioskNotices({ db, program: rules, logger: logger.child({ component: 'member-notices' }), enabled: config.kioskNotices ?? true, now: hub.clock });
+  const { db, rules, logger, config } = hub;
+  const notices = new KioskNotices({ program: rules, logger: logger.child({ component: 'member-notices' }), enabled: config.kioskNotices ?? true, now: hub.clock });
+  const memberByCard = kioskMemberReader(db, notices);
   const sync = createDeviceSync({
     db,
     rules,
-    snapshotOf: async (cardUid) => notices.attach(await memberByCard(db, ledger, cardUid)),
+    snapshotOf: (cardUid) => memberByCard({ cardUid }),
     logger: logger.child({ component: 'device-sync' }),
   });
   let gateway: DeviceGateway | undefined;
@@ -42,7 +42,7 @@ export function syncModule(hub: HubServices): SyncModule {
     name: 'sync',
     tables: ['device_seqs', 'device_sync', 'device_members', 'device_config'],
     routes: deviceConfigRoutes(sync.config),
-    deviceOperations: { requests: { 'card.lookup': cardLookups(db, ledger, notices, sync.members) } },
+    deviceOperations: { requests: { 'card.lookup': cardLookups(memberByCard, sync.members) } },
     sync,
     notices,
     get gateway() {

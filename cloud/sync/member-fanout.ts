@@ -5,9 +5,10 @@ import type { MemberSnapshot, MemberUpdate } from '../../shared/contract/payload
 import type { Database } from '../db/database.ts';
 import { recentlyChangedMembers } from '../ledger/index.ts';
 
+import type { Publish } from './publish.ts';
+
 /** How far back a sweep looks for changed members: far beyond a sweep's interval, so a slow commit is not missed. */
 const RECENT_SECONDS = 300;
-import type { Publish } from './publish.ts';
 
 export interface MemberFanoutOptions {
   db: Database;
@@ -32,6 +33,8 @@ export class MemberFanout {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** Who holds which card since the last flush, one note per (device, card): the highest version seen. */
+  private readonly pending = new Map<string, { deviceId: string; cardUid: string; memberId: string; version: number }>();
 
   constructor(private readonly options: MemberFanoutOptions) {}
 
@@ -45,6 +48,7 @@ export class MemberFanout {
     clearInterval(this.timer);
     this.publish = undefined;
     await this.idle();
+    await this.flushSeen();
   }
 
   /** Resolves once no sweep is running or queued. */
@@ -52,19 +56,39 @@ export class MemberFanout {
     while (this.running) await this.running;
   }
 
-  /** Records that `deviceId` now holds `member` at its version (it looked the card up, or got an ack). */
-  async seen(deviceId: string, member: MemberSnapshot): Promise<void> {
+  /**
+   * Notes that `deviceId` now holds `member` at its version (it looked the card up, or got an ack). Only in memory:
+   * a card lookup is a read and must not wait for a write. The next sweep writes every note since the last one as
+   * one multi-row upsert before it looks for changed members, so a change committed after the lookup still reaches
+   * the kiosk; stop() writes what is left.
+   */
+  seen(deviceId: string, member: MemberSnapshot): void {
+    const key = `${deviceId}\u0000${member.cardUid}`;
+    const noted = this.pending.get(key);
+    if (noted && noted.version >= member.version) return;
+    this.pending.set(key, { deviceId, cardUid: member.cardUid, memberId: member.memberId, version: member.version });
+  }
+
+  /** Writes the pending notes; kept for the next flush if the write fails (tracking is a freshness aid, never an error). */
+  private async flushSeen(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const notes = [...this.pending.values()];
+    this.pending.clear();
     try {
       await this.options.db.query(
-        `INSERT INTO device_members (device_id, card_uid, member_id, known_version) VALUES ($1, $2, $3, $4)
+        `INSERT INTO device_members (device_id, card_uid, member_id, known_version)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::integer[])
          ON CONFLICT (device_id, card_uid) DO UPDATE
            SET member_id = EXCLUDED.member_id, known_version = GREATEST(device_members.known_version, EXCLUDED.known_version),
                last_seen = now()`,
-        [deviceId, member.cardUid, member.memberId, member.version],
+        [notes.map((n) => n.deviceId), notes.map((n) => n.cardUid), notes.map((n) => n.memberId), notes.map((n) => n.version)],
       );
     } catch (error) {
-      // Tracking is a freshness aid; the lookup or ack it accompanies must not fail because of it.
-      this.options.logger.warn({ deviceId, err: (error as Error).message }, 'could not record which member a device knows');
+      for (const note of notes) {
+        const key = `${note.deviceId}\u0000${note.cardUid}`;
+        if ((this.pending.get(key)?.version ?? -1) < note.version) this.pending.set(key, note);
+      }
+      this.options.logger.warn({ devices: notes.length, err: (error as Error).message }, 'could not record which members devices know; retried with the next sweep');
     }
   }
 
@@ -93,6 +117,7 @@ export class MemberFanout {
 
   private async sweep(): Promise<void> {
     const { db, snapshotOf, logger } = this.options;
+    await this.flushSeen();
     // Only members changed in the last few minutes (the ledger reads them on its updated_at index).
     const changed = await recentlyChangedMembers(db, RECENT_SECONDS);
     if (changed.length === 0) return;
@@ -120,7 +145,7 @@ export class MemberFanout {
       if (!member) continue;
       const update: MemberUpdate = { v: 1, member };
       await publish(topics.member(row.device_id), encodePayload(update));
-      await this.seen(row.device_id, member);
+      this.seen(row.device_id, member);
       logger.debug({ deviceId: row.device_id, memberId: member.memberId, version: member.version }, 'member update sent');
     }
   }

@@ -1,13 +1,27 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { TestHub } from '../../test/helpers/hub.ts';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bindCard } from '../../cloud/cards/index.ts';
+import { issueDeviceCredentials } from '../../cloud/devices/index.ts';
+import { startHub } from '../../cloud/hub.ts';
+import { DEFAULT_DEVICE_CONFIG } from '../../cloud/sync/index.ts';
+import { createLogger } from '../../shared/logger.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { FleetMember } from '../../device/emulators/fleet-simulator.ts';
-import type { BenchRow, Summary } from './stats.ts';
+import { singleValueRow, type BenchRow } from './stats.ts';
 
 /** /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 per second for user space. */
 const USER_HZ = 100;
+
+/**
+ * The database the fleet benches run their hub on: a PostgreSQL database when `npm run bench` started a server and
+ * gave this bench one of its own (run.ts), else embedded PGlite in a temp dir, as `npm run hub` runs by default.
+ */
+export const BENCH_DATABASE_URL_ENV = 'BENCH_DATABASE_URL';
+export const benchDatabaseUrl = (): string | undefined => process.env[BENCH_DATABASE_URL_ENV] || undefined;
 
 export interface HubUsage {
   rssBytes: number;
@@ -17,28 +31,71 @@ export interface HubUsage {
 export interface HubProcess {
   mqttUrl: string;
   members: FleetMember[];
+  /** Each device's password, when the hub was started with per-device logins (options.deviceIds). */
+  passwords: ReadonlyMap<string, string>;
   /** The hub process's resident memory and its user + system CPU time so far, read from /proc. */
   usage(): Promise<HubUsage>;
   stop(): Promise<void>;
 }
 
+export interface HubProcessOptions {
+  /**
+   * Devices of a fleet already in service: each gets its credentials, and the hub's embedded broker requires
+   * per-device logins (MQTT_USERNAME and MQTT_PASSWORD set), as in production; each also has its desired
+   * configuration already (the default one, as the hub gives every kiosk it sees online), as after a hub restart.
+   * Without it the broker lets anyone in and every device is new to the hub.
+   */
+  deviceIds?: readonly string[];
+}
+
 /**
- * The hub as its own process (`cloud/main.ts`: embedded Aedes broker, PGlite), so fleet benchmarks
- * measure its memory and CPU apart from the simulated kiosks, and the two do not share one event loop.
- * Members are created beforehand on the same data dir by an in-process hub that is then stopped.
+ * The hub as its own process (`cloud/main.ts`: embedded Aedes broker, and PGlite or the bench's PostgreSQL
+ * database), so fleet benchmarks measure its memory and CPU apart from the simulated kiosks, and the two do not
+ * share one event loop. Members (and device credentials) are created beforehand on the same database by an
+ * in-process hub that is then stopped.
  */
-export async function startHubProcess(memberCount: number): Promise<HubProcess> {
-  const seed = await TestHub.create();
-  await seed.start();
+export async function startHubProcess(memberCount: number, options: HubProcessOptions = {}): Promise<HubProcess> {
+  const databaseUrl = benchDatabaseUrl();
+  const dataDir = await mkdtemp(join(tmpdir(), 'mk-bench-hub-'));
+  const seed = await startHub(
+    { http: { host: '127.0.0.1', port: 0 }, dataDir, ...(databaseUrl ? { databaseUrl } : {}), embeddedMqtt: { host: '127.0.0.1', port: 0 } },
+    createLogger('bench-seed'),
+  );
   const members: FleetMember[] = [];
-  for (let i = 0; i < memberCount; i++) {
-    const member = await seed.member(`压测 Bench ${i}`, `04F${i.toString(16).toUpperCase().padStart(5, '0')}`);
-    members.push({ memberId: member.memberId, cardUid: member.cardUid });
+  const passwords = new Map<string, string>();
+  try {
+    const actor = { type: 'operator' as const, id: 'bench' };
+    for (let i = 0; i < memberCount; i++) {
+      const { memberId } = await seed.ledger.createMember({ name: `压测 Bench ${i}`, actor });
+      const cardUid = `04F${i.toString(16).toUpperCase().padStart(5, '0')}`;
+      await bindCard(seed.db, seed.ledger, { memberId, cardUid, actor });
+      members.push({ memberId, cardUid });
+    }
+    const ids = options.deviceIds ?? [];
+    for (let first = 0; first < ids.length; first += 100) {
+      const issued = await Promise.all(ids.slice(first, first + 100).map((id) => issueDeviceCredentials(seed.db, id)));
+      for (const credentials of issued) passwords.set(credentials.username, credentials.password);
+    }
+    // One statement for all (ConfigShadow.ensureDesired would publish each): the rows it would have written.
+    await seed.db.query(
+      `INSERT INTO device_config (device_id, desired, desired_version) SELECT id, $2::jsonb, 1 FROM unnest($1::text[]) AS id`,
+      [ids, JSON.stringify(DEFAULT_DEVICE_CONFIG)],
+    );
+  } finally {
+    await seed.stop();
   }
-  await seed.stop();
+  const hubLogin = options.deviceIds ? { MQTT_USERNAME: 'bench-hub', MQTT_PASSWORD: randomBytes(24).toString('base64url') } : {};
   const mqttPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'cloud/main.ts'], {
-    env: { ...process.env, HUB_DATA_DIR: seed.dataDir, HUB_PORT: '0', MQTT_PORT: String(mqttPort), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      HUB_DATA_DIR: dataDir,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      ...hubLogin,
+      HUB_PORT: '0',
+      MQTT_PORT: String(mqttPort),
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
@@ -49,6 +106,7 @@ export async function startHubProcess(memberCount: number): Promise<HubProcess> 
   return {
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     members,
+    passwords,
     async usage() {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
@@ -60,19 +118,17 @@ export async function startHubProcess(memberCount: number): Promise<HubProcess> 
     async stop() {
       child.kill('SIGTERM');
       await exited;
-      await seed.cleanup();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
 
 /** A row for a single measured duration (a drain, a ramp-up), whose rate or size goes in the metric text. */
 export function durationRow(bench: string, metric: string, ms: number): BenchRow {
-  const rounded = Math.round(ms * 100) / 100;
-  const summary: Summary = { n: 1, p50: rounded, p95: rounded, max: rounded, mean: rounded };
-  return { bench, metric, unit: 'ms', summary };
+  return singleValueRow(bench, metric, 'ms', ms);
 }
 
-/** Nearest-rank p99, which stats.ts does not report, for the metric text. */
+/** Nearest-rank p99, for the metric text. */
 export function p99(samplesMs: number[]): number {
   const sorted = [...samplesMs].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]! * 100) / 100;

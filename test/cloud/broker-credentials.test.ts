@@ -1,3 +1,4 @@
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   issueDeviceCredentials,
@@ -19,7 +20,7 @@ describe.each(BACKENDS)('device credential store on %s', (backend) => {
 
     const { rows } = await db.query<Record<string, unknown>>('SELECT * FROM device_credentials WHERE device_id = $1', ['kiosk-1']);
     expect(JSON.stringify(rows)).not.toContain(issued.password);
-    expect(rows[0]).toMatchObject({ secret_hash: expect.stringMatching(/^\$7\$100000\$/), rotated_at: null, revoked_at: null });
+    expect(rows[0]).toMatchObject({ secret_hash: expect.stringMatching(/^\$7\$101\$/), rotated_at: null, revoked_at: null });
 
     expect(await verifyDeviceCredentials(db, 'kiosk-1', issued.password)).toEqual({ ok: true });
     expect(await verifyDeviceCredentials(db, 'kiosk-1', `${issued.password}x`)).toEqual({ ok: false, reason: 'wrong password' });
@@ -46,11 +47,29 @@ describe.each(BACKENDS)('device credential store on %s', (backend) => {
     expect(rows).toEqual([{ rotated: true, revoked: false }]);
   });
 
+  it('verifies a hash stored with 100,000 iterations (before issue 10), then stores it at the current count', async () => {
+    const db = await databases.open(backend);
+    const password = randomBytes(32).toString('base64url');
+    const salt = randomBytes(12);
+    const old = `$7$100000$${salt.toString('base64')}$${pbkdf2Sync(password, salt, 100_000, 64, 'sha512').toString('base64')}`;
+    await db.query('INSERT INTO device_credentials (device_id, secret_hash) VALUES ($1, $2)', ['kiosk-old', old]);
+    expect(await verifyDeviceCredentials(db, 'kiosk-old', `${password}x`)).toEqual({ ok: false, reason: 'wrong password' });
+    expect((await db.query('SELECT 1 FROM device_credentials WHERE secret_hash = $1', [old])).rows).toHaveLength(1);
+
+    expect(await verifyDeviceCredentials(db, 'kiosk-old', password)).toEqual({ ok: true });
+    const { rows } = await db.query<{ secret_hash: string; rotated: boolean }>(
+      'SELECT secret_hash, rotated_at IS NOT NULL AS rotated FROM device_credentials WHERE device_id = $1',
+      ['kiosk-old'],
+    );
+    expect(rows).toEqual([{ secret_hash: expect.stringMatching(/^\$7\$101\$/), rotated: false }]);
+    expect(await verifyDeviceCredentials(db, 'kiosk-old', password)).toEqual({ ok: true });
+  });
+
   it('renders the Mosquitto password file from the rows that are not revoked', async () => {
     const db = await databases.open(backend);
     await issueDeviceCredentials(db, 'kiosk-m1');
     await issueDeviceCredentials(db, 'kiosk-m2');
     await revokeDeviceCredentials(db, 'kiosk-m1');
-    expect(await mosquittoPasswordFile(db)).toMatch(/^kiosk-m2:\$7\$100000\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+\n$/);
+    expect(await mosquittoPasswordFile(db)).toMatch(/^kiosk-m2:\$7\$101\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+\n$/);
   });
 });

@@ -170,4 +170,33 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
     await quiet.stop();
     expect(again).toEqual([]);
   });
+  it('notes a lookup in memory only, and writes the notes of many lookups in one go before the next comparison', async () => {
+    const created = await ledger.createMember({ name: 'Noted', actor: operator });
+    const cardUid = newCardUid();
+    const { member } = await bindCard(db, ledger, { memberId: created.memberId, cardUid, actor: operator });
+    const devices = [`kiosk-${backend}-noted-1`, `kiosk-${backend}-noted-2`];
+    const known = async () =>
+      (await db.query<{ device_id: string; known_version: number }>('SELECT device_id, known_version FROM device_members WHERE card_uid = $1 ORDER BY device_id', [cardUid])).rows;
+    const sent: string[] = [];
+    let wake: () => void = () => undefined;
+    const fanout = new MemberFanout({ db, snapshotOf: (uid) => memberByCard(db, ledger, uid), logger, intervalMs: 60_000 });
+    fanout.start(async (topic) => {
+      sent.push(topic);
+      if (sent.length === devices.length) wake();
+    });
+    for (const device of devices) fanout.seen(device, member);
+    fanout.seen(devices[0]!, { ...member, version: member.version - 1 }); // an older note never lowers the version
+    expect(await known()).toEqual([]);
+
+    const arrived = new Promise<void>((resolve) => (wake = resolve));
+    await ledger.topUpCash({ idempotencyKey: key('noted'), memberId: member.memberId, amountFen: 100, actor: operator });
+    fanout.poke();
+    await arrived;
+    await fanout.stop();
+    expect(sent.sort()).toEqual(devices.map((device) => topics.member(device)).sort());
+    // stop() wrote what the sweep sent: both devices now know the new version.
+    const { version } = await ledger.getMember(member.memberId);
+    expect(version).toBeGreaterThan(member.version);
+    expect(await known()).toEqual(devices.map((device_id) => ({ device_id, known_version: version })));
+  });
 });

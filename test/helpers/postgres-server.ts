@@ -20,7 +20,7 @@ export interface PostgresServer {
 }
 
 /** The newest installed PostgreSQL's bin directory (/usr/lib/postgresql/<version>/bin). */
-async function binDir(): Promise<string> {
+export async function binDir(): Promise<string> {
   const versions = (await readdir(PG_ROOT).catch(() => []))
     .filter((name) => /^\d+$/.test(name) && existsSync(join(PG_ROOT, name, 'bin', 'initdb')))
     .sort((a, b) => Number(b) - Number(a));

@@ -1,0 +1,144 @@
+import { performance } from 'node:perf_hooks';
+import mqtt from 'mqtt';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../cloud/db/database.ts';
+import { KioskNotices, RulesStore } from '../../cloud/program/index.ts';
+import { kioskMemberReader } from '../../cloud/sync/card-lookups.ts';
+import { topics } from '../../shared/contract/topics.ts';
+import { newId } from '../../shared/ids.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { noDelay } from '../../shared/mqtt-no-delay.ts';
+import { reachedNote, type Budget } from './budget.ts';
+import { benchDatabaseUrl, durationRow, p99, startHubProcess } from './fleet-hub.ts';
+import { noteRow, summarize, type BenchRow } from './stats.ts';
+
+const BENCH = 'card lookup (PostgreSQL server)';
+/** Kept for stopping the hub and the clients when the budget runs out. */
+const TEARDOWN_RESERVE_MS = 10_000;
+/** At most this long for the two references together (2,000 samples of either take a few seconds). */
+const REFERENCES_MS = 20_000;
+
+/**
+ * A kiosk's card lookup over MQTT (request → hub → one SQL statement → response, TCP_NODELAY on both ends) against
+ * `members` members with a card each, p50/p99, next to two references measured on the same PostgreSQL server in the
+ * same run: a primary-key SELECT of one member (the floor of any read), and the lookup's own statement sent straight
+ * to the server (the database's share of the lookup). The members, their accounts and cards are made by
+ * generate_series in SQL (set-based, foreign-key triggers off), not a million REST calls. Needs the bench's
+ * PostgreSQL database (run.ts); each series measures up to `samples` lookups of random members, one at a time.
+ */
+export async function benchCardLookup(budget: Budget, members = Number(process.env.BENCH_LOOKUP_MEMBERS ?? 1_000_000), samples = 2000): Promise<BenchRow[]> {
+  const url = benchDatabaseUrl();
+  if (!url) return [noteRow(BENCH, 'card lookup over MQTT', 'skipped: needs a PostgreSQL server (none found under /usr/lib/postgresql)')];
+  const seedStart = performance.now();
+  const db = await openDatabase({ url });
+  const rows: BenchRow[] = [];
+  try {
+    await seedMembers(db, members);
+    rows.push(durationRow(BENCH, `seed ${members.toLocaleString('en')} members, their accounts and cards (generate_series) + ANALYZE`, performance.now() - seedStart));
+    const cardOf = (i: number) => `04${i.toString(16).toUpperCase().padStart(12, '0')}`;
+    const memberIdOf = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+    const random = () => 1 + Math.floor(Math.random() * members);
+
+    // The lookup over MQTT first: it is what this bench is for; the references after it share what time is left.
+    const mqttSamples = await lookupsOverMqtt(samples, budget.remainingMs() - TEARDOWN_RESERVE_MS - REFERENCES_MS, () => cardOf(random()));
+    rows.push(series('card lookup over MQTT: request → hub → response (one statement, no write)', mqttSamples, samples, budget));
+
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const pkSelect = { name: 'bench-pk', text: 'SELECT id, name, version FROM members WHERE id = $1' };
+    const pk = await timed(samples, REFERENCES_MS / 2, () => client.query({ ...pkSelect, values: [memberIdOf(random())] })).finally(() => client.end());
+    rows.push(series('reference: primary-key SELECT of one member, prepared, straight to the server', pk, samples, budget));
+
+    const read = kioskMemberReader(db, new KioskNotices({ program: new RulesStore(db), logger: createLogger('bench-lookup'), enabled: true }));
+    const direct = await timed(samples, REFERENCES_MS / 2, () => read({ cardUid: cardOf(random()) }));
+    rows.push(series('the lookup statement (card, member, balances, tier, notice facts) straight to the server', direct, samples, budget));
+    return rows;
+  } finally {
+    await db.close();
+  }
+}
+
+/** One row for a latency series, or how far it got. */
+function series(metric: string, samples: number[], wanted: number, budget: Budget): BenchRow {
+  if (samples.length === 0) return noteRow(BENCH, metric, reachedNote(0, wanted, 'samples', budget));
+  const row: BenchRow = { bench: BENCH, metric: `${metric} (p99 ${p99(samples)} ms)`, unit: 'ms', summary: summarize(samples) };
+  return samples.length < wanted ? { ...row, note: reachedNote(samples.length, wanted, 'samples', budget) } : row;
+}
+
+/** Runs `once` up to `count` times one after another within `ms` (after 50 unmeasured warm-up runs); its latencies. */
+async function timed(count: number, ms: number, once: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  const end = performance.now() + ms;
+  for (let i = 0; i < 50; i++) await once();
+  while (samples.length < count && performance.now() < end) {
+    const start = performance.now();
+    await once();
+    samples.push(performance.now() - start);
+  }
+  return samples;
+}
+
+/** Card lookups over MQTT from one kiosk to a hub process on the bench's database, as the kiosk's HubLink sends them. */
+async function lookupsOverMqtt(count: number, ms: number, nextCard: () => string): Promise<number[]> {
+  const start = performance.now();
+  const hub = await startHubProcess(0);
+  const deviceId = 'bench-lookup-kiosk';
+  const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: deviceId, clean: true });
+  try {
+    noDelay(client);
+    const waiting = new Map<string, (payload: { status: string; error?: { code: string } }) => void>();
+    client.on('message', (_topic, payload) => {
+      const response = JSON.parse(payload.toString()) as { correlationId: string; status: string };
+      waiting.get(response.correlationId)?.(response);
+    });
+    await client.subscribeAsync(topics.response(deviceId, 'card.lookup'), { qos: 1 });
+    const lookup = async () => {
+      const correlationId = newId();
+      const answered = new Promise<{ status: string; error?: { code: string } }>((resolve) => waiting.set(correlationId, resolve));
+      await client.publishAsync(topics.request(deviceId, 'card.lookup'), JSON.stringify({ v: 1, correlationId, cardUid: nextCard() }), { qos: 1 });
+      const response = await answered;
+      waiting.delete(correlationId);
+      if (response.status !== 'ok') throw new Error(`lookup refused: ${response.error?.code ?? 'unknown'}`);
+    };
+    // Starting the hub process is part of the time given, not of what is measured.
+    return await timed(count, ms - (performance.now() - start), lookup);
+  } finally {
+    await client.endAsync();
+    await hub.stop();
+  }
+}
+
+/**
+ * `count` members (ids and card UIDs derived from 1…count, so the bench can pick one at random without reading),
+ * each with their three accounts holding some balance and one active card, in three set-based statements.
+ */
+async function seedMembers(db: Database, count: number): Promise<void> {
+  const hex = `lpad(to_hex(i), 12, '0')`;
+  // Trusted rows, written once: the per-row foreign-key triggers (a third of the time) are off while they go in.
+  const unchecked = (sql: string) =>
+    db.transaction(async (tx) => {
+      await tx.query('SET LOCAL session_replication_role = replica');
+      await tx.query(sql, [count]);
+    });
+  await unchecked(
+    // Changed yesterday, not now: the member fan-out looks at members changed in the last minutes, and a million
+    // of those would be a sweep of a million rows every second, which no real membership produces.
+    `INSERT INTO members (id, name, version, created_at, updated_at, created_by_type, created_by_id)
+     SELECT ('00000000-0000-4000-8000-' || ${hex})::uuid, 'Bench ' || i, 1, now() - interval '1 day', now() - interval '1 day', 'system', 'bench-seed'
+       FROM generate_series(1, $1::int) AS i`,
+  );
+  // Accounts and cards only reference members: on two connections at once.
+  await Promise.all([
+    unchecked(
+      `INSERT INTO accounts (id, kind, asset, member_id, balance)
+       SELECT ('00000000-0000-4000-' || k.tag || '-' || ${hex})::uuid, k.kind, k.asset, ('00000000-0000-4000-8000-' || ${hex})::uuid, i % 100000
+         FROM generate_series(1, $1::int) AS i,
+              (VALUES ('8001', 'stored_principal', 'CNY'), ('8002', 'stored_bonus', 'CNY'), ('8003', 'points', 'POINTS')) AS k (tag, kind, asset)`,
+    ),
+    unchecked(
+      `INSERT INTO cards (uid, member_id, bound_by_type, bound_by_id)
+       SELECT '04' || upper(${hex}), ('00000000-0000-4000-8000-' || ${hex})::uuid, 'system', 'bench-seed' FROM generate_series(1, $1::int) AS i`,
+    ),
+  ]);
+  await db.exec('ANALYZE members; ANALYZE accounts; ANALYZE cards');
+}
