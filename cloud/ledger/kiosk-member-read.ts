@@ -54,7 +54,7 @@ export function memberSnapshotOf(row: MemberBalancesRow, memberId: string, card:
 
 /**
  * A scalar subquery: what the member paid from stored value in stored-value payments posted in (from, to], without
- * the refunded ones — storedValueSpentFen (spend.ts) as a fragment.
+ * the refunded ones, as a fragment (spend.ts runs it on its own).
  */
 export function storedValueSpentSql(memberId: string, from: string, to: string): string {
   return `SELECT coalesce(sum(-p.amount), 0) FROM ledger_transactions t
