@@ -16,8 +16,7 @@ export const BENCHES: Readonly<Record<string, (budget: Budget) => Promise<BenchR
   'kiosk-append': () => benchKioskAppend(),
   'fleet-ingest': (budget) => benchFleetIngest(budget),
   'fleet-idle': (budget) => benchFleetIdle(budget),
-  // Not budget-aware yet (its own fixed limit); run.ts stops it at its budget and says so.
-  'fleet-backlog': () => benchFleetBacklog(),
+  'fleet-backlog': (budget) => benchFleetBacklog(budget),
   pgbench: () => benchPgbench(),
   'card-lookup': (budget) => benchCardLookup(budget),
 };
