@@ -6,8 +6,8 @@ import { maskCardUid } from '../../shared/card.ts';
 import { type CardRefusal, type CardRefusalCode, type CardStatus, cardUseRefusal, dailyLimitRefusal } from '../../shared/rules/cards.ts';
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import type { Queryable } from '../db/database.ts';
-import { kernelErrors, type ErrorCode, type HubError } from '../kernel/errors.ts';
-import type { LedgerPorts, PresentedCard } from '../ledger/index.ts';
+import { kernelErrors, refusalOf, type ErrorCode, type HubError } from '../kernel/errors.ts';
+import type { LedgerPorts, PresentedCard, ShownCard, ShownCardQuery } from '../ledger/index.ts';
 import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
 import { cardErrors } from './errors.ts';
 
@@ -39,19 +39,55 @@ export async function localCalendarOf(q: Queryable, storeId: string | undefined,
   return { day: `${year}-${pad(month)}-${pad(day)}`, year: String(year) };
 }
 
-/** The card a member view names: the one used, else an active primary card, newest first. */
-async function shownCard(q: Queryable, memberId: string, usedCardUid?: string): Promise<{ cardUid: string; cardNumber?: string } | undefined> {
-  const { rows } = await q.query<{ uid: string; card_number: string | null }>(
-    `SELECT uid, card_number FROM cards WHERE member_id = $1
-      ORDER BY uid IS NOT DISTINCT FROM $2::text DESC, status = 'active' DESC, type <> 'supplementary' DESC, bound_at DESC, uid LIMIT 1`,
-    [memberId, usedCardUid ?? null],
+/** The card each member view names, in order: the one used, else an active primary card, newest first. */
+async function shownCards(q: Queryable, wanted: readonly ShownCardQuery[]): Promise<Array<ShownCard | undefined>> {
+  const cards = new Array<ShownCard | undefined>(wanted.length).fill(undefined);
+  if (wanted.length === 0) return cards;
+  const { rows } = await q.query<{ n: string; uid: string; card_number: string | null }>(
+    `SELECT w.n, c.uid, c.card_number
+       FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS w(member_id, used_uid, n)
+       JOIN LATERAL (SELECT uid, card_number FROM cards WHERE member_id = w.member_id
+                      ORDER BY uid IS NOT DISTINCT FROM w.used_uid DESC, status = 'active' DESC, type <> 'supplementary' DESC, bound_at DESC, uid
+                      LIMIT 1) c ON true`,
+    [wanted.map((w) => w.memberId), wanted.map((w) => w.usedCardUid ?? null)],
   );
-  const card = rows[0];
-  return card && { cardUid: card.uid, ...(card.card_number === null ? {} : { cardNumber: card.card_number }) };
+  for (const row of rows) cards[Number(row.n) - 1] = { cardUid: row.uid, ...(row.card_number === null ? {} : { cardNumber: row.card_number }) };
+  return cards;
+}
+
+interface PresentedCardState {
+  status: CardStatus;
+  daily_limit_fen: number | null;
 }
 
 /**
- * A movement presenting a card (run by the ledger inside its transaction, under the member lock):
+ * Movements presenting cards (run by the ledger inside its transaction, under the member locks), each checked as
+ * admitPresentedCard says; the cards are read in one statement, then checked in order.
+ */
+async function admitPresentedCards(tx: Queryable, presented: readonly PresentedCard[]): Promise<Array<Error | undefined>> {
+  if (presented.length === 0) return [];
+  const { rows } = await tx.query<PresentedCardState & { n: string }>(
+    `SELECT p.n, c.status, c.daily_limit_fen
+       FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS p(uid, member_id, n)
+       JOIN cards c ON c.uid = p.uid AND c.member_id = p.member_id`,
+    [presented.map((p) => p.cardUid), presented.map((p) => p.memberId)],
+  );
+  const cardAt = new Map(rows.map((row) => [Number(row.n) - 1, row]));
+  const refusals: Array<Error | undefined> = [];
+  for (const [index, card] of presented.entries()) {
+    try {
+      await admitPresentedCard(tx, card, cardAt.get(index));
+      refusals.push(undefined);
+    } catch (error) {
+      if (!refusalOf(error)) throw error;
+      refusals.push(error as Error);
+    }
+  }
+  return refusals;
+}
+
+/**
+ * A movement presenting a card (`card`: its row, undefined when the member has no such card):
  * - the card must belong to the member (CARD_NOT_FOUND);
  * - a movement that takes anything from the member (stored value, points) needs an active card — a lost,
  *   frozen, cancelled or replaced card is refused. A pure credit is let through whatever the card's state:
@@ -60,12 +96,7 @@ async function shownCard(q: Queryable, memberId: string, usedCardUid?: string): 
  * - a card with a daily limit (supplementary) may spend at most that much stored value per local day of the
  *   store; what it spends is recorded in card_spending. The member lock serialises the check and the write.
  */
-async function admitPresentedCard(tx: Queryable, presented: PresentedCard): Promise<void> {
-  const { rows } = await tx.query<{ status: CardStatus; daily_limit_fen: number | null }>(
-    'SELECT status, daily_limit_fen FROM cards WHERE uid = $1 AND member_id = $2',
-    [presented.cardUid, presented.memberId],
-  );
-  const card = rows[0];
+async function admitPresentedCard(tx: Queryable, presented: PresentedCard, card: PresentedCardState | undefined): Promise<void> {
   if (!card) {
     const masked = maskCardUid(presented.cardUid);
     throw cardErrors.CARD_NOT_FOUND({ zh: `卡片 ${masked} 不属于该会员`, en: `Card ${masked} is not registered to this member.` });
@@ -93,4 +124,4 @@ async function admitPresentedCard(tx: Queryable, presented: PresentedCard): Prom
 }
 
 /** The ledger's `cards` port. */
-export const cardsPort: LedgerPorts['cards'] = { shownCard, admit: admitPresentedCard };
+export const cardsPort: LedgerPorts['cards'] = { shownCards, admit: admitPresentedCards };

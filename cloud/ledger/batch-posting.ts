@@ -5,7 +5,7 @@ import { type MemberAccountKind, systemAccountIds } from './accounts.ts';
 import { type UsedKey, replayOf, usedKeys } from './idempotency.ts';
 import { type Leg, assetOf } from './legs.ts';
 import { assertLotsMatchBalances, openLots } from './points-lots.ts';
-import type { LedgerPorts } from './ports.ts';
+import type { LedgerPorts, ShownCardQuery } from './ports.ts';
 import {
   type Posting,
   type PostedTransaction,
@@ -32,7 +32,7 @@ export type CreditRequest = Omit<TransactionRequest, 'legs' | 'effects' | 'point
 
 export type BatchPostingOutcome = { status: 'posted'; posted: PostedTransaction } | { status: 'refused'; error: unknown } | { status: 'deferred' };
 
-type ReadMember = (q: Queryable, memberId: string, usedCardUid?: string) => Promise<MemberView | undefined>;
+type ReadMembers = (q: Queryable, wanted: readonly ShownCardQuery[]) => Promise<Array<MemberView | undefined>>;
 
 interface Fresh {
   index: number;
@@ -50,7 +50,7 @@ interface Fresh {
  * found before anything of its transaction is written (its key claim is taken back), so it never fails the batch.
  * A key that comes twice in the batch is deferred: the second use is decided in the next batch, as a replay.
  */
-export async function postCreditBatch(tx: Queryable, ports: LedgerPorts, readMember: ReadMember, requests: readonly CreditRequest[]): Promise<BatchPostingOutcome[]> {
+export async function postCreditBatch(tx: Queryable, ports: LedgerPorts, readMembers: ReadMembers, requests: readonly CreditRequest[]): Promise<BatchPostingOutcome[]> {
   const outcomes: BatchPostingOutcome[] = new Array(requests.length);
   const candidates: Fresh[] = [];
   const keysInBatch = new Set<string>();
@@ -101,18 +101,19 @@ export async function postCreditBatch(tx: Queryable, ports: LedgerPorts, readMem
     await assertLotsMatchBalances(tx, [...new Set(pointsCredits.map((lot) => lot.memberId))]);
   }
 
-  // Each transaction's member as right after it: the member read once per card shown, with that transaction's
-  // balances and version.
-  const views = new Map<string, MemberView>();
+  // Each transaction's member as right after it: every member and card shown read together, with each
+  // transaction's own balances and version.
+  const viewKeyOf = ({ memberId, cardUid }: CreditRequest) => `${memberId}\n${cardUid ?? ''}`;
+  const wanted = new Map(going.map(({ request }) => [viewKeyOf(request), { memberId: request.memberId, ...(request.cardUid ? { usedCardUid: request.cardUid } : {}) }]));
+  const read = await readMembers(tx, [...wanted.values()]);
+  const views = new Map([...wanted.keys()].map((key, index) => [key, read[index]!]));
   const stored: Array<{ key: string; result: StoredPosting<undefined> }> = [];
   const nth = new Map<string, number>();
   for (const candidate of going) {
-    const { memberId, cardUid } = candidate.request;
-    const viewKey = `${memberId}\n${cardUid ?? ''}`;
-    if (!views.has(viewKey)) views.set(viewKey, (await readMember(tx, memberId, cardUid))!);
+    const { memberId } = candidate.request;
     const k = (nth.get(memberId) ?? 0) + 1;
     nth.set(memberId, k);
-    const member: MemberView = { ...views.get(viewKey)!, balances: balancesAfter.get(candidate)!, version: versions.get(memberId)! + k };
+    const member: MemberView = { ...views.get(viewKeyOf(candidate.request))!, balances: balancesAfter.get(candidate)!, version: versions.get(memberId)! + k };
     stored.push({ key: candidate.request.idempotencyKey, result: { txId: candidate.txId, member } });
     outcomes[candidate.index] = { status: 'posted', posted: { txId: candidate.txId, replay: false, member, outcome: undefined } };
   }
@@ -159,23 +160,20 @@ async function refusals(tx: Queryable, ports: LedgerPorts, fresh: readonly Fresh
     [...new Set(fresh.map((c) => c.request.memberId))],
   ]);
   const versions = new Map(rows.map((row) => [row.id, row.version]));
-  // A credit takes nothing, so the cards module only checks the card against the member: once per card and member.
-  const admitted = new Map<string, unknown>();
+  // A credit takes nothing, so the cards module only checks the card against the member: once per card and member,
+  // all in one call.
+  const presentedKey = ({ request }: Fresh) => `${request.memberId}\n${request.cardUid ?? ''}\n${request.storeId ?? ''}`;
+  const toAdmit = new Map<string, Fresh>();
   for (const candidate of fresh) {
-    const { memberId, cardUid, storeId } = candidate.request;
-    const presented = `${memberId}\n${cardUid ?? ''}\n${storeId ?? ''}`;
-    if (!admitted.has(presented)) {
-      try {
-        if (!versions.has(memberId)) throw memberNotFound(memberId);
-        if (cardUid) await ports.cards.admit(tx, { txId: candidate.txId, cardUid, memberId, ...(storeId ? { storeId } : {}), legs: candidate.legs });
-        admitted.set(presented, undefined);
-      } catch (error) {
-        if (!refusalOf(error)) throw error;
-        admitted.set(presented, error);
-      }
-    }
-    const refusal = admitted.get(presented);
-    if (refusal !== undefined) refused.set(candidate, refusal);
+    if (!versions.has(candidate.request.memberId)) refused.set(candidate, memberNotFound(candidate.request.memberId));
+    else if (candidate.request.cardUid && !toAdmit.has(presentedKey(candidate))) toAdmit.set(presentedKey(candidate), candidate);
+  }
+  const cards = [...toAdmit.values()].map(({ txId, legs, request: { cardUid, memberId, storeId } }) => ({ txId, cardUid: cardUid!, memberId, ...(storeId ? { storeId } : {}), legs }));
+  const answers = await ports.cards.admit(tx, cards);
+  const cardRefusals = new Map([...toAdmit.keys()].map((key, index) => [key, answers[index]]));
+  for (const candidate of fresh) {
+    const refusal = cardRefusals.get(presentedKey(candidate));
+    if (refusal) refused.set(candidate, refusal);
   }
   return { refused, versions };
 }

@@ -179,7 +179,10 @@ export async function postWithin<C, O>(
     : await request.legs(await lockedBalances(tx, request.memberId), tx);
   const legs = nonZero(built.legs);
   assertBalanced(legs);
-  if (request.cardUid) await ports.cards.admit(tx, { txId, cardUid: request.cardUid, memberId: request.memberId, ...(request.storeId ? { storeId: request.storeId } : {}), legs });
+  if (request.cardUid) {
+    const [refusal] = await ports.cards.admit(tx, [{ txId, cardUid: request.cardUid, memberId: request.memberId, ...(request.storeId ? { storeId: request.storeId } : {}), legs }]);
+    if (refusal) throw refusal;
+  }
   await insertPostings(
     tx,
     (await applyLegs(tx, request.memberId, legs)).map((posting) => ({ txId, ...posting })),

@@ -161,9 +161,13 @@ export async function cancelQualifyingSpend(tx: Queryable, checkoutId: string): 
  */
 export function tiersPort(rules: Pick<RulesStore, 'currentWithin'>): LedgerPorts['tiers'] {
   return {
-    async tierOf(q, memberId) {
-      const { rows } = await q.query<MemberTierRow>(memberTierSql('$1'), [memberId]);
-      return shownTierOf(rows[0]);
+    async tiersOf(q, memberIds) {
+      const { rows } = await q.query<MemberTierRow & { member_id: string }>(
+        'SELECT member_id, tier AS tier_id, since AS tier_since FROM member_tiers WHERE member_id = ANY($1::uuid[])',
+        [memberIds],
+      );
+      const stored = new Map(rows.map((row) => [row.member_id, row]));
+      return new Map(memberIds.map((memberId) => [memberId, shownTierOf(stored.get(memberId))]));
     },
     async onStoredValueSpend(tx, { memberId, at, actor }) {
       const program = await rules.currentWithin(tx);

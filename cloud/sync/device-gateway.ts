@@ -18,12 +18,12 @@ const REQUEST_SCHEMAS = { 'card.lookup': CardLookupRequest } as const satisfies 
 
 /**
  * Batches close at 256 transactions or 2 ms after the first one reached an idle lane. PGlite has one connection, so
- * one lane; on PostgreSQL four batches run side by side (of the pool's ten connections). Past 4,096 queued, the
+ * one lane; on PostgreSQL two batches run side by side (of the pool's ten connections). Past 4,096 queued, the
  * gateway stops reading from the broker, which holds the rest.
  */
 const BATCH_DEFAULTS: Record<Database['backend'], BatchTuning> = {
   pglite: { maxSize: 256, lingerMs: 2, lanes: 1, maxQueued: 4096 },
-  postgres: { maxSize: 256, lingerMs: 2, lanes: 4, maxQueued: 4096 },
+  postgres: { maxSize: 256, lingerMs: 2, lanes: 2, maxQueued: 4096 },
 };
 
 export interface DeviceGatewayOptions {

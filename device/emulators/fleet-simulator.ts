@@ -35,6 +35,11 @@ export interface SimulatedKioskOptions {
   url: string;
   deviceId: string;
   members: FleetMember[];
+  /**
+   * Which of `members` this kiosk's top-ups go to: the n-th (from 0) is for members[(first + n × step) % length].
+   * By default every kiosk goes through the whole list from its start.
+   */
+  memberSpread?: { first: number; step: number };
   /** Send window, ack timeout and back-off cap: HubLink's defaults (DEFAULT_RESEND_POLICY) unless given. */
   resend?: Partial<ResendPolicy>;
   reconnectPeriodMs?: number;
@@ -102,7 +107,7 @@ export class SimulatedKiosk {
   }
 
   /** Records a cash top-up in the outbox; it is published in sequence order as the window has room (and once connected). */
-  topUp(amountFen: number, member = this.options.members[(this.nextSeq - 1) % this.options.members.length]!): DeviceTransaction {
+  topUp(amountFen: number, member = this.nextMember()): DeviceTransaction {
     const tx: DeviceTransaction = {
       v: 1,
       txId: newId(),
@@ -170,6 +175,11 @@ export class SimulatedKiosk {
     if (this.pending.size === 0) for (const wake of this.drainWaiters.splice(0)) wake();
   }
 
+  private nextMember(): FleetMember {
+    const { members, memberSpread = { first: 0, step: 1 } } = this.options;
+    return members[(memberSpread.first + (this.nextSeq - 1) * memberSpread.step) % members.length]!;
+  }
+
   private status(state: DeviceStatus['state']): string {
     const status: DeviceStatus = { v: 1, deviceId: this.deviceId, state, at: new Date().toISOString(), softwareVersion: 'fleet-sim' };
     return encodePayload(status);
@@ -181,6 +191,12 @@ export interface FleetOptions {
   count: number;
   deviceIdPrefix: string;
   members: FleetMember[];
+  /**
+   * Each kiosk serves members of its own, as kiosks in different stores do: kiosk i (from 0) tops up members i,
+   * i + count, i + 2 × count, … So no two kiosks share a member when there are enough of them, and a member's
+   * balance change is news to no other kiosk. By default every kiosk goes through the same list from its start.
+   */
+  ownMembers?: boolean;
   /** Kiosks connect this many at a time, each batch once the previous one is connected, so a large fleet does not hit the broker's accept queue all at once. */
   connectBatch?: number;
   resend?: Partial<ResendPolicy>;
@@ -210,7 +226,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       const started: SimulatedKiosk[] = [];
       for (let i = first; i < Math.min(first + batch, options.count); i++) {
         started.push(
-          new SimulatedKiosk({ url: options.url, deviceId: `${options.deviceIdPrefix}-${i + 1}`, members: options.members, ...(options.resend ? { resend: options.resend } : {}) }),
+          new SimulatedKiosk({
+            url: options.url,
+            deviceId: `${options.deviceIdPrefix}-${i + 1}`,
+            members: options.members,
+            ...(options.ownMembers ? { memberSpread: { first: i, step: options.count } } : {}),
+            ...(options.resend ? { resend: options.resend } : {}),
+          }),
         );
       }
       kiosks.push(...started);

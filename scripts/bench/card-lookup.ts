@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import pg from 'pg';
-import { openDatabase, type Database } from '../../cloud/db/database.ts';
+import { openDatabase } from '../../cloud/db/database.ts';
 import { KioskNotices, RulesStore } from '../../cloud/program/index.ts';
 import { kioskMemberReader } from '../../cloud/sync/card-lookups.ts';
 import { topics } from '../../shared/contract/topics.ts';
@@ -10,6 +10,7 @@ import { createLogger } from '../../shared/logger.ts';
 import { noDelay } from '../../shared/mqtt-no-delay.ts';
 import { reachedNote, type Budget } from './budget.ts';
 import { benchDatabaseUrl, durationRow, p99, startHubProcess } from './fleet-hub.ts';
+import { benchMember, seedMembers } from './seed-members.ts';
 import { noteRow, summarize, type BenchRow } from './stats.ts';
 
 const BENCH = 'card lookup (PostgreSQL server)';
@@ -35,8 +36,8 @@ export async function benchCardLookup(budget: Budget, members = Number(process.e
   try {
     await seedMembers(db, members);
     rows.push(durationRow(BENCH, `seed ${members.toLocaleString('en')} members, their accounts and cards (generate_series) + ANALYZE`, performance.now() - seedStart));
-    const cardOf = (i: number) => `04${i.toString(16).toUpperCase().padStart(12, '0')}`;
-    const memberIdOf = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+    const cardOf = (i: number) => benchMember(i).cardUid;
+    const memberIdOf = (i: number) => benchMember(i).memberId;
     const random = () => 1 + Math.floor(Math.random() * members);
 
     // The lookup over MQTT first: it is what this bench is for; the references after it share what time is left.
@@ -106,39 +107,4 @@ async function lookupsOverMqtt(count: number, ms: number, nextCard: () => string
     await client.endAsync();
     await hub.stop();
   }
-}
-
-/**
- * `count` members (ids and card UIDs derived from 1…count, so the bench can pick one at random without reading),
- * each with their three accounts holding some balance and one active card, in three set-based statements.
- */
-async function seedMembers(db: Database, count: number): Promise<void> {
-  const hex = `lpad(to_hex(i), 12, '0')`;
-  // Trusted rows, written once: the per-row foreign-key triggers (a third of the time) are off while they go in.
-  const unchecked = (sql: string) =>
-    db.transaction(async (tx) => {
-      await tx.query('SET LOCAL session_replication_role = replica');
-      await tx.query(sql, [count]);
-    });
-  await unchecked(
-    // Changed yesterday, not now: the member fan-out looks at members changed in the last minutes, and a million
-    // of those would be a sweep of a million rows every second, which no real membership produces.
-    `INSERT INTO members (id, name, version, created_at, updated_at, created_by_type, created_by_id)
-     SELECT ('00000000-0000-4000-8000-' || ${hex})::uuid, 'Bench ' || i, 1, now() - interval '1 day', now() - interval '1 day', 'system', 'bench-seed'
-       FROM generate_series(1, $1::int) AS i`,
-  );
-  // Accounts and cards only reference members: on two connections at once.
-  await Promise.all([
-    unchecked(
-      `INSERT INTO accounts (id, kind, asset, member_id, balance)
-       SELECT ('00000000-0000-4000-' || k.tag || '-' || ${hex})::uuid, k.kind, k.asset, ('00000000-0000-4000-8000-' || ${hex})::uuid, i % 100000
-         FROM generate_series(1, $1::int) AS i,
-              (VALUES ('8001', 'stored_principal', 'CNY'), ('8002', 'stored_bonus', 'CNY'), ('8003', 'points', 'POINTS')) AS k (tag, kind, asset)`,
-    ),
-    unchecked(
-      `INSERT INTO cards (uid, member_id, bound_by_type, bound_by_id)
-       SELECT '04' || upper(${hex}), ('00000000-0000-4000-8000-' || ${hex})::uuid, 'system', 'bench-seed' FROM generate_series(1, $1::int) AS i`,
-    ),
-  ]);
-  await db.exec('ANALYZE members; ANALYZE accounts; ANALYZE cards');
 }

@@ -13,10 +13,11 @@ const TEARDOWN_RESERVE_MS = 10_000;
  * connect to the hub's last ack, i.e. how long a store's offline day takes to reach the ledger, streamed with
  * the kiosk's own resend policy (device/sync/resend-schedule.ts). Also reported: how many publishes were
  * resends, and how many of those came before the transaction's ack was overdue (the policy says none).
+ * The kiosk's top-ups go round `members` members, as a busy store's offline day would.
  * When the budget runs out first, the row says how many acks it reached and at what rate.
  */
-export async function benchFleetBacklog(budget: Budget, backlog = 10_000): Promise<BenchRow[]> {
-  const hub = await startHubProcess(20);
+export async function benchFleetBacklog(budget: Budget, backlog = 10_000, members = 2_000): Promise<BenchRow[]> {
+  const hub = await startHubProcess(members);
   let kiosk: SimulatedKiosk | undefined;
   try {
     const start = performance.now();

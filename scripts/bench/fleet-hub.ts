@@ -4,13 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindCard } from '../../cloud/cards/index.ts';
 import { issueDeviceCredentials } from '../../cloud/devices/index.ts';
 import { startHub } from '../../cloud/hub.ts';
 import { DEFAULT_DEVICE_CONFIG } from '../../cloud/sync/index.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { FleetMember } from '../../device/emulators/fleet-simulator.ts';
+import { seedMembers } from './seed-members.ts';
 import { singleValueRow, type BenchRow } from './stats.ts';
 
 /** /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 per second for user space. */
@@ -51,8 +51,8 @@ export interface HubProcessOptions {
 /**
  * The hub as its own process (`cloud/main.ts`: embedded Aedes broker, and PGlite or the bench's PostgreSQL
  * database), so fleet benchmarks measure its memory and CPU apart from the simulated kiosks, and the two do not
- * share one event loop. Members (and device credentials) are created beforehand on the same database by an
- * in-process hub that is then stopped.
+ * share one event loop. Members (seedMembers: cards, accounts with a balance) and device credentials are
+ * created beforehand on the same database by an in-process hub that is then stopped.
  */
 export async function startHubProcess(memberCount: number, options: HubProcessOptions = {}): Promise<HubProcess> {
   const databaseUrl = benchDatabaseUrl();
@@ -61,16 +61,10 @@ export async function startHubProcess(memberCount: number, options: HubProcessOp
     { http: { host: '127.0.0.1', port: 0 }, dataDir, ...(databaseUrl ? { databaseUrl } : {}), embeddedMqtt: { host: '127.0.0.1', port: 0 } },
     createLogger('bench-seed'),
   );
-  const members: FleetMember[] = [];
   const passwords = new Map<string, string>();
+  let members: FleetMember[];
   try {
-    const actor = { type: 'operator' as const, id: 'bench' };
-    for (let i = 0; i < memberCount; i++) {
-      const { memberId } = await seed.ledger.createMember({ name: `压测 Bench ${i}`, actor });
-      const cardUid = `04F${i.toString(16).toUpperCase().padStart(5, '0')}`;
-      await bindCard(seed.db, seed.ledger, { memberId, cardUid, actor });
-      members.push({ memberId, cardUid });
-    }
+    members = await seedMembers(seed.db, memberCount);
     const ids = options.deviceIds ?? [];
     for (let first = 0; first < ids.length; first += 100) {
       const issued = await Promise.all(ids.slice(first, first + 100).map((id) => issueDeviceCredentials(seed.db, id)));

@@ -54,7 +54,8 @@ let pgBin: string | undefined;
 try {
   try {
     pgBin = await binDir();
-    server = await startPostgres();
+    // Durable, as in production: the hub acknowledges only after its commit is on disk, and pgbench's commits flush too.
+    server = await startPostgres({ durable: true });
   } catch (error) {
     rows.push(noteRow('PostgreSQL server', 'benches on PostgreSQL', `skipped: ${(error as Error).message}`));
   }

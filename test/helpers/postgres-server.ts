@@ -39,12 +39,20 @@ async function freePort(): Promise<number> {
   });
 }
 
+export interface PostgresServerOptions {
+  /**
+   * Commits flushed to disk as a production server does (PostgreSQL's defaults). Off by default: tests want speed
+   * and never pull the plug on the machine; benchmarks of commit throughput need it on (`npm run bench`).
+   */
+  durable?: boolean;
+}
+
 /**
  * Starts a throwaway PostgreSQL server: initdb into a fresh temp dir, postgres on a free 127.0.0.1 port with
- * its unix socket in that dir, durability switched off for speed. Resolves once the server logs that it
- * accepts connections. initdb and postgres refuse to run as root, so as root they run as user postgres.
+ * its unix socket in that dir. Resolves once the server logs that it accepts connections. initdb and postgres
+ * refuse to run as root, so as root they run as user postgres.
  */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const bin = await binDir();
   const dir = await mkdtemp(join(tmpdir(), 'member-kiosk-pg-'));
   const dataDir = join(dir, 'data');
@@ -61,7 +69,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const server = spawn(
     ...command('postgres', [
       '-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dir,
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
     ]),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
