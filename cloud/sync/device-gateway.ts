@@ -4,7 +4,7 @@ import { sharedSubscription } from '../mqtt/shared-subscriptions.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { hubSubscriptions, parseDeviceTopic, topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
-import { CardLookupRequest, ConfigReported, DeviceStatus, DeviceTransaction, type SyncRequest, type TxAck } from '../../shared/contract/payloads.ts';
+import { CardLookupRequest, ConfigReported, DeviceStatus, DeviceTransaction, type MemberSnapshot, type SyncRequest, type TxAck } from '../../shared/contract/payloads.ts';
 import type { RequestOp } from '../../shared/contract/topics.ts';
 import type { Database } from '../db/database.ts';
 import { bilingual, refusalOf } from '../kernel/errors.ts';
@@ -220,7 +220,7 @@ export class DeviceGateway {
       const request: SyncRequest = { v: 1, ...gap };
       this.publish(topics.sync(deviceId), encodePayload(request));
     }
-    let posted = false;
+    const changedMembers: MemberSnapshot[] = [];
     for (const { item, outcome } of decisions) {
       const { deviceId, txId, seq } = item.tx;
       if (outcome.status === 'conflict') {
@@ -239,7 +239,7 @@ export class DeviceGateway {
         logger.info({ deviceId, txId, seq, replay: outcome.replay, ...outcome.logged }, 'device transaction applied');
         // Not awaited: tracking never delays an answer, and a late row only means one more update.
         void sync?.members.seen(deviceId, outcome.member);
-        posted ||= !outcome.replay;
+        if (!outcome.replay) changedMembers.push(outcome.member);
       } else {
         const refusal = refusalOf(outcome.error);
         if (!refusal) {
@@ -252,7 +252,7 @@ export class DeviceGateway {
       }
       this.publish(topics.txAck(deviceId), encodePayload(ack));
     }
-    if (posted) sync?.members.poke();
+    sync?.members.changed(changedMembers);
   }
 
   /** Two transactions with one device sequence number: the device's numbering is broken, so neither is guessed at. */

@@ -25,14 +25,19 @@ export interface MemberFanoutOptions {
  * as every balance or card change: a sweep compares it with the version each kiosk was last sent
  * (device_members, migration 005). Driving it from committed state rather than from call sites means no
  * write path can be forgotten (REST, device gateway, future jobs, another hub instance) and nothing is sent
- * for a transaction that rolled back; the ledger knows nothing of MQTT, and tells which members changed. The gateway pokes a sweep right after
- * each device transaction it applies; the interval covers every other writer.
+ * for a transaction that rolled back; the ledger knows nothing of MQTT, and tells which members changed. After each
+ * batch of device transactions the gateway names the members it changed (`changed`), which are swept on their own;
+ * the interval sweep reads every member changed in the last minutes, and covers every other writer.
  */
 export class MemberFanout {
   private publish: Publish | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** The next sweep reads every recently changed member (the interval, poke), not only the ones named to it. */
+  private windowWanted = false;
+  /** Members named by `changed` since the last sweep, at the highest version named. */
+  private readonly named = new Map<string, number>();
   /** Who holds which card since the last flush, one note per (device, card): the highest version seen. */
   private readonly pending = new Map<string, { deviceId: string; cardUid: string; memberId: string; version: number }>();
 
@@ -92,8 +97,23 @@ export class MemberFanout {
     }
   }
 
-  /** Runs a sweep now, or right after the one in progress (which may have read before the latest commit). */
+  /** Runs a sweep of every recently changed member now, or right after the one in progress (which may have read before the latest commit). */
   poke(): void {
+    this.windowWanted = true;
+    this.run();
+  }
+
+  /**
+   * These members changed in a transaction that committed (a batch of device transactions): a sweep of just them,
+   * now or right after the one in progress. Cheap whatever the load: the interval sweep reads minutes of changes.
+   * A sweep that fails drops them, and the next interval sweep finds them in its window.
+   */
+  changed(members: Iterable<{ memberId: string; version: number }>): void {
+    for (const { memberId, version } of members) if ((this.named.get(memberId) ?? -1) < version) this.named.set(memberId, version);
+    if (this.named.size > 0) this.run();
+  }
+
+  private run(): void {
     if (this.running) {
       this.again = true;
       return;
@@ -102,7 +122,7 @@ export class MemberFanout {
       this.running = undefined;
       if (this.again && this.publish) {
         this.again = false;
-        this.poke();
+        this.run();
       }
     });
   }
@@ -118,8 +138,13 @@ export class MemberFanout {
   private async sweep(): Promise<void> {
     const { db, snapshotOf, logger } = this.options;
     await this.flushSeen();
-    // Only members changed in the last few minutes (the ledger reads them on its updated_at index).
-    const changed = await recentlyChangedMembers(db, RECENT_SECONDS);
+    const named = [...this.named].map(([memberId, version]) => ({ memberId, version }));
+    this.named.clear();
+    const window = this.windowWanted;
+    this.windowWanted = false;
+    // Only members changed in the last few minutes (the ledger reads them on its updated_at index), which include
+    // the named ones.
+    const changed = window ? await recentlyChangedMembers(db, RECENT_SECONDS) : named;
     if (changed.length === 0) return;
     const { rows } = await db.query<{ device_id: string; card_uid: string }>(
       `SELECT dm.device_id, dm.card_uid FROM device_members dm
