@@ -15,7 +15,7 @@ export { ledgerErrors } from './errors.ts';
 export { systemAccounts, type SystemAccount } from './accounts.ts';
 export { idempotencyConflict, type IdempotentRequest, type OnceResult } from './idempotency.ts';
 export { awardLegs, insufficientBalance, pointsSpendLegs, storedValueSpendLegs, type Leg, type LockedBalances } from './legs.ts';
-export { lockMember, memberChanged, membersPage, profileOf, recentlyChangedMembers, setBirthday, type CreateMemberInput, type MemberProfile } from './members.ts';
+export { lockMember, memberChanged, membersPage, profileOf, recentlyChangedMembersSql, setBirthday, type CreateMemberInput, type MemberProfile } from './members.ts';
 export { expiringLotsOf, expiringLotsSql, memberBalancesSql, memberSnapshotOf, storedValueSpentSql, type MemberBalancesRow } from './kiosk-member-read.ts';
 export { EXPIRY_JOB_ACTOR, pointsExpiringSoon, pointsLots, type ExpiryOptions, type ExpiryRun } from './points-expiry-job.ts';
 export { openLotBalances, type PointsLotView } from './points-lots.ts';

@@ -3,7 +3,7 @@ import { topics } from '../../shared/contract/topics.ts';
 import { encodePayload } from '../../shared/contract/decode.ts';
 import type { MemberSnapshot, MemberUpdate } from '../../shared/contract/payloads.ts';
 import type { Database } from '../db/database.ts';
-import { recentlyChangedMembers } from '../ledger/index.ts';
+import { recentlyChangedMembersSql } from '../ledger/index.ts';
 
 import type { Publish } from './publish.ts';
 
@@ -138,20 +138,21 @@ export class MemberFanout {
   private async sweep(): Promise<void> {
     const { db, snapshotOf, logger } = this.options;
     await this.flushSeen();
-    const named = [...this.named].map(([memberId, version]) => ({ memberId, version }));
+    const named = [...this.named];
     this.named.clear();
     const window = this.windowWanted;
     this.windowWanted = false;
-    // Only members changed in the last few minutes (the ledger reads them on its updated_at index), which include
-    // the named ones.
-    const changed = window ? await recentlyChangedMembers(db, RECENT_SECONDS) : named;
-    if (changed.length === 0) return;
+    if (!window && named.length === 0) return;
+    // Every member changed in the last few minutes (which include the named ones), or just the named ones.
+    const changed = window
+      ? { sql: recentlyChangedMembersSql('$1'), params: [RECENT_SECONDS] }
+      : { sql: 'SELECT * FROM unnest($1::uuid[], $2::bigint[]) AS named(member_id, version)', params: [named.map(([id]) => id), named.map(([, version]) => version)] };
     const { rows } = await db.query<{ device_id: string; card_uid: string }>(
-      `SELECT dm.device_id, dm.card_uid FROM device_members dm
-         JOIN unnest($1::uuid[], $2::bigint[]) AS changed(member_id, version) ON changed.member_id = dm.member_id
+      `SELECT dm.device_id, dm.card_uid FROM (${changed.sql}) AS changed
+         JOIN device_members dm ON dm.member_id = changed.member_id
         WHERE changed.version > dm.known_version
         ORDER BY dm.card_uid`,
-      [changed.map((member) => member.memberId), changed.map((member) => member.version)],
+      changed.params,
     );
     const snapshots = new Map<string, MemberSnapshot | undefined>();
     for (const row of rows) {
