@@ -5,7 +5,8 @@ import { type MemberAccountKind, systemAccountIds } from './accounts.ts';
 import { type UsedKey, replayOf, usedKeys } from './idempotency.ts';
 import { type Leg, assetOf } from './legs.ts';
 import { assertLotsMatchBalances, openLots } from './points-lots.ts';
-import type { LedgerPorts, ShownCardQuery } from './ports.ts';
+import { readMembers } from './members.ts';
+import type { LedgerPorts } from './ports.ts';
 import {
   type Posting,
   type PostedTransaction,
@@ -32,8 +33,6 @@ export type CreditRequest = Omit<TransactionRequest, 'legs' | 'effects' | 'point
 
 export type BatchPostingOutcome = { status: 'posted'; posted: PostedTransaction } | { status: 'refused'; error: unknown } | { status: 'deferred' };
 
-type ReadMembers = (q: Queryable, wanted: readonly ShownCardQuery[]) => Promise<Array<MemberView | undefined>>;
-
 interface Fresh {
   index: number;
   request: CreditRequest;
@@ -50,7 +49,7 @@ interface Fresh {
  * found before anything of its transaction is written (its key claim is taken back), so it never fails the batch.
  * A key that comes twice in the batch is deferred: the second use is decided in the next batch, as a replay.
  */
-export async function postCreditBatch(tx: Queryable, ports: LedgerPorts, readMembers: ReadMembers, requests: readonly CreditRequest[]): Promise<BatchPostingOutcome[]> {
+export async function postCreditBatch(tx: Queryable, ports: LedgerPorts, requests: readonly CreditRequest[]): Promise<BatchPostingOutcome[]> {
   const outcomes: BatchPostingOutcome[] = new Array(requests.length);
   const candidates: Fresh[] = [];
   const keysInBatch = new Set<string>();
@@ -105,7 +104,7 @@ export async function postCreditBatch(tx: Queryable, ports: LedgerPorts, readMem
   // transaction's own balances and version.
   const viewKeyOf = ({ memberId, cardUid }: CreditRequest) => `${memberId}\n${cardUid ?? ''}`;
   const wanted = new Map(going.map(({ request }) => [viewKeyOf(request), { memberId: request.memberId, ...(request.cardUid ? { usedCardUid: request.cardUid } : {}) }]));
-  const read = await readMembers(tx, [...wanted.values()]);
+  const read = await readMembers(tx, ports, [...wanted.values()]);
   const views = new Map([...wanted.keys()].map((key, index) => [key, read[index]!]));
   const stored: Array<{ key: string; result: StoredPosting<undefined> }> = [];
   const nth = new Map<string, number>();

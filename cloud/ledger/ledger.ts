@@ -12,7 +12,7 @@ import type { Reverser, ReverserDeclaration } from '../kernel/module.ts';
 import { systemAccounts } from './accounts.ts';
 import { type IdempotentRequest, type OnceResult, earlierResult, once, onceWithin } from './idempotency.ts';
 import { type Leg, pointsSpendLegs, storedValueSpendLegs } from './legs.ts';
-import { type CreateMemberInput, createMember, getMember, readMember, readMembers } from './members.ts';
+import { type CreateMemberInput, createMember, getMember, readMember } from './members.ts';
 import { type ExpiryOptions, type ExpiryRun, expirePoints, pointsExpiringSoon, pointsLots } from './points-expiry-job.ts';
 import type { LedgerPorts } from './ports.ts';
 import { type PostedTransaction, type TransactionRequest, fingerprintOf, postWithin, validRequest } from './posting.ts';
@@ -183,7 +183,7 @@ export class Ledger {
       }
     });
     const requests = built.flatMap((b) => ('request' in b ? [b.request] : []));
-    const posted = await postCreditBatch(tx, this.ports, (q, wanted) => readMembers(q, this.ports, wanted), requests);
+    const posted = await postCreditBatch(tx, this.ports, requests);
     let next = 0;
     return built.map((b) => {
       if (!('request' in b)) return { status: 'refused', error: b.error };

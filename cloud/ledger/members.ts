@@ -6,19 +6,10 @@ import { getStore, storeNotFound } from '../org/index.ts';
 import { createMemberAccounts } from './accounts.ts';
 import type { LockedBalances } from './legs.ts';
 import { lockedBalances } from './posting.ts';
+import { memberBalancesSql, type MemberBalancesRow } from './kiosk-member-read.ts';
 import type { LedgerPorts, ShownCardQuery } from './ports.ts';
 import type { MemberView } from './types.ts';
 import { memberIdOf, memberNotFound, phoneOf } from './validate.ts';
-
-interface MemberRow {
-  id: string;
-  name: string;
-  version: number;
-  principal: number;
-  bonus: number;
-  points: number;
-  home_store_id: string | null;
-}
 
 /**
  * A member with balances and version as of this query, with the card and tier its neighbours report (ports).
@@ -33,18 +24,13 @@ export async function readMember(q: Queryable, ports: LedgerPorts, memberId: str
 export async function readMembers(q: Queryable, ports: LedgerPorts, wanted: readonly ShownCardQuery[]): Promise<Array<MemberView | undefined>> {
   if (wanted.length === 0) return [];
   const memberIds = [...new Set(wanted.map((w) => w.memberId))];
-  const { rows } = await q.query<MemberRow>(
-    `SELECT m.id, m.name, m.version, m.home_store_id,
-            max(a.balance) FILTER (WHERE a.kind = 'stored_principal') AS principal,
-            max(a.balance) FILTER (WHERE a.kind = 'stored_bonus') AS bonus,
-            max(a.balance) FILTER (WHERE a.kind = 'points') AS points
-       FROM members m JOIN accounts a ON a.member_id = m.id
-      WHERE m.id = ANY($1::uuid[])
-      GROUP BY m.id`,
+  const { rows } = await q.query<MemberBalancesRow & { member_id: string }>(
+    `SELECT wanted.member_id, member.* FROM unnest($1::uuid[]) AS wanted(member_id)
+       JOIN LATERAL (${memberBalancesSql('wanted.member_id')}) AS member ON true`,
     [memberIds],
   );
   if (rows.length === 0) return wanted.map(() => undefined);
-  const members = new Map(rows.map((row) => [row.id, row]));
+  const members = new Map(rows.map((row) => [row.member_id, row]));
   const cards = await ports.cards.shownCards(q, wanted);
   const tiers = await ports.tiers.tiersOf(q, [...members.keys()]);
   const asOf = new Date().toISOString();
@@ -53,13 +39,13 @@ export async function readMembers(q: Queryable, ports: LedgerPorts, wanted: read
     if (!row) return undefined;
     const card = cards[index];
     return {
-      memberId: row.id,
-      displayName: row.name,
-      tier: tiers.get(row.id)!,
+      memberId,
+      displayName: row.member_name!,
+      tier: tiers.get(memberId)!,
       ...(card ? { cardUid: card.cardUid, ...(card.cardNumber === undefined ? {} : { cardNumber: card.cardNumber }) } : {}),
-      ...(row.home_store_id ? { homeStoreId: row.home_store_id } : {}),
-      balances: { principalFen: row.principal, bonusFen: row.bonus, points: row.points },
-      version: row.version,
+      ...(row.member_home_store_id ? { homeStoreId: row.member_home_store_id } : {}),
+      balances: { principalFen: row.principal_fen!, bonusFen: row.bonus_fen!, points: row.points! },
+      version: row.member_version!,
       asOf,
     };
   });

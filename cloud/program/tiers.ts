@@ -163,11 +163,11 @@ export function tiersPort(rules: Pick<RulesStore, 'currentWithin'>): LedgerPorts
   return {
     async tiersOf(q, memberIds) {
       const { rows } = await q.query<MemberTierRow & { member_id: string }>(
-        'SELECT member_id, tier AS tier_id, since AS tier_since FROM member_tiers WHERE member_id = ANY($1::uuid[])',
+        `SELECT wanted.member_id, tier.* FROM unnest($1::uuid[]) AS wanted(member_id)
+           LEFT JOIN LATERAL (${memberTierSql('wanted.member_id')}) AS tier ON true`,
         [memberIds],
       );
-      const stored = new Map(rows.map((row) => [row.member_id, row]));
-      return new Map(memberIds.map((memberId) => [memberId, shownTierOf(stored.get(memberId))]));
+      return new Map(rows.map((row) => [row.member_id, shownTierOf(row)]));
     },
     async onStoredValueSpend(tx, { memberId, at, actor }) {
       const program = await rules.currentWithin(tx);

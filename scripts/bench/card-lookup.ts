@@ -36,22 +36,20 @@ export async function benchCardLookup(budget: Budget, members = Number(process.e
   try {
     await seedMembers(db, members);
     rows.push(durationRow(BENCH, `seed ${members.toLocaleString('en')} members, their accounts and cards (generate_series) + ANALYZE`, performance.now() - seedStart));
-    const cardOf = (i: number) => benchMember(i).cardUid;
-    const memberIdOf = (i: number) => benchMember(i).memberId;
-    const random = () => 1 + Math.floor(Math.random() * members);
+    const randomMember = () => benchMember(1 + Math.floor(Math.random() * members));
 
     // The lookup over MQTT first: it is what this bench is for; the references after it share what time is left.
-    const mqttSamples = await lookupsOverMqtt(samples, budget.remainingMs() - TEARDOWN_RESERVE_MS - REFERENCES_MS, () => cardOf(random()));
+    const mqttSamples = await lookupsOverMqtt(samples, budget.remainingMs() - TEARDOWN_RESERVE_MS - REFERENCES_MS, () => randomMember().cardUid);
     rows.push(series('card lookup over MQTT: request → hub → response (one statement, no write)', mqttSamples, samples, budget));
 
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     const pkSelect = { name: 'bench-pk', text: 'SELECT id, name, version FROM members WHERE id = $1' };
-    const pk = await timed(samples, REFERENCES_MS / 2, () => client.query({ ...pkSelect, values: [memberIdOf(random())] })).finally(() => client.end());
+    const pk = await timed(samples, REFERENCES_MS / 2, () => client.query({ ...pkSelect, values: [randomMember().memberId] })).finally(() => client.end());
     rows.push(series('reference: primary-key SELECT of one member, prepared, straight to the server', pk, samples, budget));
 
     const read = kioskMemberReader(db, new KioskNotices({ program: new RulesStore(db), logger: createLogger('bench-lookup'), enabled: true }));
-    const direct = await timed(samples, REFERENCES_MS / 2, () => read({ cardUid: cardOf(random()) }));
+    const direct = await timed(samples, REFERENCES_MS / 2, () => read({ cardUid: randomMember().cardUid }));
     rows.push(series('the lookup statement (card, member, balances, tier, notice facts) straight to the server', direct, samples, budget));
     return rows;
   } finally {

@@ -10,7 +10,7 @@ import { DEFAULT_DEVICE_CONFIG } from '../../cloud/sync/index.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { FleetMember } from '../../device/emulators/fleet-simulator.ts';
-import { seedMembers } from './seed-members.ts';
+import { benchMember, seedMembers } from './seed-members.ts';
 import { singleValueRow, type BenchRow } from './stats.ts';
 
 /** /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 per second for user space. */
@@ -61,10 +61,10 @@ export async function startHubProcess(memberCount: number, options: HubProcessOp
     { http: { host: '127.0.0.1', port: 0 }, dataDir, ...(databaseUrl ? { databaseUrl } : {}), embeddedMqtt: { host: '127.0.0.1', port: 0 } },
     createLogger('bench-seed'),
   );
+  const members = Array.from({ length: memberCount }, (_, index) => benchMember(index + 1));
   const passwords = new Map<string, string>();
-  let members: FleetMember[];
   try {
-    members = await seedMembers(seed.db, memberCount);
+    await seedMembers(seed.db, memberCount);
     const ids = options.deviceIds ?? [];
     for (let first = 0; first < ids.length; first += 100) {
       const issued = await Promise.all(ids.slice(first, first + 100).map((id) => issueDeviceCredentials(seed.db, id)));

@@ -35,7 +35,8 @@ export async function benchFleetIngest(budget: Budget, kiosks = 1000, perKiosk =
     // as pgbench's reference runs on a server that pgbench -i has just warmed.
     // The raw broker burst below publishes a copy of this transaction.
     for (const kiosk of fleet.kiosks) kiosk.topUp(500);
-    await doneWithin(fleet.drained(budget.remainingMs()), budget.remainingMs() - TEARDOWN_RESERVE_MS);
+    const warmUpMs = budget.remainingMs() - TEARDOWN_RESERVE_MS;
+    await doneWithin(fleet.drained(warmUpMs), warmUpMs);
     for (const kiosk of fleet.kiosks) kiosk.latenciesMs.splice(0);
 
     const rawLatencies: number[] = [];
