@@ -22,10 +22,11 @@ import { assertUniqueCodes } from './kernel/errors.ts';
 import { buildHttpApp } from './kernel/http-app.ts';
 import { DEFAULT_JOBS_INTERVAL_MS } from './kernel/interval.ts';
 import { hubJobLock } from './kernel/job-lock.ts';
-import type { Clock, DeviceOperations, DeviceOperationsRegistry, HubEvents, HubModule, HubServices, MqttLink } from './kernel/module.ts';
+import type { Clock, DeviceOperations, DeviceOperationsRegistry, HubEvents, HubModule, HubServices } from './kernel/module.ts';
 import { Outbox } from './kernel/outbox.ts';
 import { startScheduler, type ScheduledJob, type Scheduler } from './kernel/scheduler.ts';
 import { Ledger, ledgerModule, profileOf } from './ledger/index.ts';
+import { externalBrokerLink, type BrokerLink } from './mqtt/broker-session.ts';
 import { startEmbeddedBroker, type EmbeddedBroker } from './mqtt/embedded-broker.ts';
 import { orgModule, regionOfStore, signedInOperator } from './org/index.ts';
 import { programModule, RulesStore, tiersPort, type KioskNotices } from './program/index.ts';
@@ -39,7 +40,7 @@ export interface AssembleOptions {
   db: Database;
   logger: Logger;
   /** The broker the device link uses; without it the hub runs REST only (tools, tests). */
-  mqtt?: MqttLink;
+  mqtt?: BrokerLink;
   /** Tests: a route answering an error code it does not declare answers 500 instead (kernel/http-app.ts). */
   strictErrorCodes?: boolean;
   /** Tests: the voucher signing key, instead of the hub's lasting one. */
@@ -212,13 +213,15 @@ export async function startHub(config: HubConfig, logger: Logger = createLogger(
       : undefined;
     broker = await startEmbeddedBroker({ ...config.embeddedMqtt, logger, ...(auth ? { auth } : {}) });
   }
-  const mqttUrl = config.mqttUrl ?? broker!.url;
-  const mqtt: MqttLink = {
-    url: mqttUrl,
-    ...(username === undefined ? {} : { username }),
-    ...(password === undefined ? {} : { password }),
-    ...(config.mqttShareGroup ? { shareGroup: config.mqttShareGroup } : {}),
-  };
+  const mqtt = broker
+    ? broker.link
+    : externalBrokerLink({
+        url: config.mqttUrl!,
+        ...(username === undefined ? {} : { username }),
+        ...(password === undefined ? {} : { password }),
+        ...(config.mqttShareGroup ? { shareGroup: config.mqttShareGroup } : {}),
+      });
+  const mqttUrl = mqtt.url;
   const hub = await assembleHub({ config, db, logger, mqtt });
   await hub.start();
   await hub.app.listen({ host: config.http.host, port: config.http.port });

@@ -1,22 +1,21 @@
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../../shared/logger.ts';
 import { FLEET_SUMMARY_TOPIC, hubSubscriptions, parseDeviceTopic } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
 import { DeviceStatus } from '../../shared/contract/payloads.ts';
 import { CommandResult, DeviceTelemetry, type FleetSummary } from '../../shared/contract/fleet.ts';
 import type { Queryable } from '../db/database.ts';
+import type { BrokerLink } from '../mqtt/broker-session.ts';
 import type { AlertThresholds } from './alerts.ts';
 import { CommandService, type CommandRequest } from './commands.ts';
 import { FleetRegistry, type DevicePlacement, type FleetDevice } from './registry.ts';
 import { summarize } from './summary.ts';
 
 export interface FleetOptions {
-  mqttUrl: string;
+  /** The broker the kiosks use. */
+  link: BrokerLink;
   db: Queryable;
   logger: Logger;
-  username?: string;
-  password?: string;
   placements?: Record<string, DevicePlacement>;
   thresholds?: Partial<AlertThresholds>;
   /** How often time-driven alerts (offline too long, inactive) are re-evaluated. */
@@ -37,7 +36,7 @@ export interface Fleet extends EventEmitter<{ change: [FleetDevice]; summary: [F
 }
 
 /**
- * The hub's fleet feature: its own MQTT client subscribes to status, telemetry and command results, feeds
+ * The hub's fleet feature: its own broker session subscribes to status, telemetry and command results, feeds
  * the registry, publishes the retained fleet summary and sends commands. Every inbound payload is
  * validated; an invalid one is logged with its reason and changes nothing.
  */
@@ -55,15 +54,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   });
   await registry.load();
 
-  const client: MqttClient = await mqtt.connectAsync(options.mqttUrl, {
-    clientId: `hub-fleet-${process.pid}-${Date.now().toString(36)}`,
-    username: options.username,
-    password: options.password,
-    clean: true,
-    reconnectPeriod: 1000,
-  });
+  // Status, telemetry and command results are small and applied at once: nothing to hold back.
+  const session = await options.link.connect('fleet', (topic, payload, done) => {
+    onMessage(topic, payload);
+    done();
+  }, logger);
   const commands = new CommandService({
-    publish: async (topic, payload) => void (await client.publishAsync(topic, payload, { qos: 1, retain: false })),
+    publish: (topic, payload) => session.publish(topic, payload),
     logger,
     now,
   });
@@ -74,8 +71,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     summaryTimer = undefined;
     const summary = summarize(registry.list(), now());
     // Emitted once the broker has it, so whoever hears the event and subscribes gets this one retained.
-    client
-      .publishAsync(FLEET_SUMMARY_TOPIC, encodePayload(summary), { qos: 1, retain: true })
+    session
+      .publish(FLEET_SUMMARY_TOPIC, encodePayload(summary), { retain: true })
       .then(() => events.emit('summary', summary))
       .catch((error: Error) => logger.warn({ err: error.message }, 'fleet summary not published'));
   };
@@ -84,7 +81,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     summaryTimer ??= setTimeout(publishSummary, options.summaryDebounceMs ?? 1000);
   });
 
-  client.on('message', (topic, payload) => {
+  function onMessage(topic: string, payload: Buffer): void {
     const parsed = parseDeviceTopic(topic);
     if (!parsed) return;
     const { deviceId, channel } = parsed;
@@ -101,12 +98,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       if (!decoded.ok) return reject(decoded.reason);
       commands.settle(deviceId, decoded.value);
     }
-  });
-  const subscribe = () => client.subscribeAsync([hubSubscriptions.status, hubSubscriptions.telemetry, hubSubscriptions.commandResults], { qos: 1 });
-  // With a clean session the broker forgets subscriptions on a reconnect.
-  client.on('connect', () => void subscribe().catch((error: Error) => logger.warn({ err: error.message }, 'fleet resubscribe failed')));
-  client.on('error', (error) => logger.warn({ err: error.message }, 'fleet mqtt error'));
-  await subscribe();
+  }
+  await session.subscribe([hubSubscriptions.status, hubSubscriptions.telemetry, hubSubscriptions.commandResults]);
 
   // Headquarters gets the current picture at start even when no device changes: the retained copy may be stale.
   summaryTimer ??= setTimeout(publishSummary, options.summaryDebounceMs ?? 1000);
@@ -126,7 +119,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       clearInterval(check);
       clearTimeout(summaryTimer);
       commands.cancelAll();
-      await client.endAsync();
+      await session.close();
       await registry.flush();
     },
   });

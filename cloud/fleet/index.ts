@@ -41,8 +41,7 @@ export function fleetModule(hub: HubServices, tuning: FleetTuning = {}): FleetMo
     },
     async start() {
       if (!hub.mqtt) return;
-      const { url, username, password } = hub.mqtt;
-      fleet = await startFleet({ ...tuning, mqttUrl: url, db: hub.db, logger: hub.logger.child({ component: 'fleet' }), username, password });
+      fleet = await startFleet({ ...tuning, link: hub.mqtt, db: hub.db, logger: hub.logger.child({ component: 'fleet' }) });
       fleet.on('change', broadcastDevice);
       fleet.on('summary', broadcastSummary);
       hub.events.on('device.sequenceConflict', recordConflict);

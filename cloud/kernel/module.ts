@@ -9,6 +9,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../../shared/logger.ts';
 import type { MemberSnapshot } from '../../shared/contract/payloads.ts';
 import type { Database, Queryable } from '../db/database.ts';
+import type { BrokerLink } from '../mqtt/broker-session.ts';
 import type { Ledger } from '../ledger/index.ts';
 import type { HubConfig } from '../config.ts';
 import type { Actor } from './actor.ts';
@@ -19,15 +20,6 @@ import type { Outbox } from './outbox.ts';
 import type { ScheduledJob } from './scheduler.ts';
 
 export type Clock = () => Date;
-
-/** Where the device link's broker is (embedded or external) and how the hub logs in to it. */
-export interface MqttLink {
-  readonly url: string;
-  readonly username?: string;
-  readonly password?: string;
-  /** With an external broker: several hubs share the device traffic through $share/<group>/…. */
-  readonly shareGroup?: string;
-}
 
 /** What happens on the hub that another module may want to hear of, without either importing the other. */
 export interface HubEventMap {
@@ -54,7 +46,7 @@ export interface HubServices {
   readonly outbox: Outbox;
   readonly events: HubEvents;
   /** Absent when the hub runs without a device link (REST-only tools and tests). */
-  readonly mqtt?: MqttLink;
+  readonly mqtt?: BrokerLink;
   /** Every module's device operations, filled in before any module starts (the device link dispatches to them). */
   readonly deviceOperations: DeviceOperationsRegistry;
 }

@@ -1,14 +1,17 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type AedesOptions, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../../shared/logger.ts';
 import { authorizePublish, authorizeSubscribe, type Principal } from './acl.ts';
+import type { BrokerLink, BrokerSession, Deliver } from './broker-session.ts';
 import { authenticateConnect, type BrokerAuth } from './device-auth.ts';
 import { indexRetainedByTopic, type RetainedPersistence } from './retained-index.ts';
 
 export interface EmbeddedBroker {
   url: string;
   port: number;
+  /** The hub's own modules reach this broker in process: no socket, no login, no MQTT encoding between them. */
+  link: BrokerLink;
   close(): Promise<void>;
 }
 
@@ -73,7 +76,7 @@ function authHandlers(auth: BrokerAuth, logger: Logger): Pick<AedesOptions, 'aut
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const host = options.host ?? '127.0.0.1';
   const aedes = await Aedes.createBroker(options.auth ? authHandlers(options.auth, options.logger) : {});
-  indexRetainedByTopic((aedes as unknown as { persistence: RetainedPersistence }).persistence);
+  indexRetainedByTopic(persistenceOf(aedes));
   aedes.on('clientError', (client, error) => {
     options.logger.debug({ clientId: client.id, err: error.message }, 'mqtt client error');
   });
@@ -84,12 +87,57 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   });
   const port = (server.address() as AddressInfo).port;
   options.logger.info({ host, port, auth: options.auth ? 'per-device credentials' : 'off' }, 'embedded MQTT broker listening');
+  const url = `mqtt://${host}:${port}`;
   return {
-    url: `mqtt://${host}:${port}`,
+    url,
     port,
+    link: { url, connect: async (_name, deliver) => inProcessSession(aedes, deliver) },
     async close() {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function persistenceOf(aedes: Aedes): RetainedPersistence {
+  return (aedes as unknown as { persistence: RetainedPersistence }).persistence;
+}
+
+/**
+ * A hub module subscribed on the broker itself. A device's QoS 1 publish is PUBACKed once every subscriber has
+ * called back, and Aedes reads that device's next packet only then: so `deliver` holding `done` holds the sender,
+ * as a TCP subscriber that stops reading would. The hub is trusted, so its publishes skip the ACL, as the hub's
+ * login would allow them anyway.
+ */
+function inProcessSession(aedes: Aedes, deliver: Deliver): BrokerSession {
+  const subscriptions: Array<{ filter: string; onPacket: (packet: AedesPublishPacket, done: () => void) => void }> = [];
+  // `done` always returns first: mqemitter hands over the next queued message from inside it, so a subscriber that
+  // calls back at once would otherwise take a whole queue (Aedes queues past 100 held messages) in one deep stack.
+  const deliverPacket = (packet: { topic: string; payload: Buffer | string }, done: () => void) =>
+    deliver(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), () => queueMicrotask(done));
+  return {
+    async subscribe(filters) {
+      for (const filter of filters) {
+        const onPacket = (packet: AedesPublishPacket, done: () => void) => deliverPacket(packet, done);
+        await new Promise<void>((resolve) => aedes.subscribe(filter, onPacket, resolve));
+        subscriptions.push({ filter, onPacket });
+      }
+      // What a SUBSCRIBE over MQTT gets first: the retained messages (e.g. the status of kiosks that connected
+      // before the hub's modules started). One published meanwhile may arrive twice, which MQTT allows.
+      for await (const packet of persistenceOf(aedes).createRetainedStreamCombi([...filters])) {
+        await new Promise<void>((done) => deliverPacket(packet as { topic: string; payload: Buffer }, done));
+      }
+    },
+    publish(topic, payload, options = {}) {
+      const packet = { cmd: 'publish' as const, topic, payload: Buffer.from(payload), qos: 1 as const, retain: options.retain ?? false, dup: false };
+      return new Promise<void>((resolve, reject) => aedes.publish(packet, (error) => (error ? reject(error) : resolve())));
+    },
+    // The broker lives and dies with the hub: there is no reconnect.
+    onReconnect: () => undefined,
+    async close() {
+      for (const { filter, onPacket } of subscriptions.splice(0)) {
+        await new Promise<void>((resolve) => aedes.unsubscribe(filter, onPacket, resolve));
+      }
     },
   };
 }

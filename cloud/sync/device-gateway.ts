@@ -1,5 +1,4 @@
-import mqtt, { type MqttClient } from 'mqtt';
-import { noDelay } from '../../shared/mqtt-no-delay.ts';
+import type { BrokerLink, BrokerSession } from '../mqtt/broker-session.ts';
 import { sharedSubscription } from '../mqtt/shared-subscriptions.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { hubSubscriptions, parseDeviceTopic, topics } from '../../shared/contract/topics.ts';
@@ -27,7 +26,8 @@ const BATCH_DEFAULTS: Record<Database['backend'], BatchTuning> = {
 };
 
 export interface DeviceGatewayOptions {
-  url: string;
+  /** The broker the kiosks use (the embedded one in process, or an external one). */
+  link: BrokerLink;
   /** The hub database: each batch of device transactions is one transaction on it. */
   db: Database;
   /** Batch sizes and lanes, instead of the backend's defaults (BATCH_DEFAULTS). */
@@ -42,15 +42,6 @@ export interface DeviceGatewayOptions {
   sync?: DeviceSync;
   /** Told of every sequence conflict, e.g. so the fleet view can raise an alert for the device. */
   onSequenceConflict?(deviceId: string): void;
-  clientId?: string;
-  username?: string;
-  password?: string;
-  /**
-   * Several hub instances on one external broker share the device load: with a group, transactions and
-   * requests are subscribed as `$share/<group>/…`, so each reaches exactly one instance. Aedes has no
-   * shared subscriptions, so this is for Mosquitto/EMQX only.
-   */
-  shareGroup?: string;
 }
 
 export interface GatewayCounters {
@@ -73,7 +64,7 @@ export interface GatewayCounters {
  */
 export class DeviceGateway {
   readonly counters: GatewayCounters = { applied: 0, replayed: 0, refused: 0, invalid: 0, conflicts: 0, anomalies: {} };
-  private client: MqttClient | undefined;
+  private session: BrokerSession | undefined;
   /** Messages being handled and acks being published: stop() lets them finish, so no ack is lost to a closing client. */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly batcher: TransactionBatcher<QueuedTransaction>;
@@ -90,36 +81,32 @@ export class DeviceGateway {
   }
 
   async start(): Promise<void> {
-    const { url, clientId, username, password } = this.options;
-    const client = await mqtt.connectAsync(url, {
-      clientId: clientId ?? `hub-${process.pid}-${Date.now().toString(36)}`,
-      username,
-      password,
-      clean: true,
-      reconnectPeriod: 1000,
-    });
-    this.client = client;
-    // Back-pressure: mqtt.js reads the next packet only once this calls back, so while too many transactions wait,
-    // the broker keeps the rest (and its PUBACK to each waits too). Acks are never awaited while reading is held:
-    // their PUBACKs arrive on this very stream.
-    client.handleMessage = (_packet, callback) => this.batcher.whenRoom(() => callback());
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    client.on('error', (error) => this.options.logger.warn({ err: error.message }, 'gateway mqtt error'));
-    // Re-subscribe on every reconnect: with a clean session the broker forgets our subscriptions.
-    client.on('connect', () => {
-      noDelay(client);
-      this.onConnect().catch((error: Error) => this.options.logger.error({ err: error.message }, 'gateway could not resubscribe or republish'));
-    });
-    const { sync } = this.options;
+    const { link, sync, logger } = this.options;
+    // Back-pressure: while too many transactions wait, the next message is not taken, so the broker holds the
+    // rest (and the PUBACK to their senders waits too). Acks are never awaited while intake is held: over an
+    // external broker their PUBACKs arrive on the very connection that is held.
+    const session = await link.connect('gateway', (topic, payload, done) => {
+      this.onMessage(topic, payload);
+      this.batcher.whenRoom(done);
+    }, logger);
+    this.session = session;
     if (sync) {
-      const publish = async (topic: string, message: string, opts: { retain?: boolean } = {}) => {
-        await client.publishAsync(topic, message, { qos: 1, retain: opts.retain ?? false });
-      };
+      const publish = (topic: string, message: string, opts: { retain?: boolean } = {}) => session.publish(topic, message, opts);
       sync.members.start(publish);
       sync.config.start(publish);
     }
-    noDelay(client);
-    await this.onConnect();
+    // Several hub instances on one external broker share the device load: with a group, transactions and requests
+    // are subscribed as `$share/<group>/…`, so each reaches exactly one instance (Mosquitto, EMQX; Aedes has none).
+    const shared = (filter: string) => (link.shareGroup ? sharedSubscription(filter, link.shareGroup) : filter);
+    await session.subscribe([
+      shared(hubSubscriptions.transactions),
+      shared(hubSubscriptions.requests),
+      hubSubscriptions.status,
+      ...(sync ? [hubSubscriptions.configReported] : []),
+    ]);
+    // A broker that restarted lost the retained configurations it held for the kiosks.
+    session.onReconnect(() => void sync?.config.republish().catch((error: Error) => logger.error({ err: error.message }, 'gateway could not republish configurations')));
+    await sync?.config.republish();
   }
 
   async stop(): Promise<void> {
@@ -130,7 +117,7 @@ export class DeviceGateway {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
     await this.options.sync?.members.stop();
     this.options.sync?.config.stop();
-    await this.client?.endAsync();
+    await this.session?.close();
   }
 
   private track(work: Promise<void>): void {
@@ -139,24 +126,9 @@ export class DeviceGateway {
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
 
-  /** Publishes at QoS 1 without waiting for the broker's PUBACK (see start()); stop() waits for it. */
+  /** Publishes at QoS 1 without waiting for the broker to have it (see start()); stop() waits for it. */
   private publish(topic: string, payload: string): void {
-    this.track(this.client!.publishAsync(topic, payload, { qos: 1 }).then(() => undefined));
-  }
-
-  private async onConnect(): Promise<void> {
-    const { sync, shareGroup } = this.options;
-    const shared = (filter: string) => (shareGroup ? sharedSubscription(filter, shareGroup) : filter);
-    await this.client!.subscribeAsync(
-      [
-        shared(hubSubscriptions.transactions),
-        shared(hubSubscriptions.requests),
-        hubSubscriptions.status,
-        ...(sync ? [hubSubscriptions.configReported] : []),
-      ],
-      { qos: 1 },
-    );
-    await sync?.config.republish();
+    this.track(this.session!.publish(topic, payload));
   }
 
   private onMessage(topic: string, payload: Buffer): void {
@@ -291,7 +263,7 @@ export class DeviceGateway {
       else logger.error({ err: (error as Error).message }, 'device request failed');
       response = { v: 1, correlationId, status: 'error', error: refusal ?? { code: 'HUB_ERROR', message: '中心暂时无法处理，请稍后再试 / The hub could not answer this request; please try again' } };
     }
-    await this.client!.publishAsync(topics.response(deviceId, op), encodePayload(response), { qos: 1 });
+    await this.session!.publish(topics.response(deviceId, op), encodePayload(response));
   }
 
   private async onConfigReported(deviceId: string, topic: string, payload: Buffer): Promise<void> {

@@ -50,17 +50,13 @@ export function syncModule(hub: HubServices): SyncModule {
     },
     async start() {
       if (!hub.mqtt) return;
-      const { url, username, password, shareGroup } = hub.mqtt;
       gateway = new DeviceGateway({
-        url,
+        link: hub.mqtt,
         db,
         operations: hub.deviceOperations,
         sync,
         onSequenceConflict: (deviceId) => hub.events.emit('device.sequenceConflict', deviceId),
         logger: logger.child({ component: 'device-gateway' }),
-        ...(username === undefined ? {} : { username }),
-        ...(password === undefined ? {} : { password }),
-        ...(shareGroup === undefined ? {} : { shareGroup }),
       });
       await gateway.start();
       // A publish over REST reaches the kiosks at once.

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { openDatabase, type Database } from '../../cloud/db/database.ts';
 import { DeviceGateway } from '../../cloud/sync/device-gateway.ts';
+import { externalBrokerLink } from '../../cloud/mqtt/broker-session.ts';
 import { assembleTestHub } from '../helpers/hub-app.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { newId } from '../../shared/ids.ts';
@@ -37,7 +38,7 @@ describe('two hub instances behind one external broker', () => {
     const operations = (await assembleTestHub(db)).services.deviceOperations;
     for (const clientId of ['hub-a', 'hub-b']) {
       const gateway = new DeviceGateway({
-        url: broker.hubUrl, db, ...HUB, clientId, shareGroup: 'hubs',
+        link: externalBrokerLink({ url: broker.hubUrl, ...HUB, shareGroup: 'hubs' }), db,
         operations, logger: createLogger('test-gateway').child({ clientId }),
       });
       await gateway.start();

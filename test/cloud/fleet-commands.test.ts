@@ -1,3 +1,4 @@
+import { externalBrokerLink } from '../../cloud/mqtt/broker-session.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,11 +41,11 @@ describe('fleet commands, hub to kiosk and back', () => {
   beforeAll(async () => {
     broker = await startEmbeddedBroker({ port: 0, logger });
     db = await openDatabase();
-    hub = await assembleTestHub(db, { logger, mqtt: { url: broker.url } });
+    hub = await assembleTestHub(db, { logger, mqtt: broker.link });
     await hub.start();
     fleet = hub.fleet.fleet!;
     app = hub.app;
-    laggingFleet = await startFleet({ mqttUrl: broker.url, db, logger, now: () => new Date(Date.now() - 120_000) });
+    laggingFleet = await startFleet({ link: externalBrokerLink({ url: broker.url }), db, logger, now: () => new Date(Date.now() - 120_000) });
     const technician = { name: 'Technician', role: 'technician', scope: { level: 'hq', id: 'hq' } } as const;
     headers = bearer((await createOperator(db, technician, { type: 'system', id: 'test' }, 'fleet test')).token);
     dir = await mkdtemp(join(tmpdir(), 'mk-cmd-'));

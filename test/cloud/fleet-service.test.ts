@@ -37,7 +37,7 @@ describe('fleet service over MQTT', () => {
     broker = await startEmbeddedBroker({ port: 0, logger: pino({ level: 'silent' }) });
     db = await openDatabase();
     logged = capturingLogger();
-    fleet = await startFleet({ mqttUrl: broker.url, db, logger: logged.logger, thresholds: { offlineAfterSeconds: 0 }, summaryDebounceMs: 20 });
+    fleet = await startFleet({ link: broker.link, db, logger: logged.logger, thresholds: { offlineAfterSeconds: 0 }, summaryDebounceMs: 20 });
   });
 
   afterEach(async () => {
@@ -69,8 +69,10 @@ describe('fleet service over MQTT', () => {
 
   it('rejects malformed status, telemetry and command results with a logged reason and no state change', async () => {
     const k = await kiosk('k-bad');
+    // Listening first: the fleet may have it before the publish resolves (it sits in the broker's process).
+    const applied = nextEvent<FleetDevice>(fleet, 'change', (d) => d.deviceId === 'k-bad' && d.telemetry?.uptimeSeconds === 5);
     await k.telemetry({ uptimeSeconds: 5 });
-    await nextEvent<FleetDevice>(fleet, 'change', (d) => d.deviceId === 'k-bad' && d.telemetry?.uptimeSeconds === 5);
+    await applied;
     const before = fleet.registry.get('k-bad');
 
     await k.raw(topics.status('k-bad'), '{"v":1,"deviceId":"k-bad","state":"asleep","at":"2026-01-01T00:00:00Z"}');

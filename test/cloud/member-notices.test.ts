@@ -219,7 +219,7 @@ describe('member notices over MQTT: card lookup and member update', () => {
     db = await databases.open('pglite');
     ledger = await testLedger(db);
     broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
-    hub = await assembleTestHub(db, { logger, mqtt: { url: broker.url }, clock: () => AT, config: { kioskNotices: true } });
+    hub = await assembleTestHub(db, { logger, mqtt: broker.link, clock: () => AT, config: { kioskNotices: true } });
     await hub.start();
     sync = hub.sync.sync;
     const dir = await mkdtemp(join(tmpdir(), 'mk-notices-kiosk-'));

@@ -31,7 +31,7 @@ describe('fleet dashboard in Chromium', () => {
     broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
     hub = await assembleTestHub(db, {
       logger,
-      mqtt: { url: broker.url },
+      mqtt: broker.link,
       fleet: {
         thresholds: { offlineAfterSeconds: 0 },
         placements: {

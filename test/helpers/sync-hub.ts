@@ -37,7 +37,7 @@ export class SyncHub {
     const logger = createLogger('test-sync-hub');
     const db = await openDatabase({});
     const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, logger });
-    const hub = await assembleTestHub(db, { logger, config: { kioskNotices: false }, mqtt: { url: broker.url } });
+    const hub = await assembleTestHub(db, { logger, config: { kioskNotices: false }, mqtt: broker.link });
     const conflictsReported: string[] = [];
     hub.services.events.on('device.sequenceConflict', (deviceId) => conflictsReported.push(deviceId));
     await hub.start();
