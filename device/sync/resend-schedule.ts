@@ -26,12 +26,11 @@ export interface ResendPolicy {
 }
 
 /**
- * - window 64: the backlog drains at the hub's pace, not the window's. Measured with the fleet-backlog bench's
- *   setup (a 3,000-entry backlog, the PGlite hub process, a busy two-core machine): windows of 32, 64,
- *   128 and 256 all drained at 41–53 tx/s, as the old publish-everything-at-once did (55 tx/s), but each
- *   entry waits window ÷ pace for its ack: p99 2 s at 64, 7 s at 128, 11 s at 256, where the 5 s timeout
- *   began resending (10 % and 45 % of the backlog published twice). Widen it (HubLinkOptions.resend) if a
- *   faster hub, with group commits, drains faster with more in flight: `npm run bench` shows it.
+ * - window 256: big enough that the hub's batches fill up. With a kiosk's 10,000-entry backlog (fleet-backlog bench,
+ *   hub process on durable PostgreSQL, busy two-core machine) windows of 64, 256 and 1,024 drained at about 1,150,
+ *   1,300–1,850 and 1,500–2,200 tx/s: more in flight gives the hub bigger batches. But each entry waits about
+ *   window ÷ pace for its ack (p99 0.1 s at 64, 0.3–0.5 s at 256, 1.8 s at 1,024), and past the ack timeout it is
+ *   published again: at 256 a hub has to fall below ~50 tx/s before that happens, at 1,024 below ~200.
  * - ackTimeoutMs 5 s: a healthy hub acks within milliseconds of its database commit and a backlog's entries
  *   within about window ÷ pace, so an ack 5 s late was lost (the hub's subscription was down) or the hub is
  *   overloaded: resend, backing off. Short enough that a lost transaction reaches the ledger seconds later.
@@ -40,7 +39,7 @@ export interface ResendPolicy {
  *   200 messages a second at worst, not 13,000. A hub restart with the embedded broker is also a reconnect,
  *   which restarts the stream at once (resend-stream.ts), so the cap does not delay the usual recovery.
  */
-export const DEFAULT_RESEND_POLICY: ResendPolicy = { window: 64, ackTimeoutMs: 5_000, maxBackoffMs: 300_000 };
+export const DEFAULT_RESEND_POLICY: ResendPolicy = { window: 256, ackTimeoutMs: 5_000, maxBackoffMs: 300_000 };
 
 /** What the schedule needs of an outbox entry: its transaction id. */
 export interface Sendable {

@@ -151,7 +151,7 @@ describe('ResendSchedule (fake clock, no timers)', () => {
 
   it('defaults to a window of 64, a 5 s ack timeout and a 5 min cap, and refuses a policy that cannot work', () => {
     expect(new ResendSchedule().policy).toEqual(DEFAULT_RESEND_POLICY);
-    expect(DEFAULT_RESEND_POLICY).toEqual({ window: 64, ackTimeoutMs: 5_000, maxBackoffMs: 300_000 });
+    expect(DEFAULT_RESEND_POLICY).toEqual({ window: 256, ackTimeoutMs: 5_000, maxBackoffMs: 300_000 });
     expect(() => new ResendSchedule({ window: 0 })).toThrow(RangeError);
     expect(() => new ResendSchedule({ ackTimeoutMs: 10_000, maxBackoffMs: 5_000 })).toThrow(RangeError);
   });

@@ -45,6 +45,8 @@ export interface PostgresServerOptions {
    * and never pull the plug on the machine; benchmarks of commit throughput need it on (`npm run bench`).
    */
   durable?: boolean;
+  /** More server settings (`-c name=value`), e.g. shared_preload_libraries for a profiling run. */
+  settings?: Record<string, string>;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     ...command('postgres', [
       '-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dir,
       ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ]),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
