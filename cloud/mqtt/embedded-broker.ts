@@ -75,7 +75,14 @@ function authHandlers(auth: BrokerAuth, logger: Logger): Pick<AedesOptions, 'aut
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const host = options.host ?? '127.0.0.1';
-  const aedes = await Aedes.createBroker(options.auth ? authHandlers(options.auth, options.logger) : {});
+  const aedes = await Aedes.createBroker({
+    ...(options.auth ? authHandlers(options.auth, options.logger) : {}),
+    // No cap on messages being delivered at once. Past Aedes' default of 100, further messages wait in one queue
+    // for every topic, which costs O(queue) per message (Array.shift) and puts the acks behind the very
+    // transactions the hub is holding back. Without it what is held is bounded by the senders: Aedes reads a
+    // connection's next bytes only once its packets are handled, so each kiosk stalls on its own socket.
+    concurrency: 0,
+  });
   indexRetainedByTopic(persistenceOf(aedes));
   aedes.on('clientError', (client, error) => {
     options.logger.debug({ clientId: client.id, err: error.message }, 'mqtt client error');
