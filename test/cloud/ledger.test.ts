@@ -268,6 +268,15 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
         await tx.query(`INSERT INTO postings (tx_id, account_id, asset, amount) VALUES ($1, $2, 'CNY', 100)`, [txId, account.rows[0]!.id]);
       });
       await expect(unbalanced).rejects.toThrow(/unbalanced/);
+      // Each INSERT is checked on the rows it adds: a later one cannot unbalance a transaction that was balanced.
+      const unbalancedLater = db.transaction(async (tx) => {
+        const txId = await insertTransaction(tx, memberId);
+        const pair = `INSERT INTO postings (tx_id, account_id, asset, amount) VALUES ($1, $2, 'CNY', 100), ($1, $3, 'CNY', -100)`;
+        const bonus = await tx.query<{ id: string }>(`SELECT id FROM accounts WHERE member_id = $1 AND kind = 'stored_bonus'`, [memberId]);
+        await tx.query(pair, [txId, account.rows[0]!.id, bonus.rows[0]!.id]);
+        await tx.query(`INSERT INTO postings (tx_id, account_id, asset, amount) VALUES ($1, $2, 'CNY', 1)`, [txId, account.rows[0]!.id]);
+      });
+      await expect(unbalancedLater).rejects.toThrow(/unbalanced/);
       await expect(db.transaction((tx) => insertTransaction(tx, memberId))).rejects.toThrow(/no postings/);
       expect(await rowCounts(db)).toEqual(before);
     });
