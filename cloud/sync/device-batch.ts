@@ -25,8 +25,9 @@ export interface BatchResult {
 }
 
 /**
- * One batch of device transactions in one database transaction: claim their device sequence numbers, let each
- * kind's handler write its transactions, settle the sequence numbers that got a final answer — and commit. Only
+ * One batch of device transactions in one database transaction: claim their device sequence numbers (settled, as
+ * the batch answers every transaction it claims for, or defers a copy of one it answers), let each kind's handler
+ * write its transactions, advance each device's contiguous mark — and commit. Only
  * then may anything be acknowledged. Handlers prepare (read rules, price) before the transaction opens, so it is
  * held only for writing; they run in runs of consecutive transactions of one kind, which keeps a member's order
  * across kinds.
@@ -53,7 +54,7 @@ export async function applyDeviceBatch(db: Database, sequences: DeviceSequences 
       else decisions.push({ item, outcome } as Decision);
     }
     const answered = decisions.filter((d) => d.outcome.status !== 'conflict').map(({ item }) => ({ deviceId: item.tx.deviceId, seq: item.tx.seq }));
-    const settled = sequences ? await sequences.settleAll(tx, answered) : new Map();
+    const settled = sequences ? await sequences.advanceAll(tx, answered.map((a) => a.deviceId)) : new Map();
     return { decisions, gaps: gapsToAsk(settled, answered), deferred };
   });
 }

@@ -26,76 +26,67 @@ const byDeviceAndSeq = (a: { deviceId: string; seq: number }, b: { deviceId: str
   a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.seq - b.seq;
 
 /**
- * Per-device sequence tracking (table device_seqs / device_sync, migration 005). A transaction first claims its
- * (device, seq); a different txId already holding it is a conflict and must post nothing. Once the hub has
- * given its final answer the sequence is settled, and the contiguous mark moves up over every settled number.
- * The `…All` forms work on a whole batch inside the caller's transaction, with one statement per step; rows are
- * always locked in (device, seq) order, so two batches never wait on each other in a cycle.
+ * Per-device sequence tracking (table device_seqs / device_sync, migration 005). A transaction claims its
+ * (device, seq); a different txId already holding it is a conflict and must post nothing. The claim is made in the
+ * database transaction that gives the hub's final answer (a batch, device-batch.ts), so it is written settled: the
+ * two commit or vanish together. The contiguous mark then moves up over every settled number. Every method works on
+ * a whole batch inside the caller's transaction, with as few statements as the common case allows; rows are always
+ * locked in (device, seq) order, so two batches never wait on each other in a cycle.
  */
 export class DeviceSequences {
   constructor(private readonly db: Database) {}
 
-  /** Claims `seq` for `txId`; claiming it again with the same txId (a replay) is fine. */
-  async claim(deviceId: string, seq: number, txId: string): Promise<SequenceClaim> {
-    return (await this.claimAll(this.db, [{ deviceId, seq, txId }]))[0]!;
-  }
-
   /**
-   * Claims every (device, seq) for its txId, in `q`; one claim per use, in order. Within `uses` the first txId
-   * to name a (device, seq) claims it, as if they had come one after the other.
+   * Claims every (device, seq) for its txId, in `tx`, settled; one claim per use, in order. Claiming again with the
+   * same txId (a replay) is fine. Within `uses` the first txId to name a (device, seq) claims it, as if they had come
+   * one after the other. One statement when every claim is new; a second finds who holds the others.
    */
-  async claimAll(q: Queryable, uses: readonly SequenceUse[]): Promise<SequenceClaim[]> {
+  async claimAll(tx: Queryable, uses: readonly SequenceUse[]): Promise<SequenceClaim[]> {
     const first = new Map<string, SequenceUse>();
     for (const use of uses) if (!first.has(`${use.deviceId}\n${use.seq}`)) first.set(`${use.deviceId}\n${use.seq}`, use);
     const claims = [...first.values()].sort(byDeviceAndSeq);
-    await q.query(
-      `INSERT INTO device_seqs (device_id, seq, tx_id)
-       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING`,
+    // A row of this txId left unsettled (by a hub from before claims were written settled) is settled now.
+    const { rows: taken } = await tx.query<{ device_id: string; seq: number }>(
+      `INSERT INTO device_seqs (device_id, seq, tx_id, settled)
+       SELECT device_id, seq, tx_id, true FROM unnest($1::text[], $2::bigint[], $3::text[]) AS c(device_id, seq, tx_id)
+       ON CONFLICT (device_id, seq) DO UPDATE SET settled = true WHERE device_seqs.tx_id = excluded.tx_id AND NOT device_seqs.settled
+       RETURNING device_id, seq`,
       [claims.map((c) => c.deviceId), claims.map((c) => c.seq), claims.map((c) => c.txId)],
     );
-    const { rows } = await q.query<{ device_id: string; seq: number; tx_id: string }>(
-      `SELECT s.device_id, s.seq, s.tx_id FROM device_seqs s
-         JOIN unnest($1::text[], $2::bigint[]) AS c(device_id, seq) ON c.device_id = s.device_id AND c.seq = s.seq`,
-      [claims.map((c) => c.deviceId), claims.map((c) => c.seq)],
-    );
-    const holder = new Map(rows.map((row) => [`${row.device_id}\n${row.seq}`, row.tx_id]));
+    const holder = new Map<string, string>();
+    for (const row of taken) holder.set(`${row.device_id}\n${row.seq}`, first.get(`${row.device_id}\n${row.seq}`)!.txId);
+    const held = claims.filter((c) => !holder.has(`${c.deviceId}\n${c.seq}`));
+    if (held.length > 0) {
+      const { rows } = await tx.query<{ device_id: string; seq: number; tx_id: string }>(
+        `SELECT s.device_id, s.seq, s.tx_id FROM device_seqs s
+           JOIN unnest($1::text[], $2::bigint[]) AS c(device_id, seq) ON c.device_id = s.device_id AND c.seq = s.seq`,
+        [held.map((c) => c.deviceId), held.map((c) => c.seq)],
+      );
+      for (const row of rows) holder.set(`${row.device_id}\n${row.seq}`, row.tx_id);
+    }
     return uses.map((use) => {
       const claimedBy = holder.get(`${use.deviceId}\n${use.seq}`)!;
       return claimedBy === use.txId ? { ok: true } : { ok: false, claimedBy };
     });
   }
 
-  /** Marks `seq` settled and advances the contiguous mark; reports the first remaining gap, if any. */
-  async settle(deviceId: string, seq: number): Promise<SettledSequence> {
-    const settled = await this.db.transaction((tx) => this.settleAll(tx, [{ deviceId, seq }]));
-    return settled.get(deviceId)!;
-  }
-
   /**
-   * Marks every (device, seq) settled in `tx` and advances each device's contiguous mark (under its device_sync
-   * row lock); reports per device the mark and the first remaining gap, if any.
+   * Advances each device's contiguous mark over what is settled (under its device_sync row lock, taken in device
+   * order), in `tx`; reports per device the mark and the first remaining gap, if any. Two statements for devices
+   * the hub knows, two more the first time it sees one.
    */
-  async settleAll(tx: Queryable, settles: ReadonlyArray<{ deviceId: string; seq: number }>): Promise<Map<string, SettledSequence>> {
-    const sorted = [...settles].sort(byDeviceAndSeq);
-    const devices = [...new Set(sorted.map((s) => s.deviceId))];
+  async advanceAll(tx: Queryable, deviceIds: Iterable<string>): Promise<Map<string, SettledSequence>> {
+    const devices = [...new Set(deviceIds)].sort();
     if (devices.length === 0) return new Map();
-    await tx.query(
-      `UPDATE device_seqs SET settled = true FROM unnest($1::text[], $2::bigint[]) AS s(device_id, seq)
-        WHERE device_seqs.device_id = s.device_id AND device_seqs.seq = s.seq`,
-      [sorted.map((s) => s.deviceId), sorted.map((s) => s.seq)],
-    );
-    await tx.query('INSERT INTO device_sync (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [devices]);
-    const locked = await tx.query<{ device_id: string; contiguous_seq: number }>(
-      'SELECT device_id, contiguous_seq FROM device_sync WHERE device_id = ANY($1::text[]) ORDER BY device_id FOR UPDATE',
-      [devices],
-    );
-    const marks = await walk(tx, locked.rows);
-    await tx.query(
-      `UPDATE device_sync SET contiguous_seq = m.contiguous, updated_at = now()
-         FROM unnest($1::text[], $2::bigint[]) AS m(device_id, contiguous) WHERE device_sync.device_id = m.device_id`,
-      [[...marks.keys()], [...marks.values()].map((mark) => mark.contiguous)],
-    );
-    return marks;
+    const lock = (ids: string[]) =>
+      tx.query<{ device_id: string }>('SELECT device_id FROM device_sync WHERE device_id = ANY($1::text[]) ORDER BY device_id FOR UPDATE', [ids]);
+    const known = new Set((await lock(devices)).rows.map((row) => row.device_id));
+    const unknown = devices.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      await tx.query('INSERT INTO device_sync (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [unknown]);
+      await lock(unknown);
+    }
+    return walk(tx, devices);
   }
 
   async contiguous(deviceId: string): Promise<number> {
@@ -107,26 +98,33 @@ export class DeviceSequences {
 }
 
 /**
- * Moves each device's mark up over the unbroken run of settled numbers right above it, and finds the first settled
- * number past the hole that ends the run (gaps and islands: in the run, seq − mark equals the row's rank).
+ * Moves each device's mark (its row locked by the caller) up over the unbroken run of settled numbers right above it,
+ * in one statement that also finds the first settled number past the hole that ends the run (gaps and islands: in
+ * the run, seq − mark equals the row's rank). A new statement after the locks, so it sees every batch committed
+ * before them.
  */
-async function walk(tx: Queryable, devices: ReadonlyArray<{ device_id: string; contiguous_seq: number }>): Promise<Map<string, SettledSequence>> {
-  const { rows } = await tx.query<{ device_id: string; run_to: number | null; next_settled: number | null }>(
-    `SELECT device_id, max(seq) FILTER (WHERE hole = 0) AS run_to, min(seq) FILTER (WHERE hole > 0) AS next_settled
-       FROM (SELECT s.device_id, s.seq, s.seq - m.contiguous - row_number() OVER (PARTITION BY s.device_id ORDER BY s.seq) AS hole
-               FROM device_seqs s JOIN unnest($1::text[], $2::bigint[]) AS m(device_id, contiguous)
-                 ON s.device_id = m.device_id AND s.seq > m.contiguous
-              WHERE s.settled) above
-      GROUP BY device_id`,
-    [devices.map((d) => d.device_id), devices.map((d) => d.contiguous_seq)],
+async function walk(tx: Queryable, deviceIds: readonly string[]): Promise<Map<string, SettledSequence>> {
+  const { rows } = await tx.query<{ device_id: string; contiguous: number; next_settled: number | null }>(
+    `WITH above AS (
+       SELECT d.device_id, s.seq, s.seq - d.contiguous_seq - row_number() OVER (PARTITION BY d.device_id ORDER BY s.seq) AS hole
+         FROM device_sync d JOIN device_seqs s ON s.device_id = d.device_id AND s.seq > d.contiguous_seq AND s.settled
+        WHERE d.device_id = ANY($1::text[])),
+     marks AS (
+       SELECT device_id, max(seq) FILTER (WHERE hole = 0) AS run_to, min(seq) FILTER (WHERE hole > 0) AS next_settled
+         FROM above GROUP BY device_id),
+     moved AS (
+       UPDATE device_sync d SET contiguous_seq = m.run_to, updated_at = now()
+         FROM marks m WHERE d.device_id = m.device_id AND m.run_to IS NOT NULL
+       RETURNING d.device_id)
+     SELECT d.device_id, coalesce(m.run_to, d.contiguous_seq) AS contiguous, m.next_settled
+       FROM device_sync d LEFT JOIN marks m ON m.device_id = d.device_id
+      WHERE d.device_id = ANY($1::text[])`,
+    [deviceIds],
   );
-  const found = new Map(rows.map((row) => [row.device_id, row]));
   return new Map(
-    devices.map(({ device_id: deviceId, contiguous_seq: mark }) => {
-      const row = found.get(deviceId);
-      const contiguous = row?.run_to ?? mark;
-      const next = row?.next_settled ?? undefined;
-      return [deviceId, next === undefined ? { contiguous } : { contiguous, gap: { fromSeq: contiguous + 1, toSeq: next - 1 } }];
-    }),
+    rows.map(({ device_id: deviceId, contiguous, next_settled: next }) => [
+      deviceId,
+      next === null ? { contiguous } : { contiguous, gap: { fromSeq: contiguous + 1, toSeq: next - 1 } },
+    ]),
   );
 }

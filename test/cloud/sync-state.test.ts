@@ -40,20 +40,35 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
   it('claims sequence numbers, refuses a second claimant, and walks the contiguous mark over settled ones', async () => {
     const sequences = new DeviceSequences(db);
     const device = `kiosk-${backend}-seq`;
+    // As a batch answers one transaction: claim its number and advance the mark, in one database transaction.
+    const answer = (seq: number, txId: string) =>
+      db.transaction(async (tx) => {
+        const [claim] = await sequences.claimAll(tx, [{ deviceId: device, seq, txId }]);
+        return { claim, mark: (await sequences.advanceAll(tx, [device])).get(device) };
+      });
     const [a, b, c, impostor] = [newId(), newId(), newId(), newId()];
-    expect(await sequences.claim(device, 1, a)).toEqual({ ok: true });
-    expect(await sequences.claim(device, 1, a)).toEqual({ ok: true });
-    expect(await sequences.claim(device, 1, impostor)).toEqual({ ok: false, claimedBy: a });
-    expect(await sequences.settle(device, 1)).toEqual({ contiguous: 1 });
+    expect(await answer(1, a)).toEqual({ claim: { ok: true }, mark: { contiguous: 1 } });
+    expect(await answer(1, a)).toEqual({ claim: { ok: true }, mark: { contiguous: 1 } });
+    expect((await answer(1, impostor)).claim).toEqual({ ok: false, claimedBy: a });
 
-    await sequences.claim(device, 4, c);
-    expect(await sequences.settle(device, 4)).toEqual({ contiguous: 1, gap: { fromSeq: 2, toSeq: 3 } });
-    // Claimed but not settled (the hub failed before answering) still counts as missing.
-    await sequences.claim(device, 2, b);
+    expect((await answer(4, c)).mark).toEqual({ contiguous: 1, gap: { fromSeq: 2, toSeq: 3 } });
+    // A claim left unsettled by an older hub still counts as missing, until its own transaction comes again.
+    await db.query('INSERT INTO device_seqs (device_id, seq, tx_id, settled) VALUES ($1, 2, $2, false)', [device, b]);
     expect(await sequences.contiguous(device)).toBe(1);
-    expect(await sequences.settle(device, 2)).toEqual({ contiguous: 2, gap: { fromSeq: 3, toSeq: 3 } });
-    await sequences.claim(device, 3, newId());
-    expect(await sequences.settle(device, 3)).toEqual({ contiguous: 4 });
+    expect((await answer(2, impostor)).claim).toEqual({ ok: false, claimedBy: b });
+    expect(await answer(2, b)).toEqual({ claim: { ok: true }, mark: { contiguous: 2, gap: { fromSeq: 3, toSeq: 3 } } });
+    expect((await answer(3, newId())).mark).toEqual({ contiguous: 4 });
+    // Several uses in one call: the first txId to name a number claims it, later copies of it replay.
+    const [d, e] = [newId(), newId()];
+    const claims = await db.transaction((tx) =>
+      sequences.claimAll(tx, [
+        { deviceId: device, seq: 5, txId: d },
+        { deviceId: device, seq: 5, txId: e },
+        { deviceId: device, seq: 5, txId: d },
+        { deviceId: device, seq: 1, txId: a },
+      ]),
+    );
+    expect(claims).toEqual([{ ok: true }, { ok: false, claimedBy: d }, { ok: true }, { ok: true }]);
   });
 
   it('stores desired configuration with growing versions next to what the device reported', async () => {
