@@ -4,6 +4,7 @@ import type { Database } from '../../cloud/db/database.ts';
 import type { Ledger, TopUpInput } from '../../cloud/ledger/index.ts';
 import { newId } from '../../shared/ids.ts';
 import type { TopUpBonusRule } from '../../shared/rules/topup-bonus.ts';
+import { waitFor } from '../helpers/events.ts';
 import { BACKENDS, expectLedgerConsistent, newCardUid, rowCounts, testLedger, useDatabases } from './support.ts';
 
 const databases = useDatabases();
@@ -105,4 +106,45 @@ describe.each(BACKENDS)('a batch of cash top-ups on %s', (backend) => {
     await expectLedgerConsistent(db);
   });
 
+  it("answers each top-up with its member as right after it, also the accounts a later one in the batch moves", async () => {
+    const a = await memberWithCard('批量戊');
+    const [small, big] = await batch([topUp(a, 300, 20), topUp(a, 10_000, 21)]);
+    expect(small).toMatchObject({ status: 'posted', posted: { member: { balances: { principalFen: 300, bonusFen: 0, points: 0 } } } });
+    expect(big).toMatchObject({ status: 'posted', posted: { member: { balances: { principalFen: 10_300, bonusFen: 2_000, points: 50 } } } });
+    await expectLedgerConsistent(db);
+  });
+
+  it.runIf(backend === 'postgres')('fails the batch, writing nothing, when another request takes one of its keys meanwhile', async () => {
+    const a = await memberWithCard('批量己');
+    const input = topUp(a, 500, 30);
+    const counts = await rowCounts(db);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let claimed!: () => void;
+    const claimedKey = new Promise<void>((resolve) => (claimed = resolve));
+    // Another request claims the key (as onceWithin does) and holds its transaction open.
+    const other = db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO idempotency_keys (key, owner, fingerprint) VALUES ($1, 'ledger', 'another request')`, [input.idempotencyKey]);
+      claimed();
+      await released;
+    });
+    await claimedKey;
+    const racing = batch([input]).then(
+      () => 'committed',
+      (error: Error) => error.message,
+    );
+    await waitFor(
+      async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO idempotency_keys%'`)).rows.length > 0,
+      { timeoutMs: 30_000, what: "the batch to wait on the other request's key" },
+    );
+    release();
+    await other;
+    expect(await racing).toMatch(/used meanwhile by another request/);
+    expect(await rowCounts(db)).toMatchObject({ transactions: counts.transactions });
+    expect(await ledger.getMember(a.memberId)).toMatchObject({ balances: { principalFen: 0 } });
+    // Posted again (as the gateway does, one at a time), the key is another request's: refused, nothing written.
+    const [again] = await batch([input]);
+    expect(again).toMatchObject({ status: 'refused', error: { code: 'IDEMPOTENCY_CONFLICT' } });
+    await expectLedgerConsistent(db);
+  });
 });

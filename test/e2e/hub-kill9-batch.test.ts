@@ -14,7 +14,7 @@ const DEVICE = 'kiosk-kill9-batch';
 
 /**
  * The hub as its own process on PostgreSQL, killed with SIGKILL in the middle of a batch of device transactions:
- * the batch has written its postings and waits (on a lock this test holds) to settle its sequence numbers. What
+ * the batch has written its postings and waits (on a lock this test holds) to advance the device's sequence mark. What
  * was acknowledged before is posted once; nothing of the killed batch is posted, and once the kiosk sends its
  * unacknowledged transactions again to the restarted hub each is posted once, and a resent acknowledged one is a
  * replay.
@@ -81,7 +81,8 @@ describe('the hub killed with SIGKILL in the middle of a batch of device transac
     await send(acked);
     expect((await device!.waitFor<TxAck>(topics.txAck(DEVICE), 3, 30_000)).map((ack) => ack.status)).toEqual(['ok', 'ok', 'ok']);
 
-    // Settling sequence numbers is the last step of a batch: the lock holds the batch there, its postings written.
+    // Advancing the device's sequence mark is the last step of a batch: its UPDATE of device_sync waits on this lock,
+    // the batch's postings written.
     const holder = new pg.Client({ connectionString: databaseUrl });
     await holder.connect();
     try {
@@ -91,7 +92,7 @@ describe('the hub killed with SIGKILL in the middle of a batch of device transac
       const blocked = await waitFor(
         async () => {
           const { rows } = await db.query<{ pid: number }>(
-            `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active' AND query LIKE 'INSERT INTO device_sync%'`,
+            `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active' AND query LIKE '%UPDATE device_sync%'`,
           );
           return rows[0]?.pid;
         },
