@@ -7,7 +7,7 @@ import { type CardRefusal, type CardRefusalCode, type CardStatus, cardUseRefusal
 import { localDateOf } from '../../shared/rules/points-expiry.ts';
 import type { Queryable } from '../db/database.ts';
 import { kernelErrors, refusalOf, type ErrorCode, type HubError } from '../kernel/errors.ts';
-import type { LedgerPorts, PresentedCard, ShownCard, ShownCardQuery } from '../ledger/index.ts';
+import type { LedgerPorts, PresentedCard } from '../ledger/index.ts';
 import { DEFAULT_TIME_ZONE, getStore } from '../org/index.ts';
 import { cardErrors } from './errors.ts';
 
@@ -39,20 +39,11 @@ export async function localCalendarOf(q: Queryable, storeId: string | undefined,
   return { day: `${year}-${pad(month)}-${pad(day)}`, year: String(year) };
 }
 
-/** The card each member view names, in order: the one used, else an active primary card, newest first. */
-async function shownCards(q: Queryable, wanted: readonly ShownCardQuery[]): Promise<Array<ShownCard | undefined>> {
-  const cards = new Array<ShownCard | undefined>(wanted.length).fill(undefined);
-  if (wanted.length === 0) return cards;
-  const { rows } = await q.query<{ n: string; uid: string; card_number: string | null }>(
-    `SELECT w.n, c.uid, c.card_number
-       FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS w(member_id, used_uid, n)
-       JOIN LATERAL (SELECT uid, card_number FROM cards WHERE member_id = w.member_id
-                      ORDER BY uid IS NOT DISTINCT FROM w.used_uid DESC, status = 'active' DESC, type <> 'supplementary' DESC, bound_at DESC, uid
-                      LIMIT 1) c ON true`,
-    [wanted.map((w) => w.memberId), wanted.map((w) => w.usedCardUid ?? null)],
-  );
-  for (const row of rows) cards[Number(row.n) - 1] = { cardUid: row.uid, ...(row.card_number === null ? {} : { cardNumber: row.card_number }) };
-  return cards;
+/** The card a member view names, as SQL: the one used, else an active primary card, newest first. */
+function shownCardSql(memberId: string, usedCardUid: string): string {
+  return `SELECT uid AS shown_card_uid, card_number AS shown_card_number FROM cards WHERE member_id = ${memberId}
+           ORDER BY uid IS NOT DISTINCT FROM ${usedCardUid} DESC, status = 'active' DESC, type <> 'supplementary' DESC, bound_at DESC, uid
+           LIMIT 1`;
 }
 
 interface PresentedCardState {
@@ -124,4 +115,4 @@ async function admitPresentedCard(tx: Queryable, presented: PresentedCard, card:
 }
 
 /** The ledger's `cards` port. */
-export const cardsPort: LedgerPorts['cards'] = { shownCards, admit: admitPresentedCards };
+export const cardsPort: LedgerPorts['cards'] = { shownCardSql, admit: admitPresentedCards };

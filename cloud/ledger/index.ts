@@ -19,7 +19,7 @@ export { lockMember, memberChanged, membersPage, profileOf, recentlyChangedMembe
 export { expiringLotsOf, expiringLotsSql, memberBalancesSql, memberSnapshotOf, storedValueSpentSql, type MemberBalancesRow } from './kiosk-member-read.ts';
 export { EXPIRY_JOB_ACTOR, pointsExpiringSoon, pointsLots, type ExpiryOptions, type ExpiryRun } from './points-expiry-job.ts';
 export { openLotBalances, type PointsLotView } from './points-lots.ts';
-export type { LedgerPorts, PresentedCard, ShownCard, ShownCardQuery } from './ports.ts';
+export type { LedgerPorts, PresentedCard, ShownCardQuery } from './ports.ts';
 export { TRANSACTION_KINDS, type LegsBuilder, type PostedTransaction, type TransactionKind, type TransactionRequest } from './posting.ts';
 export { REFUNDABLE_KINDS, transactionNotFound, type RefundInput, type RefundResult } from './refunds.ts';
 export { storedValueSpentFen } from './spend.ts';

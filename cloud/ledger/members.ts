@@ -20,29 +20,26 @@ export async function readMember(q: Queryable, ports: LedgerPorts, memberId: str
   return (await readMembers(q, ports, [{ memberId, ...(usedCardUid === undefined ? {} : { usedCardUid }) }]))[0];
 }
 
-/** Many members as readMember reads one (undefined for an unknown one), in order, with three statements for all. */
+/** Many members as readMember reads one (undefined for an unknown one), in order, in one statement for all. */
 export async function readMembers(q: Queryable, ports: LedgerPorts, wanted: readonly ShownCardQuery[]): Promise<Array<MemberView | undefined>> {
   if (wanted.length === 0) return [];
-  const memberIds = [...new Set(wanted.map((w) => w.memberId))];
-  const { rows } = await q.query<MemberBalancesRow & { member_id: string }>(
-    `SELECT wanted.member_id, member.* FROM unnest($1::uuid[]) AS wanted(member_id)
-       JOIN LATERAL (${memberBalancesSql('wanted.member_id')}) AS member ON true`,
-    [memberIds],
+  const { rows } = await q.query<MemberBalancesRow & { n: string; shown_card_uid: string | null; shown_card_number: string | null }>(
+    `SELECT w.n, member.*, card.*, tier.* FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS w(member_id, used_uid, n)
+       JOIN LATERAL (${memberBalancesSql('w.member_id')}) AS member ON true
+       LEFT JOIN LATERAL (${ports.cards.shownCardSql('w.member_id', 'w.used_uid')}) AS card ON true
+       LEFT JOIN LATERAL (${ports.tiers.tierSql('w.member_id')}) AS tier ON true`,
+    [wanted.map((w) => w.memberId), wanted.map((w) => w.usedCardUid ?? null)],
   );
-  if (rows.length === 0) return wanted.map(() => undefined);
-  const members = new Map(rows.map((row) => [row.member_id, row]));
-  const cards = await ports.cards.shownCards(q, wanted);
-  const tiers = await ports.tiers.tiersOf(q, [...members.keys()]);
+  const found = new Map(rows.map((row) => [Number(row.n) - 1, row]));
   const asOf = new Date().toISOString();
   return wanted.map(({ memberId }, index): MemberView | undefined => {
-    const row = members.get(memberId);
+    const row = found.get(index);
     if (!row) return undefined;
-    const card = cards[index];
     return {
       memberId,
       displayName: row.member_name!,
-      tier: tiers.get(memberId)!,
-      ...(card ? { cardUid: card.cardUid, ...(card.cardNumber === undefined ? {} : { cardNumber: card.cardNumber }) } : {}),
+      tier: ports.tiers.tierOf(row as unknown as Record<string, unknown>),
+      ...(row.shown_card_uid === null ? {} : { cardUid: row.shown_card_uid, ...(row.shown_card_number === null ? {} : { cardNumber: row.shown_card_number }) }),
       ...(row.member_home_store_id ? { homeStoreId: row.member_home_store_id } : {}),
       balances: { principalFen: row.principal_fen!, bonusFen: row.bonus_fen!, points: row.points! },
       version: row.member_version!,

@@ -10,10 +10,11 @@ import type { Leg } from './legs.ts';
 export interface LedgerPorts {
   readonly cards: {
     /**
-     * The card each member view names, in order: the one used, else the member's main active card; undefined
-     * without a card. One statement for all of them (a batch of top-ups answers each with its member).
+     * The card a member view names — the one used, else the member's main active card — as SQL: a subquery of at
+     * most one row with columns shown_card_uid and shown_card_number, over the SQL expressions it is given (a column
+     * of the enclosing statement), so readMembers reads members, cards and tiers in one statement.
      */
-    shownCards(q: Queryable, wanted: readonly ShownCardQuery[]): Promise<Array<ShownCard | undefined>>;
+    shownCardSql(memberId: string, usedCardUid: string): string;
     /**
      * Postings present these cards: each one's refusal (a HubError) when the card is not the member's, or may not
      * take value (lost, frozen, over a daily limit), else undefined — and what the admitted ones spent is recorded.
@@ -22,8 +23,10 @@ export interface LedgerPorts {
     admit(tx: Queryable, presented: readonly PresentedCard[]): Promise<Array<Error | undefined>>;
   };
   readonly tiers: {
-    /** Each member's tier id, in one statement. */
-    tiersOf(q: Queryable, memberIds: readonly string[]): Promise<Map<string, string>>;
+    /** A member's tier as SQL, as shownCardSql: a subquery of at most one row, whose columns tierOf reads. */
+    tierSql(memberId: string): string;
+    /** The tier id a member view shows, from the columns of tierSql (all null when it had no row). */
+    tierOf(row: Record<string, unknown>): string;
     /**
      * A stored-value payment was just posted (txId): it counts towards the member's tier at once, in the same
      * transaction (upgrade immediately; downgrades wait for the review).
@@ -35,11 +38,6 @@ export interface LedgerPorts {
 export interface ShownCardQuery {
   memberId: string;
   usedCardUid?: string;
-}
-
-export interface ShownCard {
-  cardUid: string;
-  cardNumber?: string;
 }
 
 export interface PresentedCard {

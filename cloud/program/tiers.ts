@@ -161,14 +161,8 @@ export async function cancelQualifyingSpend(tx: Queryable, checkoutId: string): 
  */
 export function tiersPort(rules: Pick<RulesStore, 'currentWithin'>): LedgerPorts['tiers'] {
   return {
-    async tiersOf(q, memberIds) {
-      const { rows } = await q.query<MemberTierRow & { member_id: string }>(
-        `SELECT wanted.member_id, tier.* FROM unnest($1::uuid[]) AS wanted(member_id)
-           LEFT JOIN LATERAL (${memberTierSql('wanted.member_id')}) AS tier ON true`,
-        [memberIds],
-      );
-      return new Map(rows.map((row) => [row.member_id, shownTierOf(row)]));
-    },
+    tierSql: memberTierSql,
+    tierOf: (row) => shownTierOf(row as unknown as MemberTierRow),
     async onStoredValueSpend(tx, { memberId, at, actor }) {
       const program = await rules.currentWithin(tx);
       await refreshTier(tx, memberId, { program, at, actor, reason: 'Qualifying stored-value spend' });
