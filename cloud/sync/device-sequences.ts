@@ -79,7 +79,10 @@ export class DeviceSequences {
     const devices = [...new Set(deviceIds)].sort();
     if (devices.length === 0) return new Map();
     const lock = (ids: string[]) =>
-      tx.query<{ device_id: string }>('SELECT device_id FROM device_sync WHERE device_id = ANY($1::text[]) ORDER BY device_id FOR UPDATE', [ids]);
+      tx.query<{ device_id: string }>(
+        'SELECT d.device_id FROM unnest($1::text[]) AS wanted(device_id) JOIN device_sync d ON d.device_id = wanted.device_id ORDER BY d.device_id FOR UPDATE OF d',
+        [ids],
+      );
     const known = new Set((await lock(devices)).rows.map((row) => row.device_id));
     const unknown = devices.filter((id) => !known.has(id));
     if (unknown.length > 0) {
@@ -101,24 +104,24 @@ export class DeviceSequences {
  * Moves each device's mark (its row locked by the caller) up over the unbroken run of settled numbers right above it,
  * in one statement that also finds the first settled number past the hole that ends the run (gaps and islands: in
  * the run, seq − mark equals the row's rank). A new statement after the locks, so it sees every batch committed
- * before them.
+ * before them. Driven by the device ids given, each device's numbers read in a lateral subquery (a range of the
+ * primary key): a join over all of device_sync or device_seqs may be planned as a scan of the whole table, which a
+ * prepared statement then keeps as the table grows.
  */
 async function walk(tx: Queryable, deviceIds: readonly string[]): Promise<Map<string, SettledSequence>> {
   const { rows } = await tx.query<{ device_id: string; contiguous: number; next_settled: number | null }>(
-    `WITH above AS (
-       SELECT d.device_id, s.seq, s.seq - d.contiguous_seq - row_number() OVER (PARTITION BY d.device_id ORDER BY s.seq) AS hole
-         FROM device_sync d JOIN device_seqs s ON s.device_id = d.device_id AND s.seq > d.contiguous_seq AND s.settled
-        WHERE d.device_id = ANY($1::text[])),
-     marks AS (
-       SELECT device_id, max(seq) FILTER (WHERE hole = 0) AS run_to, min(seq) FILTER (WHERE hole > 0) AS next_settled
-         FROM above GROUP BY device_id),
+    `WITH marks AS (
+       SELECT d.device_id, d.contiguous_seq, w.run_to, w.next_settled
+         FROM unnest($1::text[]) AS wanted(device_id)
+         JOIN device_sync d ON d.device_id = wanted.device_id
+        CROSS JOIN LATERAL (
+          SELECT max(seq) FILTER (WHERE hole = 0) AS run_to, min(seq) FILTER (WHERE hole > 0) AS next_settled
+            FROM (SELECT s.seq, s.seq - d.contiguous_seq - row_number() OVER (ORDER BY s.seq) AS hole
+                    FROM device_seqs s WHERE s.device_id = d.device_id AND s.seq > d.contiguous_seq AND s.settled) AS above) AS w),
      moved AS (
        UPDATE device_sync d SET contiguous_seq = m.run_to, updated_at = now()
-         FROM marks m WHERE d.device_id = m.device_id AND m.run_to IS NOT NULL
-       RETURNING d.device_id)
-     SELECT d.device_id, coalesce(m.run_to, d.contiguous_seq) AS contiguous, m.next_settled
-       FROM device_sync d LEFT JOIN marks m ON m.device_id = d.device_id
-      WHERE d.device_id = ANY($1::text[])`,
+         FROM marks m WHERE d.device_id = m.device_id AND m.run_to IS NOT NULL)
+     SELECT device_id, coalesce(run_to, contiguous_seq) AS contiguous, next_settled FROM marks`,
     [deviceIds],
   );
   return new Map(

@@ -1,8 +1,10 @@
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startFleet, type Fleet } from '../../device/emulators/fleet-simulator.ts';
 import { doneWithin, reachedNote, type Budget } from './budget.ts';
-import { startHubProcess, durationRow, p99, perSecond } from './fleet-hub.ts';
+import { microsEach, ownCpuMs, postgresCpuMs, postmasterPidOf } from './cpu.ts';
+import { analyzeBenchDatabase, benchDatabaseUrl, startHubProcess, durationRow, p99, perSecond, type HubProcess } from './fleet-hub.ts';
 import { noteRow, singleValueRow, summarize, type BenchRow } from './stats.ts';
 
 const BENCH = 'fleet ingest (hub process, 1,000 sim kiosks)';
@@ -37,6 +39,7 @@ export async function benchFleetIngest(budget: Budget, kiosks = 1000, perKiosk =
     for (const kiosk of fleet.kiosks) kiosk.topUp(500);
     const warmUpMs = budget.remainingMs() - TEARDOWN_RESERVE_MS;
     await doneWithin(fleet.drained(warmUpMs), warmUpMs);
+    await analyzeBenchDatabase();
     for (const kiosk of fleet.kiosks) kiosk.latenciesMs.splice(0);
 
     const rawLatencies: number[] = [];
@@ -53,11 +56,14 @@ export async function benchFleetIngest(budget: Budget, kiosks = 1000, perKiosk =
     );
     const rawMs = performance.now() - rawStart;
 
+    const postmaster = benchDatabaseUrl() ? await postmasterPidOf(benchDatabaseUrl()!) : undefined;
+    const cpuBefore = await cpuNow(hub, postmaster);
     const hubStart = performance.now();
     for (let i = 0; i < perKiosk; i++) for (const kiosk of fleet.kiosks) kiosk.topUp(1000);
     const drainMs = budget.remainingMs() - TEARDOWN_RESERVE_MS;
     const drained = await doneWithin(fleet.drained(drainMs), drainMs);
     const hubMs = performance.now() - hubStart;
+    const cpuAfter = await cpuNow(hub, postmaster);
     const burstLatencies = fleet.kiosks.flatMap((kiosk) => kiosk.latenciesMs.splice(0));
     const raw = [
       { bench: BENCH, metric: `raw broker: QoS 1 publish → PUBACK, burst of ${total} (${perSecond(total, rawMs)} msg/s, p99 ${p99(rawLatencies)} ms)`, unit: 'ms', summary: summarize(rawLatencies) },
@@ -72,6 +78,7 @@ export async function benchFleetIngest(budget: Budget, kiosks = 1000, perKiosk =
       { bench: BENCH, metric: `hub: tx publish → tx/ack after commit, burst of ${total} (p99 ${p99(burstLatencies)} ms)`, unit: 'ms', summary: summarize(burstLatencies) },
       durationRow(BENCH, `hub: burst of ${total} transactions, first publish → last ack`, hubMs),
       singleValueRow(BENCH, HUB_INGEST_RATE_METRIC, '/s', (total * 1000) / hubMs),
+      ...cpuRows(cpuBefore, cpuAfter, total),
     ];
 
     // Steady load: one transaction from the next kiosk in turn, spread evenly over the window.
@@ -95,4 +102,39 @@ export async function benchFleetIngest(budget: Budget, kiosks = 1000, perKiosk =
     await fleet?.stop();
     await hub.stop();
   }
+}
+
+interface CpuNow {
+  hubMs: number;
+  postgresMs?: number;
+  kiosksMs: number;
+}
+
+async function cpuNow(hub: HubProcess, postmaster: number | undefined): Promise<CpuNow> {
+  return {
+    hubMs: (await hub.usage()).cpuMs,
+    ...(postmaster === undefined ? {} : { postgresMs: await postgresCpuMs(postmaster) }),
+    kiosksMs: ownCpuMs(),
+  };
+}
+
+/**
+ * CPU per transaction of each process over the burst, and what this machine could ingest at that cost: hub,
+ * database and simulated kiosks share its cores (pgbench's rows give the same for the reference).
+ */
+function cpuRows(before: CpuNow, after: CpuNow, transactions: number): BenchRow[] {
+  const each = (ms: number) => microsEach(ms, transactions);
+  const hub = each(after.hubMs - before.hubMs);
+  const postgres = after.postgresMs === undefined ? undefined : each(after.postgresMs - before.postgresMs!);
+  const kiosks = each(after.kiosksMs - before.kiosksMs);
+  const total = hub + (postgres ?? 0) + kiosks;
+  const cores = availableParallelism();
+  // The hub's JavaScript (and PGlite in it) runs on one thread: it alone cannot go past one core.
+  const ceiling = Math.round(Math.min((cores * 1e6) / total, 1e6 / hub));
+  return [
+    singleValueRow(BENCH, `CPU per transaction in the burst: hub process${postgres === undefined ? ' (with PGlite in it)' : ''}`, 'µs', hub),
+    ...(postgres === undefined ? [] : [singleValueRow(BENCH, 'CPU per transaction in the burst: PostgreSQL server (all its processes)', 'µs', postgres)]),
+    singleValueRow(BENCH, 'CPU per transaction in the burst: simulated kiosks (the bench process)', 'µs', kiosks),
+    singleValueRow(BENCH, `CPU per transaction in the burst: all of them (at that cost ${cores} cores, and the hub's one thread, allow at most ${ceiling} tx/s)`, 'µs', total),
+  ];
 }

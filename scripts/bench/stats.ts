@@ -21,8 +21,8 @@ export function summarize(samplesMs: number[]): Summary {
 export interface BenchRow {
   bench: string;
   metric: string;
-  /** ms for latencies and durations; /s for a rate (its one value in every column). */
-  unit: 'ms' | '/s';
+  /** ms for latencies and durations; /s for a rate, µs for CPU time per transaction (its one value in every column). */
+  unit: 'ms' | '/s' | 'µs';
   /** Absent when nothing was measured: `note` then says why (a bench that failed or ran out of its budget). */
   summary?: Summary;
   /** What the numbers do not say: how far a bench got in its budget, or the error that stopped it. */
