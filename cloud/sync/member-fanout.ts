@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../shared/logger.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { encodePayload } from '../../shared/contract/decode.ts';
@@ -9,6 +10,14 @@ import type { Publish } from './publish.ts';
 
 /** How far back a sweep looks for changed members: far beyond a sweep's interval, so a slow commit is not missed. */
 const RECENT_SECONDS = 300;
+
+/**
+ * Sweeps of just the named members start at least this far apart. Under load the gateway names members after every
+ * batch, hundreds of times a second, and a sweep is two statements (the notes' upsert, the comparison) whatever it
+ * covers: back to back they add two round trips and a write to each batch's twenty-odd statements. A kiosk learns of
+ * a member another kiosk changed at most this much later; its own transaction's ack carries the member at once.
+ */
+const NAMED_SWEEP_GAP_MS = 50;
 
 export interface MemberFanoutOptions {
   db: Database;
@@ -34,6 +43,9 @@ export class MemberFanout {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** When the last sweep started (performance.now()), and the sweep of named members waiting for the gap to pass. */
+  private lastSweepAt = -Infinity;
+  private deferred: { started: Promise<void>; release(): void } | undefined;
   /** The next sweep reads every recently changed member (the interval, poke), not only the ones named to it. */
   private windowWanted = false;
   /** Members named by `changed` since the last sweep, at the highest version named. */
@@ -52,13 +64,15 @@ export class MemberFanout {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.publish = undefined;
+    // With nothing to publish through, it would only read (as a sweep queued behind a running one is dropped).
+    this.deferred?.release();
     await this.idle();
     await this.flushSeen();
   }
 
   /** Resolves once no sweep is running or queued. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.deferred) await (this.running ?? this.deferred!.started);
   }
 
   /**
@@ -118,6 +132,11 @@ export class MemberFanout {
       this.again = true;
       return;
     }
+    const wait = this.lastSweepAt + NAMED_SWEEP_GAP_MS - performance.now();
+    if (!this.windowWanted && wait > 0) return this.deferRun(wait);
+    // This sweep takes the named members of the deferred one.
+    this.deferred?.release();
+    this.lastSweepAt = performance.now();
     this.running = this.sweepSafely().finally(() => {
       this.running = undefined;
       if (this.again && this.publish) {
@@ -125,6 +144,23 @@ export class MemberFanout {
         this.run();
       }
     });
+  }
+
+  /** Runs the sweep of named members once `ms` have passed, unless another sweep starts first and takes them. */
+  private deferRun(ms: number): void {
+    if (this.deferred) return;
+    let resolve: () => void = () => undefined;
+    const started = new Promise<void>((done) => (resolve = done));
+    const timer = setTimeout(() => {
+      release();
+      this.run();
+    }, ms);
+    const release = () => {
+      clearTimeout(timer);
+      this.deferred = undefined;
+      resolve();
+    };
+    this.deferred = { started, release };
   }
 
   private async sweepSafely(): Promise<void> {

@@ -2,7 +2,10 @@
 export interface BatchTuning {
   /** A batch closes at this many items… */
   maxSize: number;
-  /** …or this long after its first item arrived at an idle lane, so a lone kiosk's ack waits only this much. */
+  /**
+   * …or this long after its first item arrived at an idle lane, so a lone kiosk's ack waits only this much. 0: on
+   * the event loop's next turn, with every item that arrived in this one (no timer: Node's shortest is 1 ms).
+   */
   lingerMs: number;
   /** Batches in flight at once (database connections used). Items with one order key always share a lane. */
   lanes: number;
@@ -22,7 +25,8 @@ export interface BatcherOptions<T> extends BatchTuning {
 interface Lane<T> {
   queue: T[];
   running: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** Closes the lane's filling batch: a timer, or an immediate for a linger of 0. */
+  timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 }
 
 /**
@@ -64,11 +68,12 @@ export class TransactionBatcher<T> {
   private schedule(lane: Lane<T>): void {
     if (lane.running || lane.queue.length === 0) return;
     if (lane.queue.length >= this.options.maxSize) return this.start(lane);
-    lane.timer ??= setTimeout(() => this.start(lane), this.options.lingerMs);
+    lane.timer ??= this.options.lingerMs > 0 ? setTimeout(() => this.start(lane), this.options.lingerMs) : setImmediate(() => this.start(lane));
   }
 
   private start(lane: Lane<T>): void {
-    clearTimeout(lane.timer);
+    if (this.options.lingerMs > 0) clearTimeout(lane.timer as NodeJS.Timeout | undefined);
+    else clearImmediate(lane.timer as NodeJS.Immediate | undefined);
     lane.timer = undefined;
     if (lane.running || lane.queue.length === 0) return;
     lane.running = true;
