@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
 import pg from 'pg';
@@ -68,12 +69,18 @@ function series(metric: string, samples: number[], wanted: number, budget: Budge
 async function timed(count: number, ms: number, once: () => Promise<unknown>): Promise<number[]> {
   const samples: number[] = [];
   const end = performance.now() + ms;
-  for (let i = 0; i < 50; i++) await once();
+  const warm = performance.now() + Number(process.env.WARM_MS ?? 0);
+  for (let i = 0; i < 50 || performance.now() < warm; i++) await once();
+  const at: number[] = [];
   while (samples.length < count && performance.now() < end) {
     const start = performance.now();
     await once();
     samples.push(performance.now() - start);
+    at.push(start);
   }
+  (globalThis as any).__dumps ??= [];
+  (globalThis as any).__dumps.push(samples.map((s, i) => [Math.round(at[i]! - at[0]!), Math.round(s * 100) / 100]));
+  writeFileSync('/tmp/lookup-dump.json', JSON.stringify((globalThis as any).__dumps));
   return samples;
 }
 

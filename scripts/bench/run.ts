@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import pg from 'pg';
 import { binDir, startPostgres, type PostgresServer } from '../../test/helpers/postgres-server.ts';
 import { BENCH_BUDGET_ENV } from './budget.ts';
 import { HUB_INGEST_RATE_METRIC } from './fleet-ingest.ts';
@@ -64,8 +65,10 @@ try {
     const where = planned.postgres ? 'PostgreSQL' : 'PGlite';
     process.stderr.write(`running ${planned.bench}${planned.fleet || planned.postgres ? ` on ${where}` : ''} (budget ${planned.budgetS} s)…\n`);
     const env: NodeJS.ProcessEnv = { [BENCH_BUDGET_ENV]: String(planned.budgetS * 1000) };
-    if (planned.postgres) Object.assign(env, { [BENCH_DATABASE_URL_ENV]: await server!.createDatabase(), [BENCH_PG_BIN_ENV]: pgBin });
+    const databaseUrl = planned.postgres ? await server!.createDatabase() : undefined;
+    if (databaseUrl) Object.assign(env, { [BENCH_DATABASE_URL_ENV]: databaseUrl, [BENCH_PG_BIN_ENV]: pgBin });
     const benchRows = await runInChild(planned, env);
+    if (databaseUrl) await dropAndCheckpoint(server!.url, databaseUrl);
     rows.push(...(planned.fleet ? benchRows.map((row) => ({ ...row, bench: `${row.bench} · ${where}` })) : benchRows));
   }
   rows.push(...againstPgbench(rows));
@@ -115,6 +118,22 @@ async function runInChild(planned: Planned, env: NodeJS.ProcessEnv): Promise<Ben
     return [noteRow(planned.bench, 'whole bench', reason)];
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Leaves the server as the next bench should find it: without the last bench's database, whose tables autovacuum
+ * would otherwise work through while the next one is measured (pgbench's, after 40,000 updates, in the middle of
+ * the ingest's steady phase), and with nothing left to flush.
+ */
+async function dropAndCheckpoint(serverUrl: string, databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE ${new URL(databaseUrl).pathname.slice(1)} WITH (FORCE)`);
+    await client.query('CHECKPOINT');
+  } finally {
+    await client.end();
   }
 }
 
