@@ -185,6 +185,33 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
     await quiet.stop();
     expect(again).toEqual([]);
   });
+  it('reads seconds of changes each sweep and minutes once every 60 sweeps, so a commit that took a minute still goes out', async () => {
+    const created = await ledger.createMember({ name: 'Slow Commit', actor: operator });
+    const cardUid = newCardUid();
+    const { member } = await bindCard(db, ledger, { memberId: created.memberId, cardUid, actor: operator });
+    const sent: string[] = [];
+    const fanout = new MemberFanout({ db, snapshotOf: (uid) => memberByCard(db, ledger, uid), logger, intervalMs: 60_000 });
+    fanout.start(async (topic) => void sent.push(topic));
+    const knows = `kiosk-${backend}-slow`;
+    fanout.seen(knows, member);
+    fanout.poke(); // the first sweep is a wide one
+    await fanout.idle();
+    // A change whose transaction started a minute before it committed: its updated_at is a minute old.
+    await ledger.topUpCash({ idempotencyKey: key('slow'), memberId: member.memberId, amountFen: 100, actor: operator });
+    await db.query(`UPDATE members SET updated_at = now() - interval '60 seconds' WHERE id = $1`, [member.memberId]);
+    const sweeps = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        fanout.poke();
+        await fanout.idle();
+      }
+    };
+    await sweeps(59);
+    expect(sent).toEqual([]);
+    await sweeps(1);
+    await fanout.stop();
+    expect(sent).toEqual([topics.member(knows)]);
+  });
+
   it('notes a lookup in memory only, and writes the notes of many lookups in one go before the next comparison', async () => {
     const created = await ledger.createMember({ name: 'Noted', actor: operator });
     const cardUid = newCardUid();
