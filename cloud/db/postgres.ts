@@ -1,25 +1,8 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../../shared/logger.ts';
 import type { Database, Queryable } from './database.ts';
 import { INT8_OID, parseInt8 } from './int8.ts';
-
-/**
- * The name a parameterised statement is prepared under: the same text always gets the same name, so each pooled
- * connection parses and plans it once and then only binds and executes it. Parameterless text is sent unnamed
- * (it may hold several statements, which a prepared statement cannot). Each connection keeps what it prepared, so
- * the number of names is capped: text built with varying literals past the cap simply goes unnamed.
- */
-const MAX_NAMED_STATEMENTS = 2000;
-const statementNames = new Map<string, string>();
-function statementName(sql: string): string | undefined {
-  let name = statementNames.get(sql);
-  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
-    name = `s_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
-    statementNames.set(sql, name);
-  }
-  return name;
-}
+import { statementName } from './statement-names.ts';
 
 const NEEDS_ESCAPE = /["\\]/;
 
