@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import { openDatabase } from '../../cloud/db/database.ts';
 import { KioskNotices, RulesStore } from '../../cloud/program/index.ts';
 import { kioskMemberReader } from '../../cloud/sync/card-lookups.ts';
@@ -11,6 +10,7 @@ import { noDelay } from '../../shared/mqtt-no-delay.ts';
 import { reachedNote, type Budget } from './budget.ts';
 import { benchDatabaseUrl, durationRow, p99, startHubProcess } from './fleet-hub.ts';
 import { benchMember, seedMembers } from './seed-members.ts';
+import { withClient } from './server-client.ts';
 import { noteRow, summarize, type BenchRow } from './stats.ts';
 
 const BENCH = 'card lookup (PostgreSQL server)';
@@ -44,10 +44,8 @@ export async function benchCardLookup(budget: Budget, members = Number(process.e
     const mqttSamples = await lookupsOverMqtt(samples, budget.remainingMs() - TEARDOWN_RESERVE_MS - REFERENCES_MS, () => randomMember().cardUid);
     rows.push(series('card lookup over MQTT: request → hub → response (one statement, no write)', mqttSamples, samples, budget));
 
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
     const pkSelect = { name: 'bench-pk', text: 'SELECT id, name, version FROM members WHERE id = $1' };
-    const pk = await timed(samples, REFERENCES_MS / 2, () => client.query({ ...pkSelect, values: [randomMember().memberId] })).finally(() => client.end());
+    const pk = await withClient(url, (client) => timed(samples, REFERENCES_MS / 2, () => client.query({ ...pkSelect, values: [randomMember().memberId] })));
     rows.push(series('reference: primary-key SELECT of one member, prepared, straight to the server', pk, samples, budget));
 
     const read = kioskMemberReader(db, new KioskNotices({ program: new RulesStore(db), logger: createLogger('bench-lookup'), enabled: true }));

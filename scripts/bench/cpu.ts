@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import { withClient } from './server-client.ts';
 
 /**
  * CPU time of the processes a benchmark runs, from /proc: on this 2-core machine the hub, the database and the
@@ -60,14 +60,8 @@ export async function postgresCpuMs(postmasterPid: number): Promise<number> {
 
 /** The postmaster's pid of the server at `url` (the first line of postmaster.pid in its data directory). */
 export async function postmasterPidOf(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'data_directory'");
-    return Number((await readFile(join(rows[0]!.setting, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  } finally {
-    await client.end();
-  }
+  const { rows } = await withClient(url, (client) => client.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'data_directory'"));
+  return Number((await readFile(join(rows[0]!.setting, 'postmaster.pid'), 'utf8')).split('\n')[0]);
 }
 
 /** This process's own CPU time so far (the simulated kiosks, the bench's clients). */

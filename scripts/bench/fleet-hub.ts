@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { issueDeviceCredentials } from '../../cloud/devices/index.ts';
 import { startHub } from '../../cloud/hub.ts';
 import { DEFAULT_DEVICE_CONFIG } from '../../cloud/sync/index.ts';
@@ -12,6 +11,7 @@ import { createLogger } from '../../shared/logger.ts';
 import { freePort } from '../../test/helpers/ports.ts';
 import type { FleetMember } from '../../device/emulators/fleet-simulator.ts';
 import { processTimes } from './cpu.ts';
+import { withClient } from './server-client.ts';
 import { benchMember, seedMembers } from './seed-members.ts';
 import { singleValueRow, type BenchRow } from './stats.ts';
 
@@ -30,14 +30,7 @@ export const benchDatabaseUrl = (): string | undefined => process.env[BENCH_DATA
  */
 export async function analyzeBenchDatabase(): Promise<void> {
   const url = benchDatabaseUrl();
-  if (!url) return;
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('ANALYZE');
-  } finally {
-    await client.end();
-  }
+  if (url) await withClient(url, (client) => client.query('ANALYZE'));
 }
 
 export interface HubUsage {

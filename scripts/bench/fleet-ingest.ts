@@ -56,7 +56,8 @@ export async function benchFleetIngest(budget: Budget, kiosks = 1000, perKiosk =
     );
     const rawMs = performance.now() - rawStart;
 
-    const postmaster = benchDatabaseUrl() ? await postmasterPidOf(benchDatabaseUrl()!) : undefined;
+    const databaseUrl = benchDatabaseUrl();
+    const postmaster = databaseUrl ? await postmasterPidOf(databaseUrl) : undefined;
     const cpuBefore = await cpuNow(hub, postmaster);
     const hubStart = performance.now();
     for (let i = 0; i < perKiosk; i++) for (const kiosk of fleet.kiosks) kiosk.topUp(1000);

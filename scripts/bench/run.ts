@@ -4,12 +4,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { binDir, startPostgres, type PostgresServer } from '../../test/helpers/postgres-server.ts';
 import { BENCH_BUDGET_ENV } from './budget.ts';
 import { HUB_INGEST_RATE_METRIC } from './fleet-ingest.ts';
 import { BENCH_DATABASE_URL_ENV } from './fleet-hub.ts';
 import { BENCH_PG_BIN_ENV, PGBENCH_TPS_METRIC } from './pgbench.ts';
+import { withClient } from './server-client.ts';
 import { noteRow, printTable, type BenchRow } from './stats.ts';
 
 /**
@@ -129,14 +129,10 @@ async function runInChild(planned: Planned, env: NodeJS.ProcessEnv): Promise<Ben
  * the ingest's steady phase), and with nothing left to flush.
  */
 async function dropAndCheckpoint(serverUrl: string, databaseUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
+  await withClient(serverUrl, async (client) => {
     await client.query(`DROP DATABASE ${new URL(databaseUrl).pathname.slice(1)} WITH (FORCE)`);
     await client.query('CHECKPOINT');
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /**
