@@ -22,6 +22,9 @@ export interface SequenceUse {
   txId: string;
 }
 
+/** A (device, seq) as one map key. */
+const useKey = ({ deviceId, seq }: { deviceId: string; seq: number }) => `${deviceId}\n${seq}`;
+
 const byDeviceAndSeq = (a: { deviceId: string; seq: number }, b: { deviceId: string; seq: number }) =>
   a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : a.seq - b.seq;
 
@@ -43,7 +46,7 @@ export class DeviceSequences {
    */
   async claimAll(tx: Queryable, uses: readonly SequenceUse[]): Promise<SequenceClaim[]> {
     const first = new Map<string, SequenceUse>();
-    for (const use of uses) if (!first.has(`${use.deviceId}\n${use.seq}`)) first.set(`${use.deviceId}\n${use.seq}`, use);
+    for (const use of uses) if (!first.has(useKey(use))) first.set(useKey(use), use);
     const claims = [...first.values()].sort(byDeviceAndSeq);
     // A row of this txId left unsettled (by a hub from before claims were written settled) is settled now.
     const { rows: taken } = await tx.query<{ device_id: string; seq: number }>(
@@ -54,18 +57,21 @@ export class DeviceSequences {
       [claims.map((c) => c.deviceId), claims.map((c) => c.seq), claims.map((c) => c.txId)],
     );
     const holder = new Map<string, string>();
-    for (const row of taken) holder.set(`${row.device_id}\n${row.seq}`, first.get(`${row.device_id}\n${row.seq}`)!.txId);
-    const held = claims.filter((c) => !holder.has(`${c.deviceId}\n${c.seq}`));
+    for (const row of taken) {
+      const key = useKey({ deviceId: row.device_id, seq: row.seq });
+      holder.set(key, first.get(key)!.txId);
+    }
+    const held = claims.filter((c) => !holder.has(useKey(c)));
     if (held.length > 0) {
       const { rows } = await tx.query<{ device_id: string; seq: number; tx_id: string }>(
         `SELECT s.device_id, s.seq, s.tx_id FROM device_seqs s
            JOIN unnest($1::text[], $2::bigint[]) AS c(device_id, seq) ON c.device_id = s.device_id AND c.seq = s.seq`,
         [held.map((c) => c.deviceId), held.map((c) => c.seq)],
       );
-      for (const row of rows) holder.set(`${row.device_id}\n${row.seq}`, row.tx_id);
+      for (const row of rows) holder.set(useKey({ deviceId: row.device_id, seq: row.seq }), row.tx_id);
     }
     return uses.map((use) => {
-      const claimedBy = holder.get(`${use.deviceId}\n${use.seq}`)!;
+      const claimedBy = holder.get(useKey(use))!;
       return claimedBy === use.txId ? { ok: true } : { ok: false, claimedBy };
     });
   }
