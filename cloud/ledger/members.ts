@@ -38,7 +38,7 @@ export async function readMembers(q: Queryable, ports: LedgerPorts, wanted: read
     return {
       memberId,
       displayName: row.member_name!,
-      tier: ports.tiers.tierOf(row as unknown as Record<string, unknown>),
+      tier: ports.tiers.tierOf(row),
       ...(row.shown_card_uid === null ? {} : { cardUid: row.shown_card_uid, ...(row.shown_card_number === null ? {} : { cardNumber: row.shown_card_number }) }),
       ...(row.member_home_store_id ? { homeStoreId: row.member_home_store_id } : {}),
       balances: { principalFen: row.principal_fen!, bonusFen: row.bonus_fen!, points: row.points! },

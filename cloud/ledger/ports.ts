@@ -26,7 +26,7 @@ export interface LedgerPorts {
     /** A member's tier as SQL, as shownCardSql: a subquery of at most one row, whose columns tierOf reads. */
     tierSql(memberId: string): string;
     /** The tier id a member view shows, from the columns of tierSql (all null when it had no row). */
-    tierOf(row: Record<string, unknown>): string;
+    tierOf(row: object): string;
     /**
      * A stored-value payment was just posted (txId): it counts towards the member's tier at once, in the same
      * transaction (upgrade immediately; downgrades wait for the review).

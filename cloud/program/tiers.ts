@@ -162,7 +162,7 @@ export async function cancelQualifyingSpend(tx: Queryable, checkoutId: string): 
 export function tiersPort(rules: Pick<RulesStore, 'currentWithin'>): LedgerPorts['tiers'] {
   return {
     tierSql: memberTierSql,
-    tierOf: (row) => shownTierOf(row as unknown as MemberTierRow),
+    tierOf: (row) => shownTierOf(row as MemberTierRow),
     async onStoredValueSpend(tx, { memberId, at, actor }) {
       const program = await rules.currentWithin(tx);
       await refreshTier(tx, memberId, { program, at, actor, reason: 'Qualifying stored-value spend' });
