@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../cloud/db/database.ts';
+import type { Database, Queryable } from '../../cloud/db/database.ts';
+import { newId } from '../../shared/ids.ts';
 import { refusalOf } from '../../cloud/kernel/errors.ts';
 import { Ledger } from '../../cloud/ledger/index.ts';
 import type { Actor } from '../../cloud/kernel/actor.ts';
@@ -303,6 +304,32 @@ describe.each(BACKENDS)('ledger on %s', (backend) => {
       await ledger.topUpCash({ idempotencyKey: key(), memberId, amountFen: 100, actor: clerk });
       await expect(db.query('UPDATE postings SET amount = amount * 2')).rejects.toThrow(/append-only/);
       await expect(db.query('DELETE FROM postings')).rejects.toThrow(/append-only/);
+      await expectLedgerConsistent(db);
+    });
+
+    it('refuses postings to a transaction or account that does not exist, a transaction of nobody, and keeps all three forever', async () => {
+      const { memberId } = await memberWithCard();
+      const before = await rowCounts(db);
+      const accounts = await db.query<{ id: string; kind: string }>(`SELECT id, kind FROM accounts WHERE member_id = $1`, [memberId]);
+      const principal = accounts.rows.find((a) => a.kind === 'stored_principal')!.id;
+      const bonus = accounts.rows.find((a) => a.kind === 'stored_bonus')!.id;
+      const points = accounts.rows.find((a) => a.kind === 'points')!.id;
+      const pair = `INSERT INTO postings (tx_id, account_id, asset, amount) VALUES ($1, $2, $3, 100), ($1, $4, 'CNY', -100)`;
+      const posted = (txId: (tx: Queryable) => Promise<string>, account: string, asset: string) =>
+        db.transaction(async (tx) => void (await tx.query(pair, [await txId(tx), account, asset, bonus])));
+      await expect(posted(async () => newId(), principal, 'CNY')).rejects.toThrow(/ledger transaction .* does not exist/);
+      await expect(posted((tx) => insertTransaction(tx, memberId), newId(), 'CNY')).rejects.toThrow(/account .* does not exist/);
+      // An account exists in its own asset only.
+      await expect(posted((tx) => insertTransaction(tx, memberId), points, 'CNY')).rejects.toThrow(/account .* does not exist/);
+      await expect(db.transaction((tx) => insertTransaction(tx, newId()))).rejects.toThrow(/member .* does not exist/);
+      expect(await rowCounts(db)).toEqual(before);
+
+      await ledger.topUpCash({ idempotencyKey: key(), memberId, amountFen: 100, actor: clerk });
+      await expect(db.query('DELETE FROM ledger_transactions WHERE member_id = $1', [memberId])).rejects.toThrow(/permanent/);
+      await expect(db.query('UPDATE ledger_transactions SET id = gen_random_uuid() WHERE member_id = $1', [memberId])).rejects.toThrow(/permanent/);
+      await expect(db.query('DELETE FROM accounts WHERE member_id = $1', [memberId])).rejects.toThrow(/permanent/);
+      await expect(db.query(`UPDATE accounts SET asset = 'POINTS' WHERE id = $1`, [principal])).rejects.toThrow(/permanent/);
+      await expect(db.query('DELETE FROM members WHERE id = $1', [memberId])).rejects.toThrow(/permanent/);
       await expectLedgerConsistent(db);
     });
   });
