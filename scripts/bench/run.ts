@@ -1,16 +1,19 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { arch, cpus, totalmem, tmpdir } from 'node:os';
+import { arch, availableParallelism, cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { binDir, startPostgres, type PostgresServer } from '../../test/helpers/postgres-server.ts';
 import { BENCH_BUDGET_ENV } from './budget.ts';
-import { HUB_INGEST_RATE_METRIC } from './fleet-ingest.ts';
+import { HUB_INGEST_RATE_METRIC, RAW_MESSAGE_CPU_METRIC } from './fleet-ingest.ts';
 import { BENCH_DATABASE_URL_ENV } from './fleet-hub.ts';
-import { BENCH_PG_BIN_ENV, PGBENCH_TPS_METRIC } from './pgbench.ts';
+import { BENCH_PG_BIN_ENV, LEDGER_FLOOR_METRIC, PGBENCH_TPS_METRIC } from './pgbench.ts';
 import { withClient } from './server-client.ts';
 import { noteRow, printTable, type BenchRow } from './stats.ts';
+
+/** The table's name for the rows that set the hub's rates beside pgbench's. */
+const AGAINST_PGBENCH = 'hub vs pgbench (same PostgreSQL server, same run)';
 
 /**
  * `npm run bench`: runs every bench, each in its own process with a time budget, prints one table and writes
@@ -147,7 +150,32 @@ function againstPgbench(all: readonly BenchRow[]): BenchRow[] {
     ['hub ingest, 1,000 kiosks in a burst', onPostgres.find((row) => row.metric === HUB_INGEST_RATE_METRIC)?.summary?.p50],
     ['hub backlog drain, one kiosk', Number(/\((\d+) tx\/s/.exec(onPostgres.find((row) => row.bench.startsWith('fleet offline backlog'))?.metric ?? '')?.[1]) || undefined],
   ];
-  return rates.flatMap(([what, rate]) =>
-    rate ? [noteRow('hub vs pgbench (same PostgreSQL server, same run)', what, `${Math.round(rate)} tx/s vs pgbench ${Math.round(tps)} TPS = ${Math.round((rate / tps) * 1000) / 10}%`)] : [],
+  const notes = rates.flatMap(([what, rate]) =>
+    rate ? [noteRow(AGAINST_PGBENCH, what, `${Math.round(rate)} tx/s vs pgbench ${Math.round(tps)} TPS = ${Math.round((rate / tps) * 1000) / 10}%`)] : [],
   );
+  return [...notes, ...twiceAsFast(tps, all, onPostgres)];
+}
+
+/**
+ * What ingesting at twice pgbench's rate asks of this machine, next to the floors this run measured: every process
+ * of the ingest (the simulated kiosks, the broker and hub, PostgreSQL) shares its cores, and each transaction costs
+ * at least two QoS 1 messages (it and its ack, each at least what a raw message costs) and the ledger's least writes.
+ */
+function twiceAsFast(tps: number, all: readonly BenchRow[], onPostgres: readonly BenchRow[]): BenchRow[] {
+  const message = onPostgres.find((row) => row.metric === RAW_MESSAGE_CPU_METRIC)?.summary?.p50;
+  const ledger = all.find((row) => row.metric === LEDGER_FLOOR_METRIC)?.summary?.p50;
+  if (!message || !ledger) return [];
+  const cores = availableParallelism();
+  const allowed = Math.round((cores * 1e6) / (2 * tps));
+  const floor = 2 * message + ledger;
+  const ceiling = (cores * 1e6) / floor;
+  return [
+    noteRow(
+      AGAINST_PGBENCH,
+      'what 2× pgbench asks of this machine',
+      `${Math.round(2 * tps)} tx/s: at most ${allowed} µs of CPU per transaction for kiosks, broker, hub and database together on ${cores} cores; ` +
+        `floors measured in this run: two QoS 1 messages (the transaction, its ack) 2 × ${message} µs + the ledger's least writes ${ledger} µs = ${floor} µs ` +
+        `before any work of the hub's own → at most ${Math.round(ceiling)} tx/s = ${Math.round((ceiling / tps) * 100) / 100}× pgbench`,
+    ),
+  ];
 }
