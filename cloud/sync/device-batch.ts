@@ -54,7 +54,9 @@ export async function applyDeviceBatch(db: Database, sequences: DeviceSequences 
       else decisions.push({ item, outcome } as Decision);
     }
     const answered = decisions.filter((d) => d.outcome.status !== 'conflict').map(({ item }) => ({ deviceId: item.tx.deviceId, seq: item.tx.seq }));
-    const settled = sequences ? await sequences.advanceAll(tx, answered.map((a) => a.deviceId)) : new Map();
+    // Every number claimed here is settled, a deferred copy's too (it names the same transaction).
+    const claimed = batch.filter((_, index) => claims?.[index]?.ok).map(({ tx: t }) => ({ deviceId: t.deviceId, seq: t.seq }));
+    const settled = sequences ? await sequences.advanceAll(tx, claimed) : new Map();
     return { decisions, gaps: gapsToAsk(settled, answered), deferred };
   });
 }

@@ -44,7 +44,8 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
     const answer = (seq: number, txId: string) =>
       db.transaction(async (tx) => {
         const [claim] = await sequences.claimAll(tx, [{ deviceId: device, seq, txId }]);
-        return { claim, mark: (await sequences.advanceAll(tx, [device])).get(device) };
+        // A refused claim settles nothing: the gateway advances marks over its successful claims only.
+        return { claim, mark: (await sequences.advanceAll(tx, claim!.ok ? [{ deviceId: device, seq }] : [])).get(device) };
       });
     const [a, b, c, impostor] = [newId(), newId(), newId(), newId()];
     expect(await answer(1, a)).toEqual({ claim: { ok: true }, mark: { contiguous: 1 } });
@@ -69,6 +70,26 @@ describe.each(BACKENDS)('device sync state on %s', (backend) => {
       ]),
     );
     expect(claims).toEqual([{ ok: true }, { ok: false, claimedBy: d }, { ok: true }, { ok: true }]);
+  });
+
+  it('moves the mark over a whole batch of numbers, and over a hole once it is filled out of order', async () => {
+    const sequences = new DeviceSequences(db);
+    const [one, two] = [`kiosk-${backend}-batch-1`, `kiosk-${backend}-batch-2`];
+    const settle = (uses: Array<[string, number]>) =>
+      db.transaction(async (tx) => {
+        const named = uses.map(([deviceId, seq]) => ({ deviceId, seq, txId: `${deviceId}-${seq}` }));
+        expect((await sequences.claimAll(tx, named)).every((claim) => claim.ok)).toBe(true);
+        return Object.fromEntries(await sequences.advanceAll(tx, named));
+      });
+    // Two devices in one batch, one of them with a copy (a deferred duplicate names the same number) and a hole.
+    expect(await settle([[one, 1], [two, 2], [one, 2], [one, 2], [one, 3], [one, 5], [two, 1]])).toEqual({
+      [one]: { contiguous: 3, gap: { fromSeq: 4, toSeq: 4 } },
+      [two]: { contiguous: 2 },
+    });
+    // The hole filled later: 5 was settled past the mark before, so the numbers are walked.
+    expect(await settle([[one, 4]])).toEqual({ [one]: { contiguous: 5 } });
+    expect(await settle([[one, 6], [two, 3]])).toEqual({ [one]: { contiguous: 6 }, [two]: { contiguous: 3 } });
+    expect([await sequences.contiguous(one), await sequences.contiguous(two)]).toEqual([6, 3]);
   });
 
   it('stores desired configuration with growing versions next to what the device reported', async () => {
