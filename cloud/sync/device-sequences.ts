@@ -80,13 +80,17 @@ export class DeviceSequences {
    * Advances the contiguous mark of each device in `settled` over what is settled (under its device_sync row lock,
    * taken in device order), in `tx`; reports per device the mark and the first remaining gap, if any. `settled` are
    * the (device, seq) this batch claimed successfully (claimAll: all settled now). A device with nothing settled
-   * past its mark before (settled_max, migration 021) has its mark moved over this batch's numbers here, in one
-   * UPDATE for all; the others are walked in device_seqs (walk). Two statements in the common case, two more the
-   * first time the hub sees a device.
+   * past its mark before (settled_max, migration 021) has its mark moved over this batch's numbers here; the others
+   * are walked in device_seqs (walk). One UPDATE then writes every mark. Two statements in the common case, two more
+   * the first time the hub sees a device.
    */
   async advanceAll(tx: Queryable, settled: ReadonlyArray<{ deviceId: string; seq: number }>): Promise<Map<string, SettledSequence>> {
     const seqsOf = new Map<string, number[]>();
-    for (const { deviceId, seq } of settled) (seqsOf.get(deviceId) ?? seqsOf.set(deviceId, []).get(deviceId)!).push(seq);
+    for (const { deviceId, seq } of settled) {
+      const seqs = seqsOf.get(deviceId);
+      if (seqs) seqs.push(seq);
+      else seqsOf.set(deviceId, [seq]);
+    }
     const devices = [...seqsOf.keys()].sort();
     if (devices.length === 0) return new Map();
     const lock = async (ids: string[]) =>
@@ -140,27 +144,22 @@ function runOver(mark: number, seqs: readonly number[]): SettledSequence {
 }
 
 /**
- * Moves each device's mark (its row locked by the caller) up over the unbroken run of settled numbers right above it,
- * in one statement that also finds the first settled number past the hole that ends the run (gaps and islands: in
- * the run, seq − mark equals the row's rank). A new statement after the locks, so it sees every batch committed
- * before them. Driven by the device ids given, each device's numbers read in a lateral subquery (a range of the
- * primary key): a join over all of device_sync or device_seqs may be planned as a scan of the whole table, which a
- * prepared statement then keeps as the table grows.
+ * Where each device's mark (its row locked by the caller) can move: up over the unbroken run of settled numbers right
+ * above it, and the first settled number past the hole that ends the run (gaps and islands: in the run, seq − mark
+ * equals the row's rank). A new statement after the locks, so it sees every batch committed before them. Driven by
+ * the device ids given, each device's numbers read in a lateral subquery (a range of the primary key): a join over
+ * all of device_sync or device_seqs may be planned as a scan of the whole table, which a prepared statement then
+ * keeps as the table grows.
  */
 async function walk(tx: Queryable, deviceIds: readonly string[]): Promise<Map<string, SettledSequence>> {
   const { rows } = await tx.query<{ device_id: string; contiguous: number; next_settled: number | null }>(
-    `WITH marks AS (
-       SELECT d.device_id, d.contiguous_seq, w.run_to, w.next_settled
-         FROM unnest($1::text[]) AS wanted(device_id)
-         JOIN device_sync d ON d.device_id = wanted.device_id
-        CROSS JOIN LATERAL (
-          SELECT max(seq) FILTER (WHERE hole = 0) AS run_to, min(seq) FILTER (WHERE hole > 0) AS next_settled
-            FROM (SELECT s.seq, s.seq - d.contiguous_seq - row_number() OVER (ORDER BY s.seq) AS hole
-                    FROM device_seqs s WHERE s.device_id = d.device_id AND s.seq > d.contiguous_seq AND s.settled) AS above) AS w),
-     moved AS (
-       UPDATE device_sync d SET contiguous_seq = m.run_to, updated_at = now()
-         FROM marks m WHERE d.device_id = m.device_id AND m.run_to IS NOT NULL)
-     SELECT device_id, coalesce(run_to, contiguous_seq) AS contiguous, next_settled FROM marks`,
+    `SELECT d.device_id, coalesce(w.run_to, d.contiguous_seq) AS contiguous, w.next_settled
+       FROM unnest($1::text[]) AS wanted(device_id)
+       JOIN device_sync d ON d.device_id = wanted.device_id
+      CROSS JOIN LATERAL (
+        SELECT max(seq) FILTER (WHERE hole = 0) AS run_to, min(seq) FILTER (WHERE hole > 0) AS next_settled
+          FROM (SELECT s.seq, s.seq - d.contiguous_seq - row_number() OVER (ORDER BY s.seq) AS hole
+                  FROM device_seqs s WHERE s.device_id = d.device_id AND s.seq > d.contiguous_seq AND s.settled) AS above) AS w`,
     [deviceIds],
   );
   return new Map(
