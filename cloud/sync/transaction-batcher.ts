@@ -25,8 +25,8 @@ export interface BatcherOptions<T> extends BatchTuning {
 interface Lane<T> {
   queue: T[];
   running: boolean;
-  /** Closes the lane's filling batch: a timer, or an immediate for a linger of 0. */
-  timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels what will close the lane's filling batch (a timer, or an immediate for a linger of 0); set while one waits. */
+  cancelClose: (() => void) | undefined;
 }
 
 /**
@@ -43,7 +43,7 @@ export class TransactionBatcher<T> {
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly options: BatcherOptions<T>) {
-    this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => ({ queue: [], running: false, timer: undefined }));
+    this.lanes = Array.from({ length: Math.max(1, options.lanes) }, () => ({ queue: [], running: false, cancelClose: undefined }));
   }
 
   push(item: T): void {
@@ -68,13 +68,21 @@ export class TransactionBatcher<T> {
   private schedule(lane: Lane<T>): void {
     if (lane.running || lane.queue.length === 0) return;
     if (lane.queue.length >= this.options.maxSize) return this.start(lane);
-    lane.timer ??= this.options.lingerMs > 0 ? setTimeout(() => this.start(lane), this.options.lingerMs) : setImmediate(() => this.start(lane));
+    lane.cancelClose ??= this.closeLater(lane);
+  }
+
+  private closeLater(lane: Lane<T>): () => void {
+    if (this.options.lingerMs > 0) {
+      const timer = setTimeout(() => this.start(lane), this.options.lingerMs);
+      return () => clearTimeout(timer);
+    }
+    const immediate = setImmediate(() => this.start(lane));
+    return () => clearImmediate(immediate);
   }
 
   private start(lane: Lane<T>): void {
-    if (this.options.lingerMs > 0) clearTimeout(lane.timer as NodeJS.Timeout | undefined);
-    else clearImmediate(lane.timer as NodeJS.Immediate | undefined);
-    lane.timer = undefined;
+    lane.cancelClose?.();
+    lane.cancelClose = undefined;
     if (lane.running || lane.queue.length === 0) return;
     lane.running = true;
     const batch = lane.queue.splice(0, this.options.maxSize);
