@@ -37,18 +37,15 @@ export async function benchPgbench(): Promise<BenchRow[]> {
   const pgbench = join(bin, 'pgbench');
   await run(pgbench, ['-i', '-s', '1', '-q', ...connection]);
   const postmaster = await postmasterPidOf(url);
-  const serverBefore = await postgresCpuMs(postmaster);
   // pgbench under a shell that, once pgbench has ended, prints its own /proc line: there pgbench's CPU time is the
   // shell's reaped children's time.
-  const { stdout } = await run('bash', ['-c', '"$@" && cat /proc/$$/stat', 'pgbench', pgbench, '-c', '4', '-j', '2', '-T', '10', '-M', 'prepared', ...connection]);
-  const serverMs = (await postgresCpuMs(postmaster)) - serverBefore;
+  const { stdout, transactions, serverMs } = await measured(postmaster, 'bash', ['-c', '"$@" && cat /proc/$$/stat', 'pgbench', pgbench, '-c', '4', '-j', '2', '-T', '10', '-M', 'prepared', ...connection]);
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1];
   const latency = /latency average = ([\d.]+) ms/.exec(stdout)?.[1];
-  const transactions = /number of transactions actually processed: (\d+)/.exec(stdout)?.[1];
-  if (!tps || !latency || !transactions) throw new Error(`pgbench printed no tps: ${stdout.slice(-500)}`);
+  if (!tps || !latency) throw new Error(`pgbench printed no tps: ${stdout.slice(-500)}`);
   const clientMs = timesOf(stdout.trimEnd().split('\n').at(-1)!).reapedChildrenMs;
-  const server = microsEach(serverMs, Number(transactions));
-  const client = microsEach(clientMs, Number(transactions));
+  const server = microsEach(serverMs, transactions);
+  const client = microsEach(clientMs, transactions);
   return [
     singleValueRow(BENCH, PGBENCH_TPS_METRIC, '/s', Number(tps)),
     singleValueRow(BENCH, 'latency average per transaction (4 clients)', 'ms', Number(latency)),
@@ -92,13 +89,19 @@ COMMIT;
   try {
     const file = join(dir, 'ledger-floor.sql');
     await writeFile(file, script);
-    const before = await postgresCpuMs(postmaster);
-    const { stdout } = await run(pgbench, ['-n', '-f', file, '-c', '2', '-j', '2', '-T', '10', ...connection]);
-    const serverMs = (await postgresCpuMs(postmaster)) - before;
-    const batches = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]);
-    if (!batches) throw new Error(`pgbench ran no floor batch: ${stdout.slice(-500)}`);
+    const { transactions: batches, serverMs } = await measured(postmaster, pgbench, ['-n', '-f', file, '-c', '2', '-j', '2', '-T', '10', ...connection]);
     return [singleValueRow(BENCH, LEDGER_FLOOR_METRIC, 'µs', microsEach(serverMs, batches * FLOOR_BATCH))];
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs a pgbench command: what it printed, the transactions it says it ran, and the server's CPU time meanwhile. */
+async function measured(postmaster: number, command: string, args: string[]): Promise<{ stdout: string; transactions: number; serverMs: number }> {
+  const before = await postgresCpuMs(postmaster);
+  const { stdout } = await run(command, args);
+  const serverMs = (await postgresCpuMs(postmaster)) - before;
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1]);
+  if (!transactions) throw new Error(`pgbench ran no transaction: ${stdout.slice(-500)}`);
+  return { stdout, transactions, serverMs };
 }
