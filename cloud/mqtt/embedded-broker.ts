@@ -4,6 +4,7 @@ import { Aedes, type AedesOptions, type AedesPublishPacket, type AuthenticateErr
 import type { Logger } from '../../shared/logger.ts';
 import { authorizePublish, authorizeSubscribe, type Principal } from './acl.ts';
 import type { BrokerLink, BrokerSession, Deliver } from './broker-session.ts';
+import { coalesceWritesPerTurn } from './coalesced-writes.ts';
 import { authenticateConnect, type BrokerAuth } from './device-auth.ts';
 import { indexRetainedByTopic, type RetainedPersistence } from './retained-index.ts';
 
@@ -87,7 +88,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   aedes.on('clientError', (client, error) => {
     options.logger.debug({ clientId: client.id, err: error.message }, 'mqtt client error');
   });
-  const server: Server = createServer({ noDelay: true }, aedes.handle);
+  const server: Server = createServer({ noDelay: true }, (socket) => aedes.handle(coalesceWritesPerTurn(socket)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());
