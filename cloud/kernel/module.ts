@@ -109,11 +109,6 @@ export type DeviceBatchWriter = (transactions: readonly DeviceTransactionInput[]
  */
 export interface DeviceTransactionHandler {
   /**
-   * The key whose transactions must apply in arrival order (the member they move value for): transactions with
-   * one key always go to the same batch lane, one batch at a time, so they never wait on each other's locks.
-   */
-  orderKey(transaction: DeviceTransactionInput): string;
-  /**
    * Reads and computes what the batch needs without holding the database transaction (published rules, prices),
    * and returns the writer. A refusal must leave
    * nothing of its transaction written (check before writing, or undo it with a SAVEPOINT), so the rest of the

@@ -18,7 +18,6 @@ type PreparedTopUp = { tx: DeviceTransaction; input: TopUpInput; pricing: HubTop
  */
 export function kioskTopUps(ledger: Ledger, rules: Pick<RulesStore, 'byVersion'>): DeviceTransactionHandler {
   return {
-    orderKey: (transaction) => (transaction as unknown as DeviceTransaction).body.memberId,
     async prepareBatch(transactions) {
       const prepared = new Map(
         await Promise.all(transactions.map(async (transaction) => [transaction, await prepare(rules, transaction as unknown as DeviceTransaction)] as const)),
