@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt from 'mqtt';
 import type { Logger } from '../../shared/logger.ts';
-import { noDelay } from '../../shared/mqtt-no-delay.ts';
+import { tuneMqttSocket } from '../../shared/mqtt-socket.ts';
 
 /**
  * Hands one inbound message to the module that subscribed. `done` says it can take the next one: until then the
@@ -52,7 +52,7 @@ export function externalBrokerLink({ url, username, password, shareGroup }: Exte
         clean: true,
         reconnectPeriod: 1000,
       });
-      noDelay(client);
+      tuneMqttSocket(client);
       // mqtt.js reads the next packet only once this calls back, and PUBACKs the message only then.
       client.handleMessage = (packet, callback) => deliver(packet.topic, packet.payload as Buffer, () => callback());
       client.on('error', (error) => logger.warn({ err: error.message }, 'mqtt error'));
@@ -60,7 +60,7 @@ export function externalBrokerLink({ url, username, password, shareGroup }: Exte
       const reconnectListeners: Array<() => void> = [];
       // With a clean session the broker forgets the subscriptions on a reconnect.
       client.on('connect', () => {
-        noDelay(client);
+        tuneMqttSocket(client);
         const resubscribed = filters.length > 0 ? client.subscribeAsync(filters, { qos: 1 }) : Promise.resolve();
         resubscribed.then(
           () => reconnectListeners.forEach((listener) => listener()),

@@ -4,7 +4,7 @@ import { Aedes, type AedesOptions, type AedesPublishPacket, type AuthenticateErr
 import type { Logger } from '../../shared/logger.ts';
 import { authorizePublish, authorizeSubscribe, type Principal } from './acl.ts';
 import type { BrokerLink, BrokerSession, Deliver } from './broker-session.ts';
-import { coalesceWritesPerTurn } from './coalesced-writes.ts';
+import { coalesceWritesPerTurn } from '../../shared/coalesced-writes.ts';
 import { authenticateConnect, type BrokerAuth } from './device-auth.ts';
 import { indexRetainedByTopic, type RetainedPersistence } from './retained-index.ts';
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
 import { newId } from '../../shared/ids.ts';
-import { noDelay } from '../../shared/mqtt-no-delay.ts';
+import { tuneMqttSocket } from '../../shared/mqtt-socket.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
 import { TxAck, type DeviceStatus, type DeviceTransaction } from '../../shared/contract/payloads.ts';
@@ -143,8 +143,8 @@ export class SimulatedKiosk {
   }
 
   private async onConnect(): Promise<void> {
-    // As the kiosk's HubLink does: without it a publish right after a PUBACK waits ~40 ms for Nagle.
-    noDelay(this.client);
+    // As the kiosk's HubLink does: no Nagle (a publish right after a PUBACK would wait ~40 ms), one write per turn.
+    tuneMqttSocket(this.client);
     try {
       await this.client.subscribeAsync(topics.txAck(this.deviceId), { qos: 1 });
       await this.client.publishAsync(topics.status(this.deviceId), this.status('online'), { qos: 1, retain: true });

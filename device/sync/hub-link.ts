@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { newId } from '../../shared/ids.ts';
-import { noDelay } from '../../shared/mqtt-no-delay.ts';
+import { tuneMqttSocket } from '../../shared/mqtt-socket.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
@@ -111,7 +111,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
     });
     this.client = client;
     client.on('connect', () => {
-      noDelay(client);
+      tuneMqttSocket(client);
       void this.onConnect();
     });
     client.on('close', () => {

@@ -6,7 +6,7 @@ import { kioskMemberReader } from '../../cloud/sync/card-lookups.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { newId } from '../../shared/ids.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { noDelay } from '../../shared/mqtt-no-delay.ts';
+import { tuneMqttSocket } from '../../shared/mqtt-socket.ts';
 import { reachedNote, type Budget } from './budget.ts';
 import { benchDatabaseUrl, durationRow, p99, startHubProcess } from './fleet-hub.ts';
 import { benchMember, seedMembers } from './seed-members.ts';
@@ -96,7 +96,7 @@ async function lookupsOverMqtt(count: number, ms: number, nextCard: () => string
   const deviceId = 'bench-lookup-kiosk';
   const client = await mqtt.connectAsync(hub.mqttUrl, { clientId: deviceId, clean: true });
   try {
-    noDelay(client);
+    tuneMqttSocket(client);
     const waiting = new Map<string, (payload: { status: string; error?: { code: string } }) => void>();
     client.on('message', (_topic, payload) => {
       const response = JSON.parse(payload.toString()) as { correlationId: string; status: string };

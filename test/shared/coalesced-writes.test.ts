@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { coalesceWritesPerTurn } from '../../cloud/mqtt/coalesced-writes.ts';
+import { coalesceWritesPerTurn } from '../../shared/coalesced-writes.ts';
 import { withDeadline } from '../helpers/events.ts';
 
 /**
