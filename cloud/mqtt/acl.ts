@@ -12,7 +12,7 @@ export type Principal = { role: 'hub' } | { role: 'device'; deviceId: string };
 export const DEVICE_PUBLISH_CHANNELS = ['tx', 'req/+', 'status', 'telemetry', 'cmd/result', 'config/reported'] as const;
 
 /** Channels under `mk/v1/devices/<own id>/` a device may subscribe to (hub → device); a filter may narrow `res/+`. */
-export const DEVICE_SUBSCRIBE_CHANNELS = ['tx/ack', 'res/+', 'member', 'cmd', 'sync', 'config'] as const;
+export const DEVICE_SUBSCRIBE_CHANNELS = ['tx/ack', 'tx/acks', 'res/+', 'member', 'cmd', 'sync', 'config'] as const;
 
 export type AclDecision = { allowed: true } | { allowed: false; reason: string };
 

@@ -4,7 +4,7 @@ import { newId } from '../../shared/ids.ts';
 import { tuneMqttSocket } from '../../shared/mqtt-socket.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
-import { TxAck, type DeviceStatus, type DeviceTransaction } from '../../shared/contract/payloads.ts';
+import { TxAck, TxAcks, type DeviceStatus, type DeviceTransaction } from '../../shared/contract/payloads.ts';
 import type { ResendPolicy } from '../sync/resend-schedule.ts';
 import { OutboxStream } from '../sync/resend-stream.ts';
 
@@ -44,6 +44,8 @@ export interface SimulatedKioskOptions {
   /** Send window, ack timeout and back-off cap: HubLink's defaults (DEFAULT_RESEND_POLICY) unless given. */
   resend?: Partial<ResendPolicy>;
   reconnectPeriodMs?: number;
+  /** Asks for the acks of one hub commit together on tx/acks, as HubLink does (default); false: an older kiosk's one by one. */
+  batchedAcks?: boolean;
 }
 
 export class SimulatedKiosk {
@@ -85,7 +87,7 @@ export class SimulatedKiosk {
     });
     this.client.on('connect', () => void this.onConnect());
     this.client.on('close', () => this.stream.disconnected());
-    this.client.on('message', (_topic, payload) => this.onAck(payload));
+    this.client.on('message', (topic, payload) => (topic === topics.txAcks(this.deviceId) ? this.onAcks(payload) : this.onAck(payload)));
     // Errors (refused connections while the broker is down) are expected here; reconnecting handles them.
     this.client.on('error', () => {});
   }
@@ -146,7 +148,7 @@ export class SimulatedKiosk {
     // As the kiosk's HubLink does: no Nagle (a publish right after a PUBACK would wait ~40 ms), one write per turn.
     tuneMqttSocket(this.client);
     try {
-      await this.client.subscribeAsync(topics.txAck(this.deviceId), { qos: 1 });
+      await this.client.subscribeAsync([topics.txAck(this.deviceId), topics.txAcks(this.deviceId)], { qos: 1 });
       await this.client.publishAsync(topics.status(this.deviceId), this.status('online'), { qos: 1, retain: true });
     } catch {
       return; // lost the connection again before it was usable; the next connect retries
@@ -169,9 +171,19 @@ export class SimulatedKiosk {
   private onAck(payload: Buffer): void {
     const decoded = decodePayload(TxAck, payload);
     if (!decoded.ok) throw new Error(`${this.deviceId}: hub sent an invalid ack: ${decoded.reason}`);
-    const slot = this.outbox.get(decoded.value.txId);
+    this.settle(decoded.value);
+  }
+
+  private onAcks(payload: Buffer): void {
+    const decoded = decodePayload(TxAcks, payload);
+    if (!decoded.ok) throw new Error(`${this.deviceId}: hub sent invalid acks: ${decoded.reason}`);
+    for (const ack of decoded.value.acks) this.settle(ack);
+  }
+
+  private settle(ack: TxAck): void {
+    const slot = this.outbox.get(ack.txId);
     if (!slot || slot.ack) return; // acks may arrive more than once
-    slot.ack = decoded.value;
+    slot.ack = ack;
     this.latenciesMs.push(performance.now() - slot.firstSentAt!);
     this.pending.delete(slot.tx.txId);
     this.stream.acked(slot.tx.txId);
@@ -184,7 +196,7 @@ export class SimulatedKiosk {
   }
 
   private status(state: DeviceStatus['state']): string {
-    const status: DeviceStatus = { v: 1, deviceId: this.deviceId, state, at: new Date().toISOString(), softwareVersion: 'fleet-sim' };
+    const status: DeviceStatus = { v: 1, deviceId: this.deviceId, state, at: new Date().toISOString(), softwareVersion: 'fleet-sim', batchedAcks: this.options.batchedAcks ?? true };
     return encodePayload(status);
   }
 }

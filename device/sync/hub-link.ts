@@ -10,6 +10,7 @@ import {
   MemberUpdate,
   SyncRequest,
   TxAck,
+  TxAcks,
   type CardLookupRequest,
   type DeviceStatus,
   type MemberSnapshot,
@@ -190,6 +191,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       await client.subscribeAsync(
         [
           topics.txAck(deviceId),
+          topics.txAcks(deviceId),
           topics.response(deviceId, 'card.lookup'),
           topics.member(deviceId),
           topics.sync(deviceId),
@@ -217,6 +219,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     const { deviceId, logger } = this.options;
     if (topic === topics.txAck(deviceId)) return this.onAck(payload);
+    if (topic === topics.txAcks(deviceId)) return this.onAcks(payload);
     if (topic === topics.response(deviceId, 'card.lookup')) return this.onLookupResponse(payload);
     if (topic === topics.sync(deviceId)) return this.onSyncRequest(payload);
     if (topic === topics.member(deviceId)) {
@@ -232,15 +235,26 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private async onAck(payload: Buffer): Promise<void> {
     const ack = decodePayload(TxAck, payload);
     if (!ack.ok) return void this.options.logger.warn({ reason: ack.reason }, 'rejected transaction ack');
+    await this.settle(ack.value);
+  }
+
+  /** Several acks of one hub commit (tx/acks): each settled as if it had come alone, in order. */
+  private async onAcks(payload: Buffer): Promise<void> {
+    const message = decodePayload(TxAcks, payload);
+    if (!message.ok) return void this.options.logger.warn({ reason: message.reason }, 'rejected transaction acks');
+    for (const ack of message.value.acks) await this.settle(ack);
+  }
+
+  private async settle(ack: TxAck): Promise<void> {
     // Leaves the window only once the store has settled it: until then it is pending and must not be streamed again.
-    const entry = await this.options.store.applyAck(ack.value);
-    this.stream.acked(ack.value.txId);
+    const entry = await this.options.store.applyAck(ack);
+    this.stream.acked(ack.txId);
     if (!entry) return;
     if (entry.state === 'rejected') {
       this.options.logger.error({ txId: entry.tx.txId, seq: entry.tx.seq, error: entry.error }, 'hub rejected transaction');
     }
     this.emit('settled', entry);
-    if (ack.value.status === 'ok') this.emit('member', ack.value.member);
+    if (ack.status === 'ok') this.emit('member', ack.member);
   }
 
   private onSyncRequest(payload: Buffer): void {
@@ -285,6 +299,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
       state,
       at: new Date().toISOString(),
       softwareVersion: this.options.softwareVersion,
+      batchedAcks: true,
     };
     return encodePayload(status);
   }

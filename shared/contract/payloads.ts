@@ -149,6 +149,20 @@ export const TxAck = Type.Union([
 ]);
 export type TxAck = Static<typeof TxAck>;
 
+/**
+ * Hub → device on `tx/acks`: the acks of several of the device's transactions that one commit decided, in one
+ * message, each exactly as it would have gone on `tx/ack`. Sent only to a device whose status carries
+ * `batchedAcks: true`; the hub keeps each message within MAX_PAYLOAD_BYTES.
+ */
+export const TxAcks = Type.Object(
+  {
+    v: Type.Literal(1),
+    acks: Type.Array(TxAck, { minItems: 1, maxItems: 256 }),
+  },
+  { additionalProperties: false },
+);
+export type TxAcks = Static<typeof TxAcks>;
+
 /** A card is looked up by its NFC UID or, for a magnetic-stripe swipe, by its card number — exactly one of them. */
 export const CardLookupRequest = Type.Union([
   Type.Object({ v: Type.Literal(1), correlationId: Uuid, cardUid: CardUid }, { additionalProperties: false }),
@@ -182,6 +196,8 @@ export const DeviceStatus = Type.Object(
     state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
     at: Timestamp,
     softwareVersion: Type.Optional(Type.String({ maxLength: 32 })),
+    /** This device takes the acks of one commit together on `tx/acks` (TxAcks); without it each comes alone on `tx/ack`. */
+    batchedAcks: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -6,6 +6,7 @@ import { isDeviceId } from '../ids.ts';
  *
  *   tx          device → hub   outbox transaction (QoS 1)
  *   tx/ack      hub → device   result of a transaction, sent only after the hub's database commit
+ *   tx/acks     hub → device   several results of one commit at once, to a device whose status asks for them
  *   req/<op>    device → hub   request with a correlation id
  *   res/<op>    hub → device   ok/error envelope echoing the correlation id
  *   member      hub → device   member snapshot after a balance change
@@ -24,7 +25,7 @@ export const TOPIC_ROOT = 'mk/v1/devices';
 export const FLEET_SUMMARY_TOPIC = 'mk/v1/fleet/summary';
 
 export type DeviceChannel =
-  | 'tx' | 'tx/ack' | 'req' | 'res' | 'member' | 'status'
+  | 'tx' | 'tx/ack' | 'tx/acks' | 'req' | 'res' | 'member' | 'status'
   | 'telemetry' | 'cmd' | 'cmd/result' | 'sync' | 'config' | 'config/reported';
 
 export class InvalidTopicError extends Error {
@@ -45,6 +46,7 @@ export type RequestOp = (typeof REQUEST_OPS)[number];
 export const topics = {
   tx: (deviceId: string) => `${deviceRoot(deviceId)}/tx`,
   txAck: (deviceId: string) => `${deviceRoot(deviceId)}/tx/ack`,
+  txAcks: (deviceId: string) => `${deviceRoot(deviceId)}/tx/acks`,
   request: (deviceId: string, op: RequestOp) => `${deviceRoot(deviceId)}/req/${op}`,
   response: (deviceId: string, op: RequestOp) => `${deviceRoot(deviceId)}/res/${op}`,
   member: (deviceId: string) => `${deviceRoot(deviceId)}/member`,
@@ -83,6 +85,7 @@ export function parseDeviceTopic(topic: string): ParsedDeviceTopic | undefined {
   switch (tail) {
     case 'tx':
     case 'tx/ack':
+    case 'tx/acks':
     case 'member':
     case 'status':
     case 'telemetry':

@@ -32,12 +32,12 @@ describe('MQTT ACL rules', () => {
 
   it('lets a device subscribe only within its own hub → device channels', () => {
     const allowed = [
-      topics.txAck('kiosk-a'), 'mk/v1/devices/kiosk-a/res/+', topics.response('kiosk-a', 'card.lookup'),
+      topics.txAck('kiosk-a'), topics.txAcks('kiosk-a'), 'mk/v1/devices/kiosk-a/res/+', topics.response('kiosk-a', 'card.lookup'),
       topics.member('kiosk-a'), topics.command('kiosk-a'), topics.sync('kiosk-a'), topics.config('kiosk-a'),
     ];
     for (const filter of allowed) expect(authorizeSubscribe(A, filter), filter).toEqual({ allowed: true });
     const refused = [
-      '#', '+/#', '$SYS/#', 'mk/v1/devices/#', 'mk/v1/devices/+/tx', 'mk/v1/devices/+/tx/ack', 'mk/v1/devices/kiosk-a/#',
+      '#', '+/#', '$SYS/#', 'mk/v1/devices/#', 'mk/v1/devices/+/tx', 'mk/v1/devices/+/tx/ack', 'mk/v1/devices/+/tx/acks', topics.txAcks('kiosk-b'), 'mk/v1/devices/kiosk-a/#',
       'mk/v1/devices/kiosk-a/+', 'mk/v1/devices/kiosk-a/res/#', topics.txAck('kiosk-b'), topics.member('kiosk-b'),
       topics.tx('kiosk-a'), `$share/g/${topics.txAck('kiosk-a')}`,
     ];
@@ -72,6 +72,7 @@ describe('Mosquitto ACL files', () => {
       'pattern write mk/v1/devices/%u/cmd/result',
       'pattern write mk/v1/devices/%u/config/reported',
       'pattern read mk/v1/devices/%u/tx/ack',
+      'pattern read mk/v1/devices/%u/tx/acks',
       'pattern read mk/v1/devices/%u/res/+',
       'pattern read mk/v1/devices/%u/member',
       'pattern read mk/v1/devices/%u/cmd',

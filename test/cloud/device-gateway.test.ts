@@ -2,18 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
-import type { CardLookupResponse, DeviceTransaction, MemberSnapshot, TxAck } from '../../shared/contract/payloads.ts';
+import type { CardLookupResponse, DeviceStatus, DeviceTransaction, MemberSnapshot, TxAck, TxAcks } from '../../shared/contract/payloads.ts';
 import { RecordingClient, TestHub } from '../helpers/hub.ts';
 import { linkKiosk } from '../helpers/sync-hub.ts';
 import { bindCard } from '../../cloud/cards/index.ts';
 
 const DEVICE = 'kiosk-gw-1';
 
-function topUp(member: MemberSnapshot, seq: number, amountFen: number, txId = newId()): DeviceTransaction {
+function topUp(member: MemberSnapshot, seq: number, amountFen: number, txId = newId(), deviceId = DEVICE): DeviceTransaction {
   return {
     v: 1,
     txId,
-    deviceId: DEVICE,
+    deviceId,
     seq,
     createdAt: new Date().toISOString(),
     body: { kind: 'cash_topup', memberId: member.memberId, cardUid: member.cardUid, amountFen, currency: 'CNY' },
@@ -142,6 +142,46 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
       expect(await link.lookupCard({ cardNumber: '6200000000000089' })).toMatchObject({ found: false, code: 'CARD_NOT_FOUND' });
     } finally {
       await kiosk.stop();
+    }
+  });
+
+  it('sends the acks of one commit together on tx/acks to a kiosk whose status asks for it, and one by one to any other', async () => {
+    const batched = 'kiosk-gw-batched';
+    const kiosk = await RecordingClient.connect(hub.current.running.mqttUrl, batched);
+    try {
+      await kiosk.client.subscribeAsync([topics.txAck(batched), topics.txAcks(batched)], { qos: 1 });
+      const status: DeviceStatus = { v: 1, deviceId: batched, state: 'online', at: new Date().toISOString(), batchedAcks: true };
+      await kiosk.client.publishAsync(topics.status(batched), JSON.stringify(status), { qos: 1, retain: true });
+      await device.client.subscribeAsync(topics.txAcks(DEVICE), { qos: 1 });
+      device.messages.length = 0;
+
+      // Five top-ups each, sent at once: while the first batch commits the others queue up for the next one.
+      const sent = { [batched]: [] as string[], [DEVICE]: [] as string[] };
+      for (let seq = 1; seq <= 5; seq++) {
+        const mine = topUp(member, seq, 100, newId(), batched);
+        const other = topUp(member, 100 + seq, 100);
+        sent[batched].push(mine.txId);
+        sent[DEVICE].push(other.txId);
+        kiosk.client.publish(topics.tx(batched), JSON.stringify(mine), { qos: 1 });
+        device.client.publish(topics.tx(DEVICE), JSON.stringify(other), { qos: 1 });
+      }
+      const acksOf = (client: RecordingClient, deviceId: string) =>
+        client.messages.flatMap(({ topic, payload }): TxAck[] => {
+          if (topic === topics.txAck(deviceId)) return [JSON.parse(payload.toString()) as TxAck];
+          return topic === topics.txAcks(deviceId) ? (JSON.parse(payload.toString()) as TxAcks).acks : [];
+        });
+      await kiosk.waitUntil(() => acksOf(kiosk, batched).length >= 5, () => `5 acks for ${batched}; got ${acksOf(kiosk, batched).length}`);
+      await device.waitFor(topics.txAck(DEVICE), 5);
+
+      expect(acksOf(kiosk, batched).map((ack) => ack.txId).sort()).toEqual([...sent[batched]].sort());
+      expect(acksOf(kiosk, batched).every((ack) => ack.status === 'ok')).toBe(true);
+      const together = kiosk.messages.filter(({ topic }) => topic === topics.txAcks(batched)).map(({ payload }) => (JSON.parse(payload.toString()) as TxAcks).acks.length);
+      expect(together.length).toBeGreaterThan(0);
+      expect(Math.max(...together)).toBeGreaterThan(1);
+      expect(acksOf(device, DEVICE).map((ack) => ack.txId).sort()).toEqual([...sent[DEVICE]].sort());
+      expect(device.messages.filter(({ topic }) => topic === topics.txAcks(DEVICE))).toEqual([]);
+    } finally {
+      await kiosk.close();
     }
   });
 

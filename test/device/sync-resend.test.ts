@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../shared/contract/topics.ts';
-import type { DeviceTransaction, MemberSnapshot, SyncRequest } from '../../shared/contract/payloads.ts';
+import type { DeviceTransaction, MemberSnapshot, SyncRequest, TxAcks } from '../../shared/contract/payloads.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { nextEvent, waitFor } from '../helpers/events.ts';
 import { RecordingClient } from '../helpers/hub.ts';
@@ -18,7 +18,7 @@ describe('kiosk resends a sequence gap the hub asks for (HubLink + KioskStore, g
     member = await hub.member('孙七', '04BEEF01');
     kiosk = await linkKiosk(hub, id);
     observer = await RecordingClient.connect(hub.mqttUrl, 'observer-resend');
-    await observer.client.subscribeAsync([topics.tx(id), topics.sync(id)], { qos: 1 });
+    await observer.client.subscribeAsync([topics.tx(id), topics.sync(id), topics.txAcks(id)], { qos: 1 });
   });
 
   afterAll(async () => {
@@ -61,5 +61,19 @@ describe('kiosk resends a sequence gap the hub asks for (HubLink + KioskStore, g
       [3, 'synced'],
     ]);
     expect(store.resendable(2, 2).map((entry) => entry.tx.seq)).toEqual([2]);
+  });
+
+  it('settles each of the acks one commit sends together on tx/acks, as its status asked', async () => {
+    const { store, link } = kiosk;
+    observer.messages.length = 0;
+    const entries: OutboxEntry[] = [];
+    for (let i = 0; i < 6; i++) entries.push(await store.recordCashTopUp({ deviceId: id, member, amountFen: 10 }));
+    const settled = entries.map((entry) => nextEvent<OutboxEntry>(link, 'settled', (e) => e.tx.txId === entry.tx.txId));
+    // All at once: while the hub commits the first, the others wait for the next batch, whose acks go together.
+    for (const entry of entries) link.publish(entry);
+    for (const entry of await Promise.all(settled)) expect(entry.state).toBe('synced');
+    const together = await observer.waitFor<TxAcks>(topics.txAcks(id), 1);
+    expect(together[0]!.acks.length).toBeGreaterThan(1);
+    expect(together[0]!.acks.every((ack) => entries.some((entry) => entry.tx.txId === ack.txId))).toBe(true);
   });
 });

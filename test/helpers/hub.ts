@@ -85,12 +85,20 @@ export class RecordingClient {
 
   /** Resolves with the parsed JSON of the first `count` messages on `topic` once they have arrived. */
   async waitFor<T = unknown>(topic: string, count = 1, timeoutMs = 10_000): Promise<T[]> {
+    const found = () => this.messages.filter((m) => m.topic === topic);
+    await this.waitUntil(() => found().length >= count, () => `${count} message(s) on ${topic}; got ${found().length}`, timeoutMs);
+    return found()
+      .slice(0, count)
+      .map((m) => JSON.parse(m.payload.toString()) as T);
+  }
+
+  /** Resolves once `done` holds for the messages received so far; fails after `timeoutMs` naming `what` it waited for. */
+  async waitUntil(done: (messages: ReadonlyArray<{ topic: string; payload: Buffer }>) => boolean, what: () => string, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.messages.filter((m) => m.topic === topic);
-      if (found.length >= count) return found.slice(0, count).map((m) => JSON.parse(m.payload.toString()) as T);
+      if (done(this.messages)) return;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${count} message(s) on ${topic}; got ${found.length}`);
+      if (left <= 0) throw new Error(`timed out waiting for ${what()}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -15,6 +15,8 @@ import {
   parseDeviceTopic,
   topics,
   TxAck,
+  TxAcks,
+  DeviceStatus,
 } from '../../shared/contract/index.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
 
@@ -32,6 +34,7 @@ describe('topic contract', () => {
     expect(topics.tx('kiosk-001')).toBe('mk/v1/devices/kiosk-001/tx');
     expect(parseDeviceTopic(topics.tx('kiosk-001'))).toEqual({ deviceId: 'kiosk-001', channel: 'tx' });
     expect(parseDeviceTopic(topics.txAck('k1'))).toEqual({ deviceId: 'k1', channel: 'tx/ack' });
+    expect(parseDeviceTopic(topics.txAcks('k1'))).toEqual({ deviceId: 'k1', channel: 'tx/acks' });
     expect(parseDeviceTopic(topics.request('k1', 'card.lookup'))).toEqual({ deviceId: 'k1', channel: 'req', op: 'card.lookup' });
     expect(parseDeviceTopic(topics.status('k1'))).toEqual({ deviceId: 'k1', channel: 'status' });
   });
@@ -81,6 +84,21 @@ describe('payload validation', () => {
     const error = { v: 1, txId: newId(), seq: 3, status: 'error', error: { code: 'IDEMPOTENCY_CONFLICT', message: 'x' } };
     expect(decodePayload(TxAck, JSON.stringify(error)).ok).toBe(true);
     expect(decodePayload(TxAck, JSON.stringify({ ...error, status: 'ok' })).ok).toBe(false);
+  });
+
+  it('takes the acks of one commit together, each a whole ack, at least one', () => {
+    const error = { v: 1, txId: newId(), seq: 3, status: 'error', error: { code: 'IDEMPOTENCY_CONFLICT', message: 'x' } };
+    expect(decodePayload(TxAcks, JSON.stringify({ v: 1, acks: [error, { ...error, seq: 4, txId: newId() }] })).ok).toBe(true);
+    for (const bad of [{ v: 1, acks: [] }, { v: 1, acks: [{ ...error, status: 'ok' }] }, { v: 1, acks: [error], extra: 1 }, { v: 2, acks: [error] }, [error]]) {
+      expect(decodePayload(TxAcks, JSON.stringify(bad)).ok, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
+  it('lets a device status ask for batched acks, as a boolean only', () => {
+    const status = { v: 1, deviceId: 'k1', state: 'online', at: new Date().toISOString() };
+    expect(decodePayload(DeviceStatus, JSON.stringify(status)).ok).toBe(true);
+    expect(decodePayload(DeviceStatus, JSON.stringify({ ...status, batchedAcks: true })).ok).toBe(true);
+    expect(decodePayload(DeviceStatus, JSON.stringify({ ...status, batchedAcks: 'yes' })).ok).toBe(false);
   });
 });
 
