@@ -9,7 +9,7 @@ import { isDeviceId } from '../../shared/ids.ts';
 export type Principal = { role: 'hub' } | { role: 'device'; deviceId: string };
 
 /** Channels under `mk/v1/devices/<own id>/` a device may publish to (device → hub in the topic contract). */
-export const DEVICE_PUBLISH_CHANNELS = ['tx', 'req/+', 'status', 'telemetry', 'cmd/result', 'config/reported'] as const;
+export const DEVICE_PUBLISH_CHANNELS = ['tx', 'txs', 'req/+', 'status', 'telemetry', 'cmd/result', 'config/reported'] as const;
 
 /** Channels under `mk/v1/devices/<own id>/` a device may subscribe to (hub → device); a filter may narrow `res/+`. */
 export const DEVICE_SUBSCRIBE_CHANNELS = ['tx/ack', 'tx/acks', 'res/+', 'member', 'cmd', 'sync', 'config'] as const;

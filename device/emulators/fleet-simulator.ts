@@ -7,6 +7,7 @@ import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
 import { TxAck, TxAcks, type DeviceStatus, type DeviceTransaction } from '../../shared/contract/payloads.ts';
 import type { ResendPolicy } from '../sync/resend-schedule.ts';
 import { OutboxStream } from '../sync/resend-stream.ts';
+import { TransactionSender } from '../sync/transaction-sender.ts';
 
 /**
  * Many kiosks at the protocol level from one process, for fleet tests and benchmarks: each has its own
@@ -66,6 +67,7 @@ export class SimulatedKiosk {
   /** The unacknowledged slots, in sequence order: what the stream reads. */
   private readonly pending = new Map<string, OutboxSlot>();
   private readonly stream: OutboxStream<OutboxSlot>;
+  private readonly sender: TransactionSender;
   private nextSeq = 1;
   private connections = 0;
   private drainWaiters: Array<() => void> = [];
@@ -79,10 +81,11 @@ export class SimulatedKiosk {
       connectTimeout: 10_000,
       will: { topic: topics.status(options.deviceId), payload: Buffer.from(this.status('offline')), qos: 1, retain: true },
     });
+    this.sender = new TransactionSender(options.deviceId, (topic, payload) => this.client.publish(topic, payload, { qos: 1 }));
     this.stream = new OutboxStream<OutboxSlot>({
       pending: () => this.pending.values(),
       // Always with a send state here: the simulator never answers the hub's sync requests (stream.resend).
-      publish: (slot, send) => this.send(slot, send!.lastSentAt),
+      publish: (slot, send) => this.send(slot, send!.lastSentAt, send!.attempts > 1),
       ...(options.resend ? { policy: options.resend } : {}),
     });
     this.client.on('connect', () => void this.onConnect());
@@ -147,6 +150,7 @@ export class SimulatedKiosk {
   private async onConnect(): Promise<void> {
     // As the kiosk's HubLink does: no Nagle (a publish right after a PUBACK would wait ~40 ms), one write per turn.
     tuneMqttSocket(this.client);
+    this.sender.connected();
     try {
       await this.client.subscribeAsync([topics.txAck(this.deviceId), topics.txAcks(this.deviceId)], { qos: 1 });
       await this.client.publishAsync(topics.status(this.deviceId), this.status('online'), { qos: 1, retain: true });
@@ -158,14 +162,14 @@ export class SimulatedKiosk {
   }
 
   /** Publishes `slot` at `now`, the stream's clock reading when it decided to (its timers run on the same clock). */
-  private send(slot: OutboxSlot, now: number): void {
+  private send(slot: OutboxSlot, now: number, resend: boolean): void {
     const { ackTimeoutMs } = this.stream.schedule.policy;
     if (slot.sentOnConnection === this.connections && now - slot.lastSentAt! < ackTimeoutMs) this.duplicatePublishes += 1;
     this.publishes += 1;
     slot.firstSentAt ??= now;
     slot.lastSentAt = now;
     slot.sentOnConnection = this.connections;
-    this.client.publish(topics.tx(this.deviceId), encodePayload(slot.tx), { qos: 1 });
+    this.sender.send(slot.tx, resend);
   }
 
   private onAck(payload: Buffer): void {
@@ -177,6 +181,7 @@ export class SimulatedKiosk {
   private onAcks(payload: Buffer): void {
     const decoded = decodePayload(TxAcks, payload);
     if (!decoded.ok) throw new Error(`${this.deviceId}: hub sent invalid acks: ${decoded.reason}`);
+    this.sender.hubAnsweredTogether();
     for (const ack of decoded.value.acks) this.settle(ack);
   }
 

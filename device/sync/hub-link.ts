@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { newId } from '../../shared/ids.ts';
 import { tuneMqttSocket } from '../../shared/mqtt-socket.ts';
+import { TransactionSender } from './transaction-sender.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { decodePayload, encodePayload } from '../../shared/contract/decode.ts';
@@ -81,9 +82,11 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private readonly requests = new Map<string, PendingRequest>();
   private readonly handlers = new Map<string, (payload: Buffer) => void | Promise<void>>();
   private readonly stream: OutboxStream<OutboxEntry>;
+  private readonly sender: TransactionSender;
 
   constructor(private readonly options: HubLinkOptions) {
     super();
+    this.sender = new TransactionSender(options.deviceId, (topic, payload) => this.client?.publish(topic, payload, { qos: 1 }));
     this.stream = new OutboxStream<OutboxEntry>({
       // The stream reads the outbox whenever an ack opens room, so it may find an entry before the kiosk flow
       // hands it over (publish): safe, because the store shows a change only once it is on disk.
@@ -187,6 +190,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private async onConnect(): Promise<void> {
     const { deviceId, logger } = this.options;
     const client = this.client!;
+    this.sender.connected();
     try {
       await client.subscribeAsync(
         [
@@ -212,7 +216,8 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private publishTx(entry: OutboxEntry, send?: SendState): void {
     const { txId, seq } = entry.tx;
     if (send && send.attempts > 1) this.options.logger.warn({ txId, seq, attempt: send.attempts }, 'hub has not acknowledged a transaction in time; publishing it again');
-    this.client!.publish(topics.tx(this.options.deviceId), encodePayload(entry.tx), { qos: 1 });
+    // An entry the hub asked for again (no send state) or whose ack is overdue goes alone on tx.
+    this.sender.send(entry.tx, !send || send.attempts > 1);
     this.emit('published', { txId, seq, ...(send ? { send } : {}) });
   }
 
@@ -242,6 +247,7 @@ export class HubLink extends EventEmitter<HubLinkEvents> {
   private async onAcks(payload: Buffer): Promise<void> {
     const message = decodePayload(TxAcks, payload);
     if (!message.ok) return void this.options.logger.warn({ reason: message.reason }, 'rejected transaction acks');
+    this.sender.hubAnsweredTogether();
     for (const ack of message.value.acks) await this.settle(ack);
   }
 

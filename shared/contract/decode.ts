@@ -43,3 +43,28 @@ export function decodePayload<T extends TSchema>(schema: T, payload: Buffer | st
 export function encodePayload(value: unknown): string {
   return JSON.stringify(value);
 }
+
+/**
+ * Payloads already encoded one by one, gathered in order into `{"v":1,"<field>":[…]}` messages (TxAcks,
+ * DeviceTransactions), each within MAX_PAYLOAD_BYTES and at most `maxItems` long: no item is encoded twice.
+ */
+export function envelopesWithinPayloadLimit(field: string, encoded: readonly string[], maxItems: number): string[] {
+  const head = `{"v":1,"${field}":[`;
+  const envelopeBytes = Buffer.byteLength(head) + 2;
+  const envelopes: string[] = [];
+  let items: string[] = [];
+  let bytes = envelopeBytes;
+  const close = () => envelopes.push(`${head}${items.join(',')}]}`);
+  for (const item of encoded) {
+    const size = Buffer.byteLength(item) + 1;
+    if (items.length > 0 && (bytes + size > MAX_PAYLOAD_BYTES || items.length === maxItems)) {
+      close();
+      items = [];
+      bytes = envelopeBytes;
+    }
+    items.push(item);
+    bytes += size;
+  }
+  if (items.length > 0) close();
+  return envelopes;
+}

@@ -116,6 +116,20 @@ export const DeviceTransaction = Type.Object(
 );
 export type DeviceTransaction = Static<typeof DeviceTransaction>;
 
+/**
+ * Device → hub on `txs`: outbox transactions the device sends at one moment, in one message, each exactly as it
+ * would have gone on `tx` and answered as such. A device sends it only to a hub it has seen answer on `tx/acks` on
+ * the current connection (a hub from before both listens to neither); within MAX_PAYLOAD_BYTES.
+ */
+export const DeviceTransactions = Type.Object(
+  {
+    v: Type.Literal(1),
+    txs: Type.Array(DeviceTransaction, { minItems: 1, maxItems: 256 }),
+  },
+  { additionalProperties: false },
+);
+export type DeviceTransactions = Static<typeof DeviceTransactions>;
+
 export const ErrorBody = Type.Object(
   { code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 500 }) },
   { additionalProperties: false },

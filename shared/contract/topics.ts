@@ -5,6 +5,7 @@ import { isDeviceId } from '../ids.ts';
  * `mk/v1/devices/<deviceId>/…`; nothing else is published or subscribed by a device.
  *
  *   tx          device → hub   outbox transaction (QoS 1)
+ *   txs         device → hub   several outbox transactions at once, to a hub that answers on tx/acks
  *   tx/ack      hub → device   result of a transaction, sent only after the hub's database commit
  *   tx/acks     hub → device   several results of one commit at once, to a device whose status asks for them
  *   req/<op>    device → hub   request with a correlation id
@@ -25,7 +26,7 @@ export const TOPIC_ROOT = 'mk/v1/devices';
 export const FLEET_SUMMARY_TOPIC = 'mk/v1/fleet/summary';
 
 export type DeviceChannel =
-  | 'tx' | 'tx/ack' | 'tx/acks' | 'req' | 'res' | 'member' | 'status'
+  | 'tx' | 'txs' | 'tx/ack' | 'tx/acks' | 'req' | 'res' | 'member' | 'status'
   | 'telemetry' | 'cmd' | 'cmd/result' | 'sync' | 'config' | 'config/reported';
 
 export class InvalidTopicError extends Error {
@@ -45,6 +46,7 @@ export type RequestOp = (typeof REQUEST_OPS)[number];
 
 export const topics = {
   tx: (deviceId: string) => `${deviceRoot(deviceId)}/tx`,
+  txs: (deviceId: string) => `${deviceRoot(deviceId)}/txs`,
   txAck: (deviceId: string) => `${deviceRoot(deviceId)}/tx/ack`,
   txAcks: (deviceId: string) => `${deviceRoot(deviceId)}/tx/acks`,
   request: (deviceId: string, op: RequestOp) => `${deviceRoot(deviceId)}/req/${op}`,
@@ -62,6 +64,7 @@ export const topics = {
 /** Subscriptions the hub makes for the whole fleet. */
 export const hubSubscriptions = {
   transactions: `${TOPIC_ROOT}/+/tx`,
+  transactionGroups: `${TOPIC_ROOT}/+/txs`,
   requests: `${TOPIC_ROOT}/+/req/+`,
   status: `${TOPIC_ROOT}/+/status`,
   telemetry: `${TOPIC_ROOT}/+/telemetry`,
@@ -84,6 +87,7 @@ export function parseDeviceTopic(topic: string): ParsedDeviceTopic | undefined {
   const tail = rest.join('/');
   switch (tail) {
     case 'tx':
+    case 'txs':
     case 'tx/ack':
     case 'tx/acks':
     case 'member':

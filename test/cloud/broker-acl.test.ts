@@ -66,6 +66,7 @@ describe('Mosquitto ACL files', () => {
   it('renders the device channels as %u patterns: write for device → hub, read for hub → device', () => {
     expect(renderDeviceAclFile().split('\n').filter((line) => line.startsWith('pattern'))).toEqual([
       'pattern write mk/v1/devices/%u/tx',
+      'pattern write mk/v1/devices/%u/txs',
       'pattern write mk/v1/devices/%u/req/+',
       'pattern write mk/v1/devices/%u/status',
       'pattern write mk/v1/devices/%u/telemetry',

@@ -3,6 +3,7 @@ import { newId } from '../../shared/ids.ts';
 import { topics } from '../../shared/contract/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../shared/contract/decode.ts';
 import type { CardLookupResponse, DeviceStatus, DeviceTransaction, MemberSnapshot, TxAck, TxAcks } from '../../shared/contract/payloads.ts';
+import { waitFor } from '../helpers/events.ts';
 import { RecordingClient, TestHub } from '../helpers/hub.ts';
 import { linkKiosk } from '../helpers/sync-hub.ts';
 import { bindCard } from '../../cloud/cards/index.ts';
@@ -183,6 +184,25 @@ describe('device gateway over MQTT (embedded broker, PGlite)', () => {
     } finally {
       await kiosk.close();
     }
+  });
+
+  it('applies the transactions of one txs message each as if it had come alone; one of another device is refused alone', async () => {
+    const gateway = hub.current.running.gateway;
+    const invalidBefore = gateway.counters.invalid;
+    const before = await ledgerCounts(hub.current);
+    device.messages.length = 0;
+    const mine = [topUp(member, 201, 100), topUp(member, 202, 100)];
+    const foreign = topUp(member, 203, 100, newId(), 'kiosk-gw-other');
+    await device.client.publishAsync(topics.txs(DEVICE), JSON.stringify({ v: 1, txs: [mine[0], foreign, mine[1]] }), { qos: 1 });
+    await device.client.publishAsync(topics.txs(DEVICE), JSON.stringify({ v: 1, txs: [] }), { qos: 1 });
+    await device.client.publishAsync(topics.txs(DEVICE), '{"v":1,"txs":', { qos: 1 });
+    const acks = await device.waitFor<TxAck>(topics.txAck(DEVICE), 2);
+    expect(acks.map((ack) => ack.txId).sort()).toEqual(mine.map((tx) => tx.txId).sort());
+    expect(acks.every((ack) => ack.status === 'ok')).toBe(true);
+    await waitFor(() => gateway.counters.invalid - invalidBefore >= 3, { what: 'the foreign transaction and both bad messages to be refused' });
+    expect(gateway.counters.invalid - invalidBefore).toBe(3);
+    expect((await ledgerCounts(hub.current)).transactions).toBe(before.transactions + 2);
+    expect(await ledgerCounts(hub.current, foreign.txId)).toMatchObject({ transactions: 0 });
   });
 
   it('rejects malformed and hostile payloads with a logged reason and leaves the ledger unchanged', async () => {

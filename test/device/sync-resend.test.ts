@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../../shared/contract/topics.ts';
-import type { DeviceTransaction, MemberSnapshot, SyncRequest, TxAcks } from '../../shared/contract/payloads.ts';
+import type { DeviceTransaction, DeviceTransactions, MemberSnapshot, SyncRequest, TxAcks } from '../../shared/contract/payloads.ts';
 import type { OutboxEntry } from '../../device/store/kiosk-store.ts';
 import { nextEvent, waitFor } from '../helpers/events.ts';
 import { RecordingClient } from '../helpers/hub.ts';
@@ -18,7 +18,7 @@ describe('kiosk resends a sequence gap the hub asks for (HubLink + KioskStore, g
     member = await hub.member('孙七', '04BEEF01');
     kiosk = await linkKiosk(hub, id);
     observer = await RecordingClient.connect(hub.mqttUrl, 'observer-resend');
-    await observer.client.subscribeAsync([topics.tx(id), topics.sync(id), topics.txAcks(id)], { qos: 1 });
+    await observer.client.subscribeAsync([topics.tx(id), topics.txs(id), topics.sync(id), topics.txAcks(id)], { qos: 1 });
   });
 
   afterAll(async () => {
@@ -63,7 +63,7 @@ describe('kiosk resends a sequence gap the hub asks for (HubLink + KioskStore, g
     expect(store.resendable(2, 2).map((entry) => entry.tx.seq)).toEqual([2]);
   });
 
-  it('settles each of the acks one commit sends together on tx/acks, as its status asked', async () => {
+  it('settles each of the acks one commit sends together on tx/acks, as its status asked, and then sends together on txs', async () => {
     const { store, link } = kiosk;
     observer.messages.length = 0;
     const entries: OutboxEntry[] = [];
@@ -75,5 +75,16 @@ describe('kiosk resends a sequence gap the hub asks for (HubLink + KioskStore, g
     const together = await observer.waitFor<TxAcks>(topics.txAcks(id), 1);
     expect(together[0]!.acks.length).toBeGreaterThan(1);
     expect(together[0]!.acks.every((ack) => entries.some((entry) => entry.tx.txId === ack.txId))).toBe(true);
+
+    // Having heard the hub answer on tx/acks, the link sends what it hands over in one turn together on txs.
+    const more: OutboxEntry[] = [];
+    for (let i = 0; i < 3; i++) more.push(await store.recordCashTopUp({ deviceId: id, member, amountFen: 10 }));
+    const moreSettled = more.map((entry) => nextEvent<OutboxEntry>(link, 'settled', (e) => e.tx.txId === entry.tx.txId));
+    for (const entry of more) link.publish(entry);
+    for (const entry of await Promise.all(moreSettled)) expect(entry.state).toBe('synced');
+    const groups = () =>
+      observer.messages.filter(({ topic }) => topic === topics.txs(id)).map(({ payload }) => (JSON.parse(payload.toString()) as DeviceTransactions).txs.map((tx) => tx.seq));
+    const moreSeqs = more.map((entry) => entry.tx.seq);
+    await observer.waitUntil(() => groups().some((seqs) => seqs.join() === moreSeqs.join()), () => `seq ${moreSeqs.join(', ')} together on txs; got ${JSON.stringify(groups())}`);
   });
 });

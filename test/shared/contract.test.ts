@@ -16,6 +16,8 @@ import {
   topics,
   TxAck,
   TxAcks,
+  DeviceTransactions,
+  envelopesWithinPayloadLimit,
   DeviceStatus,
 } from '../../shared/contract/index.ts';
 import { memberSnapshot } from '../helpers/fixtures.ts';
@@ -35,6 +37,7 @@ describe('topic contract', () => {
     expect(parseDeviceTopic(topics.tx('kiosk-001'))).toEqual({ deviceId: 'kiosk-001', channel: 'tx' });
     expect(parseDeviceTopic(topics.txAck('k1'))).toEqual({ deviceId: 'k1', channel: 'tx/ack' });
     expect(parseDeviceTopic(topics.txAcks('k1'))).toEqual({ deviceId: 'k1', channel: 'tx/acks' });
+    expect(parseDeviceTopic(topics.txs('k1'))).toEqual({ deviceId: 'k1', channel: 'txs' });
     expect(parseDeviceTopic(topics.request('k1', 'card.lookup'))).toEqual({ deviceId: 'k1', channel: 'req', op: 'card.lookup' });
     expect(parseDeviceTopic(topics.status('k1'))).toEqual({ deviceId: 'k1', channel: 'status' });
   });
@@ -92,6 +95,29 @@ describe('payload validation', () => {
     for (const bad of [{ v: 1, acks: [] }, { v: 1, acks: [{ ...error, status: 'ok' }] }, { v: 1, acks: [error], extra: 1 }, { v: 2, acks: [error] }, [error]]) {
       expect(decodePayload(TxAcks, JSON.stringify(bad)).ok, JSON.stringify(bad)).toBe(false);
     }
+  });
+
+  it('takes several transactions in one message, each a whole transaction, at least one', () => {
+    const first = validTx();
+    expect(decodePayload(DeviceTransactions, JSON.stringify({ v: 1, txs: [first, { ...first, txId: newId(), seq: 2 }] })).ok).toBe(true);
+    for (const bad of [{ v: 1, txs: [] }, { v: 1, txs: [{ ...first, seq: 0 }] }, { v: 1, txs: [first], more: true }, [first]]) {
+      expect(decodePayload(DeviceTransactions, JSON.stringify(bad)).ok, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
+  it('gathers encoded items into messages within the payload limit and the item limit, in order, each decodable', () => {
+    const txs = Array.from({ length: 120 }, (_, i) => ({ ...validTx(), seq: i + 1 }));
+    const messages = envelopesWithinPayloadLimit('txs', txs.map((tx) => JSON.stringify(tx)), 50);
+    expect(messages.length).toBeGreaterThan(2);
+    const decoded = messages.map((message) => {
+      expect(Buffer.byteLength(message)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+      const result = decodePayload(DeviceTransactions, message);
+      if (!result.ok) throw new Error(result.reason);
+      expect(result.value.txs.length).toBeLessThanOrEqual(50);
+      return result.value.txs;
+    });
+    expect(decoded.flat().map((tx) => tx.seq)).toEqual(txs.map((tx) => tx.seq));
+    expect(envelopesWithinPayloadLimit('acks', ['{"a":1}', '{"b":2}'], 1)).toEqual(['{"v":1,"acks":[{"a":1}]}', '{"v":1,"acks":[{"b":2}]}']);
   });
 
   it('lets a device status ask for batched acks, as a boolean only', () => {
