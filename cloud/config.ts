@@ -1,6 +1,6 @@
 import { EnvReader } from '../shared/config-env.ts';
 import { jobsIntervalMsFromEnv } from './kernel/interval.ts';
-import { isWellFormedToken, MIN_TOKEN_LENGTH } from './org/tokens.ts';
+import { isStrongBootstrapToken, WEAK_BOOTSTRAP_TOKEN } from './org/tokens.ts';
 
 export interface HubConfig {
   http: { host: string; port: number };
@@ -50,10 +50,8 @@ export function hubConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HubConfi
     jobsIntervalMs: jobsIntervalMsFromEnv(read),
     kioskNotices: read.optional('HUB_KIOSK_NOTICES') !== 'off',
   };
-  if (config.adminToken !== undefined && !isWellFormedToken(config.adminToken)) {
-    // Never echo the value: it is a credential.
-    read.problems.push(`HUB_ADMIN_TOKEN must be ${MIN_TOKEN_LENGTH} to 200 characters of letters, digits or -._~+/= (e.g. openssl rand -base64 32)`);
-  }
+  // Never echo the value: it is a credential.
+  if (config.adminToken !== undefined && !isStrongBootstrapToken(config.adminToken)) read.problems.push(WEAK_BOOTSTRAP_TOKEN.en);
   const notices = read.optional('HUB_KIOSK_NOTICES');
   if (notices !== undefined && notices !== 'on' && notices !== 'off') read.problems.push(`HUB_KIOSK_NOTICES must be on or off, got "${notices}"`);
   // Aedes has no shared subscriptions: a group there would silently receive nothing.

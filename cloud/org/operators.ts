@@ -8,7 +8,7 @@ import { textOf } from '../kernel/input.ts';
 import { recordAudit } from './audit.ts';
 import { ROLES, SCOPE_LEVELS, type OperatorPrincipal, type OperatorScope, type Role } from '../kernel/principal.ts';
 import { regionNotFound, storeNotFound, storesInScopeSql } from './structure.ts';
-import { hashToken, isWellFormedToken, MIN_TOKEN_LENGTH, newOperatorToken } from './tokens.ts';
+import { hashToken, isStrongBootstrapToken, isWellFormedToken, newOperatorToken, WEAK_BOOTSTRAP_TOKEN } from './tokens.ts';
 
 export interface Operator extends OperatorPrincipal {
   active: boolean;
@@ -142,9 +142,7 @@ const SYSTEM: Actor = { type: 'system', id: 'hub-bootstrap' };
  * re-keyed and re-activated when the token changes, untouched (and unaudited) when it is the same.
  */
 export async function ensureBootstrapAdmin(db: Database, token: string): Promise<Operator> {
-  if (!isWellFormedToken(token)) {
-    throw invalid(`HUB_ADMIN_TOKEN 须为 ${MIN_TOKEN_LENGTH} 至 200 个字母、数字或 -._~+/= 字符`, `HUB_ADMIN_TOKEN must be ${MIN_TOKEN_LENGTH} to 200 characters of letters, digits or -._~+/=`);
-  }
+  if (!isStrongBootstrapToken(token)) throw invalid(WEAK_BOOTSTRAP_TOKEN.zh, WEAK_BOOTSTRAP_TOKEN.en);
   const hash = hashToken(token);
   return db.transaction(async (tx) => {
     // Hubs starting together against one PostgreSQL must not both insert the bootstrap admin.

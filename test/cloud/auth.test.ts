@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hubConfigFromEnv } from '../../cloud/config.ts';
 import { restAppOn } from '../helpers/hub-app.ts';
@@ -218,17 +219,27 @@ describe('bootstrap HQ admin (HUB_ADMIN_TOKEN)', () => {
     await app.close();
   });
 
-  it('refuses a weak HUB_ADMIN_TOKEN at configuration time without echoing it', () => {
-    expect(hubConfigFromEnv({ HUB_ADMIN_TOKEN: 'a-long-enough-admin-token-1234' }).adminToken).toBe('a-long-enough-admin-token-1234');
-    let error: unknown;
-    try {
-      hubConfigFromEnv({ HUB_ADMIN_TOKEN: 'secret12' });
-    } catch (caught) {
-      error = caught;
+  it('refuses a short, malformed or guessable HUB_ADMIN_TOKEN at configuration time without echoing it', () => {
+    const random = randomBytes(32).toString('base64');
+    expect(hubConfigFromEnv({ HUB_ADMIN_TOKEN: random }).adminToken).toBe(random);
+    // Long enough, well formed, and still guessable: one letter 24 times, a pattern, a phrase.
+    for (const weak of ['secret12', 'a'.repeat(24), 'abc'.repeat(9) + '123', 'a-long-enough-admin-token-1234', `${random.slice(0, 30)} x`]) {
+      let error: unknown;
+      try {
+        hubConfigFromEnv({ HUB_ADMIN_TOKEN: weak });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, weak).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(/HUB_ADMIN_TOKEN must be 24 to 200 characters of letters, digits or -._~\+\/= and look random/);
+      expect((error as Error).message).not.toContain(weak);
     }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toMatch(/HUB_ADMIN_TOKEN must be 24 to 200 characters/);
-    expect((error as Error).message).not.toContain('secret12');
+  });
+
+  it('will not make a guessable token the bootstrap admin’s, even when called directly', async () => {
+    const db = await databases.open('pglite');
+    await expect(ensureBootstrapAdmin(db, 'a'.repeat(24))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('look random') });
+    expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM operators WHERE bootstrap')).rows[0]!.n).toBe(0);
   });
 });
 
