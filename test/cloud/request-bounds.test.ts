@@ -5,10 +5,11 @@ import { BACKENDS, key, rowCounts, useDatabases } from './support.ts';
 const databases = useDatabases();
 
 /**
- * Text with a control character is refused by every route before anything runs (issue 11: a NUL byte in a name or
- * an idempotency key reached PostgreSQL, which refuses it in text, and the client got a 500).
+ * Text with a control character, and an instant no program can mean, are refused by every route before anything
+ * runs (issue 11: a NUL byte in a name or an idempotency key reached PostgreSQL, which refuses it in text, and dates
+ * like 0000-01-01 failed in the database: the client got a 500).
  */
-describe.each(BACKENDS)('control characters in requests on %s', (backend) => {
+describe.each(BACKENDS)('control characters and impossible instants in requests on %s', (backend) => {
   const rest = useRestApi(() => databases.open(backend));
   const manager = () => rest.org.tokens.xuhui.manager;
 
@@ -29,6 +30,23 @@ describe.each(BACKENDS)('control characters in requests on %s', (backend) => {
     refusedAt(await rest.send('POST', `/members/${member.memberId}/topups`, manager(), { idempotencyKey: `${key()}\u0000`, amountFen: 1_000 }), '/idempotencyKey');
     expect(await rowCounts(rest.db)).toEqual(afterMember);
     expect(afterMember.members).toBe(Number(before.members) + 1);
+  });
+
+  it('refuses instants outside 1970–2999 (year 0, year 10000 by its offset) with a 400 instead of failing later', async () => {
+    const hq = rest.org.tokens.hq.admin;
+    const settlement = (from: string, to: string) =>
+      rest.send('GET', `/settlement?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, hq);
+    const windows: Array<[string, string]> = [
+      ['0000-01-01T00:00:00Z', '2026-12-01T00:00:00Z'],
+      ['2026-11-01T00:00:00Z', '9999-12-31T23:59:59-23:59'],
+      ['1969-12-31T23:59:59Z', '2026-12-01T00:00:00Z'],
+    ];
+    for (const [from, to] of windows) {
+      const reply = await settlement(from, to);
+      expect(reply.statusCode, `${from} → ${to}`).toBe(400);
+      expect((reply.json() as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+    }
+    expect((await settlement('2026-11-01T00:00:00+08:00', '2026-12-01T00:00:00+08:00')).statusCode).toBe(200);
   });
 
   it('refuses one in a path parameter or a query', async () => {
