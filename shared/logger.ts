@@ -17,7 +17,7 @@ const REDACTED_PATHS = [
  * parameters on their errors (PGlite: `params`, `query`), and PostgreSQL's `detail` quotes the values of a violated
  * key — a phone number, a card UID, a token hash. None of that is needed to find the bug, so none of it is logged.
  */
-export function errorForLog(error: unknown): unknown {
+function errorForLog(error: unknown): unknown {
   // Most lines log `err: error.message`, a string already: it stays as it is.
   if (!(error instanceof Error)) return error;
   const code = (error as { code?: unknown }).code;

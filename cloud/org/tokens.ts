@@ -23,7 +23,7 @@ export function isWellFormedToken(token: string): boolean {
 }
 
 /** The least entropy a bootstrap token must show, in bits (tokenBits). */
-export const MIN_BOOTSTRAP_TOKEN_BITS = 128;
+const MIN_BOOTSTRAP_TOKEN_BITS = 128;
 
 /**
  * A token's entropy as its own characters show it: its length times the Shannon entropy of their frequencies. It
@@ -31,7 +31,7 @@ export const MIN_BOOTSTRAP_TOKEN_BITS = 128;
  * "abc" repeated 62, "a-long-enough-admin-token-1234" 117. Random tokens: openssl rand -base64 32 shows 198–228
  * bits, -base64 24 131–156, -hex 32 220–253 (200 samples each; -hex 16, a real 128 bits, shows only 101–124).
  */
-export function tokenBits(token: string): number {
+function tokenBits(token: string): number {
   const counts = new Map<string, number>();
   for (const char of token) counts.set(char, (counts.get(char) ?? 0) + 1);
   let perCharacter = 0;

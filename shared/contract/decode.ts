@@ -18,8 +18,31 @@ function checkerFor<T extends TSchema>(schema: T): TypeCheck<T> {
   return checker as TypeCheck<T>;
 }
 
-/** Validates an already-parsed value; the reason names the first offending field. */
+/**
+ * Control characters no text of a request or device message may hold: C0 controls but tab, line feed and carriage
+ * return. PostgreSQL refuses NUL in text outright, so a name, reason or key carrying one was a 500 (issue 11); the
+ * others have no place in names, codes or receipts either.
+ */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+
+/** Where in `value` a string holds a control character (a JSON pointer, '' for the value itself), if anywhere. */
+function controlCharacterAt(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return CONTROL_CHARACTER.test(value) ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const found = controlCharacterAt(item, `${path}/${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Validates an already-parsed value (a REST request's part or a device message); the reason names the first
+ * offending field. Text with a control character is refused whatever the schema says.
+ */
 export function validate<T extends TSchema>(schema: T, value: unknown): Decoded<Static<T>> {
+  const controlAt = controlCharacterAt(value);
+  if (controlAt !== undefined) return { ok: false, reason: `${controlAt || '(root)'}: text must not contain control characters` };
   const checker = checkerFor(schema);
   if (checker.Check(value)) return { ok: true, value };
   const first = checker.Errors(value).First();

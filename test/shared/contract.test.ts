@@ -120,6 +120,12 @@ describe('payload validation', () => {
     expect(envelopesWithinPayloadLimit('acks', ['{"a":1}', '{"b":2}'], 1)).toEqual(['{"v":1,"acks":[{"a":1}]}', '{"v":1,"acks":[{"b":2}]}']);
   });
 
+  it('refuses a device message with a control character in any text, naming where', () => {
+    const status = { v: 1, deviceId: 'k1', state: 'online', at: new Date().toISOString(), softwareVersion: '1.0\u0000' };
+    expect(decodePayload(DeviceStatus, JSON.stringify(status))).toEqual({ ok: false, reason: '/softwareVersion: text must not contain control characters' });
+    expect(decodePayload(DeviceStatus, JSON.stringify({ ...status, softwareVersion: '1.0\t(beta)' })).ok).toBe(true);
+  });
+
   it('lets a device status ask for batched acks, as a boolean only', () => {
     const status = { v: 1, deviceId: 'k1', state: 'online', at: new Date().toISOString() };
     expect(decodePayload(DeviceStatus, JSON.stringify(status)).ok).toBe(true);
